@@ -1,0 +1,2 @@
+from sheetprop.cli import main
+raise SystemExit(main())
