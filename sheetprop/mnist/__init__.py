@@ -1,0 +1,1 @@
+"""MNIST training and export. Only this package imports torch, and only inside functions."""
