@@ -1,0 +1,126 @@
+"""Per-epoch training metrics: the CSV file and the workbook sheet with its charts.
+
+Kept free of torch so the `build` command can add an MNIST metrics sheet to its workbook
+(``build --mnist-metrics FILE.csv``) on a core install.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from sheetprop.errors import UserError
+
+# The exact header of the CSV and of the sheet; accuracies are percentages.
+METRIC_COLUMNS = ("epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "lr", "seconds")
+
+_NUMBER_FORMATS = {
+    "epoch": "0",
+    "train_loss": "0.0000",
+    "train_accuracy": "0.00",
+    "test_loss": "0.0000",
+    "test_accuracy": "0.00",
+    "lr": "0.000000",
+    "seconds": "0.0",
+}
+_COLUMN_WIDTHS = {"epoch": 7, "lr": 11}
+_DEFAULT_WIDTH = 15
+
+
+def validate_metrics(metrics: list[dict], source: str = "metrics") -> list[dict]:
+    """Return ``metrics`` as clean rows (int epoch, float values) or raise UserError saying what is wrong."""
+    rows = []
+    for index, row in enumerate(metrics, start=1):
+        missing = [column for column in METRIC_COLUMNS if column not in row]
+        if missing:
+            raise UserError(f"{source}: row {index} lacks {', '.join(missing)}")
+        clean = {}
+        for column in METRIC_COLUMNS:
+            try:
+                value = float(row[column])
+            except (TypeError, ValueError):
+                raise UserError(f"{source}: row {index}: {column} is not a number: {row[column]!r}") from None
+            if not math.isfinite(value):
+                raise UserError(f"{source}: row {index}: {column} is not finite: {row[column]!r}")
+            clean[column] = value
+        if clean["epoch"] != int(clean["epoch"]) or clean["epoch"] < 1:
+            raise UserError(f"{source}: row {index}: epoch must be a whole number >= 1, got {row['epoch']!r}")
+        clean["epoch"] = int(clean["epoch"])
+        rows.append(clean)
+    epochs = [row["epoch"] for row in rows]
+    if epochs != sorted(set(epochs)):
+        raise UserError(f"{source}: epochs must be increasing without repeats, got {epochs}")
+    return rows
+
+
+def write_metrics_csv(path: Path, metrics: list[dict]) -> None:
+    """Write the rows with exactly METRIC_COLUMNS as header (the caller makes the write atomic)."""
+    import pandas as pd
+
+    pd.DataFrame(validate_metrics(metrics), columns=list(METRIC_COLUMNS)).to_csv(path, index=False)
+
+
+def read_metrics_csv(path: Path) -> list[dict]:
+    """Read a metrics CSV written by ``sheetprop mnist``; UserError if it is missing or malformed."""
+    import pandas as pd
+
+    path = Path(path).expanduser()
+    try:
+        frame = pd.read_csv(path)
+    except FileNotFoundError:
+        raise UserError(f"metrics file {path} does not exist") from None
+    except (OSError, ValueError, UnicodeDecodeError) as exc:  # pandas' parser errors are ValueErrors
+        raise UserError(f"cannot read metrics file {path}: {exc}") from None
+    header = [str(column).strip() for column in frame.columns]
+    if header != list(METRIC_COLUMNS):
+        raise UserError(f"metrics file {path}: header must be {','.join(METRIC_COLUMNS)}; got {','.join(header)}")
+    if frame.empty:
+        raise UserError(f"metrics file {path} has no rows")
+    return validate_metrics(frame.to_dict("records"), source=f"metrics file {path}")
+
+
+def add_metrics_sheet(workbook, metrics: list[dict], name: str = "epochs"):
+    """Add sheet ``name`` to an xlsxwriter Workbook: one row per epoch plus loss and accuracy line charts.
+
+    Returns the worksheet, so callers can add more to it (the mnist command inserts its PNGs).
+    """
+    rows = validate_metrics(metrics, source=f"sheet {name!r}")
+    if not rows:
+        raise UserError(f"sheet {name!r}: no epochs to write")
+    worksheet = workbook.add_worksheet(name)
+    header_format = workbook.add_format({"bold": True, "bottom": 1})
+    column_formats = {column: workbook.add_format({"num_format": fmt}) for column, fmt in _NUMBER_FORMATS.items()}
+
+    for col, column in enumerate(METRIC_COLUMNS):
+        worksheet.write_string(0, col, column, header_format)
+        worksheet.set_column(col, col, _COLUMN_WIDTHS.get(column, _DEFAULT_WIDTH), column_formats[column])
+        for row_index, row in enumerate(rows, start=1):
+            worksheet.write_number(row_index, col, row[column], column_formats[column])
+    worksheet.freeze_panes(1, 0)
+
+    last_row = len(rows)
+    epoch_col = METRIC_COLUMNS.index("epoch")
+    chart_col = len(METRIC_COLUMNS) + 1
+    for chart_index, (title, y_axis, series) in enumerate(
+        [
+            ("Loss", "loss", ("train_loss", "test_loss")),
+            ("Accuracy", "accuracy (%)", ("train_accuracy", "test_accuracy")),
+        ]
+    ):
+        chart = workbook.add_chart({"type": "line"})
+        for column in series:
+            col = METRIC_COLUMNS.index(column)
+            chart.add_series(
+                {
+                    "name": [name, 0, col],
+                    "categories": [name, 1, epoch_col, last_row, epoch_col],
+                    "values": [name, 1, col, last_row, col],
+                    "marker": {"type": "circle", "size": 4},
+                }
+            )
+        chart.set_title({"name": title})
+        chart.set_x_axis({"name": "epoch"})
+        chart.set_y_axis({"name": y_axis})
+        chart.set_legend({"position": "bottom"})
+        worksheet.insert_chart(1 + chart_index * 16, chart_col, chart)
+    return worksheet
