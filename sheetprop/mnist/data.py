@@ -1,0 +1,123 @@
+"""Find, validate and read MNIST's four IDX files (plain or gzipped) into numpy arrays.
+
+No torch here: the arrays go to the training device in ``batches.py``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from sheetprop.errors import UserError
+
+# File stem -> md5 of the published .gz file (the same list torchvision checks).
+MNIST_FILES = {
+    "train-images-idx3-ubyte": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+    "train-labels-idx1-ubyte": "d53e105ee54ea40749a09fcbcd1e9432",
+    "t10k-images-idx3-ubyte": "9fb629c4189551a2d022fa330f9573f3",
+    "t10k-labels-idx1-ubyte": "ec29112dd5afa0611ce80d1b7f02629c",
+}
+TORCHVISION_SUBDIR = Path("MNIST") / "raw"
+IMAGE_SIZE = 28
+NUM_CLASSES = 10
+_IDX_UBYTE = 0x08  # the only element type MNIST uses
+
+
+@dataclass(frozen=True)
+class MnistArrays:
+    """uint8 images of shape (N, 28, 28) and int64 labels of shape (N,), for both splits."""
+
+    train_images: np.ndarray
+    train_labels: np.ndarray
+    test_images: np.ndarray
+    test_labels: np.ndarray
+
+
+def candidate_dirs(root: Path) -> list[Path]:
+    """Where the files may live: torchvision's layout under ``root`` first, then ``root`` itself."""
+    return [root / TORCHVISION_SUBDIR, root]
+
+
+def find_file(root: Path, stem: str) -> Path | None:
+    """The first existing ``stem`` or ``stem.gz`` in the candidate folders, or None."""
+    for folder in candidate_dirs(root):
+        for name in (f"{stem}.gz", stem):
+            if (folder / name).is_file():
+                return folder / name
+    return None
+
+
+def missing_files(root: Path) -> list[str]:
+    return [stem for stem in MNIST_FILES if find_file(root, stem) is None]
+
+
+def read_idx(path: Path, expected_ndim: int) -> np.ndarray:
+    """Read one IDX file of unsigned bytes, checking the magic number, dimensions and length."""
+    path = Path(path)
+    try:
+        if path.suffix == ".gz":
+            with gzip.open(path, "rb") as handle:
+                raw = handle.read()
+        else:
+            raw = path.read_bytes()
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        raise UserError(f"{path} is truncated or not a valid gzip file ({exc}); delete it and fetch it again") from None
+    except OSError as exc:
+        raise UserError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+    header_size = 4 + 4 * expected_ndim
+    if len(raw) < header_size:
+        raise UserError(f"{path} is truncated: {len(raw)} bytes, shorter than its {header_size}-byte IDX header")
+    zero, dtype, ndim = int.from_bytes(raw[0:2], "big"), raw[2], raw[3]
+    if zero != 0 or dtype != _IDX_UBYTE or ndim != expected_ndim:
+        raise UserError(
+            f"{path} is not an MNIST IDX file: magic number 0x{raw[:4].hex()}, "
+            f"expected 0x{(_IDX_UBYTE << 8) | expected_ndim:08x}"
+        )
+    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(expected_ndim))
+    expected = int(np.prod(shape, dtype=np.int64))
+    actual = len(raw) - header_size
+    if actual != expected:
+        problem = "truncated" if actual < expected else "longer than its header says"
+        raise UserError(f"{path} is {problem}: header promises {expected} bytes of data for shape {shape}, found {actual}")
+    return np.frombuffer(raw, dtype=np.uint8, offset=header_size).reshape(shape)
+
+
+def read_split(images_path: Path, labels_path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Images (N, 28, 28) and labels (N,) that belong together."""
+    images = read_idx(images_path, expected_ndim=3)
+    labels = read_idx(labels_path, expected_ndim=1)
+    if images.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE):
+        raise UserError(f"{images_path}: images are {images.shape[1]}x{images.shape[2]}, MNIST's are 28x28")
+    if len(images) != len(labels):
+        raise UserError(f"{images_path} holds {len(images)} images but {labels_path} holds {len(labels)} labels")
+    if len(images) == 0:
+        raise UserError(f"{images_path} holds no images")
+    if labels.max() >= NUM_CLASSES:
+        raise UserError(f"{labels_path} has label {int(labels.max())}; MNIST labels are 0-9")
+    return images, labels.astype(np.int64)
+
+
+def load_mnist(root: Path) -> MnistArrays:
+    """Read both splits from ``root``; the caller makes sure no file is missing (see download.py)."""
+    root = Path(root).expanduser()
+    absent = missing_files(root)
+    if absent:
+        raise UserError(f"MNIST files missing in {root}: {', '.join(absent)}")
+    paths = {stem: find_file(root, stem) for stem in MNIST_FILES}
+    train = read_split(paths["train-images-idx3-ubyte"], paths["train-labels-idx1-ubyte"])
+    test = read_split(paths["t10k-images-idx3-ubyte"], paths["t10k-labels-idx1-ubyte"])
+    return MnistArrays(*train, *test)
+
+
+def write_idx(path: Path, array: np.ndarray) -> None:
+    """Write a uint8 array as an IDX file (gzipped when ``path`` ends in .gz); tests and the benchmark use it."""
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    header = bytes([0, 0, _IDX_UBYTE, array.ndim]) + b"".join(int(n).to_bytes(4, "big") for n in array.shape)
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "wb") as handle:
+        handle.write(header + array.tobytes())

@@ -1,0 +1,105 @@
+"""Fetch missing MNIST files with md5 checks, or explain exactly what to put where."""
+
+from __future__ import annotations
+
+import hashlib
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from sheetprop.atomic import atomic_output
+from sheetprop.errors import UserError
+from sheetprop.mnist.data import MNIST_FILES, TORCHVISION_SUBDIR, find_file, missing_files
+
+# The mirrors torchvision uses, in its order.
+MIRRORS = ("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/")
+TIMEOUT_SECONDS = 10
+
+
+def md5_of(path: Path) -> str:
+    digest = hashlib.md5()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def download_folder(root: Path) -> Path:
+    """Put new files beside existing ones, else in torchvision's layout so torchvision can share them."""
+    found = [find_file(root, stem) for stem in MNIST_FILES]
+    if any(path is not None and path.parent == root for path in found):
+        return root
+    return root / TORCHVISION_SUBDIR
+
+
+def _torchvision_downloader():
+    """torchvision's download_url (retries, redirects), or None where it does not import.
+
+    torchvision may be installed but broken (compiled ops that fail to register raise RuntimeError at
+    import), so any exception means "use urllib instead".
+    """
+    try:
+        from torchvision.datasets.utils import download_url
+    except Exception:  # noqa: BLE001
+        return None
+    return download_url
+
+
+def _fetch_with_urllib(url: str, target: Path, md5: str) -> None:
+    with atomic_output(target) as tmp:
+        with urllib.request.urlopen(url, timeout=TIMEOUT_SECONDS) as response, open(tmp, "wb") as handle:
+            while chunk := response.read(1 << 20):
+                handle.write(chunk)
+        if md5_of(tmp) != md5:
+            raise OSError(f"md5 mismatch for {url}")
+
+
+def fetch_file(folder: Path, stem: str) -> Path:
+    """Download ``stem.gz`` into ``folder`` from the first mirror that works; OSError if none does."""
+    name, md5 = f"{stem}.gz", MNIST_FILES[stem]
+    target = folder / name
+    errors = []
+    torchvision_download = _torchvision_downloader()
+    for mirror in MIRRORS:
+        if torchvision_download is not None:
+            try:
+                torchvision_download(mirror + name, str(folder), filename=name, md5=md5)
+                if target.is_file() and md5_of(target) == md5:
+                    return target
+            except Exception as exc:  # noqa: BLE001 - torchvision raises RuntimeError, URLError, ...
+                errors.append(f"torchvision from {mirror}: {exc}")
+        try:
+            _fetch_with_urllib(mirror + name, target, md5)
+            return target
+        except (OSError, urllib.error.URLError, TimeoutError) as exc:
+            errors.append(f"{mirror}: {exc}")
+    raise OSError("; ".join(errors))
+
+
+def missing_files_message(root: Path, stems: list[str], reason: str) -> str:
+    folder = download_folder(root)
+    listing = "; ".join(f"{stem}.gz (md5 {MNIST_FILES[stem]})" for stem in stems)
+    return (
+        f"MNIST files missing in {root} ({reason}). Put these files in {folder} "
+        f"(or directly in {root}), gzipped or not: {listing}. They are published at {MIRRORS[0]}"
+    )
+
+
+def ensure_mnist_files(root: Path, download: bool = True) -> None:
+    """Make sure all four files exist under ``root``, downloading the missing ones if allowed."""
+    root = Path(root).expanduser()
+    absent = missing_files(root)
+    if not absent:
+        return
+    if not download:
+        raise UserError(missing_files_message(root, absent, "downloading is off"))
+    folder = download_folder(root)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create data folder {folder}: {exc.strerror or exc}") from None
+    for stem in absent:
+        try:
+            fetch_file(folder, stem)
+        except OSError as exc:
+            raise UserError(missing_files_message(root, missing_files(root), f"download failed: {exc}")) from None
