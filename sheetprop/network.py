@@ -1,0 +1,153 @@
+"""The tiny network as an expression graph: one named quantity per spreadsheet column.
+
+Builds, from a template, the forward pass (h, a_h, o, a_o), the losses (E1.., E_total), every
+∂E_total/∂w by the engine's chain rule, and the gradient-descent step that turns one row's
+values into the next row's. Knows nothing of cells or files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterator
+
+from sheetprop import engine
+from sheetprop.engine import Expr, var
+from sheetprop.numeric import compile_function
+from sheetprop.printers import MathPrinter
+from sheetprop.template import Template
+
+GIVEN_ROLES = ("target", "input", "weight", "bias")
+_ACTIVATE = {"sigmoid": engine.sigmoid, "tanh": engine.tanh, "relu": engine.relu,
+             "linear": engine.linear}
+
+
+@dataclass(frozen=True)
+class Quantity:
+    label: str   # the column header: "w1", "a_h1", "E_total", "∂E/∂w1"
+    node: Expr   # a variable for given quantities, an expression over them otherwise
+    role: str    # target | input | weight | bias | forward | loss | gradient
+
+
+def gradient_label(weight_label: str) -> str:
+    return f"∂E/∂{weight_label}"
+
+
+def previous(label: str) -> Expr:
+    """The variable standing for ``label``'s value in the row before."""
+    return var(f"previous {label}")
+
+
+LEARNING_RATE = var("η")
+
+
+@dataclass
+class Network:
+    template: Template
+    quantities: list[Quantity] = field(default_factory=list)
+
+    def __post_init__(self):
+        t = self.template
+        n_in, n_hidden, n_out = t.layers
+        hidden_act, output_act = (_ACTIVATE[name] for name in t.activations)
+        add = self._add
+
+        targets = [add(f"t{k + 1}", None, "target") for k in range(n_out)]
+        inputs = [add(f"i{k + 1}", None, "input") for k in range(n_in)]
+        # Weights are numbered layer by layer, by target neuron then source neuron.
+        weight_number = iter(range(1, len(t.weights) + 1))
+        hidden_weights = [[add(f"w{next(weight_number)}", None, "weight") for _ in range(n_in)]
+                          for _ in range(n_hidden)]
+        hidden_bias = add("b1", None, "bias") if t.biases else None
+        activations = []
+        for j in range(n_hidden):
+            net = _weighted_sum(hidden_weights[j], inputs, hidden_bias)
+            h = add(f"h{j + 1}", net, "forward")
+            activations.append(add(f"a_h{j + 1}", hidden_act(h), "forward"))
+        output_weights = [[add(f"w{next(weight_number)}", None, "weight") for _ in range(n_hidden)]
+                          for _ in range(n_out)]
+        output_bias = add("b2", None, "bias") if t.biases else None
+        outputs = []
+        for k in range(n_out):
+            o = add(f"o{k + 1}", _weighted_sum(output_weights[k], activations, output_bias), "forward")
+            outputs.append(add(f"a_o{k + 1}", output_act(o), "forward"))
+        losses = [add(f"E{k + 1}", 0.5 * (target - output) ** 2, "loss")
+                  for k, (target, output) in enumerate(zip(targets, outputs))]
+        total = losses[0]
+        for loss in losses[1:]:
+            total = total + loss
+        self.loss = add("E_total", total, "loss")
+        weights = [q for q in self.quantities if q.role == "weight"]
+        for weight, derivative in zip(weights, engine.grad(self.loss, [q.node for q in weights])):
+            add(gradient_label(weight.label), derivative, "gradient")
+
+    def _add(self, label: str, node: Expr | None, role: str) -> Expr:
+        node = var(label) if node is None else node
+        self.quantities.append(Quantity(label, node, role))
+        return node
+
+    # --- views --------------------------------------------------------------------------------
+
+    @property
+    def given(self) -> list[Quantity]:
+        return [q for q in self.quantities if q.role in GIVEN_ROLES]
+
+    @property
+    def computed(self) -> list[Quantity]:
+        return [q for q in self.quantities if q.role not in GIVEN_ROLES]
+
+    def by_label(self, label: str) -> Quantity:
+        for q in self.quantities:
+            if q.label == label:
+                return q
+        raise KeyError(label)
+
+    def starting_values(self) -> dict[str, float]:
+        t = self.template
+        values = [*t.targets, *t.inputs, *t.weights[:t.layers[0] * t.layers[1]],
+                  *(t.biases[:1] if t.biases else ()), *t.weights[t.layers[0] * t.layers[1]:],
+                  *(t.biases[1:] if t.biases else ())]
+        return dict(zip((q.label for q in self.given), values))
+
+    def symbols(self) -> dict[Expr, str]:
+        """Each computed quantity's node and its label, so printed math names it."""
+        return {q.node: q.label for q in self.computed}
+
+    def update(self, quantity: Quantity) -> Expr:
+        """The expression for ``quantity`` in the next row, over the previous row's values:
+        w − η·∂E/∂w for weights (every gradient from the old weights), unchanged otherwise."""
+        if quantity.role == "weight":
+            return previous(quantity.label) - LEARNING_RATE * previous(gradient_label(quantity.label))
+        return previous(quantity.label)
+
+    def derivation(self, quantity: Quantity) -> str:
+        """Textbook math for a computed quantity: "∂E_total/∂w5 = (a_o1 − t1)·a_o1·…"."""
+        lhs = quantity.label.replace("∂E/", "∂E_total/")
+        return f"{lhs} = {MathPrinter().doprint(quantity.node, self.symbols())}"
+
+    # --- numbers ------------------------------------------------------------------------------
+
+    def rows(self, learning_rate: float, steps: int, start: dict[str, float] | None = None
+             ) -> Iterator[tuple[float, ...]]:
+        """One tuple of values per gradient-descent step, in column order (``quantities``)."""
+        given, computed = self.given, self.computed
+        forward = compile_function([q.node for q in computed], [q.node for q in given])
+        labels = [q.label for q in given] + [q.label for q in computed]
+        step = compile_function([self.update(q) for q in given],
+                                [previous(label) for label in labels] + [LEARNING_RATE])
+        order = {q.label: k for k, q in enumerate(self.quantities)}
+        position = [order[label] for label in labels]
+        values = [(start or self.starting_values())[q.label] for q in given]
+        for _ in range(steps):
+            row_by_kind = (*values, *forward(*values))
+            row = [0.0] * len(row_by_kind)
+            for k, value in zip(position, row_by_kind):
+                row[k] = value
+            yield tuple(row)
+            values = step(*row_by_kind, learning_rate)
+
+
+def _weighted_sum(weights, sources, bias):
+    total = weights[0] * sources[0]
+    for w, x in zip(weights[1:], sources[1:]):
+        total = total + w * x
+    return total if bias is None else total + bias

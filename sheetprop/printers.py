@@ -1,0 +1,135 @@
+"""Printers turn an expression into text: an Excel formula, textbook math, or Python source.
+
+As in sympy's code printers, printing lives apart from the expressions and a concrete printer is
+mostly a table: op -> (template, precedence of the result, precedence each argument needs).
+An argument that binds more loosely than its slot needs is wrapped in parentheses. Nodes named
+in ``refs`` print as their reference (a cell, a symbol), which is how a formula points at the
+cells that already hold its subexpressions. An op missing from the table fails loudly.
+"""
+
+from __future__ import annotations
+
+from sheetprop.engine import Expr
+
+LOWEST, ADD, MUL, NEG, POW, ATOM = range(6)
+
+
+class UnsupportedOperation(ValueError):
+    pass
+
+
+class Printer:
+    table: dict[str, tuple[str, int, tuple[int, ...]]] = {}
+
+    def doprint(self, expr: Expr, refs: dict[Expr, str] | None = None, expand_root=True) -> str:
+        """Print ``expr``; with ``expand_root`` the root itself is printed even if it has a ref
+        (a cell's own formula must not point at the cell)."""
+        refs = refs or {}
+        text, _ = self._print(expr, refs, expand=expand_root)
+        return text
+
+    def _print(self, node: Expr, refs, expand=False) -> tuple[str, int]:
+        if not expand and node in refs:
+            return refs[node], ATOM
+        if node.op == "const":
+            return self.number(node.payload)
+        if node.op == "var":
+            return self.variable(node.payload), ATOM
+        try:
+            template, precedence, needs = self.table[node.op]
+        except KeyError:
+            raise UnsupportedOperation(f"{type(self).__name__} cannot print op {node.op!r}") from None
+        operands = [self._wrap(arg, refs, need) for arg, need in zip(node.args, needs)]
+        if node.op == "pow":
+            operands.append(self.exponent(node.payload))
+        return template.format(*operands), precedence
+
+    def _wrap(self, node, refs, need: int) -> str:
+        text, precedence = self._print(node, refs)
+        return f"({text})" if precedence < need else text
+
+    def number(self, value: float) -> tuple[str, int]:
+        text = str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+        return text, (NEG if value < 0 else ATOM)
+
+    def exponent(self, value: float) -> str:
+        return self.number(value)[0]
+
+    def variable(self, name: str) -> str:
+        return name
+
+
+class ExcelPrinter(Printer):
+    """Formulas that Excel and LibreOffice both read. Excel's unary minus binds tighter than ^
+    (-x^2 is (-x)^2), so a negated or exponentiated operand must be an atom."""
+
+    table = {
+        "add": ("{0}+{1}", ADD, (ADD, ADD)),
+        "sub": ("{0}-{1}", ADD, (ADD, MUL)),
+        "mul": ("{0}*{1}", MUL, (MUL, MUL)),
+        "div": ("{0}/{1}", MUL, (MUL, NEG)),
+        "neg": ("-{0}", NEG, (ATOM,)),
+        "pow": ("{0}^{1}", POW, (ATOM,)),
+        "exp": ("EXP({0})", ATOM, (LOWEST,)),
+        "sigmoid": ("1/(1+EXP(-{0}))", MUL, (ATOM,)),
+        "tanh": ("TANH({0})", ATOM, (LOWEST,)),
+        "relu": ("MAX(0,{0})", ATOM, (LOWEST,)),
+        "step": ("IF({0}>0,1,0)", ATOM, (LOWEST,)),
+    }
+
+    def doprint(self, expr, refs=None, expand_root=True) -> str:
+        return "=" + super().doprint(expr, refs, expand_root)
+
+    def exponent(self, value: float) -> str:
+        text, precedence = self.number(value)
+        return text if precedence == ATOM else f"({text})"
+
+
+class MathPrinter(Printer):
+    """Readable math for people: (a_o1 − t1)·a_o1·(1 − a_o1)·a_h1."""
+
+    table = {
+        "add": ("{0} + {1}", ADD, (ADD, ADD)),
+        "sub": ("{0} − {1}", ADD, (ADD, MUL)),
+        "mul": ("{0}·{1}", MUL, (MUL, MUL)),
+        "div": ("{0}/{1}", MUL, (MUL, POW)),
+        "neg": ("−{0}", NEG, (POW,)),
+        "pow": ("{0}{1}", POW, (ATOM,)),
+        "exp": ("exp({0})", ATOM, (LOWEST,)),
+        "sigmoid": ("σ({0})", ATOM, (LOWEST,)),
+        "tanh": ("tanh({0})", ATOM, (LOWEST,)),
+        "relu": ("relu({0})", ATOM, (LOWEST,)),
+        "step": ("[{0} > 0]", ATOM, (LOWEST,)),
+    }
+    _superscripts = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+
+    def number(self, value):
+        text, precedence = super().number(value)
+        return text.replace("-", "−"), precedence
+
+    def exponent(self, value):
+        if value.is_integer():
+            return str(int(value)).translate(self._superscripts)
+        return "^" + self.number(value)[0]
+
+
+class PythonPrinter(Printer):
+    """Python source for fast numeric evaluation; the helpers it calls are the engine's
+    float64 rules (overflow becomes NaN, as a spreadsheet's error value)."""
+
+    table = {
+        "add": ("{0} + {1}", ADD, (ADD, ADD)),
+        "sub": ("{0} - {1}", ADD, (ADD, MUL)),
+        "mul": ("{0} * {1}", MUL, (MUL, MUL)),
+        "div": ("_divide({0}, {1})", ATOM, (LOWEST, LOWEST)),
+        "neg": ("-{0}", NEG, (ATOM,)),
+        "pow": ("_power({0}, {1})", ATOM, (LOWEST,)),
+        "exp": ("_exp({0})", ATOM, (LOWEST,)),
+        "sigmoid": ("_sigmoid({0})", ATOM, (LOWEST,)),
+        "tanh": ("_tanh({0})", ATOM, (LOWEST,)),
+        "relu": ("_relu({0})", ATOM, (LOWEST,)),
+        "step": ("_step({0})", ATOM, (LOWEST,)),
+    }
+
+    def number(self, value):
+        return repr(float(value)), (NEG if value < 0 else ATOM)
