@@ -1,0 +1,152 @@
+"""`sheetprop build`: the network's forward and backward pass as BackPropagation.xlsx.
+
+Joins the pieces: a template becomes a Network (the calculus), the Network's quantities become
+sheet columns (the layout), and the workbook module writes them (the cells).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import xlsxwriter
+
+from sheetprop.atomic import atomic_output
+from sheetprop.errors import UserError
+from sheetprop.network import LEARNING_RATE, Network, previous
+from sheetprop.template import Template
+from sheetprop import workbook as wb
+
+DEFAULT_LEARNING_RATES = "0.1,0.2,0.5,0.8,1,2"
+DEFAULT_STEPS = 100
+# 6 learning rates x 50,000 rows x ~35 columns is ~10 million formula cells, a ~250 MB file
+# that takes minutes to write and that spreadsheet programs open slowly; Excel's own limit is
+# 1,048,576 rows. Past this, a chart of the loss says nothing a smaller run would not.
+MAX_STEPS = 50_000
+MAX_LEARNING_RATES = 20
+_DECIMAL = re.compile(r"[+]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def parse_learning_rates(text: str) -> list[str]:
+    """The learning rates as typed ("0.1,0.2,1"), validated; the text names each sheet."""
+    tokens = [token.strip() for token in text.split(",")]
+    if not text.strip():
+        raise UserError("--lrs is empty; give comma-separated learning rates, e.g. --lrs 0.1,0.5,1")
+    rates = []
+    for token in tokens:
+        if not token:
+            raise UserError(f"--lrs {text!r} has an empty entry; separate numbers with single commas")
+        if not _DECIMAL.fullmatch(token):
+            raise UserError(f"learning rate {token!r} is not a plain number (e.g. 0.5 or 1e-3)")
+        value = float(token)
+        if not math.isfinite(value):
+            raise UserError(f"learning rate {token!r} is too large to be a number")
+        if value <= 0:
+            raise UserError(f"learning rate {token!r} must be greater than 0")
+        if token in rates:
+            raise UserError(f"learning rate {token!r} is given twice")
+        if len("lr=" + token) > 31:
+            raise UserError(f"learning rate {token!r} is too long to name a sheet (31 characters)")
+        rates.append(token)
+    if len(rates) > MAX_LEARNING_RATES:
+        raise UserError(f"at most {MAX_LEARNING_RATES} learning rates, got {len(rates)}")
+    return rates
+
+
+def parse_steps(text: str) -> int:
+    try:
+        steps = int(text)
+    except ValueError:
+        raise UserError(f"--steps {text!r} is not a whole number") from None
+    if not 1 <= steps <= MAX_STEPS:
+        raise UserError(f"--steps must be between 1 and {MAX_STEPS:,}, got {steps:,}")
+    return steps
+
+
+def sheet_columns(network: Network) -> list[wb.Column]:
+    """One column per quantity: given ones start as numbers and step by the update rule;
+    computed ones carry their derivation as the header note."""
+    return [
+        wb.Column(
+            label=q.label,
+            node=q.node,
+            given=q.role in ("target", "input", "weight", "bias"),
+            next_row=network.update(q) if q.node.op == "var" else None,
+            previous=previous(q.label),
+            note=network.derivation(q) if q.node.op != "var" else
+            ("w − η·∂E/∂w of the row above" if q.role == "weight" else ""),
+        )
+        for q in network.quantities
+    ]
+
+
+@dataclass(frozen=True)
+class LearningRateResult:
+    learning_rate: str
+    first_loss: float
+    last_loss: float
+    overflow_step: int | None  # first step whose numbers overflowed (cells show #NUM!)
+
+
+def describe(template: Template) -> list[str]:
+    n_in, n_hidden, n_out = template.layers
+    biases = ("fixed biases b1 (hidden), b2 (output)" if template.biases else "no biases")
+    return [
+        f"Network {n_in}-{n_hidden}-{n_out}: inputs i, hidden h (activation {template.activations[0]}), "
+        f"outputs o (activation {template.activations[1]}), {biases}.",
+        "Loss per output E = ½(t − a_o)², E_total = sum over the outputs; "
+        "every weight steps by w − η·∂E_total/∂w, all gradients from the same row.",
+        "Each lr=… sheet is one run: η sits in B1, the first data row holds the starting values "
+        "(blue on yellow); change either and every later row recalculates.",
+        f"Template: {template.source}",
+    ]
+
+
+def build_workbook(template: Template, learning_rates: list[str], steps: int, out: Path,
+                   add_extra_sheets: Callable | None = None, progress=None) -> list[LearningRateResult]:
+    """Write the workbook to ``out`` atomically; return each learning rate's loss figures."""
+    network = Network(template)
+    columns = sheet_columns(network)
+    results = []
+    with atomic_output(out) as tmp:
+        book = xlsxwriter.Workbook(str(tmp), {"constant_memory": True})
+        try:
+            formats = wb.make_formats(book)
+            derivations = [network.derivation(q) for q in network.computed]
+            summary, results_row, chart_anchor = wb.add_summary_sheet(
+                book, formats, f"Backpropagation, step by step — {template.name}",
+                describe(template), list(network.starting_values().items()), derivations)
+            sheets = []
+            loss_index = [q.label for q in network.quantities].index("E_total")
+            for lr_text in learning_rates:
+                rows = network.rows(float(lr_text), steps)
+                if progress is not None:
+                    rows = progress(rows, total=steps, desc=f"lr={lr_text}")
+                steps_sheet = wb.add_steps_sheet(
+                    book, formats, f"lr={lr_text}", lr_text, LEARNING_RATE, columns,
+                    _watch_overflow(rows, results, lr_text, loss_index),
+                    chart_title=f"E_total per step, η = {lr_text}", loss_label="E_total")
+                sheets.append((lr_text, steps_sheet))
+            wb.add_summary_results(book, formats, summary, results_row, chart_anchor, sheets, "E_total")
+            if add_extra_sheets is not None:
+                add_extra_sheets(book, formats)
+        finally:
+            book.close()
+    return results
+
+
+def _watch_overflow(rows, results: list, lr_text: str, loss_index: int):
+    """Pass rows through, noting the first and last loss and the first row that overflowed."""
+    first = last = math.nan
+    overflow_step = None
+    for step, row in enumerate(rows):
+        if step == 0:
+            first = row[loss_index]
+        last = row[loss_index]
+        if overflow_step is None and not all(math.isfinite(v) for v in row):
+            overflow_step = step
+        yield row
+    results.append(LearningRateResult(lr_text, first, last, overflow_step))

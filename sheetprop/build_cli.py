@@ -1,0 +1,76 @@
+"""The `build` command's options and its report to the terminal."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from sheetprop.build import (DEFAULT_LEARNING_RATES, DEFAULT_STEPS, MAX_STEPS, build_workbook,
+                             parse_learning_rates, parse_steps)
+from sheetprop.template import builtin_templates, load_template
+
+DEFAULT_OUT = Path("output") / "BackPropagation.xlsx"
+
+
+def add_parser(commands) -> None:
+    parser = commands.add_parser(
+        "build",
+        help="write BackPropagation.xlsx: the network's backprop as live formulas",
+        description="Write a workbook in which a tiny network's forward pass, losses and every "
+        "∂E/∂w are live Excel formulas, one row per gradient-descent step and one sheet per "
+        "learning rate, with native charts of the loss. The formulas come from a symbolic "
+        "chain-rule engine, and every cell also stores its computed value.",
+    )
+    parser.add_argument(
+        "--lrs", metavar="LIST", default=None,
+        help="comma-separated learning rates, one sheet each, named as typed (lr=0.5); "
+        f"default: the template's own, else {DEFAULT_LEARNING_RATES}")
+    parser.add_argument(
+        "--steps", metavar="N", default=str(DEFAULT_STEPS),
+        help=f"rows per sheet: the starting row plus N-1 gradient-descent steps (1 to {MAX_STEPS:,}; default {DEFAULT_STEPS})")
+    parser.add_argument(
+        "--template", metavar="NAME|PATH", default="era",
+        help=f"network template: a built-in name ({', '.join(builtin_templates()) or 'era'}) "
+        "or the path of a .toml file (format in README); default era")
+    parser.add_argument("--out", metavar="FILE", type=Path, default=DEFAULT_OUT,
+                        help=f"the workbook to write (default {DEFAULT_OUT}; its folder is created, "
+                        "and the file is written atomically)")
+    parser.add_argument("--mnist-metrics", metavar="CSV", type=Path, default=None,
+                        help="also add an 'mnist' sheet with these per-epoch metrics "
+                        "(the CSV that 'sheetprop mnist' writes)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    parser.set_defaults(run=run)
+
+
+def run(args) -> int:
+    # Validate everything before writing anything, so a bad option leaves no trace.
+    template = load_template(args.template)
+    learning_rates = parse_learning_rates(
+        args.lrs if args.lrs is not None else ",".join(template.learning_rates or [DEFAULT_LEARNING_RATES]))
+    steps = parse_steps(args.steps)
+    add_extra_sheets = None
+    if args.mnist_metrics is not None:
+        from sheetprop.metrics_sheet import add_metrics_sheet, read_metrics_csv
+
+        metrics = read_metrics_csv(args.mnist_metrics)
+
+        def add_extra_sheets(book, formats):
+            add_metrics_sheet(book, metrics, name="mnist")
+
+    progress = None
+    if not args.quiet and sys.stderr.isatty() and steps * len(learning_rates) >= 20_000:
+        from tqdm import tqdm
+
+        def progress(rows, total, desc):
+            return tqdm(rows, total=total, desc=desc, unit="row", leave=False)
+
+    results = build_workbook(template, learning_rates, steps, args.out, add_extra_sheets, progress)
+    if not args.quiet:
+        print(f"wrote {args.out}: {len(learning_rates)} sheets of {steps} steps ({template.name})")
+        for result in results:
+            line = f"  lr={result.learning_rate:<8} E_total {result.first_loss:.9f} -> {result.last_loss:.9f}"
+            if result.overflow_step is not None:
+                line += (f"  (overflows at step {result.overflow_step}: those cells show #NUM!, "
+                         "as Excel computes too)")
+            print(line)
+    return 0

@@ -1,0 +1,63 @@
+"""Recalculate a workbook in headless LibreOffice, as a real spreadsheet program would.
+
+LibreOffice normally shows the values cached in an .xlsx and recalculates nothing; a throw-away
+profile with OOXMLRecalcMode = 0 ("always recalculate") makes it compute every formula on load,
+and converting the file back to .xlsx stores what it computed.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from sheetprop.errors import UserError
+
+_ALWAYS_RECALCULATE = """<?xml version="1.0" encoding="UTF-8"?>
+<oor:items xmlns:oor="http://openoffice.org/2001/registry"
+           xmlns:xs="http://www.w3.org/2001/XMLSchema"
+           xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+  <item oor:path="/org.openoffice.Office.Calc/Formula/Load">
+    <prop oor:name="OOXMLRecalcMode" oor:op="fuse"><value>0</value></prop>
+  </item>
+  <item oor:path="/org.openoffice.Office.Calc/Formula/Load">
+    <prop oor:name="ODFRecalcMode" oor:op="fuse"><value>0</value></prop>
+  </item>
+</oor:items>
+"""
+
+
+def find_soffice() -> str | None:
+    return shutil.which("soffice") or shutil.which("libreoffice")
+
+
+def recalculate(source: Path, out_dir: Path, timeout: float = 300) -> Path:
+    """Open ``source`` in LibreOffice with recalculation forced, save it as .xlsx into
+    ``out_dir`` (same file name) and return that path."""
+    soffice = find_soffice()
+    if soffice is None:
+        raise UserError("LibreOffice is not installed (no 'soffice' on PATH); on Debian/Ubuntu: "
+                        "apt-get install libreoffice-calc-nogui")
+    source, out_dir = Path(source).resolve(), Path(out_dir).resolve()
+    if source.parent == out_dir:
+        raise ValueError("out_dir must differ from the source's folder, or the source is overwritten")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="sheetprop-lo-") as profile:
+        user = Path(profile, "user")
+        user.mkdir()
+        (user / "registrymodifications.xcu").write_text(_ALWAYS_RECALCULATE, encoding="utf-8")
+        command = [soffice, f"-env:UserInstallation={Path(profile).as_uri()}", "--headless",
+                   "--norestore", "--nologo", "--convert-to", "xlsx:Calc MS Excel 2007 XML",
+                   "--outdir", str(out_dir), str(source)]
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise UserError(f"LibreOffice did not finish recalculating {source.name} "
+                            f"within {timeout:.0f} s") from None
+    result = out_dir / (source.stem + ".xlsx")
+    if done.returncode != 0 or not result.exists():
+        detail = (done.stderr or done.stdout).strip().splitlines()
+        raise UserError(f"LibreOffice could not convert {source.name}: "
+                        f"{detail[-1] if detail else f'exit code {done.returncode}'}")
+    return result

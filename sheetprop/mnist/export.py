@@ -1,0 +1,102 @@
+"""Write the run's outputs: metrics CSV, PNG figures, and the workbook (epochs, model, confusion)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import xlsxwriter
+
+from sheetprop.atomic import atomic_output
+from sheetprop.metrics_sheet import add_metrics_sheet, write_metrics_csv
+from sheetprop.mnist.data import NUM_CLASSES
+from sheetprop.mnist.figures import plot_curves, plot_misclassified
+
+MODEL_COLUMNS = ("layer", "type", "output_shape", "parameters", "receptive_field", "jump")
+MISCLASSIFIED_SHOWN = 32
+IMAGE_SCALE = {"x_scale": 0.7, "y_scale": 0.7}
+
+
+@dataclass(frozen=True)
+class OutputPaths:
+    workbook: Path
+    metrics_csv: Path
+    curves_png: Path
+    misclassified_png: Path
+
+    @classmethod
+    def beside(cls, workbook: Path) -> "OutputPaths":
+        """``output/mnist.xlsx`` -> ``output/mnist_metrics.csv``, ``output/mnist_curves.png``, ..."""
+        return cls(
+            workbook,
+            workbook.with_name(f"{workbook.stem}_metrics.csv"),
+            workbook.with_name(f"{workbook.stem}_curves.png"),
+            workbook.with_name(f"{workbook.stem}_misclassified.png"),
+        )
+
+
+def confusion_matrix(true: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """counts[t, p] = how many digits of class t were predicted as p."""
+    return np.bincount(true * NUM_CLASSES + predicted, minlength=NUM_CLASSES**2).reshape(NUM_CLASSES, NUM_CLASSES)
+
+
+def _add_model_sheet(workbook, layers: list[dict], total_params: int, header_format) -> None:
+    sheet = workbook.add_worksheet("model")
+    for col, column in enumerate(MODEL_COLUMNS):
+        sheet.write_string(0, col, column, header_format)
+    for row, layer in enumerate(layers, start=1):
+        sheet.write_row(row, 0, [layer[column] for column in MODEL_COLUMNS])
+    total_row = len(layers) + 1
+    sheet.write_string(total_row, 0, "total params", header_format)
+    sheet.write_number(total_row, 1, total_params, header_format)
+    sheet.set_column(0, 0, 24)
+    sheet.set_column(1, 1, 18)
+    sheet.set_column(2, len(MODEL_COLUMNS) - 1, 15)
+    sheet.freeze_panes(1, 0)
+
+
+def _add_confusion_sheet(workbook, confusion: np.ndarray, header_format, percent_format):
+    sheet = workbook.add_worksheet("confusion")
+    sheet.write_string(0, 0, "true \\ predicted", header_format)
+    for digit in range(NUM_CLASSES):
+        sheet.write_number(0, 1 + digit, digit, header_format)
+        sheet.write_number(1 + digit, 0, digit, header_format)
+        sheet.write_row(1 + digit, 1, confusion[digit].tolist())
+    recall_col = NUM_CLASSES + 1
+    sheet.write_string(0, recall_col, "accuracy %", header_format)
+    for digit in range(NUM_CLASSES):
+        total = int(confusion[digit].sum())
+        sheet.write_number(1 + digit, recall_col, 100 * confusion[digit, digit] / total if total else 0, percent_format)
+    sheet.conditional_format(1, 1, NUM_CLASSES, NUM_CLASSES, {"type": "3_color_scale"})
+    sheet.set_column(0, 0, 16)
+    sheet.set_column(1, NUM_CLASSES, 6)
+    sheet.set_column(recall_col, recall_col, 11)
+    sheet.freeze_panes(1, 1)
+    return sheet
+
+
+def write_outputs(out: Path, metrics: list[dict], layers: list[dict], total_params: int,
+                  test_images: np.ndarray, test_labels: np.ndarray, predictions: np.ndarray) -> OutputPaths:
+    """Write every output atomically; the PNGs go first because the workbook embeds them."""
+    paths = OutputPaths.beside(out)
+    with atomic_output(paths.metrics_csv) as tmp:
+        write_metrics_csv(tmp, metrics)
+    with atomic_output(paths.curves_png) as tmp:
+        plot_curves(metrics, tmp)
+    wrong = np.flatnonzero(predictions != test_labels)[:MISCLASSIFIED_SHOWN]
+    with atomic_output(paths.misclassified_png) as tmp:
+        plot_misclassified(test_images[wrong], test_labels[wrong], predictions[wrong], tmp)
+
+    with atomic_output(paths.workbook) as tmp:
+        workbook = xlsxwriter.Workbook(str(tmp))
+        header_format = workbook.add_format({"bold": True, "bottom": 1})
+        percent_format = workbook.add_format({"num_format": "0.00"})
+        epochs_sheet = add_metrics_sheet(workbook, metrics, name="epochs")
+        # Below both the table and the two native charts (which span rows 1-31), so nothing overlaps.
+        epochs_sheet.insert_image(max(len(metrics) + 3, 33), 0, str(paths.curves_png), IMAGE_SCALE)
+        _add_model_sheet(workbook, layers, total_params, header_format)
+        confusion_sheet = _add_confusion_sheet(workbook, confusion_matrix(test_labels, predictions), header_format, percent_format)
+        confusion_sheet.insert_image(NUM_CLASSES + 3, 0, str(paths.misclassified_png), IMAGE_SCALE)
+        workbook.close()
+    return paths

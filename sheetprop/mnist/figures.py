@@ -1,0 +1,54 @@
+"""PNG figures: training curves and a grid of misclassified test digits (matplotlib, Agg backend)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only; never open a window (and work without a display)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_curves(metrics: list[dict], path: Path) -> None:
+    plt = _pyplot()
+    epochs = [row["epoch"] for row in metrics]
+    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(10, 4), dpi=100)
+    for ax, key, label in ((loss_ax, "loss", "loss"), (acc_ax, "accuracy", "accuracy (%)")):
+        for split in ("train", "test"):
+            ax.plot(epochs, [row[f"{split}_{key}"] for row in metrics], marker="o", markersize=3, label=split)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    loss_ax.set_title("Loss")
+    acc_ax.set_title("Accuracy")
+    fig.tight_layout()
+    fig.savefig(path, format="png")
+    plt.close(fig)
+
+
+def plot_misclassified(images: np.ndarray, true: np.ndarray, predicted: np.ndarray, path: Path,
+                       columns: int = 8) -> None:
+    """``images`` (N, 28, 28) uint8 of the wrongly classified digits, titled 'pred P / true T'."""
+    plt = _pyplot()
+    rows = max(1, math.ceil(len(images) / columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.3, rows * 1.5), dpi=100, squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, image, t, p in zip(axes.flat, images, true, predicted):
+        ax.imshow(image, cmap="gray_r", vmin=0, vmax=255)
+        ax.set_title(f"pred {p} / true {t}", fontsize=8, color="crimson")
+    if len(images) == 0:
+        axes.flat[0].text(0, 0.5, "no misclassified test digits", fontsize=10)
+    fig.suptitle("Misclassified test digits", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, format="png")
+    plt.close(fig)
