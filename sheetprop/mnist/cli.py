@@ -1,6 +1,136 @@
-"""Placeholder: the `mnist` command is being built (issue 3)."""
+"""``sheetprop mnist``: train the small CNN on MNIST and export its metrics as a workbook.
+
+Importing this module must not import torch, so that ``sheetprop mnist --help`` works on a core
+install; ``run`` imports the torch-using modules when the command actually runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from sheetprop.atomic import check_output_path
+from sheetprop.errors import UserError
+
+DEFAULT_DATA = Path("data")
+DEFAULT_OUT = Path("output") / "mnist.xlsx"
+MAX_EPOCHS = 200
+MAX_BATCH_SIZE = 8192
+INSTALL_HINT = "the mnist command needs PyTorch: pip install 'sheetprop[mnist]' (or install torch for your platform from https://pytorch.org)"
+
+DESCRIPTION = """\
+Train a small CNN (about 7,600 parameters) on MNIST and write its metrics to a workbook.
+
+The data folder holds MNIST's four IDX files (gzipped or not), either in torchvision's layout
+(DIR/MNIST/raw/train-images-idx3-ubyte.gz, ...) or directly in DIR. Missing files are downloaded
+and md5-checked unless --no-download is given. The whole dataset is kept on the training device;
+augmentation (rotation up to 7 degrees, shifts up to ~1.4 pixels) and normalisation run batched there.
+
+Outputs, next to --out: the workbook (sheets epochs, model, confusion), FILE_metrics.csv,
+FILE_curves.png, FILE_misclassified.png, and the checkpoint FILE.ckpt.pt written after every epoch
+(--resume continues from it). Ctrl-C stops after the last whole epoch and still writes the workbook
+(exit code 130)."""
 
 
-def add_parser(commands):
-    parser = commands.add_parser("mnist", help="train the small MNIST CNN and export its metrics")
-    parser.set_defaults(run=lambda args: 1)
+def _int_in_range(low: int, high: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is outside {low}..{high}")
+        return value
+
+    return parse
+
+
+def _learning_rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value <= 10:
+        raise argparse.ArgumentTypeError(f"{value} is outside (0, 10]")
+    return value
+
+
+def add_parser(commands) -> argparse.ArgumentParser:
+    parser = commands.add_parser(
+        "mnist",
+        help="train the small MNIST CNN and export its metrics",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, metavar="DIR",
+                        help="folder with the MNIST files (default: ./data, relative to the current folder)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, metavar="FILE.xlsx",
+                        help=f"workbook to write; the other outputs go beside it (default: {DEFAULT_OUT})")
+    parser.add_argument("--epochs", type=_int_in_range(1, MAX_EPOCHS), default=15, metavar="N",
+                        help=f"epochs to train, 1-{MAX_EPOCHS} (default: 15)")
+    parser.add_argument("--batch-size", type=_int_in_range(2, MAX_BATCH_SIZE), default=128, metavar="N",
+                        help="training batch size (default: 128)")
+    parser.add_argument("--lr", type=_learning_rate, default=0.05,
+                        help="peak learning rate of the one-cycle schedule, SGD with momentum 0.9 (default: 0.05)")
+    parser.add_argument("--seed", type=int, default=1, help="random seed; seeded CPU runs repeat exactly (default: 1)")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto",
+                        help="where to train; auto picks cuda, then mps, then cpu (default: auto)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue from the checkpoint beside --out (FILE.ckpt.pt) up to --epochs")
+    parser.add_argument("--no-download", action="store_true",
+                        help="never download; fail with the list of missing files and their md5 sums instead")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars or per-epoch lines")
+    parser.set_defaults(run=run)
+    return parser
+
+
+def format_epoch(row: dict, epochs: int) -> str:
+    return (
+        f"epoch {row['epoch']:>3}/{epochs}  train loss {row['train_loss']:.4f} acc {row['train_accuracy']:6.2f}%  "
+        f"test loss {row['test_loss']:.4f} acc {row['test_accuracy']:6.2f}%  lr {row['lr']:.5f}  {row['seconds']:.1f}s"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    out = check_output_path(args.out)
+    try:
+        from sheetprop.mnist import runtime  # first: it sets the OpenMP wait policy before torch loads
+    except ImportError as exc:
+        if (exc.name or "").split(".")[0] != "torch":
+            raise
+        raise UserError(INSTALL_HINT) from None
+    from sheetprop.mnist.batches import DeviceSplit
+    from sheetprop.mnist.checkpoint import checkpoint_path_for
+    from sheetprop.mnist.data import load_mnist
+    from sheetprop.mnist.download import ensure_mnist_files
+    from sheetprop.mnist.export import write_outputs
+    from sheetprop.mnist.model import count_parameters, layer_table
+    from sheetprop.mnist.train import TrainSettings, fit
+
+    device = runtime.resolve_device(args.device)
+    runtime.configure_cpu_threads()
+    ensure_mnist_files(args.data, download=not args.no_download)
+    data = load_mnist(args.data)
+    train = DeviceSplit.from_numpy(data.train_images, data.train_labels, device)
+    test = DeviceSplit.from_numpy(data.test_images, data.test_labels, device)
+    settings = TrainSettings(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
+    say = (lambda line: None) if args.quiet else (lambda line: print(line, flush=True))
+    say(f"training on {device} with {len(train)} training and {len(test)} test images")
+
+    result = fit(train, test, settings, checkpoint=checkpoint_path_for(out), resume=args.resume,
+                 progress=not args.quiet and sys.stderr.isatty(),
+                 on_epoch=lambda row: say(format_epoch(row, settings.epochs)))
+    if not result.metrics:
+        print("sheetprop mnist: interrupted before the first epoch finished; nothing written", file=sys.stderr)
+        return 130
+
+    paths = write_outputs(out, result.metrics, layer_table(result.model), count_parameters(result.model),
+                          data.test_images, data.test_labels, result.predictions.cpu().numpy())
+    final = result.metrics[-1]
+    print(f"test accuracy {final['test_accuracy']:.2f}% after {final['epoch']} epochs; "
+          f"wrote {paths.workbook}, {paths.metrics_csv}, {paths.curves_png}, {paths.misclassified_png}")
+    if result.interrupted:
+        print(f"sheetprop mnist: interrupted after epoch {final['epoch']}; continue with --resume", file=sys.stderr)
+        return 130
+    return 0
