@@ -29,7 +29,8 @@ class Printer:
         return text
 
     def _print(self, node: Expr, refs, expand=False) -> tuple[str, int]:
-        if not expand and node in refs:
+        # A variable has no formula of its own, so even as the root it prints as its reference.
+        if node in refs and (not expand or node.op == "var"):
             return refs[node], ATOM
         if node.op == "const":
             return self.number(node.payload)
