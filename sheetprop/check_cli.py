@@ -1,6 +1,99 @@
-"""Placeholder: the `check` command is being built (issue 4)."""
+"""The `check` command's options and its report: one block per finding, or JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from dataclasses import asdict
+from pathlib import Path
+
+from sheetprop.check import ABSOLUTE_FLOOR, DEFAULT_TOLERANCE, Report, check_workbook
 
 
-def add_parser(commands):
-    parser = commands.add_parser("check", help="audit a hand-made backprop workbook")
-    parser.set_defaults(run=lambda args: 1)
+def add_parser(commands) -> None:
+    parser = commands.add_parser(
+        "check",
+        help="audit a hand-made backprop workbook: find the cells where a mistake enters",
+        description="Check a backpropagation workbook typed by hand. Each sheet's table is found "
+        "by its header row (anywhere; label variants such as E_tot, dE/dw1, out_h1 are understood), "
+        "the network is inferred from the labels and formulas, and every labelled cell is compared "
+        "with what the chain rule gives from the workbook's own values of the cells it depends "
+        "on, so each mistake is reported once, in the cell where it enters. Later rows' weights "
+        "are checked against w − η·∂E/∂w of the row above. Exit code: 0 all right, 1 findings, "
+        "2 the file cannot be read or holds no backprop table.",
+    )
+    parser.add_argument("workbook", type=Path, metavar="WORKBOOK.xlsx",
+                        help="the workbook to check (.xlsx; one without saved values, as written "
+                        "by a program, is recalculated in LibreOffice first)")
+    parser.add_argument("--tolerance", metavar="REL", type=_tolerance, default=DEFAULT_TOLERANCE,
+                        help=f"relative difference from the chain rule's value that counts as wrong "
+                        f"(default {DEFAULT_TOLERANCE:g}: far above float rounding, far below a "
+                        f"hand-typed slip; differences under {ABSOLUTE_FLOOR:g} never count)")
+    parser.add_argument("--json", action="store_true",
+                        help="print the findings as JSON (sheets, findings, notes, summary) "
+                        "instead of the readable report")
+    parser.set_defaults(run=run)
+
+
+def _tolerance(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (math.isfinite(value) and 0 < value < 1):
+        raise argparse.ArgumentTypeError(f"{text} must be between 0 and 1, e.g. 1e-9")
+    return value
+
+
+def run(args) -> int:
+    report = check_workbook(args.workbook, tolerance=args.tolerance)
+    print(to_json(report) if args.json else to_text(report))
+    return 1 if report.findings else 0
+
+
+def to_json(report: Report) -> str:
+    def clean(value):  # JSON has no NaN
+        return None if isinstance(value, float) and not math.isfinite(value) else value
+
+    findings = [{key: clean(value) for key, value in asdict(f).items()} for f in report.findings]
+    return json.dumps({
+        "workbook": str(report.path),
+        "sheets": [{"sheet": sheet, "rows": rows} for sheet, rows in report.sheets],
+        "recalculated": report.recalculated,
+        "findings": findings,
+        "notes": report.notes,
+        "summary": report.summary(),
+    }, ensure_ascii=False, indent=2)
+
+
+def to_text(report: Report) -> str:
+    lines = [f"{report.path}"]
+    for note in report.notes:
+        lines.append(f"  note: {note}")
+    for f in report.findings:
+        lines.append("")
+        lines.append(f"  {_quote(f.sheet)}!{f.cell}  {f.label}: {f.kind} — {f.message}")
+        lines.append(f"    formula   {f.formula if f.formula is not None else '(typed value)'}")
+        lines.append(f"    found     {_number(f.found)}")
+        if f.expected is not None:
+            error = "" if f.relative_error is None else f"   (relative error {f.relative_error:.1e})"
+            lines.append(f"    expected  {_number(f.expected)}{error}")
+        if f.hint:
+            lines.append(f"    hint      {f.hint}")
+        if f.chain_rule:
+            lines.append(f"    should be {f.chain_rule}")
+    lines.append("")
+    lines.append(report.summary())
+    return "\n".join(lines)
+
+
+def _number(value) -> str:
+    if isinstance(value, float):
+        return "error value" if math.isnan(value) else f"{value:.15g}"
+    return repr(value) if value is not None else "(empty)"
+
+
+def _quote(sheet: str) -> str:
+    return sheet if sheet.replace("_", "").isalnum() else f"'{sheet}'"
+

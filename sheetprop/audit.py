@@ -1,0 +1,329 @@
+"""Find the backpropagation table in a hand-made workbook and read it back as a network.
+
+Students lay the exercise out in many ways: the header row anywhere, label variants (E_tot,
+dE/dw1, out_h1), extra columns, η in any cell. This module finds each sheet's header row,
+maps its labels onto the canonical labels of ``Network.quantities``, infers the network (layer
+sizes from the labels, biases from b1/b2 columns, activation from the formulas) and reads every
+labelled cell's formula and cached value. It judges nothing: ``sheetprop.check`` does.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+import zipfile
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from openpyxl import load_workbook
+from openpyxl.utils import get_column_letter
+from openpyxl.utils.exceptions import InvalidFileException
+
+from sheetprop.errors import UserError
+from sheetprop.libreoffice import find_soffice, recalculate
+from sheetprop.network import Network
+from sheetprop.template import parse_template
+
+# Label variants, matched after lower-casing and removing spaces and underscores, and with
+# ∂ read as d. Each pattern's group is the index in the canonical label.
+_LABEL_PATTERNS = [
+    (re.compile(r"t(\d)"), "t{}"),
+    (re.compile(r"i(\d)"), "i{}"),
+    (re.compile(r"w(\d+)"), "w{}"),
+    (re.compile(r"b(\d)"), "b{}"),
+    (re.compile(r"(?:net)?h(\d)"), "h{}"),
+    (re.compile(r"(?:a|out)h(\d)"), "a_h{}"),
+    (re.compile(r"(?:net)?o(\d)"), "o{}"),
+    (re.compile(r"(?:a|out)o(\d)"), "a_o{}"),
+    (re.compile(r"e(\d)"), "E{}"),
+    (re.compile(r"e(?:tot|total)()"), "E_total"),
+    (re.compile(r"de(?:tot|total)?/dw(\d+)"), "∂E/∂w{}"),
+]
+_LEARNING_RATE_LABEL = re.compile(r"(?:learningrate|lr|eta|η|alpha|α)(?:\(?(?:η|eta|α)\)?)?:?")
+
+# A cell reference in a formula, with an optional sheet name: $B$1, AB4, 'lr=0.5'!B1.
+_REFERENCE = re.compile(
+    r"(?<![\w.$])(?:'((?:[^']|'')+)'!|([A-Za-z_][\w.]*)!)?\$?([A-Z]{1,3})\$?([0-9]+)(?![\w(])")
+
+_ACTIVATION_MARKERS = (("TANH(", "tanh"), ("MAX(", "relu"), ("EXP(", "sigmoid"))
+MAX_HEADER_SEARCH_ROWS = 200
+
+
+def canonical_label(text) -> str | None:
+    """The canonical quantity label a header cell stands for, or None."""
+    if not isinstance(text, str):
+        return None
+    key = re.sub(r"[\s_]", "", text).lower().replace("∂", "d")
+    for pattern, canonical in _LABEL_PATTERNS:
+        match = pattern.fullmatch(key)
+        if match:
+            return canonical.format(*match.groups())
+    return None
+
+
+@dataclass(frozen=True)
+class Cell:
+    ref: str                # "AC5"
+    formula: str | None     # "=F4-$B$1*AB4", or None where the cell holds a typed value
+    value: object           # the cached value: a float, an error text such as "#DIV/0!", or None
+
+    @property
+    def number(self) -> float | None:
+        if isinstance(self.value, bool) or not isinstance(self.value, (int, float)):
+            return None
+        return float(self.value)
+
+    @property
+    def is_typed(self) -> bool:
+        """A number typed (or pasted) in, or a formula without a single cell reference (=0.52)."""
+        return self.formula is None or not references(self.formula)
+
+
+@dataclass(frozen=True)
+class LearningRate:
+    value: float
+    where: str   # "B1", or "'Sheet 2'!B1" when on another sheet
+
+
+@dataclass
+class Table:
+    sheet: str
+    header_row: int
+    columns: dict[str, int]               # canonical label -> column number (1-based)
+    network: Network
+    rows: list[dict[str, Cell]]           # one per data row: canonical label -> cell
+    learning_rates: list[LearningRate | None] = field(default_factory=list)  # per row; None on the first
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Audit:
+    path: Path
+    tables: list[Table]
+    skipped: list[str]        # sheets that look like the exercise but cannot be checked, and why
+    recalculated: bool        # the file had no cached values and LibreOffice computed them
+
+
+def references(formula: str) -> list[tuple[str | None, str, int]]:
+    """(sheet or None, column letters, row) of every cell a formula references."""
+    found = []
+    for quoted, plain, column, row in _REFERENCE.findall(formula):
+        sheet = quoted.replace("''", "'") if quoted else (plain or None)
+        found.append((sheet, column, int(row)))
+    return found
+
+
+def read_workbook(path) -> Audit:
+    """Every backprop table in the workbook, with cached values (recalculated by LibreOffice
+    first when the file has formulas but no cached values)."""
+    path = Path(path).expanduser()
+    formulas, values = _open(path)
+    audit = _read_tables(path, formulas, values)
+    if any(_lacks_cached_values(table) for table in audit.tables):
+        if find_soffice() is None:
+            raise UserError(f"{path.name} has formulas without saved values (it was written by a "
+                            "program and never opened in a spreadsheet), and LibreOffice is not "
+                            "installed to calculate them; open and save it in Excel or LibreOffice, "
+                            "or install LibreOffice")
+        with tempfile.TemporaryDirectory(prefix="sheetprop-check-") as folder:
+            recalculated = recalculate(path, Path(folder))
+            formulas, values = _open(recalculated)
+        audit = _read_tables(path, formulas, values)
+        audit.recalculated = True
+    if not audit.tables:
+        why = "; ".join(audit.skipped) if audit.skipped else (
+            "no sheet has a header row with columns such as i1, w1, E_total and ∂E/∂w1")
+        raise UserError(f"no backpropagation table found in {path.name}: {why}")
+    return audit
+
+
+def _open(path: Path):
+    if not path.exists():
+        raise UserError(f"{path} not found")
+    if path.is_dir():
+        raise UserError(f"{path} is a folder, not a workbook")
+    try:
+        return (load_workbook(path, data_only=False, read_only=False),
+                load_workbook(path, data_only=True, read_only=False))
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, TypeError) as exc:
+        raise UserError(f"cannot read {path.name} as an .xlsx workbook ({type(exc).__name__}: "
+                        f"{str(exc).splitlines()[0] if str(exc) else 'invalid file'})") from None
+    except OSError as exc:
+        raise UserError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def _read_tables(path: Path, formulas, values) -> Audit:
+    tables, skipped = [], []
+    for sheet in formulas.worksheets:
+        header = _find_header(sheet)
+        if header is None:
+            continue
+        try:
+            tables.append(_read_table(sheet, values[sheet.title], header, formulas, values))
+        except _NotCheckable as reason:
+            skipped.append(f"sheet {sheet.title!r}: {reason}")
+    return Audit(path, tables, skipped, recalculated=False)
+
+
+class _NotCheckable(Exception):
+    pass
+
+
+def _find_header(sheet) -> tuple[int, dict[str, int]] | None:
+    """The first row that names inputs, weights and the loss or its gradients."""
+    for row in sheet.iter_rows(min_row=1, max_row=min(sheet.max_row, MAX_HEADER_SEARCH_ROWS)):
+        columns: dict[str, int] = {}
+        for cell in row:
+            label = canonical_label(cell.value)
+            if label is not None:
+                columns.setdefault(label, cell.column)  # a repeated label: the first one counts
+        kinds = {re.sub(r"\d+$", "", label) for label in columns}
+        if {"i", "w"} <= kinds and ("E_total" in kinds or "∂E/∂w" in kinds):
+            return row[0].row, columns
+    return None
+
+
+def _read_table(sheet, value_sheet, header, formulas, values) -> Table:
+    header_row, columns = header
+    network = _infer_network(sheet, header_row, columns)
+    missing = [q.label for q in network.given if q.label not in columns]
+    if missing:
+        raise _NotCheckable(f"header row {header_row} has no column for {', '.join(missing)}, "
+                            "so the values the formulas start from are unknown")
+    # Columns that do not belong to this network (w9 in a 2-2-2 sheet) are extra columns.
+    labels = {q.label for q in network.quantities}
+    columns = {label: col for label, col in columns.items() if label in labels}
+
+    rows = []
+    for row_number in range(header_row + 1, sheet.max_row + 1):
+        row = {label: _cell(sheet, value_sheet, row_number, col) for label, col in columns.items()}
+        if all(cell.formula is None and cell.value in (None, "") for cell in row.values()):
+            break
+        rows.append(row)
+    if not rows:
+        raise _NotCheckable(f"no data rows below the header in row {header_row}")
+    table = Table(sheet.title, header_row, columns, network, rows)
+    table.learning_rates = [None] + [_learning_rate(table, k, sheet, formulas, values)
+                                     for k in range(1, len(rows))]
+    if len(rows) > 1 and not any(table.learning_rates):
+        table.notes.append("no learning rate found (no cell that the weight updates reference, "
+                           "nor one labelled η or learning rate): weight updates not checked")
+    return table
+
+
+def _cell(sheet, value_sheet, row: int, col: int) -> Cell:
+    formula = sheet.cell(row, col).value
+    if hasattr(formula, "text"):  # an array formula
+        formula = formula.text
+    if not (isinstance(formula, str) and formula.startswith("=")):
+        formula = None
+    return Cell(f"{get_column_letter(col)}{row}", formula, value_sheet.cell(row, col).value)
+
+
+def _infer_network(sheet, header_row: int, columns: dict[str, int]) -> Network:
+    def count(*prefixes):
+        indices = [int(m.group(1)) for label in columns for prefix in prefixes
+                   if (m := re.fullmatch(re.escape(prefix) + r"(\d+)", label))]
+        return max(indices, default=0)
+
+    layers = [count("i"), count("h", "a_h"), count("t", "o", "a_o", "E")]
+    if not all(layers):
+        missing = [name for name, n in zip(("inputs (i1…)", "hidden neurons (h1, a_h1…)",
+                                            "outputs (t1, a_o1…)"), layers) if not n]
+        raise _NotCheckable(f"header row {header_row} names no {', '.join(missing)}")
+    if max(layers) > 9:
+        raise _NotCheckable(f"header row {header_row} implies layers {layers}; at most 9 neurons each")
+    n_in, n_hidden, n_out = layers
+    n_weights = n_in * n_hidden + n_hidden * n_out
+    has_biases = "b1" in columns or "b2" in columns
+    if has_biases and not ("b1" in columns and "b2" in columns):
+        raise _NotCheckable("sheetprop's network has one bias per layer: b1 and b2 both, or neither")
+
+    first_row = header_row + 1
+
+    def starting(label):
+        value = _first_number(sheet, columns.get(label), first_row)
+        return 0.0 if value is None else value  # a missing value is reported by the check itself
+
+    data = {
+        "name": sheet.title,
+        "layers": layers,
+        "activations": [_activation(sheet, columns, "a_h", n_hidden, first_row),
+                        _activation(sheet, columns, "a_o", n_out, first_row)],
+        "inputs": [starting(f"i{k}") for k in range(1, n_in + 1)],
+        "targets": [starting(f"t{k}") for k in range(1, n_out + 1)],
+        "weights": [starting(f"w{k}") for k in range(1, n_weights + 1)],
+    }
+    if has_biases:
+        data["biases"] = [starting("b1"), starting("b2")]
+    try:
+        return Network(parse_template(data, source=f"sheet {sheet.title!r}"))
+    except UserError as exc:
+        raise _NotCheckable(str(exc)) from None
+
+
+def _first_number(sheet, col: int | None, row: int) -> float | None:
+    if col is None:
+        return None
+    value = sheet.cell(row, col).value
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _activation(sheet, columns, prefix: str, count: int, first_row: int) -> str:
+    """The activation the formulas of the a_h (or a_o) columns use; sigmoid if none tells."""
+    for k in range(1, count + 1):
+        col = columns.get(f"{prefix}{k}")
+        if col is None:
+            continue
+        for row in range(first_row, min(sheet.max_row, first_row + 5) + 1):
+            formula = sheet.cell(row, col).value
+            if isinstance(formula, str):
+                for marker, name in _ACTIVATION_MARKERS:
+                    if marker in formula.upper():
+                        return name
+    return "sigmoid"
+
+
+def _learning_rate(table: Table, k: int, sheet, formulas, values) -> LearningRate | None:
+    """η for the update into row ``k``: the one cell the weight formulas reference besides the
+    row above's weights and gradients; else a cell labelled η, lr or learning rate."""
+    row_above = table.header_row + k  # data rows are consecutive, from header_row + 1
+    own = {(sheet.title, get_column_letter(col), row_above) for col in table.columns.values()}
+    candidates: Counter = Counter()
+    for q in table.network.given:
+        if q.role != "weight":
+            continue
+        formula = table.rows[k][q.label].formula
+        for ref_sheet, column, row in references(formula or ""):
+            key = (ref_sheet or sheet.title, column, row)
+            if key not in own:
+                candidates[key] += 1
+    for (ref_sheet, column, row), _ in candidates.most_common():
+        if ref_sheet in values.sheetnames:
+            value = values[ref_sheet][f"{column}{row}"].value
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                where = f"{column}{row}" if ref_sheet == sheet.title else f"'{ref_sheet}'!{column}{row}"
+                return LearningRate(float(value), where)
+    return _labelled_learning_rate(values[sheet.title])
+
+
+def _labelled_learning_rate(sheet) -> LearningRate | None:
+    for row in sheet.iter_rows(min_row=1, max_row=min(sheet.max_row, MAX_HEADER_SEARCH_ROWS)):
+        for cell in row:
+            if not isinstance(cell.value, str):
+                continue
+            key = re.sub(r"[\s_=]", "", cell.value).lower()
+            if not _LEARNING_RATE_LABEL.fullmatch(key):
+                continue
+            for neighbour in (sheet.cell(cell.row, cell.column + 1), sheet.cell(cell.row + 1, cell.column)):
+                value = neighbour.value
+                if isinstance(value, (int, float)) and not isinstance(value, bool):
+                    return LearningRate(float(value), neighbour.coordinate)
+    return None
+
+
+def _lacks_cached_values(table: Table) -> bool:
+    return any(cell.formula is not None and cell.value is None
+               for row in table.rows for cell in row.values())
+

@@ -1,0 +1,317 @@
+"""Check a hand-made backpropagation table cell by cell, and say where each mistake enters.
+
+Every labelled cell is checked *locally*: its cached value against its quantity's expression
+evaluated on the workbook's own values of the cells that expression reads (the a_h2 cell, the
+w6 cell, …), not on values recomputed from the start. So a wrong formula is found in its own cell,
+while the correct formulas downstream of it, which faithfully pass the wrong number on, agree
+with their inputs and are not reported. Weights in later rows are checked the same way against
+the update w − η·∂E/∂w of the row above.
+
+For a wrong cell the engine tries small variants of the right expression (one label swapped for
+another of its kind, a factor left out, a sign flipped) and names those that reproduce the value
+found: a hint is only given when it was verified numerically.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sheetprop import engine
+from sheetprop.audit import Audit, Cell, Table, read_workbook
+from sheetprop.engine import Expr, var
+from sheetprop.network import GIVEN_ROLES, LEARNING_RATE
+from sheetprop.numeric import compile_function
+from sheetprop.printers import MathPrinter
+
+# Spreadsheets and the engine both compute in IEEE doubles; a right formula differs from the
+# engine only in rounding order, a few ulps (~1e-16 relative each, ~1e-15 after a dozen ops),
+# while a chain-rule slip shifts a value by ~1e-7 relative or more (σ'(h1) for σ'(h2) in the
+# classic exercise is 3e-2; smaller slips come from inputs that nearly coincide). 1e-9 leaves
+# several orders of magnitude on both sides.
+DEFAULT_TOLERANCE = 1e-9
+# Values that should be 0 (E where an output hits its target, a relu gradient) come out as
+# rounding noise of order 1e-17; no relative test can judge those, so differences below this
+# absolute floor never count.
+ABSOLUTE_FLOOR = 1e-15
+MAX_HINTS = 2
+
+
+@dataclass(frozen=True)
+class Finding:
+    sheet: str
+    cell: str
+    label: str
+    kind: str                   # wrong formula | wrong update | typed number | not a number
+    formula: str | None         # as written; None where the cell holds a typed value
+    found: object               # the cached value (a number, or an error text such as #DIV/0!)
+    expected: float | None      # what the chain rule gives from the cells this one reads
+    relative_error: float | None
+    message: str
+    hint: str | None = None     # what the formula seems to do instead, when verified
+    chain_rule: str | None = None  # the textbook expression for the cell
+
+
+@dataclass
+class Report:
+    path: Path
+    sheets: list[tuple[str, int]]          # (sheet, rows checked)
+    findings: list[Finding] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    recalculated: bool = False
+
+    @property
+    def rows_checked(self) -> int:
+        return sum(rows for _, rows in self.sheets)
+
+    def summary(self) -> str:
+        n_sheets, n_findings = len(self.sheets), len(self.findings)
+        return (f"{n_sheets} sheet{'s' * (n_sheets != 1)}, {self.rows_checked} row"
+                f"{'s' * (self.rows_checked != 1)} checked, {n_findings} finding{'s' * (n_findings != 1)}")
+
+
+def check_workbook(path, tolerance: float = DEFAULT_TOLERANCE) -> Report:
+    audit: Audit = read_workbook(path)
+    report = Report(audit.path, [(t.sheet, len(t.rows)) for t in audit.tables],
+                    recalculated=audit.recalculated)
+    report.notes.extend(f"skipped {reason}" for reason in audit.skipped)
+    if audit.recalculated:
+        report.notes.append(f"{audit.path.name} had no saved values; LibreOffice recalculated them")
+    for table in audit.tables:
+        report.notes.extend(f"sheet {table.sheet!r}: {note}" for note in table.notes)
+        report.findings.extend(TableCheck(table, tolerance).findings())
+    return report
+
+
+def disagree(found: float, expected: float, tolerance: float) -> bool:
+    if math.isnan(expected) or math.isnan(found):
+        return math.isnan(expected) != math.isnan(found)
+    return abs(found - expected) > tolerance * max(abs(found), abs(expected)) + ABSOLUTE_FLOOR
+
+
+def relative_error(found, expected) -> float | None:
+    if not isinstance(found, float) or expected is None or not math.isfinite(expected) or expected == 0:
+        return None
+    return abs(found - expected) / abs(expected)
+
+
+class TableCheck:
+    """The checks of one table. Each computed quantity gets a *local* expression: its node with
+    every other quantity that has a column in the sheet cut off into a variable of that label."""
+
+    def __init__(self, table: Table, tolerance: float):
+        self.table, self.tolerance, self.network = table, tolerance, table.network
+        present = [q for q in self.network.quantities if q.label in table.columns]
+        leaves: dict[Expr, Expr] = {}
+        for q in present:
+            leaves.setdefault(q.node, var(q.label))  # given quantities are such variables already
+        self.local = {q.label: _cut(q.node, leaves) for q in self.network.computed}
+        self.inputs = [var(q.label) for q in present]
+        computed = self.network.computed
+        self.evaluate_local = compile_function([self.local[q.label] for q in computed], self.inputs)
+        self.computed_labels = [q.label for q in computed]
+
+    def findings(self) -> list[Finding]:
+        found: list[Finding] = []
+        previous = None  # the row above's values of every quantity, once it could be evaluated
+        for k, row in enumerate(self.table.rows):
+            if k > 0:
+                found.extend(self._check_givens(k, row, previous))
+            values, problems = self._row_values(row)
+            found.extend(problems)
+            previous = None
+            if values is not None:
+                expected = dict(zip(self.computed_labels, self.evaluate_local(
+                    *(values[v.payload] for v in self.inputs))))
+                found.extend(self._check_computed(row, values, expected))
+                previous = {label: values.get(label, expected.get(label)) for label in
+                            (q.label for q in self.network.quantities)}
+        return found
+
+    # --- one row ------------------------------------------------------------------------------
+
+    def _row_values(self, row: dict[str, Cell]):
+        """The row's numbers by label (NaN for a computed cell showing an error value), or None
+        when a given cell holds no number, with a finding for it."""
+        values, problems = {}, []
+        for label, cell in row.items():
+            number = cell.number
+            if number is None and self.network.by_label(label).role in GIVEN_ROLES:
+                problems.append(self._finding(cell, label, "not a number", None,
+                                              "holds no number, so this row cannot be checked"))
+            values[label] = math.nan if number is None else number
+        return (None if problems else values), problems
+
+    def _check_computed(self, row, values, expected) -> list[Finding]:
+        found = []
+        for q in self.network.computed:
+            cell = row.get(q.label)
+            if cell is None:
+                continue
+            want = expected[q.label]
+            if cell.is_typed:
+                wrong = cell.number is None or disagree(cell.number, want, self.tolerance)
+                found.append(self._finding(
+                    cell, q.label, "typed number", want,
+                    "holds a typed number where a formula belongs"
+                    + (", and the number is wrong" if wrong else " (its value is right for now, "
+                       "but it will not follow when the inputs change)"),
+                    chain_rule=self.network.derivation(q)))
+            elif cell.number is None:
+                if not math.isnan(want):
+                    found.append(self._finding(cell, q.label, "not a number", want,
+                                               f"shows {cell.value!r} where the chain rule gives a number",
+                                               chain_rule=self.network.derivation(q)))
+            elif disagree(cell.number, want, self.tolerance):
+                lhs = self.network.derivation(q).split(" = ")[0]
+                found.append(self._finding(
+                    cell, q.label, "wrong formula", want,
+                    "disagrees with the chain rule applied to the cells it depends on",
+                    hint=self._hint(self.local[q.label], values, cell.number, lhs),
+                    chain_rule=self.network.derivation(q)))
+        return found
+
+    def _check_givens(self, k: int, row, previous) -> list[Finding]:
+        """Later rows: weights must be the update of the row above, other givens unchanged."""
+        found = []
+        learning_rate = self.table.learning_rates[k]
+        env = {} if previous is None else {f"previous {label}": v for label, v in previous.items()}
+        if learning_rate is not None:
+            env[LEARNING_RATE.payload] = learning_rate.value
+        for q in self.network.given:
+            cell = row[q.label]
+            update = self.network.update(q)
+            chain_rule = f"{q.label} = {_print(update)} (from the row above)"
+            if q.role == "weight" and cell.is_typed:
+                found.append(self._finding(cell, q.label, "typed number", self._value(update, env),
+                                           "holds a typed number where the weight update formula belongs",
+                                           chain_rule=chain_rule))
+                continue
+            want = self._value(update, env)
+            if cell.number is None or want is None or not disagree(cell.number, want, self.tolerance):
+                continue
+            if q.role == "weight":
+                message = "is not the row above's weight minus η times its gradient"
+                if learning_rate is not None:
+                    message += f" (η = {learning_rate.value:g} from {learning_rate.where})"
+            else:
+                message = f"differs from the row above's {q.label}"
+            found.append(self._finding(cell, q.label, "wrong update", want, message,
+                                       hint=self._hint(update, env, cell.number, q.label),
+                                       chain_rule=chain_rule))
+        return found
+
+    @staticmethod
+    def _value(expr: Expr, env: dict) -> float | None:
+        try:
+            return engine.evaluate([expr], env)[0]
+        except KeyError:  # the row above could not be evaluated, or η is unknown
+            return None
+
+    def _finding(self, cell: Cell, label: str, kind: str, expected, message: str,
+                 hint=None, chain_rule=None) -> Finding:
+        found = cell.number if cell.number is not None else cell.value
+        return Finding(self.table.sheet, cell.ref, label, kind, cell.formula, found, expected,
+                       relative_error(found, expected), message, hint, chain_rule)
+
+    # --- hints --------------------------------------------------------------------------------
+
+    def _hint(self, expr: Expr, env: dict, found: float, lhs: str) -> str | None:
+        """Describe the variants of ``expr`` that reproduce ``found`` (and differ from ``expr``)."""
+        try:
+            right = engine.evaluate([expr], env)[0]
+        except KeyError:
+            return None
+        matches = []
+        for description, variant in _variants(expr, env, lhs):
+            try:
+                value = engine.evaluate([variant], env)[0]
+            except KeyError:
+                continue
+            if not disagree(found, value, self.tolerance) and disagree(value, right, self.tolerance):
+                if description not in matches:
+                    matches.append(description)
+        if not matches or len(matches) > MAX_HINTS:
+            return None  # nothing, or too many explanations to single one out
+        return " — or — ".join(matches)
+
+
+
+def _cut(root: Expr, leaves: dict[Expr, Expr]) -> Expr:
+    """``root`` with every node in ``leaves`` below it replaced by its variable."""
+    memo: dict[Expr, Expr] = {}
+    for node in engine.topological_order([root]):
+        if node is not root and node in leaves:
+            memo[node] = leaves[node]
+        elif node.args:
+            memo[node] = Expr(node.op, tuple(memo[a] for a in node.args), node.payload)
+        else:
+            memo[node] = node
+    return memo[root]
+
+
+def _replace(root: Expr, old: Expr, new: Expr) -> Expr:
+    memo: dict[Expr, Expr] = {}
+    for node in engine.topological_order([root]):
+        if node is old:
+            memo[node] = new
+        elif node.args:
+            memo[node] = Expr(node.op, tuple(memo[a] for a in node.args), node.payload)
+        else:
+            memo[node] = node
+    return memo[root]
+
+
+def _contains(root: Expr, target: Expr) -> bool:
+    return target in set(engine.topological_order([root]))
+
+
+def _focus(root: Expr, leaf: Expr) -> Expr:
+    """The smallest part of ``root`` that holds every use of ``leaf``, widened to its parent
+    when that part is the leaf alone (so a hint reads "t1 − a_o2", not just "t1")."""
+    node, parent = root, None
+    while node is not leaf:
+        holding = [a for a in node.args if _contains(a, leaf)]
+        if len(holding) != 1:
+            return node
+        parent, node = node, holding[0]
+    return parent if parent is not None else node
+
+
+def _kind(name: str) -> str:
+    return re.sub(r"\d+$", "", name)
+
+
+def _variants(expr: Expr, env: dict, lhs: str):
+    """(description, expression) for the slips people make in a hand-typed chain rule."""
+    names = {node.payload for node in engine.topological_order([expr]) if node.op == "var"}
+    for name in sorted(names):
+        leaf = var(name)
+        focus = _focus(expr, leaf)
+        for other in sorted(env):
+            if other != name and _kind(other) == _kind(name):
+                swapped = _replace(focus, leaf, var(other))
+                yield (f"uses {_print(swapped)} where {lhs} needs {_print(focus)}",
+                       _replace(expr, leaf, var(other)))
+    for node in engine.topological_order([expr]):
+        if node.op == "mul":
+            for kept, dropped in (node.args, reversed(node.args)):
+                yield f"leaves out the factor {_print(dropped)}", _replace(expr, node, kept)
+        elif node.op in ("add", "sub"):
+            flipped = Expr("sub" if node.op == "add" else "add", node.args)
+            yield (f"uses {_print(flipped)} where {lhs} needs {_print(node)}",
+                   _replace(expr, node, flipped))
+    yield "has the opposite sign", Expr("neg", (expr,))
+
+
+class _HintPrinter(MathPrinter):
+    """Math for hints: the row above's values print by their labels, as the student wrote them."""
+
+    def variable(self, name: str) -> str:
+        return name.removeprefix("previous ")
+
+
+def _print(expr: Expr) -> str:
+    return _HintPrinter().doprint(expr)
