@@ -35,10 +35,10 @@ def parse_learning_rates(text: str) -> list[str]:
     tokens = [token.strip() for token in text.split(",")]
     if not text.strip():
         raise UserError("--lrs is empty; give comma-separated learning rates, e.g. --lrs 0.1,0.5,1")
+    if "" in tokens:
+        raise UserError(f"--lrs {text!r} has an empty entry; separate numbers with single commas")
     rates = []
     for token in tokens:
-        if not token:
-            raise UserError(f"--lrs {text!r} has an empty entry; separate numbers with single commas")
         if not _DECIMAL.fullmatch(token):
             raise UserError(f"learning rate {token!r} is not a plain number (e.g. 0.5 or 1e-3)")
         value = float(token)
