@@ -120,7 +120,7 @@ def read_workbook(path) -> Audit:
     path = Path(path).expanduser()
     formulas, values = _open(path)
     audit = _read_tables(path, formulas, values)
-    if any(_lacks_cached_values(table) for table in audit.tables):
+    if _lacks_cached_values(audit.tables):
         if find_soffice() is None:
             raise UserError(f"{path.name} has formulas without saved values (it was written by a "
                             "program and never opened in a spreadsheet), and LibreOffice is not "
@@ -323,7 +323,10 @@ def _labelled_learning_rate(sheet) -> LearningRate | None:
     return None
 
 
-def _lacks_cached_values(table: Table) -> bool:
-    return any(cell.formula is not None and cell.value is None
-               for row in table.rows for cell in row.values())
+def _lacks_cached_values(tables: list[Table]) -> bool:
+    """True for a file whose formulas were never calculated: openpyxl saves them without a value,
+    xlsxwriter with 0 in every one (no real table of this exercise is all zeros: σ > 0)."""
+    cached = [cell.value for table in tables for row in table.rows for cell in row.values()
+              if cell.formula is not None]
+    return bool(cached) and (any(value is None for value in cached) or all(value == 0 for value in cached))
 
