@@ -65,7 +65,8 @@ def load_template(name_or_path: str) -> Template:
         raise UserError(f"cannot read template {path}: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise UserError(f"template {path} is not valid TOML: {exc}") from None
-    return parse_template(data, source=str(path))
+    source = f"{name_or_path} (built-in)" if name_or_path in builtins else str(path)
+    return parse_template(data, source=source)
 
 
 def parse_template(data: dict, source: str = "<template>") -> Template:

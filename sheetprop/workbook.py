@@ -111,6 +111,8 @@ def add_steps_sheet(workbook, formats, name: str, learning_rate_text: str, learn
     sheet.set_column(0, 0, 6)
     sheet.set_column(first_col, first_col + len(columns) - 1, 12.5)
     sheet.freeze_panes(HEADER_ROW + 1, first_col)
+    sheet.set_landscape()
+    sheet.repeat_rows(HEADER_ROW)
 
     templates = FormulaTemplates(columns, learning_rate)
     first_row = row = HEADER_ROW + 1
@@ -135,16 +137,18 @@ def add_steps_sheet(workbook, formats, name: str, learning_rate_text: str, learn
     last_row = row - 1
 
     col_of = {c.label: first_col + k for k, c in enumerate(columns)}
-    chart = loss_chart(workbook, chart_title)
+    chart = loss_chart(workbook, chart_title, last_row - first_row + 1)
     add_loss_series(chart, name, first_row, last_row, col_of[loss_label], name)
     sheet.insert_chart(HEADER_ROW + 1, first_col + len(columns) + 1, chart)
     return StepsSheet(name, first_row, last_row, col_of, tuple(first_values), tuple(values))
 
 
-def loss_chart(workbook, title: str):
+def loss_chart(workbook, title: str, steps: int):
     chart = workbook.add_chart({"type": "line"})
     chart.set_title({"name": title})
-    chart.set_x_axis({"name": "step"})
+    # About ten labelled steps on the axis, however many rows there are.
+    interval = max(1, steps // 10)
+    chart.set_x_axis({"name": "step", "interval_unit": interval, "interval_tick": interval})
     chart.set_y_axis({"name": "E_total", "major_gridlines": {"visible": True}})
     chart.set_size({"width": 720, "height": 400})
     return chart
@@ -169,6 +173,8 @@ def add_summary_sheet(workbook, formats, title: str, lines: Sequence[str],
     """The first sheet: what the network is, where to start, and every formula as math.
     Returns the sheet and its first free row, for ``add_summary_results``."""
     sheet = workbook.add_worksheet("summary")
+    sheet.set_landscape()
+    sheet.fit_to_pages(1, 0)  # printed or exported to PDF, the chart is not cut in half
     sheet.set_column(0, 0, 16)
     sheet.set_column(1, 1, 14)
     sheet.set_column(2, 4, 16)
@@ -201,7 +207,8 @@ def add_summary_results(workbook, formats, summary, first_row: int, chart_anchor
     header = ["learning rate", "sheet", f"{loss_label} first", f"{loss_label} last"]
     for col, text in enumerate(header):
         sheet.write_string(first_row + 1, col, text, formats["header"])
-    chart = loss_chart(workbook, f"{loss_label} per step, one line per learning rate")
+    steps = max(s.last_row - s.first_row + 1 for _, s in sheets)
+    chart = loss_chart(workbook, f"{loss_label} per step, one line per learning rate", steps)
     for row, (lr_text, steps) in enumerate(sheets, start=first_row + 2):
         loss_col = steps.columns[loss_label]
         first_value, last_value = steps.first_values[loss_col - 1], steps.last_values[loss_col - 1]
