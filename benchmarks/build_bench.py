@@ -1,0 +1,83 @@
+"""Wall time and peak memory of `sheetprop build`, against a bare xlsxwriter loop.
+
+    python benchmarks/build_bench.py [--steps 100,1000,10000] [--repeat 3]
+
+For each step count it runs, each in a fresh interpreter (so the times include interpreter
+start and imports, as a user sees them, and the peak memory is that process's own):
+  build  python -m sheetprop build with 6 learning rates
+  bare   a plain xlsxwriter loop writing the same number of formula cells with cached values,
+         in the same constant_memory mode: the floor any writer of this workbook pays.
+and prints a markdown table with the ratio build/bare, measured in the same run. The best of
+--repeat runs is kept, since noise on a shared machine only ever adds time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+LEARNING_RATES = "0.1,0.2,0.5,0.8,1,2"
+COLUMNS = 32  # step + the 31 columns of the default 2-2-2 template
+
+BARE_LOOP = """
+import sys, xlsxwriter
+rows, sheets, columns, path = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+book = xlsxwriter.Workbook(path, {"constant_memory": True})
+for s in range(sheets):
+    sheet = book.add_worksheet(f"lr={s}")
+    for row in range(3, 3 + rows):
+        for col in range(columns):
+            sheet.write_formula(row, col, "=A1+B1*C1", None, 0.5)
+book.close()
+"""
+
+
+def run_measured(command: list[str]) -> tuple[float, float]:
+    """Seconds and peak resident memory (MiB) of one child process."""
+    start = time.perf_counter()
+    child = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(child.pid, 0)
+    seconds = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"failed: {' '.join(command)}")
+    return seconds, usage.ru_maxrss / 1024  # ru_maxrss is in KiB on Linux
+
+
+def best_of(repeat: int, command: list[str]) -> tuple[float, float]:
+    runs = [run_measured(command) for _ in range(repeat)]
+    return min(r[0] for r in runs), max(r[1] for r in runs)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--steps", default="100,1000,10000")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    sheets = len(LEARNING_RATES.split(","))
+    rows_out = []
+    with tempfile.TemporaryDirectory() as folder:
+        for steps in (int(s) for s in args.steps.split(",")):
+            repeat = args.repeat if steps < 10_000 else 1
+            build = best_of(repeat, [sys.executable, "-m", "sheetprop", "build", "--quiet",
+                                     "--lrs", LEARNING_RATES, "--steps", str(steps),
+                                     "--out", str(Path(folder, "build.xlsx"))])
+            bare = best_of(repeat, [sys.executable, "-c", BARE_LOOP, str(steps), str(sheets),
+                                    str(COLUMNS), str(Path(folder, "bare.xlsx"))])
+            size = Path(folder, "build.xlsx").stat().st_size / 2**20
+            rows_out.append((steps, steps * sheets * COLUMNS, build, bare, size))
+    print(f"| steps | cells | build s | bare xlsxwriter s | build/bare | build peak MiB "
+          f"| bare peak MiB | file MiB |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for steps, cells, build, bare, size in rows_out:
+        print(f"| {steps:,} | {cells:,} | {build[0]:.2f} | {bare[0]:.2f} | {build[0] / bare[0]:.2f}x "
+              f"| {build[1]:.0f} | {bare[1]:.0f} | {size:.1f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
