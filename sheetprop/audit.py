@@ -271,18 +271,17 @@ def _first_number(sheet, col: int | None, row: int) -> float | None:
 
 
 def _activation(sheet, columns, prefix: str, count: int, first_row: int) -> str:
-    """The activation the formulas of the a_h (or a_o) columns use; sigmoid if none tells."""
-    for k in range(1, count + 1):
-        col = columns.get(f"{prefix}{k}")
-        if col is None:
-            continue
-        for row in range(first_row, min(sheet.max_row, first_row + 5) + 1):
-            formula = sheet.cell(row, col).value
-            if isinstance(formula, str):
-                for marker, name in _ACTIVATION_MARKERS:
-                    if marker in formula.upper():
-                        return name
-    return "sigmoid"
+    """The activation the formulas of the a_h (or a_o) columns use: the first function among
+    TANH, MAX and EXP found in them; linear when they are formulas with none of those; sigmoid
+    when no formula tells (the columns are missing or hold typed numbers)."""
+    formulas = [formula for k in range(1, count + 1) if (col := columns.get(f"{prefix}{k}"))
+                for row in range(first_row, min(sheet.max_row, first_row + 5) + 1)
+                if isinstance(formula := sheet.cell(row, col).value, str) and formula.startswith("=")]
+    for formula in formulas:
+        for marker, name in _ACTIVATION_MARKERS:
+            if marker in formula.upper():
+                return name
+    return "linear" if any(references(formula) for formula in formulas) else "sigmoid"
 
 
 def _learning_rate(table: Table, k: int, sheet, formulas, values) -> LearningRate | None:

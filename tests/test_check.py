@@ -235,3 +235,34 @@ def test_table_missing_a_given_column_is_explained(tmp_path, capsys):
     book.save(path)
     message = run_check_expecting_error(path, capsys)
     assert "no column for t1" in message
+
+
+@pytest.mark.parametrize("activations", [("tanh", "relu"), ("linear", "sigmoid"), ("relu", "tanh")])
+def test_activation_is_read_from_the_formulas(build, tmp_path, capsys, activations):
+    template = tmp_path / "custom.toml"
+    template.write_text(
+        'layers = [3, 2, 1]\n'
+        f'activations = ["{activations[0]}", "{activations[1]}"]\n'
+        'inputs = [0.05, 0.1, -0.2]\ntargets = [0.3]\n'
+        'weights = [0.15, -0.2, 0.25, 0.3, 0.4, -0.45, 0.5, 0.55]\nbiases = [0.1, -0.05]\n')
+    path = build("--steps", "4", "--lrs", "0.1", "--template", str(template))
+    assert main(["check", str(path)]) == 0, capsys.readouterr().out
+
+
+@needs_libreoffice
+@pytest.mark.parametrize("eta_label, checked", [("learning rate", True), ("remark", False)])
+def test_learning_rate_typed_into_the_updates(tmp_path, eta_label, checked):
+    # The updates type η as 0.5 instead of referencing a cell: η comes from a cell labelled
+    # "learning rate"; without such a label the updates cannot be checked, and the report says so.
+    layout = Layout(header_row=4, eta_cell=(1, 3), eta_label=eta_label)
+    updates = {(step, f"w{k}"): f"={{prev_w{k}}}-0.5*{{prev_dw{k}}}" for step in range(1, 3) for k in range(1, 9)}
+    updates[(2, "w1")] = "={prev_w1}-0.5*{prev_dw2}"  # the gradient of the wrong weight
+    write_workbook(tmp_path / "typed_eta.xlsx", [("steps", layout, updates)], steps=3)
+    report = check_workbook(recalculate(tmp_path / "typed_eta.xlsx", tmp_path / "saved"))
+    if checked:
+        assert [(f.cell, f.kind) for f in report.findings] == [(layout.cell(2, "w1"), "wrong update")]
+        assert "∂E/∂w2" in report.findings[0].hint
+        assert report.notes == []
+    else:
+        assert report.findings == []
+        assert any("weight updates not checked" in note for note in report.notes)
