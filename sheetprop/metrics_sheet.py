@@ -91,10 +91,13 @@ def add_metrics_sheet(workbook, metrics: list[dict], name: str = "epochs"):
     header_format = workbook.add_format({"bold": True, "bottom": 1})
     column_formats = {column: workbook.add_format({"num_format": fmt}) for column, fmt in _NUMBER_FORMATS.items()}
 
+    # Row by row: in xlsxwriter's constant_memory mode (which `build` uses) a row is final once
+    # a later one is written.
     for col, column in enumerate(METRIC_COLUMNS):
         worksheet.write_string(0, col, column, header_format)
         worksheet.set_column(col, col, _COLUMN_WIDTHS.get(column, _DEFAULT_WIDTH), column_formats[column])
-        for row_index, row in enumerate(rows, start=1):
+    for row_index, row in enumerate(rows, start=1):
+        for col, column in enumerate(METRIC_COLUMNS):
             worksheet.write_number(row_index, col, row[column], column_formats[column])
     worksheet.freeze_panes(1, 0)
 

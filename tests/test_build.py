@@ -137,3 +137,27 @@ def test_overflowing_learning_rate_shows_excel_errors_instead_of_crashing(build)
     _, rows = table(values["lr=1e8"])
     assert isinstance(rows[0]["E_total"], float) and math.isfinite(rows[0]["E_total"])
     assert "#NUM!" in rows[2].values()
+
+
+def test_mnist_metrics_become_a_sheet_without_losing_any_chart(build, tmp_path):
+    csv = tmp_path / "metrics.csv"
+    csv.write_text("epoch,train_loss,train_accuracy,test_loss,test_accuracy,lr,seconds\n"
+                   "1,0.41,88.5,0.09,97.2,0.05,12.5\n2,0.08,97.6,0.05,98.4,0.02,12.1\n")
+    formulas, values = open_both(build("--lrs", "0.5,1", "--steps", "3", "--mnist-metrics", str(csv)))
+    assert formulas.sheetnames == ["summary", "lr=0.5", "lr=1", "mnist"]
+    rows = [[c.value for c in row] for row in values["mnist"].iter_rows(max_col=7)]
+    header_at = next(k for k, row in enumerate(rows) if row[0] == "epoch")
+    assert rows[header_at + 1][:5] == [1, 0.41, 88.5, 0.09, 97.2]
+    assert rows[header_at + 2][4] == 98.4
+    assert len(formulas["mnist"]._charts) >= 1
+    assert [len(formulas[name]._charts) for name in ("summary", "lr=0.5", "lr=1")] == [1, 1, 1]
+
+
+def test_bad_mnist_metrics_file_is_a_clear_error(tmp_path, capsys):
+    from sheetprop.cli import main
+
+    csv = tmp_path / "metrics.csv"
+    csv.write_text("not,a,metrics,file\n1,2,3,4\n")
+    out = tmp_path / "o.xlsx"
+    assert main(["build", "--out", str(out), "--mnist-metrics", str(csv)]) == 2
+    assert "metrics" in capsys.readouterr().err and not out.exists()
