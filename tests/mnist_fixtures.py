@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+# Test modules import this before torch: spinning OpenMP threads make training on shared cores many
+# times slower, and the policy is read only when torch loads (see sheetprop/mnist/runtime.py).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np
 import pytest
