@@ -14,6 +14,7 @@ import tempfile
 import zipfile
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from openpyxl import load_workbook
@@ -74,7 +75,7 @@ class Cell:
             return None
         return float(self.value)
 
-    @property
+    @cached_property  # asked for every row; a frozen dataclass still has a __dict__ to cache in
     def is_typed(self) -> bool:
         """A number typed (or pasted) in, or a formula without a single cell reference (=0.52)."""
         return self.formula is None or not references(self.formula)

@@ -22,7 +22,7 @@ from pathlib import Path
 from sheetprop import engine
 from sheetprop.audit import Audit, Cell, Table, read_workbook
 from sheetprop.engine import Expr, var
-from sheetprop.network import GIVEN_ROLES, LEARNING_RATE
+from sheetprop.network import GIVEN_ROLES, LEARNING_RATE, previous
 from sheetprop.numeric import compile_function
 from sheetprop.printers import MathPrinter
 
@@ -112,22 +112,26 @@ class TableCheck:
         computed = self.network.computed
         self.evaluate_local = compile_function([self.local[q.label] for q in computed], self.inputs)
         self.computed_labels = [q.label for q in computed]
+        # Every later row's givens from the row above: w − η·∂E/∂w, or the same value.
+        self.labels = [q.label for q in self.network.quantities]
+        self.evaluate_updates = compile_function(
+            [self.network.update(q) for q in self.network.given],
+            [previous(label) for label in self.labels] + [LEARNING_RATE])
 
     def findings(self) -> list[Finding]:
         found: list[Finding] = []
-        previous = None  # the row above's values of every quantity, once it could be evaluated
+        above = None  # the row above's values of every quantity, once it could be evaluated
         for k, row in enumerate(self.table.rows):
             if k > 0:
-                found.extend(self._check_givens(k, row, previous))
+                found.extend(self._check_givens(k, row, above))
             values, problems = self._row_values(row)
             found.extend(problems)
-            previous = None
+            above = None
             if values is not None:
                 expected = dict(zip(self.computed_labels, self.evaluate_local(
                     *(values[v.payload] for v in self.inputs))))
                 found.extend(self._check_computed(row, values, expected))
-                previous = {label: values.get(label, expected.get(label)) for label in
-                            (q.label for q in self.network.quantities)}
+                above = {label: values.get(label, expected.get(label)) for label in self.labels}
         return found
 
     # --- one row ------------------------------------------------------------------------------
@@ -173,42 +177,37 @@ class TableCheck:
                     chain_rule=self.network.derivation(q)))
         return found
 
-    def _check_givens(self, k: int, row, previous) -> list[Finding]:
+    def _check_givens(self, k: int, row, above) -> list[Finding]:
         """Later rows: weights must be the update of the row above, other givens unchanged."""
         found = []
         learning_rate = self.table.learning_rates[k]
-        env = {} if previous is None else {f"previous {label}": v for label, v in previous.items()}
-        if learning_rate is not None:
-            env[LEARNING_RATE.payload] = learning_rate.value
-        for q in self.network.given:
+        eta = learning_rate.value if learning_rate is not None else math.nan
+        wants = (self.evaluate_updates(*(above[label] for label in self.labels), eta)
+                 if above is not None else [None] * len(self.network.given))
+        for q, want in zip(self.network.given, wants):
             cell = row[q.label]
+            is_weight = q.role == "weight"
+            if is_weight and learning_rate is None:
+                want = None  # η unknown: the update cannot be checked (the table notes it)
             update = self.network.update(q)
-            chain_rule = f"{q.label} = {_print(update)} (from the row above)"
-            if q.role == "weight" and cell.is_typed:
-                found.append(self._finding(cell, q.label, "typed number", self._value(update, env),
+            if is_weight and cell.is_typed:
+                found.append(self._finding(cell, q.label, "typed number", want,
                                            "holds a typed number where the weight update formula belongs",
-                                           chain_rule=chain_rule))
+                                           chain_rule=_update_rule(q.label, update)))
                 continue
-            want = self._value(update, env)
             if cell.number is None or want is None or not disagree(cell.number, want, self.tolerance):
                 continue
-            if q.role == "weight":
-                message = "is not the row above's weight minus η times its gradient"
-                if learning_rate is not None:
-                    message += f" (η = {learning_rate.value:g} from {learning_rate.where})"
+            if is_weight:
+                message = ("is not the row above's weight minus η times its gradient "
+                           f"(η = {learning_rate.value:g} from {learning_rate.where})")
             else:
                 message = f"differs from the row above's {q.label}"
+            env = {previous(label).payload: value for label, value in above.items()}
+            env[LEARNING_RATE.payload] = eta
             found.append(self._finding(cell, q.label, "wrong update", want, message,
                                        hint=self._hint(update, env, cell.number, q.label),
-                                       chain_rule=chain_rule))
+                                       chain_rule=_update_rule(q.label, update)))
         return found
-
-    @staticmethod
-    def _value(expr: Expr, env: dict) -> float | None:
-        try:
-            return engine.evaluate([expr], env)[0]
-        except KeyError:  # the row above could not be evaluated, or η is unknown
-            return None
 
     def _finding(self, cell: Cell, label: str, kind: str, expected, message: str,
                  hint=None, chain_rule=None) -> Finding:
@@ -315,3 +314,7 @@ class _HintPrinter(MathPrinter):
 
 def _print(expr: Expr) -> str:
     return _HintPrinter().doprint(expr)
+
+
+def _update_rule(label: str, update: Expr) -> str:
+    return f"{label} = {_print(update)} (from the row above)"
