@@ -245,7 +245,9 @@ def _infer_network(sheet, header_row: int, columns: dict[str, int]) -> Network:
 
     def starting(label):
         value = _first_number(sheet, columns.get(label), first_row)
-        return 0.0 if value is None else value  # a missing value is reported by the check itself
+        # Only the network's shape matters here: every row is checked with its own values, so
+        # 0 may stand in for a first-row formula (whose value is checked like any other cell).
+        return 0.0 if value is None else value
 
     data = {
         "name": sheet.title,

@@ -9,7 +9,7 @@ import pytest
 import xlsxwriter
 
 from check_workbooks import DEFAULT_LABELS, Layout, write_workbook
-from sheetprop.audit import canonical_label
+from sheetprop.audit import canonical_label, references
 from sheetprop.check import check_workbook
 from sheetprop.cli import main
 from sheetprop.libreoffice import find_soffice, recalculate
@@ -185,6 +185,16 @@ def test_typed_number_in_a_built_workbook_is_found(build, tmp_path):
 ])
 def test_label_variants(header, canonical):
     assert canonical_label(header) == canonical
+
+
+@pytest.mark.parametrize("formula, refs", [
+    ("=F4-$B$1*AB4", [(None, "F", 4), (None, "B", 1), (None, "AB", 4)]),
+    ("='lr=0.5'!$B$1*LOG10(A2)+EXP(-H4)", [("lr=0.5", "B", 1), (None, "A", 2), (None, "H", 4)]),
+    ("=Sheet2!C3/2", [("Sheet2", "C", 3)]),
+    ("=0.52", []),
+])
+def test_formula_references(formula, refs):
+    assert references(formula) == refs
 
 
 def test_every_fixture_label_is_understood():
