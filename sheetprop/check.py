@@ -240,22 +240,20 @@ class TableCheck:
 
 def _cut(root: Expr, leaves: dict[Expr, Expr]) -> Expr:
     """``root`` with every node in ``leaves`` below it replaced by its variable."""
-    memo: dict[Expr, Expr] = {}
-    for node in engine.topological_order([root]):
-        if node is not root and node in leaves:
-            memo[node] = leaves[node]
-        elif node.args:
-            memo[node] = Expr(node.op, tuple(memo[a] for a in node.args), node.payload)
-        else:
-            memo[node] = node
-    return memo[root]
+    return _substitute(root, {node: leaf for node, leaf in leaves.items() if node is not root})
 
 
 def _replace(root: Expr, old: Expr, new: Expr) -> Expr:
+    return _substitute(root, {old: new})
+
+
+def _substitute(root: Expr, mapping: dict[Expr, Expr]) -> Expr:
+    # Rebuilt with the plain constructor: a variant must keep the shape it was given, not be
+    # simplified into something that no longer reads like the student's formula.
     memo: dict[Expr, Expr] = {}
     for node in engine.topological_order([root]):
-        if node is old:
-            memo[node] = new
+        if node in mapping:
+            memo[node] = mapping[node]
         elif node.args:
             memo[node] = Expr(node.op, tuple(memo[a] for a in node.args), node.payload)
         else:
