@@ -17,9 +17,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from openpyxl import load_workbook
-from openpyxl.utils import get_column_letter
-from openpyxl.utils.exceptions import InvalidFileException
+from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
 
 from sheetprop.errors import UserError
 from sheetprop.libreoffice import find_soffice, recalculate
@@ -144,6 +142,10 @@ def _open(path: Path):
         raise UserError(f"{path} not found")
     if path.is_dir():
         raise UserError(f"{path} is a folder, not a workbook")
+    # openpyxl takes a tenth of a second to import: only `check` pays for it, not `build`.
+    from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
+
     try:
         return (load_workbook(path, data_only=False, read_only=False),
                 load_workbook(path, data_only=True, read_only=False))
@@ -219,7 +221,7 @@ def _cell(sheet, value_sheet, row: int, col: int) -> Cell:
         formula = formula.text
     if not (isinstance(formula, str) and formula.startswith("=")):
         formula = None
-    return Cell(f"{get_column_letter(col)}{row}", formula, value_sheet.cell(row, col).value)
+    return Cell(xl_rowcol_to_cell(row - 1, col - 1), formula, value_sheet.cell(row, col).value)
 
 
 def _infer_network(sheet, header_row: int, columns: dict[str, int]) -> Network:
@@ -291,7 +293,7 @@ def _learning_rate(table: Table, k: int, sheet, formulas, values) -> LearningRat
     """η for the update into row ``k``: the one cell the weight formulas reference besides the
     row above's weights and gradients; else a cell labelled η, lr or learning rate."""
     row_above = table.header_row + k  # data rows are consecutive, from header_row + 1
-    own = {(sheet.title, get_column_letter(col), row_above) for col in table.columns.values()}
+    own = {(sheet.title, xl_col_to_name(col - 1), row_above) for col in table.columns.values()}
     candidates: Counter = Counter()
     for q in table.network.given:
         if q.role != "weight":

@@ -17,6 +17,12 @@ def _pyplot():
     return plt
 
 
+def _integer_locator():
+    from matplotlib.ticker import MaxNLocator
+
+    return MaxNLocator(integer=True)
+
+
 def plot_curves(metrics: list[dict], path: Path) -> None:
     plt = _pyplot()
     epochs = [row["epoch"] for row in metrics]
@@ -25,6 +31,7 @@ def plot_curves(metrics: list[dict], path: Path) -> None:
         for split in ("train", "test"):
             ax.plot(epochs, [row[f"{split}_{key}"] for row in metrics], marker="o", markersize=3, label=split)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(_integer_locator())  # no "epoch 1.5"
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
         ax.legend()
