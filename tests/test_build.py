@@ -161,3 +161,14 @@ def test_bad_mnist_metrics_file_is_a_clear_error(tmp_path, capsys):
     out = tmp_path / "o.xlsx"
     assert main(["build", "--out", str(out), "--mnist-metrics", str(csv)]) == 2
     assert "metrics" in capsys.readouterr().err and not out.exists()
+
+
+def test_fast_formula_path_only_skips_functions_every_excel_knows(tmp_path):
+    import xlsxwriter
+    from sheetprop.workbook import StepsWorksheet
+
+    book = xlsxwriter.Workbook(tmp_path / "f.xlsx")
+    sheet = book.add_worksheet("s", worksheet_class=StepsWorksheet)
+    assert sheet._prepare_formula("=1/(1+EXP(-J4))*MAX(0,TANH(A1))") == "1/(1+EXP(-J4))*MAX(0,TANH(A1))"
+    assert "_xlfn.XLOOKUP(" in sheet._prepare_formula("=XLOOKUP(A1,B1:B3,C1:C3)")
+    book.close()
