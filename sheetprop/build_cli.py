@@ -66,7 +66,8 @@ def run(args) -> int:
 
     results = build_workbook(template, learning_rates, steps, args.out, add_extra_sheets, progress)
     if not args.quiet:
-        print(f"wrote {args.out}: {len(learning_rates)} sheets of {steps} steps ({template.name})")
+        sheets = "sheet" if len(learning_rates) == 1 else "sheets"
+        print(f"wrote {args.out}: {len(learning_rates)} {sheets} of {steps} steps ({template.name})")
         for result in results:
             line = f"  lr={result.learning_rate:<8} E_total {result.first_loss:.9f} -> {result.last_loss:.9f}"
             if result.overflow_step is not None:
