@@ -16,7 +16,7 @@ import xlsxwriter
 
 from sheetprop.atomic import atomic_output
 from sheetprop.errors import UserError
-from sheetprop.network import LEARNING_RATE, Network, previous
+from sheetprop.network import GIVEN_ROLES, LEARNING_RATE, Network, previous
 from sheetprop.template import Template
 from sheetprop import workbook as wb
 
@@ -69,18 +69,15 @@ def parse_steps(text: str) -> int:
 def sheet_columns(network: Network) -> list[wb.Column]:
     """One column per quantity: given ones start as numbers and step by the update rule;
     computed ones carry their derivation as the header note."""
-    return [
-        wb.Column(
-            label=q.label,
-            node=q.node,
-            given=q.role in ("target", "input", "weight", "bias"),
-            next_row=network.update(q) if q.node.op == "var" else None,
-            previous=previous(q.label),
-            note=network.derivation(q) if q.node.op != "var" else
-            ("w − η·∂E/∂w of the row above" if q.role == "weight" else ""),
-        )
-        for q in network.quantities
-    ]
+    columns = []
+    for q in network.quantities:
+        given = q.role in GIVEN_ROLES
+        note = ("w − η·∂E/∂w of the row above" if q.role == "weight" else "") if given \
+            else network.derivation(q)
+        columns.append(wb.Column(label=q.label, node=q.node, given=given,
+                                 next_row=network.update(q) if given else None,
+                                 previous=previous(q.label), note=note))
+    return columns
 
 
 @dataclass(frozen=True)

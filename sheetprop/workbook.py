@@ -96,7 +96,6 @@ class FormulaTemplates:
         self.first = [None if c.given else printer.doprint(c.node, refs) for c in columns]
         self.later = [printer.doprint(c.next_row, refs) if c.given else self.first[k]
                       for k, c in enumerate(columns)]
-        self.width = n
 
     def fill(self, templates: list, refs: list[str]) -> list:
         return [t.format(*refs) if t is not None else None for t in templates]
