@@ -18,7 +18,7 @@ from sheetprop.atomic import atomic_output
 from sheetprop.errors import UserError
 from sheetprop.network import GIVEN_ROLES, LEARNING_RATE, Network, previous
 from sheetprop.template import Template
-from sheetprop import workbook as wb
+from sheetprop import labels, workbook as wb
 
 DEFAULT_LEARNING_RATES = "0.1,0.2,0.5,0.8,1,2"
 DEFAULT_STEPS = 100
@@ -117,7 +117,7 @@ def build_workbook(template: Template, learning_rates: list[str], steps: int, ou
                 book, formats, f"Backpropagation, step by step — {template.name}",
                 describe(template), list(network.starting_values().items()), derivations)
             sheets = []
-            loss_index = [q.label for q in network.quantities].index("E_total")
+            loss_index = [q.label for q in network.quantities].index(labels.LOSS)
             for lr_text in learning_rates:
                 rows = network.rows(float(lr_text), steps)
                 if progress is not None:
@@ -125,9 +125,9 @@ def build_workbook(template: Template, learning_rates: list[str], steps: int, ou
                 steps_sheet = wb.add_steps_sheet(
                     book, formats, f"lr={lr_text}", lr_text, LEARNING_RATE, columns,
                     _watch_overflow(rows, results, lr_text, loss_index),
-                    chart_title=f"E_total per step, η = {lr_text}", loss_label="E_total")
+                    chart_title=f"{labels.LOSS} per step, η = {lr_text}", loss_label=labels.LOSS)
                 sheets.append((lr_text, steps_sheet))
-            wb.add_summary_results(book, formats, summary, results_row, chart_anchor, sheets, "E_total")
+            wb.add_summary_results(book, formats, summary, results_row, chart_anchor, sheets, labels.LOSS)
             if add_extra_sheets is not None:
                 add_extra_sheets(book, formats)
         finally:

@@ -240,29 +240,11 @@ class TableCheck:
 
 def _cut(root: Expr, leaves: dict[Expr, Expr]) -> Expr:
     """``root`` with every node in ``leaves`` below it replaced by its variable."""
-    return _substitute(root, {node: leaf for node, leaf in leaves.items() if node is not root})
+    return engine.substitute(root, {node: leaf for node, leaf in leaves.items() if node is not root})
 
 
 def _replace(root: Expr, old: Expr, new: Expr) -> Expr:
-    return _substitute(root, {old: new})
-
-
-def _substitute(root: Expr, mapping: dict[Expr, Expr]) -> Expr:
-    # Rebuilt with the plain constructor: a variant must keep the shape it was given, not be
-    # simplified into something that no longer reads like the student's formula.
-    memo: dict[Expr, Expr] = {}
-    for node in engine.topological_order([root]):
-        if node in mapping:
-            memo[node] = mapping[node]
-        elif node.args:
-            memo[node] = Expr(node.op, tuple(memo[a] for a in node.args), node.payload)
-        else:
-            memo[node] = node
-    return memo[root]
-
-
-def _contains(root: Expr, target: Expr) -> bool:
-    return target in set(engine.topological_order([root]))
+    return engine.substitute(root, {old: new})
 
 
 def _focus(root: Expr, leaf: Expr) -> Expr:
@@ -270,7 +252,7 @@ def _focus(root: Expr, leaf: Expr) -> Expr:
     when that part is the leaf alone (so a hint reads "t1 − a_o2", not just "t1")."""
     node, parent = root, None
     while node is not leaf:
-        holding = [a for a in node.args if _contains(a, leaf)]
+        holding = [a for a in node.args if engine.contains(a, leaf)]
         if len(holding) != 1:
             return node
         parent, node = node, holding[0]

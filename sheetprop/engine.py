@@ -207,6 +207,26 @@ def grad(expr: Expr, wrt) -> list[Expr]:
     return [adjoint.get(v, ZERO) for v in wrt]
 
 
+def substitute(root: Expr, mapping: dict[Expr, Expr]) -> Expr:
+    """``root`` with every node in ``mapping`` replaced by its image.
+
+    Rebuilt with the plain constructor, not the simplifying ones: the result keeps the shape it
+    was given (a student's formula with one reference swapped must still read like theirs)."""
+    memo: dict[Expr, Expr] = {}
+    for node in topological_order([root]):
+        if node in mapping:
+            memo[node] = mapping[node]
+        elif node.args:
+            memo[node] = Expr(node.op, tuple(memo[a] for a in node.args), node.payload)
+        else:
+            memo[node] = node
+    return memo[root]
+
+
+def contains(root: Expr, target: Expr) -> bool:
+    return target in set(topological_order([root]))
+
+
 # --- reference evaluation in float64 --------------------------------------------------------
 # A spreadsheet turns an overflow into an error value that spreads to every dependent cell;
 # NaN plays that part here, so a result is never a finite number Excel would not show.

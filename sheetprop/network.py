@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterator
 
-from sheetprop import engine
+from sheetprop import engine, labels
 from sheetprop.engine import Expr, var
 from sheetprop.numeric import compile_function
 from sheetprop.printers import MathPrinter
@@ -28,8 +28,7 @@ class Quantity:
     role: str    # target | input | weight | bias | forward | loss | gradient
 
 
-def gradient_label(weight_label: str) -> str:
-    return f"∂E/∂{weight_label}"
+gradient_label = labels.gradient
 
 
 def previous(label: str) -> Expr:
@@ -51,31 +50,32 @@ class Network:
         hidden_act, output_act = (_ACTIVATE[name] for name in t.activations)
         add = self._add
 
-        targets = [add(f"t{k + 1}", None, "target") for k in range(n_out)]
-        inputs = [add(f"i{k + 1}", None, "input") for k in range(n_in)]
+        targets = [add(labels.target(k + 1), None, "target") for k in range(n_out)]
+        inputs = [add(labels.input_(k + 1), None, "input") for k in range(n_in)]
         # Weights are numbered layer by layer, by target neuron then source neuron.
         weight_number = iter(range(1, len(t.weights) + 1))
-        hidden_weights = [[add(f"w{next(weight_number)}", None, "weight") for _ in range(n_in)]
+        hidden_weights = [[add(labels.weight(next(weight_number)), None, "weight") for _ in range(n_in)]
                           for _ in range(n_hidden)]
-        hidden_bias = add("b1", None, "bias") if t.biases else None
+        hidden_bias = add(labels.bias(1), None, "bias") if t.biases else None
         activations = []
         for j in range(n_hidden):
             net = _weighted_sum(hidden_weights[j], inputs, hidden_bias)
-            h = add(f"h{j + 1}", net, "forward")
-            activations.append(add(f"a_h{j + 1}", hidden_act(h), "forward"))
-        output_weights = [[add(f"w{next(weight_number)}", None, "weight") for _ in range(n_hidden)]
+            h = add(labels.hidden(j + 1), net, "forward")
+            activations.append(add(labels.activation(labels.hidden(j + 1)), hidden_act(h), "forward"))
+        output_weights = [[add(labels.weight(next(weight_number)), None, "weight") for _ in range(n_hidden)]
                           for _ in range(n_out)]
-        output_bias = add("b2", None, "bias") if t.biases else None
+        output_bias = add(labels.bias(2), None, "bias") if t.biases else None
         outputs = []
         for k in range(n_out):
-            o = add(f"o{k + 1}", _weighted_sum(output_weights[k], activations, output_bias), "forward")
-            outputs.append(add(f"a_o{k + 1}", output_act(o), "forward"))
-        losses = [add(f"E{k + 1}", 0.5 * (target - output) ** 2, "loss")
+            o = add(labels.output(k + 1), _weighted_sum(output_weights[k], activations, output_bias),
+                    "forward")
+            outputs.append(add(labels.activation(labels.output(k + 1)), output_act(o), "forward"))
+        losses = [add(labels.output_loss(k + 1), 0.5 * (target - output) ** 2, "loss")
                   for k, (target, output) in enumerate(zip(targets, outputs))]
         total = losses[0]
         for loss in losses[1:]:
             total = total + loss
-        self.loss = add("E_total", total, "loss")
+        self.loss = add(labels.LOSS, total, "loss")
         weights = [q for q in self.quantities if q.role == "weight"]
         for weight, derivative in zip(weights, engine.grad(self.loss, [q.node for q in weights])):
             add(gradient_label(weight.label), derivative, "gradient")
@@ -121,7 +121,7 @@ class Network:
 
     def derivation(self, quantity: Quantity) -> str:
         """Textbook math for a computed quantity: "∂E_total/∂w5 = (a_o1 − t1)·a_o1·…"."""
-        lhs = quantity.label.replace("∂E/", "∂E_total/")
+        lhs = quantity.label.replace(labels.gradient(""), labels.gradient_long(""))
         return f"{lhs} = {MathPrinter().doprint(quantity.node, self.symbols())}"
 
     # --- numbers ------------------------------------------------------------------------------
