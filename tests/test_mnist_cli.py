@@ -26,12 +26,12 @@ def read_metrics(out: Path) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """One real run: train on 8,000 real digits, test on 2,000 others, 3 epochs."""
+    """One real run: train on 1,600 real digits of the shipped sample, test on its other 400, 4 epochs."""
     pytest.importorskip("torch")
     root = tmp_path_factory.mktemp("mnist")
-    data = write_mnist_folder(root / "data", range(0, 8000), range(8000, 10000))
+    data = write_mnist_folder(root / "data", range(0, 1600), range(1600, 2000))
     out = root / "output" / "mnist.xlsx"
-    code = run_mnist(data, out, "--epochs", "3", "--seed", "1")
+    code = run_mnist(data, out, "--epochs", "4", "--batch-size", "32", "--seed", "1")
     return code, out
 
 
@@ -39,7 +39,7 @@ def test_training_beats_a_real_bar(trained):
     code, out = trained
     assert code == 0
     rows = read_metrics(out)
-    assert [int(row["epoch"]) for row in rows] == [1, 2, 3]
+    assert [int(row["epoch"]) for row in rows] == [1, 2, 3, 4]
     assert float(rows[-1]["test_accuracy"]) >= 90.0  # chance is 10%
     assert float(rows[-1]["train_loss"]) < float(rows[0]["train_loss"])
 
@@ -52,7 +52,7 @@ def test_workbook_contents(trained):
 
     epochs = book["epochs"]
     assert [cell.value for cell in epochs[1]] == list(METRIC_COLUMNS)
-    assert epochs.max_row == 1 + 3
+    assert epochs.max_row == 1 + 4
     assert len(epochs._charts) == 2 and len(epochs._images) == 1
 
     model = book["model"]
@@ -63,9 +63,9 @@ def test_workbook_contents(trained):
 
     confusion = book["confusion"]
     counts = [[confusion.cell(row=2 + t, column=2 + p).value for p in range(10)] for t in range(10)]
-    assert sum(map(sum, counts)) == 2000
+    assert sum(map(sum, counts)) == 400
     correct = sum(counts[d][d] for d in range(10))
-    assert correct / 20 == pytest.approx(float(read_metrics(out)[-1]["test_accuracy"]), abs=0.01)
+    assert correct / 4 == pytest.approx(float(read_metrics(out)[-1]["test_accuracy"]), abs=0.01)
     assert confusion.conditional_formatting, "colour scale on the matrix"
     assert len(confusion._images) == 1
 
@@ -115,6 +115,14 @@ def test_resume_to_more_epochs(tiny_data, tmp_path):
     assert run_mnist(tiny_data, out, "--epochs", "2", "--batch-size", "50", "--resume") == 0
     assert [row["epoch"] for row in read_metrics(out)] == ["1", "2"]
     assert run_mnist(tiny_data, out, "--epochs", "2", "--batch-size", "64", "--resume") == 2, "changed settings"
+
+
+def test_resume_refuses_another_dataset(tiny_data, tmp_path, capsys):
+    out = tmp_path / "m.xlsx"
+    assert run_mnist(tiny_data, out, "--epochs", "1", "--batch-size", "50") == 0
+    capsys.readouterr()
+    assert run_mnist(tiny_data, out, "--epochs", "2", "--batch-size", "50", "--resume", "--dataset", "fashion-mnist") == 2
+    assert "dataset mnist -> fashion-mnist" in capsys.readouterr().err
 
 
 def test_user_errors(tiny_data, tmp_path, capsys):

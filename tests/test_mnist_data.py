@@ -10,7 +10,7 @@ import pytest
 from sheetprop.errors import UserError
 from sheetprop.mnist import download
 from sheetprop.mnist.data import MNIST_FILES, find_file, load_mnist, read_idx, read_split, write_idx
-from mnist_fixtures import SHARED_RAW, shared_test_set, write_mnist_folder
+from mnist_fixtures import SAMPLE, SHARED_RAW, sample_digits, shared_test_set, write_mnist_folder
 
 
 def idx_bytes(magic: int, dims: list[int], payload: bytes) -> bytes:
@@ -92,7 +92,7 @@ def test_wrong_image_size_and_bad_labels(tmp_path):
 
 @pytest.mark.parametrize("layout", ["torchvision", "flat"])
 def test_loads_both_layouts_from_real_digits(tmp_path, layout):
-    images, labels = shared_test_set()
+    images, labels = sample_digits()
     root = write_mnist_folder(tmp_path, range(0, 300), range(300, 400), layout=layout)
     data = load_mnist(root)
     assert np.array_equal(data.train_images, images[:300])
@@ -126,9 +126,10 @@ class FakeResponse(io.BytesIO):
 
 
 def test_download_verifies_md5_without_network(tmp_path, monkeypatch):
-    """The real labels file passes the md5 check; corrupted bytes fail it and are not kept."""
-    shared_test_set()
-    real = (SHARED_RAW / "t10k-labels-idx1-ubyte.gz").read_bytes()
+    """A file whose md5 is the listed one is kept; corrupted bytes fail the check and are not kept.
+    (The shipped sample stands in for the published file, with its own md5 listed.)"""
+    real = (SAMPLE / "t10k-labels-idx1-ubyte.gz").read_bytes()
+    monkeypatch.setitem(MNIST_FILES, "t10k-labels-idx1-ubyte", hashlib.md5(real).hexdigest())
     monkeypatch.setattr(download, "_torchvision_downloader", lambda: None)
     served = {"bytes": real}
     monkeypatch.setattr(download.urllib.request, "urlopen", lambda url, timeout: FakeResponse(served["bytes"]))
@@ -143,7 +144,7 @@ def test_download_verifies_md5_without_network(tmp_path, monkeypatch):
 
 
 def test_failed_download_is_a_user_error_listing_files(tmp_path, monkeypatch):
-    def no_network(folder, stem):
+    def no_network(folder, stem, dataset):
         raise OSError("no route to host")
 
     monkeypatch.setattr(download, "fetch_file", no_network)

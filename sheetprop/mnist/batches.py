@@ -14,7 +14,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
+from sheetprop.mnist.datasets import MNIST
+
+MNIST_MEAN, MNIST_STD = MNIST.mean, MNIST.std
 MAX_ROTATION_DEGREES = 7.0
 MAX_SHIFT_FRACTION = 0.1  # of the image side in affine_grid's [-1, 1] coordinates: about 1.4 pixels
 
@@ -23,13 +25,17 @@ MAX_SHIFT_FRACTION = 0.1  # of the image side in affine_grid's [-1, 1] coordinat
 class DeviceSplit:
     images: torch.Tensor  # uint8, (N, 1, 28, 28), on the device
     labels: torch.Tensor  # int64, (N,), on the device
+    mean: float = MNIST_MEAN  # the dataset's pixel statistics, for normalising batches
+    std: float = MNIST_STD
 
     @classmethod
-    def from_numpy(cls, images: np.ndarray, labels: np.ndarray, device: torch.device) -> "DeviceSplit":
+    def from_numpy(cls, images: np.ndarray, labels: np.ndarray, device: torch.device,
+                   mean: float = MNIST_MEAN, std: float = MNIST_STD) -> "DeviceSplit":
         return cls(
             # np.array copies: the IDX arrays are read-only views of the file's bytes.
             torch.from_numpy(np.array(images, dtype=np.uint8)).unsqueeze(1).to(device),
             torch.from_numpy(np.array(labels, dtype=np.int64)).to(device),
+            mean, std,
         )
 
     def __len__(self) -> int:
@@ -40,8 +46,8 @@ def to_unit_float(images: torch.Tensor) -> torch.Tensor:
     return images.float().div_(255.0)
 
 
-def normalize(unit_images: torch.Tensor) -> torch.Tensor:
-    return (unit_images - MNIST_MEAN) / MNIST_STD
+def normalize(unit_images: torch.Tensor, mean: float = MNIST_MEAN, std: float = MNIST_STD) -> torch.Tensor:
+    return (unit_images - mean) / std
 
 
 def random_affine(unit_images: torch.Tensor) -> torch.Tensor:
@@ -67,13 +73,14 @@ def training_batches(split: DeviceSplit, batch_size: int, augment: bool = True):
         images = to_unit_float(split.images[index])
         if augment:
             images = random_affine(images)
-        yield normalize(images), split.labels[index]
+        yield normalize(images, split.mean, split.std), split.labels[index]
 
 
 def evaluation_batches(split: DeviceSplit, batch_size: int):
     """Yield (normalised images, labels) in order, without augmentation."""
     for start in range(0, len(split), batch_size):
-        yield normalize(to_unit_float(split.images[start : start + batch_size])), split.labels[start : start + batch_size]
+        images = to_unit_float(split.images[start : start + batch_size])
+        yield normalize(images, split.mean, split.std), split.labels[start : start + batch_size]
 
 
 def steps_per_epoch(num_samples: int, batch_size: int) -> int:

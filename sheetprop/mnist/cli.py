@@ -14,16 +14,19 @@ from sheetprop.atomic import check_output_path
 from sheetprop.errors import UserError
 
 DEFAULT_DATA = Path("data")
+DATASET_NAMES = ("mnist", "fashion-mnist")  # the keys of datasets.DATASETS (kept here: --help must stay light)
 DEFAULT_OUT = Path("output") / "mnist.xlsx"
 MAX_EPOCHS = 200
 MAX_BATCH_SIZE = 8192
 INSTALL_HINT = "the mnist command needs PyTorch: pip install 'sheetprop[mnist]' (or install torch for your platform from https://pytorch.org)"
 
 DESCRIPTION = """\
-Train a small CNN (about 7,600 parameters) on MNIST and write its metrics to a workbook.
+Train a small CNN (about 7,600 parameters) on MNIST or Fashion-MNIST and write its metrics to a workbook.
 
-The data folder holds MNIST's four IDX files (gzipped or not), either in torchvision's layout
-(DIR/MNIST/raw/train-images-idx3-ubyte.gz, ...) or directly in DIR. Missing files are downloaded
+The data folder holds the dataset's four IDX files (gzipped or not), either in torchvision's layout
+(DIR/MNIST/raw/train-images-idx3-ubyte.gz, DIR/FashionMNIST/raw/..., ...) or directly in DIR. For
+--dataset fashion-mnist the default folder is /usr/share/datasets/fashion-mnist when Debian's
+dataset-fashion-mnist package has put the files there, else ./data. Missing files are downloaded
 and md5-checked unless --no-download is given. The whole dataset is kept on the training device;
 augmentation (rotation up to 7 degrees, shifts up to ~1.4 pixels) and normalisation run batched there.
 
@@ -63,8 +66,12 @@ def add_parser(commands) -> argparse.ArgumentParser:
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, metavar="DIR",
-                        help="folder with the MNIST files (default: ./data, relative to the current folder)")
+    parser.add_argument("--dataset", choices=DATASET_NAMES, default="mnist",
+                        help="handwritten digits (mnist) or Zalando's clothing images (fashion-mnist); "
+                        "same size and format, own normalisation and class names (default: mnist)")
+    parser.add_argument("--data", type=Path, default=None, metavar="DIR",
+                        help="folder with the dataset's files (default: ./data, relative to the current folder; "
+                        "for fashion-mnist the system copy when installed)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, metavar="FILE.xlsx",
                         help=f"workbook to write; the other outputs go beside it (default: {DEFAULT_OUT})")
     parser.add_argument("--epochs", type=_int_in_range(1, MAX_EPOCHS), default=15, metavar="N",
@@ -103,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
     from sheetprop.mnist.batches import DeviceSplit
     from sheetprop.mnist.checkpoint import checkpoint_path_for
     from sheetprop.mnist.data import load_mnist
+    from sheetprop.mnist.datasets import default_data_folder, get_dataset
     from sheetprop.mnist.download import ensure_mnist_files
     from sheetprop.mnist.export import write_outputs
     from sheetprop.mnist.model import count_parameters, layer_table
@@ -110,13 +118,17 @@ def run(args: argparse.Namespace) -> int:
 
     device = runtime.resolve_device(args.device)
     runtime.configure_cpu_threads()
-    ensure_mnist_files(args.data, download=not args.no_download)
-    data = load_mnist(args.data)
-    train = DeviceSplit.from_numpy(data.train_images, data.train_labels, device)
-    test = DeviceSplit.from_numpy(data.test_images, data.test_labels, device)
-    settings = TrainSettings(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
+    dataset = get_dataset(args.dataset)
+    folder = args.data if args.data is not None else default_data_folder(dataset, DEFAULT_DATA)
+    ensure_mnist_files(folder, download=not args.no_download, dataset=dataset)
+    data = load_mnist(folder, dataset)
+    train = DeviceSplit.from_numpy(data.train_images, data.train_labels, device, dataset.mean, dataset.std)
+    test = DeviceSplit.from_numpy(data.test_images, data.test_labels, device, dataset.mean, dataset.std)
+    settings = TrainSettings(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                             dataset=dataset.name)
     say = (lambda line: None) if args.quiet else (lambda line: print(line, flush=True))
-    say(f"training on {device} with {len(train)} training and {len(test)} test images")
+    say(f"training on {device} with {len(train)} training and {len(test)} test images of {dataset.title} "
+        f"from {folder}")
 
     result = fit(train, test, settings, checkpoint=checkpoint_path_for(out), resume=args.resume,
                  progress=not args.quiet and sys.stderr.isatty(),
@@ -126,7 +138,8 @@ def run(args: argparse.Namespace) -> int:
         return 130
 
     paths = write_outputs(out, result.metrics, layer_table(result.model), count_parameters(result.model),
-                          data.test_images, data.test_labels, result.predictions.cpu().numpy())
+                          data.test_images, data.test_labels, result.predictions.cpu().numpy(),
+                          class_names=dataset.class_names)
     final = result.metrics[-1]
     print(f"test accuracy {final['test_accuracy']:.2f}% after {final['epoch']} epochs; "
           f"wrote {paths.workbook}, {paths.metrics_csv}, {paths.curves_png}, {paths.misclassified_png}")

@@ -1,6 +1,7 @@
-"""Find, validate and read MNIST's four IDX files (plain or gzipped) into numpy arrays.
+"""Find, validate and read a dataset's four IDX files (plain or gzipped) into numpy arrays.
 
-No torch here: the arrays go to the training device in ``batches.py``.
+MNIST and Fashion-MNIST share the format (see ``datasets.py``). No torch here: the arrays go to the
+training device in ``batches.py``.
 """
 
 from __future__ import annotations
@@ -13,15 +14,10 @@ from pathlib import Path
 import numpy as np
 
 from sheetprop.errors import UserError
+from sheetprop.mnist.datasets import MNIST, STEMS, Dataset
 
-# File stem -> md5 of the published .gz file (the same list torchvision checks).
-MNIST_FILES = {
-    "train-images-idx3-ubyte": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
-    "train-labels-idx1-ubyte": "d53e105ee54ea40749a09fcbcd1e9432",
-    "t10k-images-idx3-ubyte": "9fb629c4189551a2d022fa330f9573f3",
-    "t10k-labels-idx1-ubyte": "ec29112dd5afa0611ce80d1b7f02629c",
-}
-TORCHVISION_SUBDIR = Path("MNIST") / "raw"
+MNIST_FILES = MNIST.md5
+TORCHVISION_SUBDIR = MNIST.subdir
 IMAGE_SIZE = 28
 NUM_CLASSES = 10
 _IDX_UBYTE = 0x08  # the only element type MNIST uses
@@ -37,22 +33,22 @@ class MnistArrays:
     test_labels: np.ndarray
 
 
-def candidate_dirs(root: Path) -> list[Path]:
+def candidate_dirs(root: Path, dataset: Dataset = MNIST) -> list[Path]:
     """Where the files may live: torchvision's layout under ``root`` first, then ``root`` itself."""
-    return [root / TORCHVISION_SUBDIR, root]
+    return [root / dataset.subdir, root]
 
 
-def find_file(root: Path, stem: str) -> Path | None:
+def find_file(root: Path, stem: str, dataset: Dataset = MNIST) -> Path | None:
     """The first existing ``stem`` or ``stem.gz`` in the candidate folders, or None."""
-    for folder in candidate_dirs(root):
+    for folder in candidate_dirs(root, dataset):
         for name in (f"{stem}.gz", stem):
             if (folder / name).is_file():
                 return folder / name
     return None
 
 
-def missing_files(root: Path) -> list[str]:
-    return [stem for stem in MNIST_FILES if find_file(root, stem) is None]
+def missing_files(root: Path, dataset: Dataset = MNIST) -> list[str]:
+    return [stem for stem in STEMS if find_file(root, stem, dataset) is None]
 
 
 def read_idx(path: Path, expected_ndim: int) -> np.ndarray:
@@ -98,17 +94,17 @@ def read_split(images_path: Path, labels_path: Path) -> tuple[np.ndarray, np.nda
     if len(images) == 0:
         raise UserError(f"{images_path} holds no images")
     if labels.max() >= NUM_CLASSES:
-        raise UserError(f"{labels_path} has label {int(labels.max())}; MNIST labels are 0-9")
+        raise UserError(f"{labels_path} has label {int(labels.max())}; labels must be 0-{NUM_CLASSES - 1}")
     return images, labels.astype(np.int64)
 
 
-def load_mnist(root: Path) -> MnistArrays:
+def load_mnist(root: Path, dataset: Dataset = MNIST) -> MnistArrays:
     """Read both splits from ``root``; the caller makes sure no file is missing (see download.py)."""
     root = Path(root).expanduser()
-    absent = missing_files(root)
+    absent = missing_files(root, dataset)
     if absent:
-        raise UserError(f"MNIST files missing in {root}: {', '.join(absent)}")
-    paths = {stem: find_file(root, stem) for stem in MNIST_FILES}
+        raise UserError(f"{dataset.title} files missing in {root}: {', '.join(absent)}")
+    paths = {stem: find_file(root, stem, dataset) for stem in STEMS}
     train = read_split(paths["train-images-idx3-ubyte"], paths["train-labels-idx1-ubyte"])
     test = read_split(paths["t10k-images-idx3-ubyte"], paths["t10k-labels-idx1-ubyte"])
     return MnistArrays(*train, *test)

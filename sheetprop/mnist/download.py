@@ -1,4 +1,4 @@
-"""Fetch missing MNIST files with md5 checks, or explain exactly what to put where."""
+"""Fetch a dataset's missing files with md5 checks, or explain exactly what to put where."""
 
 from __future__ import annotations
 
@@ -9,10 +9,9 @@ from pathlib import Path
 
 from sheetprop.atomic import atomic_output
 from sheetprop.errors import UserError
-from sheetprop.mnist.data import MNIST_FILES, TORCHVISION_SUBDIR, find_file, missing_files
+from sheetprop.mnist.data import find_file, missing_files
+from sheetprop.mnist.datasets import MNIST, STEMS, Dataset
 
-# The mirrors torchvision uses, in its order.
-MIRRORS = ("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/")
 TIMEOUT_SECONDS = 10
 
 
@@ -24,12 +23,12 @@ def md5_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def download_folder(root: Path) -> Path:
+def download_folder(root: Path, dataset: Dataset = MNIST) -> Path:
     """Put new files beside existing ones, else in torchvision's layout so torchvision can share them."""
-    found = [find_file(root, stem) for stem in MNIST_FILES]
+    found = [find_file(root, stem, dataset) for stem in STEMS]
     if any(path is not None and path.parent == root for path in found):
         return root
-    return root / TORCHVISION_SUBDIR
+    return root / dataset.subdir
 
 
 def _torchvision_downloader():
@@ -54,13 +53,13 @@ def _fetch_with_urllib(url: str, target: Path, md5: str) -> None:
             raise OSError(f"md5 mismatch for {url}")
 
 
-def fetch_file(folder: Path, stem: str) -> Path:
+def fetch_file(folder: Path, stem: str, dataset: Dataset = MNIST) -> Path:
     """Download ``stem.gz`` into ``folder`` from the first mirror that works; OSError if none does."""
-    name, md5 = f"{stem}.gz", MNIST_FILES[stem]
+    name, md5 = f"{stem}.gz", dataset.md5[stem]
     target = folder / name
     errors = []
     torchvision_download = _torchvision_downloader()
-    for mirror in MIRRORS:
+    for mirror in dataset.mirrors:
         if torchvision_download is not None:
             try:
                 torchvision_download(mirror + name, str(folder), filename=name, md5=md5)
@@ -76,30 +75,34 @@ def fetch_file(folder: Path, stem: str) -> Path:
     raise OSError("; ".join(errors))
 
 
-def missing_files_message(root: Path, stems: list[str], reason: str) -> str:
-    folder = download_folder(root)
-    listing = "; ".join(f"{stem}.gz (md5 {MNIST_FILES[stem]})" for stem in stems)
+def missing_files_message(root: Path, stems: list[str], reason: str, dataset: Dataset = MNIST) -> str:
+    folder = download_folder(root, dataset)
+    listing = "; ".join(f"{stem}.gz (md5 {dataset.md5[stem]})" for stem in stems)
+    hint = ""
+    if dataset.system_folder is not None:
+        hint = f" On Debian or Ubuntu, apt-get install dataset-{dataset.name} puts them in {dataset.system_folder}."
     return (
-        f"MNIST files missing in {root} ({reason}). Put these files in {folder} "
-        f"(or directly in {root}), gzipped or not: {listing}. They are published at {MIRRORS[0]}"
+        f"{dataset.title} files missing in {root} ({reason}). Put these files in {folder} "
+        f"(or directly in {root}), gzipped or not: {listing}. They are published at {dataset.mirrors[0]}.{hint}"
     )
 
 
-def ensure_mnist_files(root: Path, download: bool = True) -> None:
+def ensure_mnist_files(root: Path, download: bool = True, dataset: Dataset = MNIST) -> None:
     """Make sure all four files exist under ``root``, downloading the missing ones if allowed."""
     root = Path(root).expanduser()
-    absent = missing_files(root)
+    absent = missing_files(root, dataset)
     if not absent:
         return
     if not download:
-        raise UserError(missing_files_message(root, absent, "downloading is off"))
-    folder = download_folder(root)
+        raise UserError(missing_files_message(root, absent, "downloading is off", dataset))
+    folder = download_folder(root, dataset)
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UserError(f"cannot create data folder {folder}: {exc.strerror or exc}") from None
     for stem in absent:
         try:
-            fetch_file(folder, stem)
+            fetch_file(folder, stem, dataset)
         except OSError as exc:
-            raise UserError(missing_files_message(root, missing_files(root), f"download failed: {exc}")) from None
+            raise UserError(missing_files_message(root, missing_files(root, dataset), f"download failed: {exc}",
+                                                  dataset)) from None

@@ -11,6 +11,7 @@ import xlsxwriter
 from sheetprop.atomic import atomic_output
 from sheetprop.metrics_sheet import add_metrics_sheet, write_metrics_csv
 from sheetprop.mnist.data import NUM_CLASSES
+from sheetprop.mnist.datasets import MNIST
 from sheetprop.mnist.figures import plot_curves, plot_misclassified
 
 MODEL_COLUMNS = ("layer", "type", "output_shape", "parameters", "receptive_field", "jump")
@@ -56,12 +57,13 @@ def _add_model_sheet(workbook, layers: list[dict], total_params: int, header_for
     sheet.freeze_panes(1, 0)
 
 
-def _add_confusion_sheet(workbook, confusion: np.ndarray, header_format, percent_format):
+def _add_confusion_sheet(workbook, confusion: np.ndarray, class_names, header_format, percent_format):
     sheet = workbook.add_worksheet("confusion")
     sheet.write_string(0, 0, "true \\ predicted", header_format)
-    for digit in range(NUM_CLASSES):
-        sheet.write_number(0, 1 + digit, digit, header_format)
-        sheet.write_number(1 + digit, 0, digit, header_format)
+    for digit, name in enumerate(class_names):
+        label = digit if name == str(digit) else name  # digits stay numbers a student can compute with
+        sheet.write(0, 1 + digit, label, header_format)
+        sheet.write(1 + digit, 0, label, header_format)
         sheet.write_row(1 + digit, 1, confusion[digit].tolist())
     recall_col = NUM_CLASSES + 1
     sheet.write_string(0, recall_col, "accuracy %", header_format)
@@ -70,14 +72,15 @@ def _add_confusion_sheet(workbook, confusion: np.ndarray, header_format, percent
         sheet.write_number(1 + digit, recall_col, 100 * confusion[digit, digit] / total if total else 0, percent_format)
     sheet.conditional_format(1, 1, NUM_CLASSES, NUM_CLASSES, {"type": "3_color_scale"})
     sheet.set_column(0, 0, 16)
-    sheet.set_column(1, NUM_CLASSES, 6)
+    sheet.set_column(1, NUM_CLASSES, max(6, max(len(name) for name in class_names) + 1))
     sheet.set_column(recall_col, recall_col, 11)
     sheet.freeze_panes(1, 1)
     return sheet
 
 
 def write_outputs(out: Path, metrics: list[dict], layers: list[dict], total_params: int,
-                  test_images: np.ndarray, test_labels: np.ndarray, predictions: np.ndarray) -> OutputPaths:
+                  test_images: np.ndarray, test_labels: np.ndarray, predictions: np.ndarray,
+                  class_names=MNIST.class_names) -> OutputPaths:
     """Write every output atomically; the PNGs go first because the workbook embeds them."""
     paths = OutputPaths.beside(out)
     with atomic_output(paths.metrics_csv) as tmp:
@@ -86,7 +89,7 @@ def write_outputs(out: Path, metrics: list[dict], layers: list[dict], total_para
         plot_curves(metrics, tmp)
     wrong = np.flatnonzero(predictions != test_labels)[:MISCLASSIFIED_SHOWN]
     with atomic_output(paths.misclassified_png) as tmp:
-        plot_misclassified(test_images[wrong], test_labels[wrong], predictions[wrong], tmp)
+        plot_misclassified(test_images[wrong], test_labels[wrong], predictions[wrong], tmp, class_names=class_names)
 
     with atomic_output(paths.workbook) as tmp:
         workbook = xlsxwriter.Workbook(str(tmp))
@@ -96,7 +99,8 @@ def write_outputs(out: Path, metrics: list[dict], layers: list[dict], total_para
         # Below both the table and the two native charts (which span rows 1-31), so nothing overlaps.
         epochs_sheet.insert_image(max(len(metrics) + 3, 33), 0, str(paths.curves_png), IMAGE_SCALE)
         _add_model_sheet(workbook, layers, total_params, header_format)
-        confusion_sheet = _add_confusion_sheet(workbook, confusion_matrix(test_labels, predictions), header_format, percent_format)
+        confusion_sheet = _add_confusion_sheet(workbook, confusion_matrix(test_labels, predictions), class_names,
+                                               header_format, percent_format)
         confusion_sheet.insert_image(NUM_CLASSES + 3, 0, str(paths.misclassified_png), IMAGE_SCALE)
         workbook.close()
     return paths

@@ -43,8 +43,9 @@ def plot_curves(metrics: list[dict], path: Path) -> None:
 
 
 def plot_misclassified(images: np.ndarray, true: np.ndarray, predicted: np.ndarray, path: Path,
-                       columns: int = 8) -> None:
-    """``images`` (N, 28, 28) uint8 of the wrongly classified digits, titled 'pred P / true T'."""
+                       columns: int = 8, class_names=None) -> None:
+    """``images`` (N, 28, 28) uint8 of the wrongly classified test images, titled 'pred P / true T'."""
+    name = (lambda k: str(k)) if class_names is None else (lambda k: class_names[int(k)])
     plt = _pyplot()
     rows = max(1, math.ceil(len(images) / columns))
     fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.3, rows * 1.5), dpi=100, squeeze=False)
@@ -52,10 +53,10 @@ def plot_misclassified(images: np.ndarray, true: np.ndarray, predicted: np.ndarr
         ax.axis("off")
     for ax, image, t, p in zip(axes.flat, images, true, predicted):
         ax.imshow(image, cmap="gray_r", vmin=0, vmax=255)
-        ax.set_title(f"pred {p} / true {t}", fontsize=8, color="crimson")
+        ax.set_title(f"pred {name(p)}\ntrue {name(t)}", fontsize=7, color="crimson")
     if len(images) == 0:
-        axes.flat[0].text(0, 0.5, "no misclassified test digits", fontsize=10)
-    fig.suptitle("Misclassified test digits", fontsize=10)
+        axes.flat[0].text(0, 0.5, "no misclassified test images", fontsize=10)
+    fig.suptitle("Misclassified test images", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, format="png")
     plt.close(fig)

@@ -31,6 +31,7 @@ class TrainSettings:
     lr: float = 0.05  # OneCycle's peak learning rate
     seed: int = 1
     augment: bool = True
+    dataset: str = "mnist"  # recorded in the checkpoint: resuming on other data would mix two runs
 
 
 @dataclass
@@ -110,7 +111,8 @@ def fit(train: DeviceSplit, test: DeviceSplit, settings: TrainSettings, checkpoi
     model = MnistNet().to(device)
     optimizer = make_optimizer(model, settings.lr)
     steps = steps_per_epoch(len(train), settings.batch_size)
-    compat = {"batch_size": settings.batch_size, "lr": settings.lr, "train_size": len(train), "augment": settings.augment}
+    compat = {"batch_size": settings.batch_size, "lr": settings.lr, "train_size": len(train), "augment": settings.augment,
+              "dataset": settings.dataset}
     metrics: list[dict] = []
     state = None
     if resume:
