@@ -16,7 +16,8 @@ import xlsxwriter
 
 from sheetprop.atomic import atomic_output
 from sheetprop.errors import UserError
-from sheetprop.network import GIVEN_ROLES, LEARNING_RATE, Network, previous
+from sheetprop.network import (DEFAULT_FINITE_DIFFERENCE_STEP, FINITE_DIFFERENCE_STEP, GIVEN_ROLES,
+                               LEARNING_RATE, Network, previous)
 from sheetprop.template import Template
 from sheetprop import labels, workbook as wb
 
@@ -27,7 +28,14 @@ DEFAULT_STEPS = 100
 # 1,048,576 rows. Past this, a chart of the loss says nothing a smaller run would not.
 MAX_STEPS = 50_000
 MAX_LEARNING_RATES = 20
-_DECIMAL = re.compile(r"[+]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+_DECIMAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+# Which band of the sheet each role of quantity sits under.
+GROUPS = {"target": "constants", "input": "constants", "weight": "weights", "bias": "constants",
+          "forward": "forward pass", "loss": "loss", "gradient": "backward pass",
+          "gradcheck": "gradient check"}
+GRADCHECK_NOTE = ("Finite differences: (E_total(p + h) − E_total(p − h)) / 2h, the loss recomputed "
+                  "from this row's given cells by one formula, with h from row 1. Beside it, the chain "
+                  "rule's ∂E/∂p minus this: tiny (about h²) when backprop is right.")
 
 
 def parse_learning_rates(text: str) -> list[str]:
@@ -72,11 +80,13 @@ def sheet_columns(network: Network) -> list[wb.Column]:
     columns = []
     for q in network.quantities:
         given = q.role in GIVEN_ROLES
-        note = ("w − η·∂E/∂w of the row above" if q.role == "weight" else "") if given \
-            else network.derivation(q)
+        if given:
+            note = "w − η·∂E/∂w of the row above" if q.role == "weight" else ""
+        else:
+            note = GRADCHECK_NOTE if q.role == "gradcheck" else network.derivation(q)
         columns.append(wb.Column(label=q.label, node=q.node, given=given,
                                  next_row=network.update(q) if given else None,
-                                 previous=previous(q.label), note=note))
+                                 previous=previous(q.label), note=note, group=GROUPS.get(q.role, "")))
     return columns
 
 
@@ -96,37 +106,44 @@ def describe(template: Template) -> list[str]:
         f"outputs o (activation {template.activations[1]}), {biases}.",
         "Loss per output E = ½(t − a_o)², E_total = sum over the outputs; "
         "every weight steps by w − η·∂E_total/∂w, all gradients from the same row.",
-        "Each lr=… sheet is one run: η sits in B1, the first data row holds the starting values "
-        "(blue on yellow); change either and every later row recalculates.",
+        "Each lr=… sheet is one run: η sits in its A2, and its first data row follows the starting "
+        "values below; change a starting value here and every sheet re-runs, or type over one "
+        "sheet's first row to change that sheet alone.",
         f"Template: {template.source}",
     ]
 
 
 def build_workbook(template: Template, learning_rates: list[str], steps: int, out: Path,
-                   add_extra_sheets: Callable | None = None, progress=None) -> list[LearningRateResult]:
+                   add_extra_sheets: Callable | None = None, progress=None,
+                   gradcheck: bool = False) -> list[LearningRateResult]:
     """Write the workbook to ``out`` atomically; return each learning rate's loss figures."""
-    network = Network(template)
+    network = Network(template, gradcheck=gradcheck)
     columns = sheet_columns(network)
     results = []
     with atomic_output(out) as tmp:
         book = xlsxwriter.Workbook(str(tmp), {"constant_memory": True})
         try:
             formats = wb.make_formats(book)
-            derivations = [network.derivation(q) for q in network.computed]
-            summary, results_row, chart_anchor = wb.add_summary_sheet(
+            derivations = [network.derivation(q) for q in network.computed if q.role != "gradcheck"]
+            summary, results_row, chart_anchor, sources = wb.add_summary_sheet(
                 book, formats, f"Backpropagation, step by step — {template.name}",
                 describe(template), list(network.starting_values().items()), derivations)
             sheets = []
             loss_index = [q.label for q in network.quantities].index(labels.LOSS)
             for lr_text in learning_rates:
+                parameters = [wb.Parameter("learning rate η", LEARNING_RATE, float(lr_text))]
+                if gradcheck:
+                    parameters.append(wb.Parameter("gradcheck h", FINITE_DIFFERENCE_STEP,
+                                                   DEFAULT_FINITE_DIFFERENCE_STEP))
                 rows = network.rows(float(lr_text), steps)
                 if progress is not None:
                     rows = progress(rows, total=steps, desc=f"lr={lr_text}")
                 steps_sheet = wb.add_steps_sheet(
-                    book, formats, f"lr={lr_text}", lr_text, LEARNING_RATE, columns,
+                    book, formats, f"lr={lr_text}", parameters, columns,
                     _watch_overflow(rows, results, lr_text, loss_index),
-                    chart_title=f"{labels.LOSS} per step, η = {lr_text}", loss_label=labels.LOSS)
-                sheets.append((lr_text, steps_sheet))
+                    chart_title=f"{labels.LOSS} per step", loss_label=labels.LOSS,
+                    first_row_sources=sources)
+                sheets.append((float(lr_text), steps_sheet))
             wb.add_summary_results(book, formats, summary, results_row, chart_anchor, sheets, labels.LOSS)
             if add_extra_sheets is not None:
                 add_extra_sheets(book, formats)

@@ -38,6 +38,9 @@ def add_parser(commands) -> None:
     parser.add_argument("--mnist-metrics", metavar="CSV", type=Path, default=None,
                         help="also add an 'mnist' sheet with these per-epoch metrics "
                         "(the CSV that 'sheetprop mnist' writes)")
+    parser.add_argument("--gradcheck", action="store_true",
+                        help="beside each ∂E/∂w, add the same derivative by finite differences "
+                        "(the loss recomputed with w ± h, h in a cell of row 1) and their difference")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     parser.set_defaults(run=run)
 
@@ -64,12 +67,15 @@ def run(args) -> int:
         def progress(rows, total, desc):
             return tqdm(rows, total=total, desc=desc, unit="row", leave=False)
 
-    results = build_workbook(template, learning_rates, steps, args.out, add_extra_sheets, progress)
+    results = build_workbook(template, learning_rates, steps, args.out, add_extra_sheets, progress,
+                             gradcheck=args.gradcheck)
     if not args.quiet:
-        sheets = "sheet" if len(learning_rates) == 1 else "sheets"
-        print(f"wrote {args.out}: {len(learning_rates)} {sheets} of {steps} steps ({template.name})")
+        runs = "learning-rate sheet" if len(learning_rates) == 1 else "learning-rate sheets"
+        extra = " + mnist" if add_extra_sheets is not None else ""
+        print(f"wrote {args.out}: summary + {len(learning_rates)} {runs}{extra}, "
+              f"{steps} steps each ({template.name})")
         for result in results:
-            line = f"  lr={result.learning_rate:<8} E_total {result.first_loss:.9f} -> {result.last_loss:.9f}"
+            line = f"  lr={result.learning_rate:<8} E_total {result.first_loss:.6g} -> {result.last_loss:.6g}"
             if result.overflow_step is not None:
                 line += (f"  (overflows at step {result.overflow_step}: those cells show #NUM!, "
                          "as Excel computes too)")

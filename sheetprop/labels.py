@@ -51,3 +51,13 @@ def gradient(parameter_label: str) -> str:
 def gradient_long(parameter_label: str) -> str:
     """The same derivative as written in a derivation: ∂E_total/∂w1."""
     return f"∂{LOSS}/∂{parameter_label}"
+
+
+def finite_difference(parameter_label: str) -> str:
+    """The gradient check's column: the same derivative by central differences."""
+    return f"fd ∂E/∂{parameter_label}"
+
+
+def gradcheck_error(parameter_label: str) -> str:
+    """The chain rule's derivative minus the finite difference."""
+    return f"Δ ∂E/∂{parameter_label}"

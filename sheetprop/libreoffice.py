@@ -32,9 +32,33 @@ def find_soffice() -> str | None:
     return shutil.which("soffice") or shutil.which("libreoffice")
 
 
+# LibreOffice's CSV filter options: comma, double quotes, UTF-8, from line 1, ..., "save cell
+# contents as shown" on (what a viewer sees, number formats applied), every sheet to its own file.
+_CSV_AS_SHOWN = "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,true,false,false,-1"
+
+
 def recalculate(source: Path, out_dir: Path, timeout: float = 300) -> Path:
     """Open ``source`` in LibreOffice with recalculation forced, save it as .xlsx into
     ``out_dir`` (same file name) and return that path."""
+    _convert(source, out_dir, "xlsx:Calc MS Excel 2007 XML", timeout)
+    return Path(out_dir).resolve() / (Path(source).stem + ".xlsx")
+
+
+def displayed_text(source: Path, out_dir: Path, timeout: float = 300, recalculated: bool = True
+                   ) -> dict[str, list[list[str]]]:
+    """Every sheet of ``source`` as the text LibreOffice displays in each cell: of the values it
+    computes itself, or (``recalculated=False``) of the values the file carries, as on opening."""
+    import csv
+
+    _convert(source, out_dir, _CSV_AS_SHOWN, timeout, recalculated)
+    sheets = {}
+    for path in sorted(Path(out_dir).resolve().glob(f"{Path(source).stem}-*.csv")):
+        with open(path, newline="", encoding="utf-8") as handle:
+            sheets[path.stem.removeprefix(Path(source).stem + "-")] = list(csv.reader(handle))
+    return sheets
+
+
+def _convert(source: Path, out_dir: Path, convert_to: str, timeout: float, recalculated: bool = True) -> None:
     soffice = find_soffice()
     if soffice is None:
         raise UserError("LibreOffice is not installed (no 'soffice' on PATH); on Debian/Ubuntu: "
@@ -46,18 +70,17 @@ def recalculate(source: Path, out_dir: Path, timeout: float = 300) -> Path:
     with tempfile.TemporaryDirectory(prefix="sheetprop-lo-") as profile:
         user = Path(profile, "user")
         user.mkdir()
-        (user / "registrymodifications.xcu").write_text(_ALWAYS_RECALCULATE, encoding="utf-8")
+        if recalculated:
+            (user / "registrymodifications.xcu").write_text(_ALWAYS_RECALCULATE, encoding="utf-8")
         command = [soffice, f"-env:UserInstallation={Path(profile).as_uri()}", "--headless",
-                   "--norestore", "--nologo", "--convert-to", "xlsx:Calc MS Excel 2007 XML",
+                   "--norestore", "--nologo", "--convert-to", convert_to,
                    "--outdir", str(out_dir), str(source)]
         try:
             done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired:
             raise UserError(f"LibreOffice did not finish recalculating {source.name} "
                             f"within {timeout:.0f} s") from None
-    result = out_dir / (source.stem + ".xlsx")
-    if done.returncode != 0 or not result.exists():
+    if done.returncode != 0 or not any(out_dir.glob(source.stem + "*")):
         detail = (done.stderr or done.stdout).strip().splitlines()
         raise UserError(f"LibreOffice could not convert {source.name}: "
                         f"{detail[-1] if detail else f'exit code {done.returncode}'}")
-    return result

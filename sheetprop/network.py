@@ -37,11 +37,14 @@ def previous(label: str) -> Expr:
 
 
 LEARNING_RATE = var("η")
+FINITE_DIFFERENCE_STEP = var("h")  # the gradient check's w ± h
+DEFAULT_FINITE_DIFFERENCE_STEP = 1e-4  # central differences: error ~h², far above float rounding
 
 
 @dataclass
 class Network:
     template: Template
+    gradcheck: bool = False  # beside each ∂E/∂w, the same derivative by finite differences
     quantities: list[Quantity] = field(default_factory=list)
 
     def __post_init__(self):
@@ -78,12 +81,28 @@ class Network:
         self.loss = add(labels.LOSS, total, "loss")
         weights = [q for q in self.quantities if q.role == "weight"]
         for weight, derivative in zip(weights, engine.grad(self.loss, [q.node for q in weights])):
-            add(gradient_label(weight.label), derivative, "gradient")
+            chain_rule = add(gradient_label(weight.label), derivative, "gradient")
+            if self.gradcheck:
+                numeric = add(labels.finite_difference(weight.label),
+                              self.finite_difference(weight.node), "gradcheck")
+                add(labels.gradcheck_error(weight.label), chain_rule - numeric, "gradcheck")
 
     def _add(self, label: str, node: Expr | None, role: str) -> Expr:
         node = var(label) if node is None else node
         self.quantities.append(Quantity(label, node, role))
         return node
+
+    def finite_difference(self, parameter: Expr) -> Expr:
+        """(E_total(p + h) − E_total(p − h)) / 2h: the loss recomputed twice, by brute force."""
+        h = FINITE_DIFFERENCE_STEP
+        plus = engine.substitute(self.loss, {parameter: parameter + h})
+        minus = engine.substitute(self.loss, {parameter: parameter - h})
+        return (plus - minus) / (2 * h)
+
+    @property
+    def parameters(self) -> list[Expr]:
+        """The sheet-wide constants formulas read besides the row's own cells."""
+        return [LEARNING_RATE, FINITE_DIFFERENCE_STEP] if self.gradcheck else [LEARNING_RATE]
 
     # --- views --------------------------------------------------------------------------------
 
@@ -126,19 +145,21 @@ class Network:
 
     # --- numbers ------------------------------------------------------------------------------
 
-    def rows(self, learning_rate: float, steps: int, start: dict[str, float] | None = None
-             ) -> Iterator[tuple[float, ...]]:
+    def rows(self, learning_rate: float, steps: int, start: dict[str, float] | None = None,
+             finite_difference_step: float = DEFAULT_FINITE_DIFFERENCE_STEP) -> Iterator[tuple[float, ...]]:
         """One tuple of values per gradient-descent step, in column order (``quantities``)."""
         given, computed = self.given, self.computed
-        forward = compile_function([q.node for q in computed], [q.node for q in given])
-        labels = [q.label for q in given] + [q.label for q in computed]
+        constants = (finite_difference_step,) if self.gradcheck else ()
+        forward = compile_function([q.node for q in computed],
+                                   [q.node for q in given] + self.parameters[1:])
+        by_kind = [q.label for q in given] + [q.label for q in computed]
         step = compile_function([self.update(q) for q in given],
-                                [previous(label) for label in labels] + [LEARNING_RATE])
+                                [previous(label) for label in by_kind] + [LEARNING_RATE])
         order = {q.label: k for k, q in enumerate(self.quantities)}
-        position = [order[label] for label in labels]
+        position = [order[label] for label in by_kind]
         values = [(start or self.starting_values())[q.label] for q in given]
         for _ in range(steps):
-            row_by_kind = (*values, *forward(*values))
+            row_by_kind = (*values, *forward(*values, *constants))
             row = [0.0] * len(row_by_kind)
             for k, value in zip(position, row_by_kind):
                 row[k] = value

@@ -19,9 +19,28 @@ from xlsxwriter.worksheet import Worksheet
 from sheetprop.engine import Expr
 from sheetprop.printers import ExcelPrinter
 
-LEARNING_RATE_CELL = (0, 1)  # B1, labelled in A1
-HEADER_ROW = 2               # row 3; data starts on row 4
+# Column A, above the step numbers, holds the parameters: η in A2 under its label in A1, then
+# any others (the gradient check's h) the same way; column A stays in view however far one scrolls.
+LEARNING_RATE_CELL = (1, 0)
+CHART_ROW, CHART_HEIGHT_ROWS = 0, 15  # the loss chart fills rows 1-15 of the first screen
+BAND_ROW = CHART_ROW + CHART_HEIGHT_ROWS  # row 16: which part of backprop each column is
+HEADER_ROW = BAND_ROW + 1    # row 17; data starts on row 18
 STEP_LABEL = "step"
+ROW_HEIGHT_PX = 20  # Excel's and LibreOffice's default row height, for sizing the chart
+# At least 6 significant digits at any magnitude, never a nonzero value shown as 0: fixed under
+# scientific for small values. One conditional section and a plain one, because a second
+# condition's section drops the minus sign in LibreOffice.
+NUMBER_FORMAT = "[<0.1]0.00000E+00;0.000000"
+# Band colours per column group: (band fill, header fill).
+GROUP_COLOURS = {
+    "constants": ("#7F7F7F", "#EDEDED"),
+    "weights": ("#2F5597", "#DAE3F3"),
+    "forward pass": ("#548235", "#E2EFDA"),
+    "loss": ("#C55A11", "#FBE5D6"),
+    "backward pass": ("#7030A0", "#E4D7F0"),
+    "gradient check": ("#BF8F00", "#FFF2CC"),
+}
+NEUTRAL_GROUP = ("#595959", "#F2F2F2")
 # Excel has no NaN: where the numbers overflow (EXP of a huge argument) the cell shows #NUM!,
 # which is also what Excel and LibreOffice compute for the same formula.
 ERROR_VALUE = "#NUM!"
@@ -49,6 +68,7 @@ class Column:
     next_row: Expr | None    # given columns: the expression for every later row
     previous: Expr | None    # the node later rows use for this column's value one row up
     note: str = ""           # shown as a comment on the header cell
+    group: str = ""          # the band above the header: "forward pass", "loss", ...
 
 
 @dataclass(frozen=True)
@@ -61,38 +81,57 @@ class StepsSheet:
     last_values: tuple
 
 
+@dataclass(frozen=True)
+class Parameter:
+    """A sheet-wide constant in row 1 (η, the gradient check's h): one labelled cell."""
+    label: str
+    node: Expr
+    value: float
+
+
 def make_formats(workbook) -> dict:
     """Every format the workbook uses, made once."""
     add = workbook.add_format
-    return {
+    formats = {
         "title": add({"bold": True, "font_size": 14}),
         "heading": add({"bold": True, "font_size": 12}),
         "header": add({"bold": True, "align": "center", "valign": "vcenter", "bg_color": "#D9E1F2",
                        "bottom": 1}),
         "label": add({"bold": True}),
         "text": add({}),
+        "hint": add({"italic": True, "font_color": "#595959"}),
         "math": add({"font_name": "Consolas"}),
         "step": add({"num_format": "0", "font_color": "#808080"}),
         # Given values (starting weights, inputs, targets, η) stand out as the cells to edit.
-        "given": add({"num_format": "0.000000000", "font_color": "#1F4E79", "bg_color": "#FFF2CC",
+        "given": add({"num_format": NUMBER_FORMAT, "font_color": "#1F4E79", "bg_color": "#FFF2CC",
                       "bold": True}),
-        "given_later": add({"num_format": "0.000000000", "font_color": "#1F4E79"}),
-        "computed": add({"num_format": "0.000000000"}),
+        # A first-row cell that follows the summary: edit it there, or type over it here.
+        "given_linked": add({"num_format": NUMBER_FORMAT, "font_color": "#1F4E79", "bold": True,
+                             "bg_color": "#FFF9E5"}),
+        "given_later": add({"num_format": NUMBER_FORMAT, "font_color": "#1F4E79"}),
+        "computed": add({"num_format": NUMBER_FORMAT}),
         "learning_rate": add({"num_format": "General", "font_color": "#1F4E79",
                               "bg_color": "#FFF2CC", "bold": True, "border": 1}),
+        "linked_learning_rate": add({"num_format": "General", "font_color": "#1F4E79"}),
     }
+    for group, (band, header) in [*GROUP_COLOURS.items(), ("", NEUTRAL_GROUP)]:
+        formats[f"band {group}"] = add({"bold": True, "align": "center", "font_color": "#FFFFFF",
+                                        "bg_color": band, "border": 1})
+        formats[f"header {group}"] = add({"bold": True, "align": "center", "valign": "vcenter",
+                                          "bg_color": header, "bottom": 1})
+    return formats
 
 
 class FormulaTemplates:
     """Each column's formulas printed once, with numbered slots for the cell references of this
-    row, of the row before, and of the learning-rate cell; a row then only fills the slots."""
+    row, of the row before, and of the parameter cells (η, ...); a row then only fills the slots."""
 
-    def __init__(self, columns: Sequence[Column], learning_rate: Expr, printer=None):
+    def __init__(self, columns: Sequence[Column], parameters: Sequence[Expr], printer=None):
         printer = printer or ExcelPrinter()
         n = len(columns)
         refs = {c.node: f"{{{k}}}" for k, c in enumerate(columns)}
         refs.update({c.previous: f"{{{n + k}}}" for k, c in enumerate(columns) if c.previous is not None})
-        refs[learning_rate] = f"{{{2 * n}}}"
+        refs.update({node: f"{{{2 * n + k}}}" for k, node in enumerate(parameters)})
         self.first = [None if c.given else printer.doprint(c.node, refs) for c in columns]
         self.later = [printer.doprint(c.next_row, refs) if c.given else self.first[k]
                       for k, c in enumerate(columns)]
@@ -101,35 +140,70 @@ class FormulaTemplates:
         return [t.format(*refs) if t is not None else None for t in templates]
 
 
-def add_steps_sheet(workbook, formats, name: str, learning_rate_text: str, learning_rate: Expr,
+def add_steps_sheet(workbook, formats, name: str, parameters: Sequence[Parameter],
                     columns: Sequence[Column], rows: Iterable[Sequence[float]],
-                    chart_title: str, loss_label: str) -> StepsSheet:
-    """One sheet: the η cell, a header row, one row of formulas per step, a chart of the loss."""
+                    chart_title: str, loss_label: str,
+                    first_row_sources: dict[str, str] | None = None) -> StepsSheet:
+    """One sheet: the parameter cells, the loss chart on the first screen, a band row naming each
+    part of backprop, a header row, one row of formulas per step.
+
+    ``first_row_sources`` maps a given column's label to the cell (on another sheet) its first row
+    follows."""
     sheet = workbook.add_worksheet(name, worksheet_class=StepsWorksheet)
     first_col = 1  # column A holds the step number
-    lr_row, lr_col = LEARNING_RATE_CELL
+    first_row_sources = first_row_sources or {}
 
-    # The learning rate: one labelled cell that every update formula references.
-    sheet.write_string(lr_row, lr_col - 1, "learning rate η", formats["label"])
-    sheet.write_number(lr_row, lr_col, float(learning_rate_text), formats["learning_rate"])
-    sheet.write_string(lr_row, lr_col + 1, "← change η or any starting value in the first data row; "
-                       "every later row recalculates", formats["text"])
-    lr_ref = xl_rowcol_to_cell(lr_row, lr_col, row_abs=True, col_abs=True)
+    # The chart goes right of column A, past the collapsed constants, on the first screen. Its
+    # legend names η by a formula in a cell behind the chart, so it follows the η cell.
+    chart_col = first_col + next((k for k, c in enumerate(columns) if c.group != "constants"), 0)
+    series_cell = (LEARNING_RATE_CELL[0], chart_col)
 
-    # Header row, with each computed column's derivation as a note.
-    sheet.write_string(HEADER_ROW, 0, STEP_LABEL, formats["header"])
+    # Column A: each parameter as a labelled cell that every formula using it references. Rows
+    # are written in order (constant_memory), so the series name goes in with η's row.
+    param_refs = []
+    for k, parameter in enumerate(parameters):
+        row, col = LEARNING_RATE_CELL[0] + 2 * k, LEARNING_RATE_CELL[1]
+        ref = xl_rowcol_to_cell(row, col, row_abs=True, col_abs=True)
+        sheet.write_string(row - 1, col, parameter.label, formats["label"])
+        sheet.write_number(row, col, parameter.value, formats["learning_rate"])
+        if k == 0:
+            sheet.write_formula(*series_cell, f'="η = "&{ref}', formats["text"],
+                                f"η = {general_number(parameter.value)}")
+            sheet.write_comment(row, col, "Change η here: every later row of this sheet recalculates. "
+                                "The starting values are on the summary sheet (edit them there for "
+                                "every sheet at once, or type over this sheet's first data row).",
+                                {"x_scale": 2})
+        param_refs.append(ref)
+    sheet.write_string(LEARNING_RATE_CELL[0] + 2 * len(parameters) - 1, 0, "↑ change η", formats["hint"])
+
+    # Band row and header row, coloured by group, each computed column's derivation as a note.
+    sheet.write_blank(BAND_ROW, 0, None, formats["band "])
+    for first, last, group in _runs([c.group for c in columns]):
+        # Not merged (constant_memory mode cannot): the name runs on over its blank coloured cells.
+        band = formats.get(f"band {group}", formats["band "])
+        sheet.write_string(BAND_ROW, first_col + first, group, band)
+        for k in range(first + 1, last + 1):
+            sheet.write_blank(BAND_ROW, first_col + k, None, band)
+    sheet.write_string(HEADER_ROW, 0, STEP_LABEL, formats["header "])
     for k, column in enumerate(columns):
-        sheet.write_string(HEADER_ROW, first_col + k, column.label, formats["header"])
+        header = formats.get(f"header {column.group}", formats["header "])
+        sheet.write_string(HEADER_ROW, first_col + k, column.label, header)
         if column.note:
             sheet.write_comment(HEADER_ROW, first_col + k, column.note,
                                 {"x_scale": 3, "y_scale": 1.2 if len(column.note) < 120 else 2})
-    sheet.set_column(0, 0, 6)
-    sheet.set_column(first_col, first_col + len(columns) - 1, 12.5)
+    sheet.set_column(0, 0, 15)
+    for k, column in enumerate(columns):
+        # Constants sit in a collapsed group: out of the way, one click to show.
+        collapsed = column.group == "constants"
+        after_group = k > 0 and columns[k - 1].group == "constants" and not collapsed
+        options = {"level": 1, "hidden": True} if collapsed else ({"collapsed": True} if after_group else {})
+        sheet.set_column(first_col + k, first_col + k, 12.5, None, options)
     sheet.freeze_panes(HEADER_ROW + 1, first_col)
     sheet.set_landscape()
-    sheet.repeat_rows(HEADER_ROW)
+    sheet.fit_to_pages(1, 0)  # one page wide, as many tall as the steps need
+    sheet.repeat_rows(BAND_ROW, HEADER_ROW)
 
-    templates = FormulaTemplates(columns, learning_rate)
+    templates = FormulaTemplates(columns, [p.node for p in parameters])
     first_row = row = HEADER_ROW + 1
     first_values: Sequence[float] = ()
     values: Sequence[float] = ()
@@ -137,11 +211,14 @@ def add_steps_sheet(workbook, formats, name: str, learning_rate_text: str, learn
     for step, values in enumerate(rows):
         refs = [xl_rowcol_to_cell(row, first_col + k) for k in range(len(columns))]
         formulas = templates.fill(templates.first if step == 0 else templates.later,
-                                  refs + (previous_refs or refs) + [lr_ref])
+                                  refs + (previous_refs or refs) + param_refs)
         sheet.write_number(row, 0, step, formats["step"])
         for k, (column, formula, value) in enumerate(zip(columns, formulas, values)):
             cached = value if math.isfinite(value) else ERROR_VALUE
-            if formula is None:
+            if formula is None and column.label in first_row_sources:
+                sheet.write_formula(row, first_col + k, "=" + first_row_sources[column.label],
+                                    formats["given_linked"], cached)
+            elif formula is None:
                 sheet.write_number(row, first_col + k, value, formats["given"])
             else:
                 fmt = formats["given_later"] if column.given else formats["computed"]
@@ -152,25 +229,45 @@ def add_steps_sheet(workbook, formats, name: str, learning_rate_text: str, learn
     last_row = row - 1
 
     col_of = {c.label: first_col + k for k, c in enumerate(columns)}
-    chart = loss_chart(workbook, chart_title, last_row - first_row + 1)
-    add_loss_series(chart, name, first_row, last_row, col_of[loss_label], name)
-    sheet.insert_chart(HEADER_ROW + 1, first_col + len(columns) + 1, chart)
+    chart = loss_chart(workbook, chart_title, last_row - first_row + 1, loss_label)
+    add_loss_series(chart, name, first_row, last_row, col_of[loss_label], [name, *series_cell])
+    chart.set_legend({"position": "top"})
+    chart.set_size({"width": 760, "height": CHART_HEIGHT_ROWS * ROW_HEIGHT_PX})
+    sheet.insert_chart(CHART_ROW, chart_col, chart, {"object_position": 3})
     return StepsSheet(name, first_row, last_row, col_of, tuple(first_values), tuple(values))
 
 
-def loss_chart(workbook, title: str, steps: int):
+def _runs(groups: Sequence[str]):
+    """(first index, last index, group) of each run of equal neighbours."""
+    start = 0
+    for k in range(1, len(groups) + 1):
+        if k == len(groups) or groups[k] != groups[start]:
+            yield start, k - 1, groups[start]
+            start = k
+
+
+def general_number(value: float) -> str:
+    """A number as a spreadsheet's General format turns it into text (for cached values)."""
+    return f"{value:.15g}".replace("e", "E")
+
+
+def loss_chart(workbook, title, steps: int, loss_label: str, log_scale: bool = False):
+    """A line chart of the loss per step."""
     chart = workbook.add_chart({"type": "line"})
-    chart.set_title({"name": title})
+    chart.set_title({"name": title, "name_font": {"size": 12}})
     # About ten labelled steps on the axis, however many rows there are.
     interval = max(1, steps // 10)
     chart.set_x_axis({"name": "step", "interval_unit": interval, "interval_tick": interval})
-    chart.set_y_axis({"name": "E_total", "major_gridlines": {"visible": True}})
-    chart.set_size({"width": 720, "height": 400})
+    y_axis = {"name": loss_label + (" (log scale)" if log_scale else ""),
+              "major_gridlines": {"visible": True}}
+    if log_scale:
+        y_axis.update({"log_base": 10, "num_format": "0E+00"})
+    chart.set_y_axis(y_axis)
     return chart
 
 
 def add_loss_series(chart, sheet_name: str, first_row: int, last_row: int, loss_col: int,
-                    series_name: str) -> None:
+                    series_name) -> None:
     chart.add_series({
         "name": series_name,
         "categories": [sheet_name, first_row, 0, last_row, 0],
@@ -179,17 +276,21 @@ def add_loss_series(chart, sheet_name: str, first_row: int, last_row: int, loss_
     })
 
 
-def cross_sheet_ref(sheet_name: str, row: int, col: int) -> str:
-    return f"{quote_sheetname(sheet_name)}!{xl_rowcol_to_cell(row, col)}"
+def cross_sheet_ref(sheet_name: str, row: int, col: int, absolute: bool = False) -> str:
+    return f"{quote_sheetname(sheet_name)}!{xl_rowcol_to_cell(row, col, absolute, absolute)}"
+
+
+SUMMARY = "summary"
 
 
 def add_summary_sheet(workbook, formats, title: str, lines: Sequence[str],
                       starting_values: Sequence[tuple[str, float]], derivations: Sequence[str]):
-    """The first sheet: what the network is, where to start, and every formula as math.
-    Returns the sheet and its first free row, for ``add_summary_results``."""
-    sheet = workbook.add_worksheet("summary")
+    """The first sheet: what the network is, the starting values every lr sheet follows, and
+    every formula as math. Returns the sheet, its first free row and chart anchor (for
+    ``add_summary_results``) and each starting value's cell, by label."""
+    sheet = workbook.add_worksheet(SUMMARY)
     sheet.set_landscape()
-    sheet.fit_to_pages(1, 0)  # printed or exported to PDF, the chart is not cut in half
+    sheet.fit_to_pages(1, 0)  # printed or exported to PDF, the charts are not cut in half
     sheet.set_column(0, 0, 16)
     sheet.set_column(1, 1, 14)
     sheet.set_column(2, 4, 16)
@@ -197,43 +298,56 @@ def add_summary_sheet(workbook, formats, title: str, lines: Sequence[str],
     for row, line in enumerate(lines, start=1):
         sheet.write_string(row, 0, line, formats["text"])
 
+    # The one place to play: every lr sheet's first row reads these cells.
     row = len(lines) + 2
     sheet.write_string(row, 0, "Starting values", formats["heading"])
+    sheet.write_string(row, 1, "← edit: every lr sheet follows", formats["hint"])
+    sources = {}
     for row, (label, value) in enumerate(starting_values, start=row + 1):
         sheet.write_string(row, 0, label, formats["label"])
         sheet.write_number(row, 1, value, formats["given"])
+        sources[label] = cross_sheet_ref(SUMMARY, row, 1, absolute=True)
     chart_anchor = (len(lines) + 2, 3)
 
-    # Leave room for the chart beside the starting values before the derivations begin.
+    # Leave room for the charts beside the starting values before the derivations begin.
     row = max(row + 2, chart_anchor[0] + 22)
     sheet.write_string(row, 0, "The chain rule, derived by the engine (each is one column's formula)",
                        formats["heading"])
     for row, text in enumerate(derivations, start=row + 1):
         sheet.write_string(row, 0, text, formats["math"])
-    return sheet, row + 2, chart_anchor
+    return sheet, row + 2, chart_anchor, sources
 
 
 def add_summary_results(workbook, formats, summary, first_row: int, chart_anchor,
-                        sheets: Sequence[tuple[str, StepsSheet]], loss_label: str) -> None:
-    """The loss of every learning rate at the first and last step (live links into each sheet),
-    and one chart with a line per learning rate."""
+                        sheets: Sequence[tuple[float, StepsSheet]], loss_label: str) -> None:
+    """Each sheet's η and its loss at the first and last step (live links into each sheet), and
+    two charts with a line per learning rate: linear, and logarithmic for the small losses."""
     sheet = summary
     sheet.write_string(first_row, 0, "Loss per learning rate", formats["heading"])
-    header = ["learning rate", "sheet", f"{loss_label} first", f"{loss_label} last"]
+    header = ["learning rate", "sheet", f"{loss_label} first", f"{loss_label} last", "series"]
     for col, text in enumerate(header):
         sheet.write_string(first_row + 1, col, text, formats["header"])
     steps = max(s.last_row - s.first_row + 1 for _, s in sheets)
-    chart = loss_chart(workbook, f"{loss_label} per step, one line per learning rate", steps)
-    for row, (lr_text, steps) in enumerate(sheets, start=first_row + 2):
+    title = f"{loss_label} per step, one line per learning rate"
+    charts = [loss_chart(workbook, title, steps, loss_label),
+              loss_chart(workbook, title, steps, loss_label, log_scale=True)]
+    for row, (learning_rate, steps) in enumerate(sheets, start=first_row + 2):
         loss_col = steps.columns[loss_label]
         first_value, last_value = steps.first_values[loss_col - 1], steps.last_values[loss_col - 1]
-        sheet.write_number(row, 0, float(lr_text), formats["learning_rate"])
+        # η lives on its sheet; this row, the legend and the sheet's chart follow it.
+        eta = cross_sheet_ref(steps.name, *LEARNING_RATE_CELL, absolute=True)
+        sheet.write_formula(row, 0, "=" + eta, formats["linked_learning_rate"], learning_rate)
         sheet.write_url(row, 1, f"internal:{cross_sheet_ref(steps.name, 0, 0)}", string=steps.name)
         for col, (value_row, value) in enumerate(((steps.first_row, first_value),
                                                   (steps.last_row, last_value)), start=2):
             cached = value if math.isfinite(value) else ERROR_VALUE
             sheet.write_formula(row, col, "=" + cross_sheet_ref(steps.name, value_row, loss_col),
                                 formats["computed"], cached)
-        add_loss_series(chart, steps.name, steps.first_row, steps.last_row, loss_col, steps.name)
-    chart.set_size({"width": 760, "height": 420})
-    sheet.insert_chart(*chart_anchor, chart)
+        sheet.write_formula(row, 4, f'="η = "&{xl_rowcol_to_cell(row, 0)}', formats["text"],
+                            f"η = {general_number(learning_rate)}")
+        for chart in charts:
+            add_loss_series(chart, steps.name, steps.first_row, steps.last_row, loss_col,
+                            [SUMMARY, row, 4])
+    for k, chart in enumerate(charts):
+        chart.set_size({"width": 700, "height": 420})
+        sheet.insert_chart(chart_anchor[0], chart_anchor[1] + 11 * k, chart)

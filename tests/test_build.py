@@ -11,7 +11,7 @@ from sheetprop.template import load_template
 ERA_HEADER = ["step", "t1", "t2", "i1", "i2", "w1", "w2", "w3", "w4", "h1", "a_h1", "h2", "a_h2",
               "w5", "w6", "w7", "w8", "o1", "a_o1", "o2", "a_o2", "E1", "E2", "E_total",
               "∂E/∂w1", "∂E/∂w2", "∂E/∂w3", "∂E/∂w4", "∂E/∂w5", "∂E/∂w6", "∂E/∂w7", "∂E/∂w8"]
-HEADER_ROW, FIRST_ROW = 3, 4
+HEADER_ROW, FIRST_ROW = 17, 18  # rows 2-15 hold the chart, row 16 the band over the header
 
 
 def open_both(path):
@@ -29,35 +29,39 @@ def test_sheets_header_and_learning_rate_cell(build):
     for name, rate in (("lr=0.1", 0.1), ("lr=2", 2), ("lr=0.50", 0.5)):
         ws = formulas[name]
         assert [c.value for c in ws[HEADER_ROW]] == ERA_HEADER
-        assert ws["A1"].value == "learning rate η" and ws["B1"].value == rate
+        assert ws["A1"].value == "learning rate η" and ws["A2"].value == rate
         assert ws.max_row == HEADER_ROW + 7
-        assert ws.freeze_panes == "B4"
+        assert ws.freeze_panes == "B18"
         assert len(ws._charts) == 1
-    assert len(formulas["summary"]._charts) == 1
+    assert len(formulas["summary"]._charts) == 2  # linear and logarithmic loss axes
 
 
-def test_first_row_holds_numbers_and_every_other_computed_cell_a_formula(build):
-    formulas, _ = open_both(build("--lrs", "0.5", "--steps", "4"))
+def test_first_row_follows_the_summary_and_every_other_cell_is_a_formula(build):
+    formulas, values = open_both(build("--lrs", "0.5", "--steps", "4"))
     ws = formulas["lr=0.5"]
     given = {"t1": 0.5, "t2": 0.5, "i1": 0.05, "i2": 0.1, "w1": 0.15, "w2": 0.2, "w3": 0.25,
              "w4": 0.3, "w5": 0.4, "w6": 0.45, "w7": 0.5, "w8": 0.55}
+    summary = {row[0].value: (row[1].coordinate, row[1].value) for row in formulas["summary"].iter_rows(max_col=2)}
     header, rows = table(ws)
+    _, cached = table(values["lr=0.5"])
     for label in header[1:]:
         first = rows[0][label]
         if label in given:
-            assert first == given[label], label
+            cell, number = summary[label]
+            assert first == f"=summary!${cell[0]}${cell[1:]}" and number == given[label], label
+            assert cached[0][label] == given[label], label
         else:
             assert isinstance(first, str) and first.startswith("="), label
         for row in rows[1:]:
             assert isinstance(row[label], str) and row[label].startswith("="), label
     # Hand-checked cells: h1 = w1·i1 + w2·i2; later weights are w − η·∂E/∂w of the row above.
-    assert ws["J4"].value == "=F4*D4+G4*E4"
-    assert ws["K4"].value == "=1/(1+EXP(-J4))"
-    assert ws["X4"].value == "=V4+W4"
-    assert ws["F5"].value == "=F4-$B$1*Y4"
-    assert ws["Q6"].value == "=Q5-$B$1*AF5"
-    assert ws["B5"].value == "=B4"
-    assert ws["AC4"].value == "=(S4-B4)*S4*(1-S4)*K4"
+    assert ws["J18"].value == "=F18*D18+G18*E18"
+    assert ws["K18"].value == "=1/(1+EXP(-J18))"
+    assert ws["X18"].value == "=V18+W18"
+    assert ws["F19"].value == "=F18-$A$2*Y18"
+    assert ws["Q20"].value == "=Q19-$A$2*AF19"
+    assert ws["B19"].value == "=B18"
+    assert ws["AC18"].value == "=(S18-B18)*S18*(1-S18)*K18"
 
 
 def test_cached_values_match_an_independent_forward_pass_and_the_update_rule(build):
@@ -110,9 +114,11 @@ def test_summary_links_to_each_sheets_loss(build):
     linked = [(c.value, values["summary"][c.coordinate].value)
               for row in formulas["summary"].iter_rows() for c in row
               if isinstance(c.value, str) and c.value.startswith("='lr=")]
-    assert [f for f, _ in linked] == ["='lr=0.2'!X4", "='lr=0.2'!X13", "='lr=1'!X4", "='lr=1'!X13"]
-    assert linked[1][1] == values["lr=0.2"]["X13"].value
-    assert linked[3][1] < linked[2][1]
+    assert [f for f, _ in linked] == ["='lr=0.2'!$A$2", "='lr=0.2'!X18", "='lr=0.2'!X27",
+                                      "='lr=1'!$A$2", "='lr=1'!X18", "='lr=1'!X27"]
+    assert [v for _, v in linked[::3]] == [0.2, 1]  # each run's η, read from its sheet
+    assert linked[2][1] == values["lr=0.2"]["X27"].value
+    assert linked[5][1] < linked[4][1]
 
 
 def test_other_layer_sizes_and_activations(build, tmp_path):
@@ -150,7 +156,7 @@ def test_mnist_metrics_become_a_sheet_without_losing_any_chart(build, tmp_path):
     assert rows[header_at + 1][:5] == [1, 0.41, 88.5, 0.09, 97.2]
     assert rows[header_at + 2][4] == 98.4
     assert len(formulas["mnist"]._charts) >= 1
-    assert [len(formulas[name]._charts) for name in ("summary", "lr=0.5", "lr=1")] == [1, 1, 1]
+    assert [len(formulas[name]._charts) for name in ("summary", "lr=0.5", "lr=1")] == [2, 1, 1]
 
 
 def test_bad_mnist_metrics_file_is_a_clear_error(tmp_path, capsys):

@@ -17,7 +17,8 @@ def run_failing(capsys, *argv):
     ("abc", "not a plain number"),
     ("0,,1", "empty entry"),
     ("0", "greater than 0"),
-    ("-0.5", "not a plain number"),
+    ("-0.5", "must be greater than 0"),
+    ("-1", "must be greater than 0"),
     ("nan", "not a plain number"),
     ("inf", "not a plain number"),
     ("1e999", "too large"),
@@ -118,5 +119,6 @@ def test_help_lists_every_command_and_option(capsys):
 def test_build_reports_each_learning_rate(tmp_path, capsys):
     assert main(["build", "--lrs", "0.5,1e8", "--steps", "3", "--out", str(tmp_path / "o.xlsx")]) == 0
     out = capsys.readouterr().out
-    assert "lr=0.5" in out and "E_total 0.014181378" in out
+    assert "summary + 2 learning-rate sheets" in out
+    assert "lr=0.5" in out and "E_total 0.0141814 -> 0.01" in out  # six significant digits
     assert "overflows at step 1" in out

@@ -165,10 +165,11 @@ def test_typed_number_in_a_built_workbook_is_found(build, tmp_path):
     path = build("--steps", "3", "--lrs", "0.5")
     book = openpyxl.load_workbook(path)
     sheet = book["lr=0.5"]
-    header = {cell.value: cell.column_letter for cell in sheet[3]}
+    header_row = next(row for row in sheet.iter_rows(max_col=1) if row[0].value == "step")[0].row
+    header = {cell.value: cell.column_letter for cell in sheet[header_row]}
     cached = openpyxl.load_workbook(path, data_only=True)["lr=0.5"]
     # Paste the value over the formula, as "paste values" does: right now, wrong tomorrow.
-    cell = f"{header['a_o2']}5"
+    cell = f"{header['a_o2']}{header_row + 2}"
     sheet[cell] = cached[cell].value
     book.save(tmp_path / "pasted.xlsx")  # openpyxl keeps formulas but drops saved values...
     if find_soffice() is None:

@@ -24,13 +24,21 @@ def compare_every_cell(original, recalculated):
     assert fresh.sheetnames == cached.sheetnames
     compared, errors = 0, 0
     for name in cached.sheetnames:
+        # The gradient check subtracts nearly equal numbers (E(w+h) − E(w−h), then ∂E/∂w minus
+        # that): the last digits are rounding noise in any program, ~1e-13 absolute, so those
+        # columns are compared in absolute terms, far below a real slip (~1e-4).
+        cancelling = {c.column for row in cached[name].iter_rows(max_row=40) for c in row
+                      if isinstance(c.value, str) and c.value.startswith(("Δ ", "fd "))}
         for row in cached[name].iter_rows():
             for cell in row:
                 value = fresh[name][cell.coordinate].value
                 if isinstance(cell.value, float) or isinstance(value, float):
                     assert isinstance(value, (int, float)), (name, cell.coordinate, value)
-                    error = relative_error(cell.value, value)
-                    assert error <= 1e-9, (name, cell.coordinate, cell.value, value)
+                    if cell.column in cancelling and cell.row > 1:
+                        assert abs(cell.value - value) <= 1e-12, (name, cell.coordinate, cell.value, value)
+                    else:
+                        error = relative_error(cell.value, value)
+                        assert error <= 1e-9, (name, cell.coordinate, cell.value, value)
                     is_formula = str(formulas[name][cell.coordinate].value).startswith("=")
                     compared += is_formula
                 else:
@@ -56,6 +64,7 @@ def test_recalculation_really_happens(tmp_path):
 @pytest.mark.parametrize("options, overflows", [
     (["--lrs", "0.1,0.2,0.5,0.8,1,2"], False),
     (["--template", "mazur", "--lrs", "0.5,3"], False),
+    (["--lrs", "0.5,2", "--steps", "30", "--gradcheck"], False),
     (["--template", "{tanh_template}", "--lrs", "0.05,0.4", "--steps", "60"], False),
     # η so large that EXP overflows from the second row: both must show #NUM! in the same cells.
     (["--lrs", "1e8", "--steps", "5"], True),

@@ -1,0 +1,58 @@
+"""Render README's pictures of a generated workbook: LibreOffice prints it to PDF, pdftoppm makes PNGs.
+
+    python docs/make_pictures.py        # needs soffice and pdftoppm (apt-get install poppler-utils)
+
+Each picture is what a student sees first: the print area is set to an lr sheet's first screen and
+to the top of the summary, so the PDF pages are those screens at readable size.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from sheetprop.build import build_workbook
+from sheetprop.libreoffice import find_soffice
+from sheetprop.template import load_template
+
+DOCS = Path(__file__).resolve().parent
+FIRST_SCREEN = {"lr=0.5": (0, 0, 40, 12), "summary": (0, 0, 30, 24)}  # rows, columns shown
+
+
+def first_screens(book, formats) -> None:
+    for name, (first_row, first_col, last_row, last_col) in FIRST_SCREEN.items():
+        sheet = book.get_worksheet_by_name(name)
+        sheet.print_area(first_row, first_col, last_row, last_col)
+        sheet.fit_to_pages(1, 1)
+        sheet.hide_gridlines(0)
+    for sheet in book.worksheets():
+        if sheet.name not in FIRST_SCREEN:
+            sheet.hide()
+
+
+def main() -> int:
+    soffice, pdftoppm = find_soffice(), shutil.which("pdftoppm")
+    if soffice is None or pdftoppm is None:
+        print("needs LibreOffice (soffice) and pdftoppm (poppler-utils)", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        workbook = tmp / "BackPropagation.xlsx"
+        build_workbook(load_template("era"), ["0.1", "0.2", "0.5", "0.8", "1", "2"], 100, workbook,
+                       add_extra_sheets=first_screens)
+        profile = tmp / "profile"
+        subprocess.run([soffice, f"-env:UserInstallation={profile.as_uri()}", "--headless", "--norestore",
+                        "--convert-to", "pdf", "--outdir", str(tmp), str(workbook)], check=True,
+                       capture_output=True, timeout=300)
+        for page, name in ((1, "summary"), (2, "lr-sheet")):
+            subprocess.run([pdftoppm, "-png", "-r", "110", "-f", str(page), "-l", str(page), "-singlefile",
+                            str(tmp / "BackPropagation.pdf"), str(DOCS / name)], check=True, timeout=120)
+            print(f"wrote {DOCS / name}.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
