@@ -1,4 +1,4 @@
-"""Command line: ``python -m sheetprop {build,mnist,check}``."""
+"""Command line: ``python -m sheetprop {build,mnist,mnist-sheet,check}``."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ def make_parser() -> argparse.ArgumentParser:
     # Each subcommand module registers its own parser and sets ``run``; importing them must stay
     # cheap (no torch), so `--help` works on a core install.
     from sheetprop import build_cli, check_cli
-    from sheetprop.mnist import cli as mnist_cli
+    from sheetprop.mnist import cli as mnist_cli, sheet_cli as mnist_sheet_cli
 
     parser = argparse.ArgumentParser(
         prog="sheetprop",
@@ -25,6 +25,7 @@ def make_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     build_cli.add_parser(commands)
     mnist_cli.add_parser(commands)
+    mnist_sheet_cli.add_parser(commands)
     check_cli.add_parser(commands)
     return parser
 

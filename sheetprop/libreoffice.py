@@ -40,8 +40,13 @@ _CSV_AS_SHOWN = "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,true,f
 def recalculate(source: Path, out_dir: Path, timeout: float = 300) -> Path:
     """Open ``source`` in LibreOffice with recalculation forced, save it as .xlsx into
     ``out_dir`` (same file name) and return that path."""
-    _convert(source, out_dir, "xlsx:Calc MS Excel 2007 XML", timeout)
-    return Path(out_dir).resolve() / (Path(source).stem + ".xlsx")
+    return recalculate_all([source], out_dir, timeout)[0]
+
+
+def recalculate_all(sources, out_dir: Path, timeout: float = 300) -> list[Path]:
+    """``recalculate`` for several files in one LibreOffice run (it starts once, not per file)."""
+    _convert(sources, out_dir, "xlsx:Calc MS Excel 2007 XML", timeout)
+    return [Path(out_dir).resolve() / (Path(source).stem + ".xlsx") for source in sources]
 
 
 def displayed_text(source: Path, out_dir: Path, timeout: float = 300, recalculated: bool = True
@@ -50,7 +55,7 @@ def displayed_text(source: Path, out_dir: Path, timeout: float = 300, recalculat
     computes itself, or (``recalculated=False``) of the values the file carries, as on opening."""
     import csv
 
-    _convert(source, out_dir, _CSV_AS_SHOWN, timeout, recalculated)
+    _convert([source], out_dir, _CSV_AS_SHOWN, timeout, recalculated)
     sheets = {}
     for path in sorted(Path(out_dir).resolve().glob(f"{Path(source).stem}-*.csv")):
         with open(path, newline="", encoding="utf-8") as handle:
@@ -58,14 +63,14 @@ def displayed_text(source: Path, out_dir: Path, timeout: float = 300, recalculat
     return sheets
 
 
-def _convert(source: Path, out_dir: Path, convert_to: str, timeout: float, recalculated: bool = True) -> None:
+def _convert(sources, out_dir: Path, convert_to: str, timeout: float, recalculated: bool = True) -> None:
     soffice = find_soffice()
     if soffice is None:
         raise UserError("LibreOffice is not installed (no 'soffice' on PATH); on Debian/Ubuntu: "
                         "apt-get install libreoffice-calc-nogui")
-    source, out_dir = Path(source).resolve(), Path(out_dir).resolve()
-    if source.parent == out_dir:
-        raise ValueError("out_dir must differ from the source's folder, or the source is overwritten")
+    sources, out_dir = [Path(source).resolve() for source in sources], Path(out_dir).resolve()
+    if any(source.parent == out_dir for source in sources):
+        raise ValueError("out_dir must differ from the sources' folder, or a source is overwritten")
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="sheetprop-lo-") as profile:
         user = Path(profile, "user")
@@ -74,13 +79,13 @@ def _convert(source: Path, out_dir: Path, convert_to: str, timeout: float, recal
             (user / "registrymodifications.xcu").write_text(_ALWAYS_RECALCULATE, encoding="utf-8")
         command = [soffice, f"-env:UserInstallation={Path(profile).as_uri()}", "--headless",
                    "--norestore", "--nologo", "--convert-to", convert_to,
-                   "--outdir", str(out_dir), str(source)]
+                   "--outdir", str(out_dir), *map(str, sources)]
+        names = ", ".join(source.name for source in sources)
         try:
             done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired:
-            raise UserError(f"LibreOffice did not finish recalculating {source.name} "
-                            f"within {timeout:.0f} s") from None
-    if done.returncode != 0 or not any(out_dir.glob(source.stem + "*")):
+            raise UserError(f"LibreOffice did not finish recalculating {names} within {timeout:.0f} s") from None
+    if done.returncode != 0 or not all(any(out_dir.glob(source.stem + "*")) for source in sources):
         detail = (done.stderr or done.stdout).strip().splitlines()
-        raise UserError(f"LibreOffice could not convert {source.name}: "
+        raise UserError(f"LibreOffice could not convert {names}: "
                         f"{detail[-1] if detail else f'exit code {done.returncode}'}")

@@ -52,7 +52,8 @@ class StepsWorksheet(Worksheet):
     formula, over two thirds of the time a large build takes; any other formula still gets it."""
 
     _FUNCTION = re.compile(r"[A-Z][A-Z0-9.]*\(")
-    _CLASSIC = frozenset({"EXP(", "TANH(", "MAX(", "IF("})
+    _CLASSIC = frozenset({"EXP(", "TANH(", "MAX(", "IF(", "SUM(", "SUMPRODUCT(", "AVERAGE(", "INDEX(",
+                          "MATCH("})
 
     def _prepare_formula(self, formula, expand_future_functions=False):
         if formula.startswith("=") and self._CLASSIC.issuperset(self._FUNCTION.findall(formula)):

@@ -22,18 +22,20 @@ def save_checkpoint(path: Path, state: dict) -> None:
         torch.save({"format_version": FORMAT_VERSION, **state}, tmp)
 
 
-def load_checkpoint(path: Path, device: torch.device) -> dict:
+def load_checkpoint(path: Path, device: torch.device, what: str = "--resume") -> dict:
+    """The checkpoint's state; ``what`` starts each error message (the option or command reading it)."""
     if not path.is_file():
-        raise UserError(f"--resume: no checkpoint at {path}; run without --resume first (same --out)")
+        hint = "run without --resume first (same --out)" if what == "--resume" else "train one with 'sheetprop mnist'"
+        raise UserError(f"{what}: no checkpoint at {path}; {hint}")
     try:
         # weights_only: a checkpoint is plain tensors, numbers and lists, and must not run code when loaded.
         state = torch.load(path, map_location=device, weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch raises many types for a damaged file
-        raise UserError(f"--resume: cannot read checkpoint {path}: {exc}") from None
+        raise UserError(f"{what}: cannot read checkpoint {path}: {str(exc).splitlines()[0] or type(exc).__name__}") from None
     if not isinstance(state, dict) or state.get("format_version") != FORMAT_VERSION:
-        raise UserError(f"--resume: {path} is not a sheetprop mnist checkpoint (or is from another version)")
+        raise UserError(f"{what}: {path} is not a sheetprop mnist checkpoint (or is from another version)")
     # RNG states must stay CPU byte tensors whatever map_location did.
-    state["rng"] = {name: value.cpu() for name, value in state["rng"].items()}
+    state["rng"] = {name: value.cpu() for name, value in state.get("rng", {}).items()}
     return state
 
 

@@ -31,7 +31,8 @@ and md5-checked unless --no-download is given. The whole dataset is kept on the 
 augmentation (rotation up to 7 degrees, shifts up to ~1.4 pixels) and normalisation run batched there.
 
 Outputs, next to --out: the workbook (sheets epochs, model, confusion), FILE_metrics.csv,
-FILE_curves.png, FILE_misclassified.png, and the checkpoint FILE.ckpt.pt written after every epoch
+FILE_curves.png, FILE_misclassified.png, FILE_model.xlsx (the trained CNN as live formulas: change
+a digit's pixels and watch every layer answer), and the checkpoint FILE.ckpt.pt written after every epoch
 (--resume continues from it). Ctrl-C stops after the last whole epoch and still writes the workbook
 (exit code 130)."""
 
@@ -140,9 +141,14 @@ def run(args: argparse.Namespace) -> int:
     paths = write_outputs(out, result.metrics, layer_table(result.model), count_parameters(result.model),
                           data.test_images, data.test_labels, result.predictions.cpu().numpy(),
                           class_names=dataset.class_names)
+    from sheetprop.mnist.sheet_cli import write_for_model
+
+    model_workbook, _ = write_for_model(out.with_name(f"{out.stem}_model.xlsx"), result.model, dataset,
+                                        data.test_images, data.test_labels, result.predictions.cpu().numpy())
     final = result.metrics[-1]
     print(f"test accuracy {final['test_accuracy']:.2f}% after {final['epoch']} epochs; "
-          f"wrote {paths.workbook}, {paths.metrics_csv}, {paths.curves_png}, {paths.misclassified_png}")
+          f"wrote {paths.workbook}, {paths.metrics_csv}, {paths.curves_png}, {paths.misclassified_png}, "
+          f"{model_workbook} (the trained CNN as live formulas)")
     if result.interrupted:
         print(f"sheetprop mnist: interrupted after epoch {final['epoch']}; continue with --resume", file=sys.stderr)
         return 130

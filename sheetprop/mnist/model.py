@@ -103,3 +103,27 @@ def layer_table(model: nn.Module, image_size: int = 28) -> list[dict]:
             }
         )
     return rows
+
+
+def to_arrays(model: MnistNet, mean: float, std: float):
+    """The trained network as float64 numpy arrays (``cnn_arrays.Cnn``), BatchNorm in eval form:
+    y = x·scale + shift per channel, scale = γ/√(running var + ε), shift = β − running mean·scale."""
+    from sheetprop.mnist.cnn_arrays import Cnn, ConvBlock, MaxPool, Mix
+
+    def numpy(tensor: torch.Tensor):
+        return tensor.detach().to("cpu", torch.float64).numpy()
+
+    layers = []
+    for name, module in model.features.named_children():
+        if isinstance(module, nn.Sequential):  # a conv block: conv, bn, relu, dropout
+            bn = module.bn
+            scale = bn.weight.detach().double() / torch.sqrt(bn.running_var.double() + bn.eps)
+            shift = bn.bias.detach().double() - bn.running_mean.double() * scale
+            layers.append(ConvBlock(name, numpy(module.conv.weight), numpy(scale), numpy(shift)))
+        elif isinstance(module, nn.MaxPool2d):
+            layers.append(MaxPool(name, int(module.kernel_size)))
+        elif isinstance(module, nn.Conv2d) and module.kernel_size == (1, 1):
+            layers.append(Mix(name, numpy(module.weight)[:, :, 0, 0]))
+        else:
+            raise TypeError(f"cannot put layer {name} ({type(module).__name__}) in a workbook")
+    return Cnn(tuple(layers), numpy(model.head.weight)[:, :, 0, 0], float(mean), float(std))

@@ -1,0 +1,93 @@
+"""``sheetprop mnist-sheet``: put a trained checkpoint's CNN into a workbook of live formulas.
+
+Importing this module must not import torch (``--help`` works on a core install).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from sheetprop.atomic import check_output_path
+from sheetprop.errors import UserError
+from sheetprop.mnist.cli import DATASET_NAMES, DEFAULT_DATA, INSTALL_HINT
+
+DEFAULT_OUT = Path("output") / "mnist_model.xlsx"
+DESCRIPTION = """\
+Write the trained CNN of a checkpoint (the FILE.ckpt.pt that 'sheetprop mnist' saves) as a workbook
+of live formulas: a predict sheet with the digit's index and its 28x28 pixel grid, P(0)...P(9) and
+the prediction; one sheet per layer with every feature map, the kernels and the BatchNorm
+scale/shift as cells; the head and softmax; the test images offered (the first 100 and up to 20
+more that the model gets wrong). Type another index, or draw over the pixels, and every layer
+recomputes. The test images come from the dataset folder, as for 'sheetprop mnist'."""
+
+
+def add_parser(commands) -> None:
+    parser = commands.add_parser("mnist-sheet", help="write a trained CNN as a workbook of live formulas",
+                                 description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("checkpoint", type=Path, metavar="CHECKPOINT", help="FILE.ckpt.pt written by 'sheetprop mnist'")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, metavar="FILE.xlsx",
+                        help=f"the workbook to write (default: {DEFAULT_OUT})")
+    parser.add_argument("--dataset", choices=DATASET_NAMES, default=None,
+                        help="the dataset the checkpoint was trained on (default: as recorded in it)")
+    parser.add_argument("--data", type=Path, default=None, metavar="DIR",
+                        help="folder with the dataset's files (default as for 'sheetprop mnist')")
+    parser.add_argument("--digit", type=int, default=None, metavar="INDEX",
+                        help="the test image shown first (default: the first offered)")
+    parser.add_argument("--no-download", action="store_true", help="never download missing dataset files")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    out = check_output_path(args.out)
+    try:
+        from sheetprop.mnist import runtime  # first: it sets the OpenMP wait policy before torch loads
+    except ImportError as exc:
+        if (exc.name or "").split(".")[0] != "torch":
+            raise
+        raise UserError(INSTALL_HINT) from None
+    import torch
+
+    from sheetprop.mnist.batches import DeviceSplit
+    from sheetprop.mnist.checkpoint import load_checkpoint
+    from sheetprop.mnist.data import load_mnist
+    from sheetprop.mnist.datasets import default_data_folder, get_dataset
+    from sheetprop.mnist.download import ensure_mnist_files
+    from sheetprop.mnist.model import MnistNet
+    from sheetprop.mnist.train import evaluate
+
+    runtime.configure_cpu_threads()
+    cpu = torch.device("cpu")
+    state = load_checkpoint(args.checkpoint, cpu, what="mnist-sheet")
+    model = MnistNet()
+    try:
+        model.load_state_dict(state["model"])
+    except (RuntimeError, KeyError, TypeError) as exc:
+        raise UserError(f"{args.checkpoint} does not hold this CNN's weights: {str(exc).splitlines()[0]}") from None
+    dataset = get_dataset(args.dataset or state.get("settings", {}).get("dataset", "mnist"))
+    folder = args.data if args.data is not None else default_data_folder(dataset, DEFAULT_DATA)
+    ensure_mnist_files(folder, download=not args.no_download, dataset=dataset)
+    data = load_mnist(folder, dataset)
+    test = DeviceSplit.from_numpy(data.test_images, data.test_labels, cpu, dataset.mean, dataset.std)
+    predictions = evaluate(model, test)["predictions"].numpy()
+    path, sizes = write_for_model(out, model, dataset, data.test_images, data.test_labels, predictions, args.digit)
+    print(f"wrote {path}: {sizes['sheets']} sheets, {sizes['cells']:,} formula cells; "
+          f"digit {sizes['digit']} shown, {sizes['offered']} test images offered")
+    return 0
+
+
+def write_for_model(out: Path, model, dataset, images, labels, predictions, digit: int | None = None):
+    """The model workbook of a trained torch model: what both 'mnist' and 'mnist-sheet' write."""
+    from sheetprop.mnist.model import layer_table, to_arrays
+    from sheetprop.mnist.model_workbook import choose_digits, write_model_workbook
+
+    offered = choose_digits(labels, predictions)
+    if digit is None:
+        digit = offered[0]
+    elif digit not in offered:
+        if not 0 <= digit < len(labels):
+            raise UserError(f"--digit {digit} is not a test image index (0 to {len(labels) - 1})")
+        offered.append(digit)
+    sizes = write_model_workbook(out, to_arrays(model, dataset.mean, dataset.std), images, labels, offered, digit,
+                                 dataset.class_names, layer_table(model), dataset.title)
+    return out, {**sizes, "digit": digit, "offered": len(offered)}
