@@ -1,6 +1,9 @@
-"""Render README's pictures of a generated workbook: LibreOffice prints it to PDF, pdftoppm makes PNGs.
+"""Render README's pictures of generated workbooks: LibreOffice prints them to PDF, pdftoppm makes PNGs.
 
     python docs/make_pictures.py        # needs soffice and pdftoppm (apt-get install poppler-utils)
+
+The backprop workbook's pictures need nothing else; the model workbook's (the trained CNN) need torch:
+the CNN is trained for 3 epochs on the 2,000 real digits shipped with the tests.
 
 Each picture is what a student sees first: the print area is set to an lr sheet's first screen and
 to the top of the summary, so the PDF pages are those screens at readable size.
@@ -48,10 +51,42 @@ def main() -> int:
                         "--convert-to", "pdf", "--outdir", str(tmp), str(workbook)], check=True,
                        capture_output=True, timeout=300)
         for page, name in ((1, "summary"), (2, "lr-sheet")):
-            subprocess.run([pdftoppm, "-png", "-r", "110", "-f", str(page), "-l", str(page), "-singlefile",
-                            str(tmp / "BackPropagation.pdf"), str(DOCS / name)], check=True, timeout=120)
-            print(f"wrote {DOCS / name}.png")
+            png(pdftoppm, tmp / "BackPropagation.pdf", page, DOCS / name)
+        model_workbook = cnn_workbook(tmp)
+        subprocess.run([soffice, f"-env:UserInstallation={profile.as_uri()}", "--headless", "--norestore",
+                        "--convert-to", "pdf", "--outdir", str(tmp), str(model_workbook)], check=True,
+                       capture_output=True, timeout=300)
+        for page, name in ((1, "cnn-predict"), (3, "cnn-block1")):
+            png(pdftoppm, tmp / "mnist_model.pdf", page, DOCS / name)
     return 0
+
+
+def png(pdftoppm: str, pdf: Path, page: int, target: Path) -> None:
+    subprocess.run([pdftoppm, "-png", "-r", "110", "-f", str(page), "-l", str(page), "-singlefile", str(pdf),
+                    str(target)], check=True, timeout=120)
+    print(f"wrote {target}.png")
+
+
+def cnn_workbook(folder: Path) -> Path:
+    import numpy as np
+    import torch
+
+    from sheetprop.mnist.batches import DeviceSplit
+    from sheetprop.mnist.data import read_idx
+    from sheetprop.mnist.datasets import MNIST
+    from sheetprop.mnist.sheet_cli import write_for_model
+    from sheetprop.mnist.train import TrainSettings, evaluate, fit
+
+    sample = DOCS.parent / "tests" / "data" / "mnist-sample"
+    images = read_idx(sample / "t10k-images-idx3-ubyte.gz", 3)
+    labels = read_idx(sample / "t10k-labels-idx1-ubyte.gz", 1).astype(np.int64)
+    cpu = torch.device("cpu")
+    train = DeviceSplit.from_numpy(images[:1600], labels[:1600], cpu)
+    test = DeviceSplit.from_numpy(images[1600:], labels[1600:], cpu)
+    model = fit(train, test, TrainSettings(epochs=3, batch_size=32)).model.eval()
+    predictions = evaluate(model, test)["predictions"].numpy()
+    path, _ = write_for_model(folder / "mnist_model.xlsx", model, MNIST, images[1600:], labels[1600:], predictions)
+    return path
 
 
 if __name__ == "__main__":

@@ -164,6 +164,8 @@ class _Writer:
         chart.set_x_axis({"min": 0, "max": 1})
         chart.set_size({"width": 420, "height": 420})
         sheet.insert_chart(top, left + 29, chart)
+        sheet.set_landscape()
+        sheet.fit_to_pages(1, 1)
 
     def layer_sheets(self, activations) -> None:
         f = self.formats
@@ -180,6 +182,7 @@ class _Writer:
                 self.formula(sheet, top + i, left + j, f"=({self.pixels.cell(i, j)}/255-$B$2)/$B$3",
                              activations.normalised[0, i, j], f["map"])
         sheet.set_column(left, left + 27, 5)
+        sheet.fit_to_pages(1, 1)
         self.colour_scale(sheet, top, left, 28, 28, "#000000")
         grids, shape = [Grid(INPUT, top, left)], (28, 28)
         for layer, output in zip(self.cnn.layers, activations.maps):
@@ -214,6 +217,7 @@ class _Writer:
         sheet.set_column(1, width, 5.5)
         sheet.set_column(params_left, params_left + 4 * len(inputs), 5.5)
         sheet.freeze_panes(1, 1)
+        sheet.fit_to_pages(1, 0)
         return grids, (height, width)
 
     def write_parameters(self, layer, k: int, sheet, top: int, left: int) -> None:
