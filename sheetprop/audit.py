@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 import tempfile
-import zipfile
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -138,22 +137,9 @@ def read_workbook(path) -> Audit:
 
 
 def _open(path: Path):
-    if not path.exists():
-        raise UserError(f"{path} not found")
-    if path.is_dir():
-        raise UserError(f"{path} is a folder, not a workbook")
-    # openpyxl takes a tenth of a second to import: only `check` pays for it, not `build`.
-    from openpyxl import load_workbook
-    from openpyxl.utils.exceptions import InvalidFileException
+    from sheetprop.workbook_input import open_workbook
 
-    try:
-        return (load_workbook(path, data_only=False, read_only=False),
-                load_workbook(path, data_only=True, read_only=False))
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, TypeError) as exc:
-        raise UserError(f"cannot read {path.name} as an .xlsx workbook ({type(exc).__name__}: "
-                        f"{str(exc).splitlines()[0] if str(exc) else 'invalid file'})") from None
-    except OSError as exc:
-        raise UserError(f"cannot read {path}: {exc.strerror or exc}") from None
+    return open_workbook(path)
 
 
 def _read_tables(path: Path, formulas, values) -> Audit:

@@ -121,7 +121,8 @@ def build_workbook(template: Template, learning_rates: list[str], steps: int, ou
     columns = sheet_columns(network)
     results = []
     with atomic_output(out) as tmp:
-        book = xlsxwriter.Workbook(str(tmp), {"constant_memory": True})
+        # xlsxwriter's own temp files (constant_memory) go in the private folder too.
+        book = xlsxwriter.Workbook(str(tmp), {"constant_memory": True, "tmpdir": str(tmp.parent)})
         try:
             formats = wb.make_formats(book)
             derivations = [network.derivation(q) for q in network.computed if q.role != "gradcheck"]

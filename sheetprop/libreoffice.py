@@ -7,7 +7,10 @@ and converting the file back to .xlsx stores what it computed.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
+import signal
 import subprocess
 import tempfile
 from pathlib import Path
@@ -24,7 +27,25 @@ _ALWAYS_RECALCULATE = """<?xml version="1.0" encoding="UTF-8"?>
   <item oor:path="/org.openoffice.Office.Calc/Formula/Load">
     <prop oor:name="ODFRecalcMode" oor:op="fuse"><value>0</value></prop>
   </item>
-</oor:items>
+{SAFETY}</oor:items>
+"""
+# Whatever a workbook holds, nothing in it runs and nothing outside it is fetched: macros off at
+# the highest security level, links to other files never updated.
+_SAFETY = """  <item oor:path="/org.openoffice.Office.Common/Security/Scripting">
+    <prop oor:name="MacroSecurityLevel" oor:op="fuse"><value>3</value></prop>
+  </item>
+  <item oor:path="/org.openoffice.Office.Common/Security/Scripting">
+    <prop oor:name="DisableMacrosExecution" oor:op="fuse"><value>true</value></prop>
+  </item>
+  <item oor:path="/org.openoffice.Office.Calc/Content/Update">
+    <prop oor:name="Link" oor:op="fuse"><value>2</value></prop>
+  </item>
+"""
+_SAFE_ONLY = """<?xml version="1.0" encoding="UTF-8"?>
+<oor:items xmlns:oor="http://openoffice.org/2001/registry"
+           xmlns:xs="http://www.w3.org/2001/XMLSchema"
+           xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+{SAFETY}</oor:items>
 """
 
 
@@ -75,17 +96,31 @@ def _convert(sources, out_dir: Path, convert_to: str, timeout: float, recalculat
     with tempfile.TemporaryDirectory(prefix="sheetprop-lo-") as profile:
         user = Path(profile, "user")
         user.mkdir()
-        if recalculated:
-            (user / "registrymodifications.xcu").write_text(_ALWAYS_RECALCULATE, encoding="utf-8")
+        settings = _ALWAYS_RECALCULATE if recalculated else _SAFE_ONLY
+        (user / "registrymodifications.xcu").write_text(settings.replace("{SAFETY}", _SAFETY), encoding="utf-8")
         command = [soffice, f"-env:UserInstallation={Path(profile).as_uri()}", "--headless",
                    "--norestore", "--nologo", "--convert-to", convert_to,
                    "--outdir", str(out_dir), *map(str, sources)]
         names = ", ".join(source.name for source in sources)
-        try:
-            done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            raise UserError(f"LibreOffice did not finish recalculating {names} within {timeout:.0f} s") from None
-    if done.returncode != 0 or not all(any(out_dir.glob(source.stem + "*")) for source in sources):
-        detail = (done.stderr or done.stdout).strip().splitlines()
+        returncode, output = _run_in_own_group(command, timeout, f"recalculating {names}")
+    if returncode != 0 or not all(any(out_dir.glob(source.stem + "*")) for source in sources):
+        detail = output.strip().splitlines()
         raise UserError(f"LibreOffice could not convert {names}: "
-                        f"{detail[-1] if detail else f'exit code {done.returncode}'}")
+                        f"{detail[-1] if detail else f'exit code {returncode}'}")
+
+
+def _run_in_own_group(command: list[str], timeout: float, doing: str) -> tuple[int, str]:
+    """Run LibreOffice in a process group of its own and end the whole group on a timeout, Ctrl-C
+    or any other exit: the launcher's child, soffice.bin, would otherwise run on and re-create the
+    profile folder just removed."""
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               start_new_session=True)
+    try:
+        output, _ = process.communicate(timeout=timeout)
+        return process.returncode, output or ""
+    except subprocess.TimeoutExpired:
+        raise UserError(f"LibreOffice did not finish {doing} within {timeout:.0f} s") from None
+    finally:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()

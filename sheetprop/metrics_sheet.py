@@ -60,23 +60,39 @@ def write_metrics_csv(path: Path, metrics: list[dict]) -> None:
     pd.DataFrame(validate_metrics(metrics), columns=list(METRIC_COLUMNS)).to_csv(path, index=False)
 
 
+MAX_METRICS_BYTES = 10 * 1024 * 1024  # 200 epochs take ~20 KB; anything near this is not our CSV
+
+
 def read_metrics_csv(path: Path) -> list[dict]:
-    """Read a metrics CSV written by ``sheetprop mnist``; UserError if it is missing or malformed."""
-    import pandas as pd
+    """Read a metrics CSV written by ``sheetprop mnist``; UserError if it is missing or malformed.
+    Every line must have exactly the header's fields: an extra or missing field shifts columns."""
+    import csv
 
     path = Path(path).expanduser()
     try:
-        frame = pd.read_csv(path)
-    except FileNotFoundError:
-        raise UserError(f"metrics file {path} does not exist") from None
-    except (OSError, ValueError, UnicodeDecodeError) as exc:  # pandas' parser errors are ValueErrors
-        raise UserError(f"cannot read metrics file {path}: {exc}") from None
-    header = [str(column).strip() for column in frame.columns]
+        if not path.is_file():
+            raise UserError(f"metrics file {path} does not exist" if not path.exists()
+                            else f"metrics file {path} is not a regular file")
+        if path.stat().st_size > MAX_METRICS_BYTES:
+            raise UserError(f"metrics file {path} is larger than {MAX_METRICS_BYTES // 2**20} MB; "
+                            "it is not a metrics CSV")
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            lines = list(csv.reader(handle))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise UserError(f"cannot read metrics file {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    lines = [line for line in lines if line]  # blank lines carry nothing
+    if not lines:
+        raise UserError(f"metrics file {path} is empty")
+    header = [column.strip() for column in lines[0]]
     if header != list(METRIC_COLUMNS):
         raise UserError(f"metrics file {path}: header must be {','.join(METRIC_COLUMNS)}; got {','.join(header)}")
-    if frame.empty:
+    for number, line in enumerate(lines[1:], start=2):
+        if len(line) != len(header):
+            raise UserError(f"metrics file {path}: line {number} has {len(line)} fields; the header has "
+                            f"{len(header)}")
+    if len(lines) == 1:
         raise UserError(f"metrics file {path} has no rows")
-    return validate_metrics(frame.to_dict("records"), source=f"metrics file {path}")
+    return validate_metrics([dict(zip(header, line)) for line in lines[1:]], source=f"metrics file {path}")
 
 
 def add_metrics_sheet(workbook, metrics: list[dict], name: str = "epochs"):

@@ -8,6 +8,7 @@ biases (one per layer) and optional default learning rates. See README for the f
 from __future__ import annotations
 
 import math
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,16 +58,67 @@ def load_template(name_or_path: str) -> Template:
             known = ", ".join(builtins) or "none found"
             raise UserError(f"unknown template {name_or_path!r} (built-in templates: {known}; "
                             "or give the path of a .toml file)")
+    text = _read_template_text(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserError(f"template file {path} not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"cannot read template {path}: {exc}") from None
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise UserError(f"template {path} is not valid TOML: {exc}") from None
     source = f"{name_or_path} (built-in)" if name_or_path in builtins else str(path)
     return parse_template(data, source=source)
+
+
+MAX_TEMPLATE_BYTES = 64 * 1024  # the largest network a template can describe needs ~10 KB
+MAX_NESTING = 8  # keys a.b.c and brackets [[...]]: templates need 2; a parser fed 50,000 needs GBs
+
+
+def _read_template_text(path: Path) -> str:
+    """The file's text, refusing what is not a small regular file before reading it (a FIFO
+    would block forever, /dev/zero never ends) and what nests deeper than any template does."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise UserError(f"template file {path} not found") from None
+    except OSError as exc:
+        raise UserError(f"cannot read template {path}: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+        raise UserError(f"cannot read template {path}: it is {kind}")
+    if info.st_size > MAX_TEMPLATE_BYTES:
+        raise UserError(f"template {path} is {info.st_size:,} bytes; templates are at most "
+                        f"{MAX_TEMPLATE_BYTES // 1024} KB")
+    try:
+        text = path.read_bytes()[:MAX_TEMPLATE_BYTES + 1].decode("utf-8-sig")  # a BOM is fine
+    except UnicodeDecodeError:
+        raise UserError(f"template {path} is not UTF-8 text") from None
+    except OSError as exc:
+        raise UserError(f"cannot read template {path}: {exc.strerror or exc}") from None
+    depth = _deepest_nesting(text)
+    if depth > MAX_NESTING:
+        raise UserError(f"template {path} nests {depth} levels deep; templates need at most {MAX_NESTING}")
+    return text
+
+
+def _deepest_nesting(text: str) -> int:
+    """The deepest run of brackets, or of dots in a key, outside strings and comments."""
+    deepest = depth = dots = 0
+    quote = None
+    for line in text.splitlines():
+        dots = 0
+        for char in line:
+            if quote:
+                quote = None if char == quote else quote
+            elif char in "\"'":
+                quote = char
+            elif char == "#":
+                break
+            elif char in "[{":
+                depth += 1
+            elif char in "]}":
+                depth = max(0, depth - 1)
+            elif char == "." and depth == 0:
+                dots += 1
+            deepest = max(deepest, depth, dots + 1 if dots else 0)
+    return deepest
 
 
 def parse_template(data: dict, source: str = "<template>") -> Template:

@@ -219,13 +219,13 @@ def test_missing_file(tmp_path, capsys):
 def test_not_a_workbook(tmp_path, capsys):
     path = tmp_path / "notes.xlsx"
     path.write_text("w1, w2\n0.15, 0.2\n")
-    assert "cannot read" in run_check_expecting_error(path, capsys)
+    assert "notes.xlsx is a CSV (text) file" in run_check_expecting_error(path, capsys)
 
 
 def test_csv_is_not_a_workbook(tmp_path, capsys):
     path = tmp_path / "table.csv"
     path.write_text("w1,w2\n0.15,0.2\n")
-    assert "cannot read" in run_check_expecting_error(path, capsys)
+    assert "holds values only, no formulas" in run_check_expecting_error(path, capsys)
 
 
 def test_workbook_without_a_table(tmp_path, capsys):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import torch
@@ -17,9 +18,30 @@ def checkpoint_path_for(out: Path) -> Path:
     return out.with_name(f"{out.stem}.ckpt.pt")
 
 
+REQUIRED = {"epoch": int, "settings": dict, "model": dict, "optimizer": dict, "metrics": list, "rng": dict}
+
+
+def checksum(state: dict) -> str:
+    """A digest of the weights and the metrics, so a damaged or edited checkpoint is caught on load."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(state["model"].items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    digest.update(repr((state["epoch"], state["metrics"], sorted(state["settings"].items()))).encode())
+    return digest.hexdigest()
+
+
+def data_fingerprint(images: torch.Tensor, labels: torch.Tensor) -> str:
+    """Which training data a run saw: resuming on other data of the same size would mix two runs."""
+    digest = hashlib.sha256()
+    for tensor in (images, labels):
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
 def save_checkpoint(path: Path, state: dict) -> None:
     with atomic_output(path) as tmp:
-        torch.save({"format_version": FORMAT_VERSION, **state}, tmp)
+        torch.save({"format_version": FORMAT_VERSION, **state, "checksum": checksum(state)}, tmp)
 
 
 def load_checkpoint(path: Path, device: torch.device, what: str = "--resume") -> dict:
@@ -31,17 +53,32 @@ def load_checkpoint(path: Path, device: torch.device, what: str = "--resume") ->
         # weights_only: a checkpoint is plain tensors, numbers and lists, and must not run code when loaded.
         state = torch.load(path, map_location=device, weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch raises many types for a damaged file
-        raise UserError(f"{what}: cannot read checkpoint {path}: {str(exc).splitlines()[0] or type(exc).__name__}") from None
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        if not detail or detail.isdigit():  # torch's bare EOFError, or an errno alone ("101")
+            detail = "the file is empty or cut short" if isinstance(exc, EOFError) else type(exc).__name__
+        raise UserError(f"{what}: cannot read checkpoint {path}: {detail}") from None
     if not isinstance(state, dict) or state.get("format_version") != FORMAT_VERSION:
         raise UserError(f"{what}: {path} is not a sheetprop mnist checkpoint (or is from another version)")
+    for key, kind in REQUIRED.items():
+        if not isinstance(state.get(key), kind):
+            problem = "lacks" if key not in state else f"has a {type(state[key]).__name__} for"
+            raise UserError(f"{what}: {path} is damaged: it {problem} '{key}'")
+    try:
+        intact = state.get("checksum") == checksum(state)
+    except (AttributeError, TypeError, ValueError, RuntimeError):
+        intact = False
+    if not intact:
+        raise UserError(f"{what}: {path} is damaged or was edited (its checksum does not match); "
+                        "train afresh without --resume")
     # RNG states must stay CPU byte tensors whatever map_location did.
-    state["rng"] = {name: value.cpu() for name, value in state.get("rng", {}).items()}
+    state["rng"] = {name: value.cpu() for name, value in state["rng"].items()}
     return state
 
 
 def check_compatible(state: dict, path: Path, **settings) -> None:
     """Resuming with a different batch size, learning rate or dataset would silently change the run."""
     saved = state["settings"]
-    changed = [f"{key} {saved[key]} -> {value}" for key, value in settings.items() if saved.get(key) != value]
+    changed = [("other training data (same size, other images)" if key == "data" else f"{key} {saved.get(key)} -> {value}")
+               for key, value in settings.items() if saved.get(key) != value]
     if changed:
         raise UserError(f"--resume: {path} was trained with other settings ({'; '.join(changed)}); keep them or start afresh")

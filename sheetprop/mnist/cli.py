@@ -7,6 +7,7 @@ install; ``run`` imports the torch-using modules when the command actually runs.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
@@ -138,13 +139,19 @@ def run(args: argparse.Namespace) -> int:
         print("sheetprop mnist: interrupted before the first epoch finished; nothing written", file=sys.stderr)
         return 130
 
-    paths = write_outputs(out, result.metrics, layer_table(result.model), count_parameters(result.model),
-                          data.test_images, data.test_labels, result.predictions.cpu().numpy(),
-                          class_names=dataset.class_names)
     from sheetprop.mnist.sheet_cli import write_for_model
 
-    model_workbook, _ = write_for_model(out.with_name(f"{out.stem}_model.xlsx"), result.model, dataset,
-                                        data.test_images, data.test_labels, result.predictions.cpu().numpy())
+    # The outputs are written whole: a further Ctrl-C now (a second one, or one just after the
+    # last epoch) waits for them instead of losing the run's workbook.
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        paths = write_outputs(out, result.metrics, layer_table(result.model), count_parameters(result.model),
+                              data.test_images, data.test_labels, result.predictions.cpu().numpy(),
+                              class_names=dataset.class_names)
+        model_workbook, _ = write_for_model(out.with_name(f"{out.stem}_model.xlsx"), result.model, dataset,
+                                            data.test_images, data.test_labels, result.predictions.cpu().numpy())
+    finally:
+        signal.signal(signal.SIGINT, previous)
     final = result.metrics[-1]
     print(f"test accuracy {final['test_accuracy']:.2f}% after {final['epoch']} epochs; "
           f"wrote {paths.workbook}, {paths.metrics_csv}, {paths.curves_png}, {paths.misclassified_png}, "

@@ -7,6 +7,7 @@ training device in ``batches.py``.
 from __future__ import annotations
 
 import gzip
+import math
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,36 +52,43 @@ def missing_files(root: Path, dataset: Dataset = MNIST) -> list[str]:
     return [stem for stem in STEMS if find_file(root, stem, dataset) is None]
 
 
+MAX_IDX_ITEMS = 1_000_000  # images or labels in one file: MNIST has 70,000
+
+
 def read_idx(path: Path, expected_ndim: int) -> np.ndarray:
-    """Read one IDX file of unsigned bytes, checking the magic number, dimensions and length."""
+    """Read one IDX file of unsigned bytes, checking the magic number, dimensions and length. The
+    header's sizes are checked before anything else is read, so a forged header (or a gzip bomb
+    behind one) is refused without inflating it."""
     path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    header_size = 4 + 4 * expected_ndim
     try:
-        if path.suffix == ".gz":
-            with gzip.open(path, "rb") as handle:
-                raw = handle.read()
-        else:
-            raw = path.read_bytes()
+        with opener(path, "rb") as handle:
+            header = handle.read(header_size)
+            if len(header) < header_size:
+                raise UserError(f"{path} is truncated: {len(header)} bytes, shorter than its "
+                                f"{header_size}-byte IDX header")
+            zero, dtype, ndim = int.from_bytes(header[0:2], "big"), header[2], header[3]
+            if zero != 0 or dtype != _IDX_UBYTE or ndim != expected_ndim:
+                raise UserError(
+                    f"{path} is not an MNIST IDX file: magic number 0x{header[:4].hex()}, "
+                    f"expected 0x{(_IDX_UBYTE << 8) | expected_ndim:08x}"
+                )
+            shape = tuple(int.from_bytes(header[4 + 4 * i: 8 + 4 * i], "big") for i in range(expected_ndim))
+            if shape[0] > MAX_IDX_ITEMS or any(n > 4096 for n in shape[1:]):
+                raise UserError(f"{path}: its header promises shape {shape}; at most {MAX_IDX_ITEMS:,} "
+                                "items of at most 4096x4096 are read")
+            expected = math.prod(shape)
+            raw = handle.read(expected + 1)
     except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
         raise UserError(f"{path} is truncated or not a valid gzip file ({exc}); delete it and fetch it again") from None
     except OSError as exc:
         raise UserError(f"cannot read {path}: {exc.strerror or exc}") from None
-
-    header_size = 4 + 4 * expected_ndim
-    if len(raw) < header_size:
-        raise UserError(f"{path} is truncated: {len(raw)} bytes, shorter than its {header_size}-byte IDX header")
-    zero, dtype, ndim = int.from_bytes(raw[0:2], "big"), raw[2], raw[3]
-    if zero != 0 or dtype != _IDX_UBYTE or ndim != expected_ndim:
-        raise UserError(
-            f"{path} is not an MNIST IDX file: magic number 0x{raw[:4].hex()}, "
-            f"expected 0x{(_IDX_UBYTE << 8) | expected_ndim:08x}"
-        )
-    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(expected_ndim))
-    expected = int(np.prod(shape, dtype=np.int64))
-    actual = len(raw) - header_size
-    if actual != expected:
-        problem = "truncated" if actual < expected else "longer than its header says"
-        raise UserError(f"{path} is {problem}: header promises {expected} bytes of data for shape {shape}, found {actual}")
-    return np.frombuffer(raw, dtype=np.uint8, offset=header_size).reshape(shape)
+    if len(raw) != expected:
+        problem = "truncated" if len(raw) < expected else "longer than its header says"
+        found = len(raw) if len(raw) < expected else f"more than {expected}"
+        raise UserError(f"{path} is {problem}: header promises {expected} bytes of data for shape {shape}, found {found}")
+    return np.frombuffer(raw, dtype=np.uint8).reshape(shape)
 
 
 def read_split(images_path: Path, labels_path: Path) -> tuple[np.ndarray, np.ndarray]:

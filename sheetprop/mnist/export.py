@@ -92,7 +92,7 @@ def write_outputs(out: Path, metrics: list[dict], layers: list[dict], total_para
         plot_misclassified(test_images[wrong], test_labels[wrong], predictions[wrong], tmp, class_names=class_names)
 
     with atomic_output(paths.workbook) as tmp:
-        workbook = xlsxwriter.Workbook(str(tmp))
+        workbook = xlsxwriter.Workbook(str(tmp), {"tmpdir": str(tmp.parent)})
         header_format = workbook.add_format({"bold": True, "bottom": 1})
         percent_format = workbook.add_format({"num_format": "0.00"})
         epochs_sheet = add_metrics_sheet(workbook, metrics, name="epochs")

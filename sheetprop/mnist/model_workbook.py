@@ -67,7 +67,7 @@ def write_model_workbook(path: Path, cnn: Cnn, images: np.ndarray, labels: np.nd
         raise UserError(f"digit {digit} is not among the test images offered ({indices[0]}…)")
     activations = forward(cnn, images[digit])
     with atomic_output(path) as tmp:
-        book = xlsxwriter.Workbook(str(tmp))
+        book = xlsxwriter.Workbook(str(tmp), {"tmpdir": str(tmp.parent)})
         writer = _Writer(book, cnn, class_names)
         writer.predict_sheet(images[digit], indices, labels, digit, title)
         writer.layer_sheets(activations)

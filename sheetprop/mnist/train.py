@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from sheetprop.errors import UserError
 from sheetprop.mnist.batches import DeviceSplit, evaluation_batches, steps_per_epoch, training_batches
-from sheetprop.mnist.checkpoint import check_compatible, load_checkpoint, save_checkpoint
+from sheetprop.mnist.checkpoint import check_compatible, data_fingerprint, load_checkpoint, save_checkpoint
 from sheetprop.mnist.model import MnistNet
 from sheetprop.mnist.runtime import rng_state, seed_everything, set_rng_state
 
@@ -112,7 +112,7 @@ def fit(train: DeviceSplit, test: DeviceSplit, settings: TrainSettings, checkpoi
     optimizer = make_optimizer(model, settings.lr)
     steps = steps_per_epoch(len(train), settings.batch_size)
     compat = {"batch_size": settings.batch_size, "lr": settings.lr, "train_size": len(train), "augment": settings.augment,
-              "dataset": settings.dataset}
+              "dataset": settings.dataset, "data": data_fingerprint(train.images, train.labels)}
     metrics: list[dict] = []
     state = None
     if resume:
@@ -122,8 +122,11 @@ def fit(train: DeviceSplit, test: DeviceSplit, settings: TrainSettings, checkpoi
         check_compatible(state, checkpoint, **compat)
         if state["epoch"] > settings.epochs:
             raise UserError(f"--resume: {checkpoint} already has {state['epoch']} epochs; pass --epochs {state['epoch']} or more")
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
+        try:
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+        except (RuntimeError, KeyError, ValueError, TypeError) as exc:
+            raise UserError(f"--resume: {checkpoint} does not fit this model: {str(exc).splitlines()[0]}") from None
         metrics = list(state["metrics"])
     start_epoch = len(metrics)
     scheduler = make_scheduler(optimizer, settings.lr, settings.epochs * steps, steps_done=start_epoch * steps)

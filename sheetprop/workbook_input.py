@@ -1,0 +1,129 @@
+"""Open a workbook handed to ``check``, whatever it really is, within documented limits.
+
+Real files arrive misnamed (an .xlsx called .csv, no extension at all), in other formats (.ods,
+.csv, an old or password-protected .xls) or hostile (a zip bomb, XML entities, a megabyte-long
+comment). Each is read or refused here with one line that says why, before it can take minutes or
+gigabytes: sizes are checked in the zip directory before anything is inflated, and the XML is
+parsed by openpyxl with defusedxml, which refuses entities and external references.
+"""
+
+from __future__ import annotations
+
+import io
+import stat
+import tempfile
+import zipfile
+from pathlib import Path
+
+from sheetprop.errors import UserError
+
+MAX_FILE_BYTES = 50 * 2**20         # the workbook file itself
+MAX_PART_BYTES = 20 * 2**20         # one part (a sheet) inflated: ~6,000 rows of the 2-2-2 table
+MAX_TOTAL_BYTES = 100 * 2**20       # all parts inflated
+MAX_RATIO = 100                     # inflated / compressed, for parts over 1 MB
+MAX_PARTS = 10_000
+_OLE = bytes.fromhex("D0CF11E0A1B11AE1")  # encrypted .xlsx and old .xls files are OLE containers
+_ODS = b"application/vnd.oasis.opendocument.spreadsheet"
+
+
+def open_workbook(path: Path):
+    """(formulas, values): the workbook loaded twice by openpyxl, as formulas and as cached values."""
+    data = _read_limited(path)
+    if data.startswith(_OLE):
+        raise UserError(f"{path.name} is password-protected (an encrypted workbook) or an old .xls file; "
+                        "save it as an unencrypted .xlsx and check that")
+    if not data.startswith(b"PK"):
+        raise UserError(_not_a_workbook(path, data))
+    archive = _checked_zip(path, data)
+    if archive.namelist()[:1] == ["mimetype"] and archive.read("mimetype").startswith(_ODS):
+        data = _converted_from_ods(path)
+        _checked_zip(path, data)
+    elif "xl/workbook.xml" not in archive.namelist():
+        raise UserError(f"{path.name} is a zip archive but not an Excel workbook (no xl/workbook.xml)")
+    return _load(path, data, data_only=False), _load(path, data, data_only=True)
+
+
+def _read_limited(path: Path) -> bytes:
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise UserError(f"{path} not found") from None
+    except OSError as exc:
+        raise UserError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise UserError(f"{path} is a folder, not a workbook")
+    if not stat.S_ISREG(info.st_mode):
+        raise UserError(f"{path} is not a regular file (a FIFO, device or socket), not a workbook")
+    if info.st_size > MAX_FILE_BYTES:
+        raise UserError(f"{path.name} is {info.st_size / 2**20:.0f} MB; check reads workbooks up to "
+                        f"{MAX_FILE_BYTES // 2**20} MB")
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise UserError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def _not_a_workbook(path: Path, data: bytes) -> str:
+    head = data[:4096]
+    if not head.strip():
+        return f"{path.name} is empty"
+    try:
+        text = head.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return f"{path.name} is not an .xlsx workbook (nor any format check knows)"
+    if any(sep in text for sep in ",;\t") and "\n" in text:
+        return (f"{path.name} is a CSV (text) file: it holds values only, no formulas, so check cannot see "
+                "the chain rule; save the workbook as .xlsx and check that")
+    return f"{path.name} is a text file, not an .xlsx workbook"
+
+
+def _checked_zip(path: Path, data: bytes) -> zipfile.ZipFile:
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        parts = archive.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError) as exc:
+        raise UserError(f"{path.name} is damaged: not a readable zip archive ({exc})") from None
+    if len(parts) > MAX_PARTS:
+        raise UserError(f"{path.name} has {len(parts):,} parts; a workbook check reads has at most {MAX_PARTS:,}")
+    total = 0
+    for part in parts:
+        total += part.file_size
+        ratio = part.file_size / max(part.compress_size, 1)
+        if part.file_size > MAX_PART_BYTES or (part.file_size > 2**20 and ratio > MAX_RATIO):
+            raise UserError(f"{path.name}: part {part.filename} inflates to {part.file_size / 2**20:.0f} MB "
+                            f"({ratio:.0f}x its packed size); check reads parts up to "
+                            f"{MAX_PART_BYTES // 2**20} MB, compressed at most {MAX_RATIO}x")
+        if part.flag_bits & 0x1:
+            raise UserError(f"{path.name} is encrypted; save it unencrypted and check that")
+    if total > MAX_TOTAL_BYTES:
+        raise UserError(f"{path.name} inflates to {total / 2**20:.0f} MB; check reads up to "
+                        f"{MAX_TOTAL_BYTES // 2**20} MB")
+    return archive
+
+
+def _converted_from_ods(path: Path) -> bytes:
+    from sheetprop.libreoffice import find_soffice, recalculate
+
+    if find_soffice() is None:
+        raise UserError(f"{path.name} is an OpenDocument spreadsheet (.ods); save it as .xlsx, or install "
+                        "LibreOffice so check can convert it")
+    with tempfile.TemporaryDirectory(prefix="sheetprop-ods-") as folder:
+        source = Path(folder, "in", "workbook.ods")
+        source.parent.mkdir()
+        source.write_bytes(path.read_bytes())
+        return recalculate(source, Path(folder, "out")).read_bytes()
+
+
+def _load(path: Path, data: bytes, data_only: bool):
+    # openpyxl takes a tenth of a second to import: only `check` pays for it, not `build`. From
+    # bytes, not the path: openpyxl refuses names without .xlsx/.xlsm even when the content is one.
+    from openpyxl import load_workbook
+
+    try:
+        return load_workbook(io.BytesIO(data), data_only=data_only, read_only=False)
+    except MemoryError:
+        raise UserError(f"{path.name} is too large to read in this machine's memory") from None
+    except Exception as exc:  # noqa: BLE001 - a damaged part raises anything from KeyError to XML errors
+        detail = str(exc).splitlines()[0] if str(exc) else "invalid file"
+        raise UserError(f"cannot read {path.name} as an .xlsx workbook ({type(exc).__name__}: {detail[:200]})"
+                        ) from None
