@@ -142,6 +142,12 @@ class TableCheck:
         values, problems = {}, []
         for label, cell in row.items():
             number = cell.number
+            # An error value that a formula computed (w − η·∂E/∂w after EXP overflowed) came from
+            # upstream, where it is judged; here it is the spreadsheet's NaN, not a slip.
+            computed_error = cell.formula is not None and not cell.is_typed and isinstance(cell.value, str) \
+                and cell.value.startswith("#")
+            if number is None and computed_error:
+                number = math.nan
             if number is None and self.network.by_label(label).role in GIVEN_ROLES:
                 problems.append(self._finding(cell, label, "not a number", None,
                                               "holds no number, so this row cannot be checked"))

@@ -321,3 +321,26 @@ def test_ctrl_c_while_the_outputs_are_written_still_writes_them(tmp_path, monkey
     assert main(["mnist", "--data", str(data), "--out", str(out), "--no-download", "--quiet", "--epochs", "1",
                  "--batch-size", "50"]) == 0
     assert out.exists() and out.with_name("m_model.xlsx").exists()
+
+
+# --- 8. one mistake, one finding -----------------------------------------------------------------
+
+def test_an_overflowing_build_checks_clean(build, capsys):
+    built = build("--lrs", "1e300", "--steps", "5")
+    assert main(["check", str(built)]) == 0
+    assert "0 findings" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(not __import__("shutil").which("soffice"), reason="LibreOffice (soffice) not installed")
+@pytest.mark.parametrize("formula, shown", [("=K18*0+J18", "#VALUE!"), ("=FOO(F18)*D18+G18*E18", "#NAME?")])
+def test_a_circular_or_unknown_function_cell_is_one_finding(build, tmp_path, capsys, formula, shown):
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.load_workbook(build("--lrs", "0.5", "--steps", "5"))
+    book["lr=0.5"]["J18"] = formula  # h1 of the first row; saved without values, so LibreOffice computes them
+    edited = tmp_path / "edited.xlsx"
+    book.save(edited)
+    assert main(["check", "--json", str(edited)]) == 1
+    import json
+
+    findings = json.loads(capsys.readouterr().out)["findings"]
+    assert [(f["cell"], f["found"]) for f in findings] == [("J18", shown)]
