@@ -10,8 +10,10 @@ parsed by openpyxl with defusedxml, which refuses entities and external referenc
 from __future__ import annotations
 
 import io
+import re
 import stat
 import tempfile
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -40,7 +42,14 @@ def open_workbook(path: Path):
         _checked_zip(path, data)
     elif "xl/workbook.xml" not in archive.namelist():
         raise UserError(f"{path.name} is a zip archive but not an Excel workbook (no xl/workbook.xml)")
-    return _load(path, data, data_only=False), _load(path, data, data_only=True)
+    try:
+        formulas = _load(path, data, data_only=False)
+    except UserError:
+        # Gnumeric writes cell notes without authors, which openpyxl cannot index; check never
+        # reads notes, so give them one author and try again.
+        data = _with_note_authors(data)
+        formulas = _load(path, data, data_only=False)
+    return formulas, _load(path, data, data_only=True)
 
 
 def _read_limited(path: Path) -> bytes:
@@ -114,13 +123,27 @@ def _converted_from_ods(path: Path) -> bytes:
         return recalculate(source, Path(folder, "out")).read_bytes()
 
 
+def _with_note_authors(data: bytes) -> bytes:
+    source, result = zipfile.ZipFile(io.BytesIO(data)), io.BytesIO()
+    with zipfile.ZipFile(result, "w", zipfile.ZIP_DEFLATED) as target:
+        for item in source.infolist():
+            part = source.read(item.filename)
+            if re.fullmatch(r"xl/comments\d*\.xml", item.filename):
+                part = re.sub(rb'authorId="\d+"', b'authorId="0"', part)
+                part = re.sub(rb"<authors\s*/>|<authors>\s*</authors>", b"<authors><author>-</author></authors>", part)
+            target.writestr(item, part)
+    return result.getvalue()
+
+
 def _load(path: Path, data: bytes, data_only: bool):
     # openpyxl takes a tenth of a second to import: only `check` pays for it, not `build`. From
     # bytes, not the path: openpyxl refuses names without .xlsx/.xlsm even when the content is one.
     from openpyxl import load_workbook
 
     try:
-        return load_workbook(io.BytesIO(data), data_only=data_only, read_only=False)
+        with warnings.catch_warnings():  # openpyxl's warnings about styles it fills in are not ours to print
+            warnings.simplefilter("ignore")
+            return load_workbook(io.BytesIO(data), data_only=data_only, read_only=False)
     except MemoryError:
         raise UserError(f"{path.name} is too large to read in this machine's memory") from None
     except Exception as exc:  # noqa: BLE001 - a damaged part raises anything from KeyError to XML errors

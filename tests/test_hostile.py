@@ -344,3 +344,36 @@ def test_a_circular_or_unknown_function_cell_is_one_finding(build, tmp_path, cap
 
     findings = json.loads(capsys.readouterr().out)["findings"]
     assert [(f["cell"], f["found"]) for f in findings] == [("J18", shown)]
+
+
+def test_a_full_disk_is_one_line_and_leaves_nothing(tmp_path, capsys, monkeypatch):
+    import errno
+
+    from xlsxwriter.exceptions import FileCreateError
+
+    def disk_full(self):
+        raise FileCreateError(OSError(errno.ENOSPC, "No space left on device"))
+
+    monkeypatch.setattr(xlsxwriter.Workbook, "close", disk_full)
+    out = tmp_path / "o.xlsx"
+    code, err = run(capsys, "build", "--quiet", "--steps", "3", "--out", str(out))
+    assert one_line_error(code, err) and "the disk is full" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(not __import__("shutil").which("soffice"), reason="LibreOffice (soffice) not installed")
+def test_an_ods_workbook_is_converted_and_checked(build, tmp_path):
+    built = build("--lrs", "0.5", "--steps", "3")
+    subprocess.run(["soffice", f"-env:UserInstallation={(tmp_path / 'profile').as_uri()}", "--headless",
+                    "--convert-to", "ods", "--outdir", str(tmp_path / "ods"), str(built)],
+                   check=True, capture_output=True, timeout=120)
+    assert main(["check", str(tmp_path / "ods" / "BackPropagation.ods")]) == 0
+
+
+@pytest.mark.skipif(not __import__("shutil").which("ssconvert"), reason="Gnumeric (ssconvert) not installed")
+def test_a_workbook_gnumeric_saved_is_read(build, tmp_path):
+    built = build("--lrs", "0.5", "--steps", "3")
+    saved = tmp_path / "gnumeric.xlsx"
+    subprocess.run(["ssconvert", str(built), str(saved)], check=True, capture_output=True, timeout=120)
+    done = run_cli("check", saved)  # Gnumeric writes notes without authors: openpyxl alone raised IndexError
+    assert done.returncode == 0 and done.stderr == "" and "0 findings" in done.stdout
