@@ -66,10 +66,46 @@ class Report:
     def rows_checked(self) -> int:
         return sum(rows for _, rows in self.sheets)
 
+    @property
+    def groups(self) -> list[list[Finding]]:
+        return group_findings(self.findings)
+
     def summary(self) -> str:
-        n_sheets, n_findings = len(self.sheets), len(self.findings)
+        n_sheets, n_findings, n_cells = len(self.sheets), len(self.groups), len(self.findings)
+        cells = f" ({n_cells} cells)" if n_cells != n_findings else ""
         return (f"{n_sheets} sheet{'s' * (n_sheets != 1)}, {self.rows_checked} row"
-                f"{'s' * (self.rows_checked != 1)} checked, {n_findings} finding{'s' * (n_findings != 1)}")
+                f"{'s' * (self.rows_checked != 1)} checked, {n_findings} finding{'s' * (n_findings != 1)}{cells}")
+
+
+_CELL = re.compile(r"([A-Z]{1,3})(\d+)")
+_RELATIVE_ROW = re.compile(r"(?<![A-Za-z_$])(\$?[A-Z]{1,3})(\d+)(?![\w(])")
+
+
+def _shape(finding: Finding) -> tuple:
+    """What makes two findings one mistake copied down a column: same sheet, column and kind, and
+    the same formula once each relative row number is written as an offset from the cell's row."""
+    column, row = _CELL.fullmatch(finding.cell).groups()
+    formula = finding.formula
+    if formula is not None:
+        formula = _RELATIVE_ROW.sub(lambda m: f"{m.group(1)}[{int(m.group(2)) - int(row)}]", formula)
+    return finding.sheet, column, finding.kind, formula
+
+
+def group_findings(findings: list[Finding]) -> list[list[Finding]]:
+    """Findings in order, a run of the same mistake in consecutive rows of a column made one group."""
+    groups: list[list[Finding]] = []
+    last: dict[tuple, list[Finding]] = {}
+    for finding in findings:
+        shape = _shape(finding)
+        group = last.get(shape)
+        row = int(_CELL.fullmatch(finding.cell).group(2))
+        if group is not None and int(_CELL.fullmatch(group[-1].cell).group(2)) == row - 1:
+            group.append(finding)
+        else:
+            group = [finding]
+            groups.append(group)
+        last[shape] = group
+    return groups
 
 
 def check_workbook(path, tolerance: float = DEFAULT_TOLERANCE) -> Report:

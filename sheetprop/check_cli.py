@@ -57,11 +57,16 @@ def to_json(report: Report) -> str:
         return None if isinstance(value, float) and not math.isfinite(value) else value
 
     findings = [{key: clean(value) for key, value in asdict(f).items()} for f in report.findings]
+    cells = {id(f): k for k, f in enumerate(report.findings)}
+    groups = [{"sheet": g[0].sheet, "label": g[0].label, "kind": g[0].kind, "first_cell": g[0].cell,
+               "last_cell": g[-1].cell, "count": len(g), "findings": [cells[id(f)] for f in g]}
+              for g in report.groups]
     return json.dumps({
         "workbook": str(report.path),
         "sheets": [{"sheet": sheet, "rows": rows} for sheet, rows in report.sheets],
         "recalculated": report.recalculated,
         "findings": findings,
+        "groups": groups,
         "notes": report.notes,
         "summary": report.summary(),
     }, ensure_ascii=False, indent=2)
@@ -71,9 +76,13 @@ def to_text(report: Report) -> str:
     lines = [f"{report.path}"]
     for note in report.notes:
         lines.append(f"  note: {note}")
-    for f in report.findings:
+    for group in report.groups:
+        f = group[0]
         lines.append("")
         lines.append(f"  {_quote(f.sheet)}!{f.cell}  {f.label}: {f.kind} — {f.message}")
+        if len(group) > 1:
+            lines.append(f"    repeated  down to {group[-1].cell}: the same mistake in {len(group)} cells in a row "
+                         "(the first is shown)")
         lines.append(f"    formula   {f.formula if f.formula is not None else '(typed value)'}")
         lines.append(f"    found     {_number(f.found)}")
         if f.expected is not None:

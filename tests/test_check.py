@@ -277,3 +277,25 @@ def test_learning_rate_typed_into_the_updates(tmp_path, eta_label, checked):
     else:
         assert report.findings == []
         assert any("weight updates not checked" in note for note in report.notes)
+
+
+@needs_libreoffice
+def test_a_slip_copied_down_a_column_is_one_finding(tmp_path, capsys):
+    slip = f"=({_DELTA_O1}*{{w6}}+{_DELTA_O2}*{{w8}})*{{a_h1}}*(1-{{a_h1}})*{{i1}}"  # σ'(h1) for σ'(h2)
+    steps = 8
+    copied = {(step, "dw3"): slip for step in range(steps)}
+    copied[(5, "dw1")] = f"=({_DELTA_O1}*{{w5}}+{_DELTA_O2}*{{w7}})*{{a_h1}}*(1-{{a_h1}})"
+    source = tmp_path / "in" / "copied.xlsx"
+    source.parent.mkdir()
+    write_workbook(source, [("copied", ROW_ONE, copied)], steps)
+    saved = recalculate(source, tmp_path / "saved")
+    assert main(["check", str(saved)]) == 1
+    text = capsys.readouterr().out
+    assert f"repeated  down to {ROW_ONE.cell(steps - 1, 'dw3')}: the same mistake in {steps} cells" in text
+    assert text.count("∂E/∂w3: wrong formula") == 1 and text.rstrip().endswith(f"2 findings ({steps + 1} cells)")
+    assert main(["check", "--json", str(saved)]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert len(report["findings"]) == steps + 1
+    groups = {(g["first_cell"], g["last_cell"], g["count"]) for g in report["groups"]}
+    assert groups == {(ROW_ONE.cell(0, "dw3"), ROW_ONE.cell(steps - 1, "dw3"), steps),
+                      (ROW_ONE.cell(5, "dw1"), ROW_ONE.cell(5, "dw1"), 1)}
