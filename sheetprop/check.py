@@ -44,7 +44,7 @@ class Finding:
     sheet: str
     cell: str
     label: str
-    kind: str                   # wrong formula | wrong update | typed number | not a number
+    kind: str                   # wrong formula | wrong update | η drift | typed number | not a number
     formula: str | None         # as written; None where the cell holds a typed value
     found: object               # the cached value (a number, or an error text such as #DIV/0!)
     expected: float | None      # what the chain rule gives from the cells this one reads
@@ -223,6 +223,12 @@ class TableCheck:
         """Later rows: weights must be the update of the row above, other givens unchanged."""
         found = []
         learning_rate = self.table.learning_rates[k]
+        # η is one cell per table, the one the first update reads: a reference that drifts down
+        # row by row (B32, B33, … where $B$32 belongs) trains at other rates without a sign.
+        table_eta = next((lr for lr in self.table.learning_rates if lr is not None), None)
+        drifted = learning_rate is not None and table_eta is not None and learning_rate.where != table_eta.where
+        if drifted:
+            learning_rate = table_eta
         eta = learning_rate.value if learning_rate is not None else math.nan
         wants = (self.evaluate_updates(*(above[label] for label in self.labels), eta)
                  if above is not None else [None] * len(self.network.given))
@@ -231,6 +237,15 @@ class TableCheck:
             is_weight = q.role == "weight"
             if is_weight and learning_rate is None:
                 want = None  # η unknown: the update cannot be checked (the table notes it)
+            if is_weight and drifted:
+                if not any(f.kind == "η drift" for f in found):  # one finding for the row, not one per weight
+                    read = self.table.learning_rates[k]
+                    found.append(self._finding(
+                        cell, q.label, "η drift", want,
+                        f"reads η from {read.where} (= {read.value:g}), not the table's η cell {table_eta.where} "
+                        f"(= {table_eta.value:g}); make the reference absolute ({_absolute(table_eta.where)}) so every "
+                        "row uses the same η", chain_rule=_update_rule(q.label, self.network.update(q))))
+                continue
             update = self.network.update(q)
             if is_weight and cell.is_typed:
                 found.append(self._finding(cell, q.label, "typed number", want,
@@ -336,6 +351,11 @@ class _HintPrinter(MathPrinter):
 
 def _print(expr: Expr) -> str:
     return _HintPrinter().doprint(expr)
+
+
+def _absolute(where: str) -> str:
+    """B32 -> $B$32 (a sheet prefix is kept)."""
+    return re.sub(r"\$?([A-Z]{1,3})\$?(\d+)$", r"$\1$\2", where)
 
 
 def _update_rule(label: str, update: Expr) -> str:

@@ -299,3 +299,25 @@ def test_a_slip_copied_down_a_column_is_one_finding(tmp_path, capsys):
     groups = {(g["first_cell"], g["last_cell"], g["count"]) for g in report["groups"]}
     assert groups == {(ROW_ONE.cell(0, "dw3"), ROW_ONE.cell(steps - 1, "dw3"), steps),
                       (ROW_ONE.cell(5, "dw1"), ROW_ONE.cell(5, "dw1"), 1)}
+
+
+@needs_libreoffice
+def test_a_drifting_learning_rate_reference_is_one_finding(build, tmp_path, capsys):
+    book = openpyxl.load_workbook(build("--lrs", "0.5", "--steps", "6"))
+    sheet = book["lr=0.5"]
+    header = next(row[0].row for row in sheet.iter_rows(max_col=1) if row[0].value == "step")
+    for k in range(2, 6):
+        sheet.cell(k + 1, 1).value = 0.9  # numbers below the η cell (A2), as in a handout
+    for row in range(header + 2, header + 7):
+        for cell in sheet[row]:
+            if isinstance(cell.value, str) and "$A$2" in cell.value:
+                # copied down with a relative reference: row 2 reads A2, row 3 reads A3, …
+                cell.value = cell.value.replace("$A$2", f"A{row - header}")
+    edited = tmp_path / "drift.xlsx"
+    book.save(edited)
+    assert main(["check", "--json", str(edited)]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert [(g["kind"], g["count"]) for g in report["groups"]] == [("η drift", 4)]
+    first = report["findings"][0]
+    assert first["cell"] == f"F{header + 3}" and "reads η from A3 (= 0.9), not the table's η cell A2" in first["message"]
+    assert "$A$2" in first["message"]
