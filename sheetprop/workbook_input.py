@@ -44,10 +44,13 @@ def open_workbook(path: Path):
         raise UserError(f"{path.name} is a zip archive but not an Excel workbook (no xl/workbook.xml)")
     try:
         formulas = _load(path, data, data_only=False)
-    except UserError:
+    except UserError as first:
         # Gnumeric writes cell notes without authors, which openpyxl cannot index; check never
         # reads notes, so give them one author and try again.
-        data = _with_note_authors(data)
+        try:
+            data = _with_note_authors(data)
+        except Exception:  # noqa: BLE001 - a damaged part: the first reason stands
+            raise first from None
         formulas = _load(path, data, data_only=False)
     return formulas, _load(path, data, data_only=True)
 
