@@ -160,6 +160,13 @@ def test_help_works_without_torch(tmp_path):
     assert "--epochs" in done.stdout and "--resume" in done.stdout and "./data" in done.stdout
 
 
+def test_mnist_sheet_help_and_error_without_torch(tmp_path):
+    done = run_without_torch("mnist-sheet", "--help", cwd=tmp_path)
+    assert done.returncode == 0 and "CHECKPOINT" in done.stdout and "--digit" in done.stdout
+    done = run_without_torch("mnist-sheet", "model.ckpt.pt", "--out", str(tmp_path / "m.xlsx"), cwd=tmp_path)
+    assert done.returncode == 2 and "pip install 'sheetprop[mnist]'" in done.stderr and "Traceback" not in done.stderr
+
+
 def test_missing_torch_says_how_to_install(tmp_path):
     done = run_without_torch("mnist", "--no-download", cwd=tmp_path)
     assert done.returncode == 2
