@@ -101,14 +101,21 @@ def format_epoch(row: dict, epochs: int) -> str:
     )
 
 
-def run(args: argparse.Namespace) -> int:
-    out = check_output_path(args.out)
+def torch_runtime():
+    """The runtime module, imported first (it sets the OpenMP wait policy before torch loads), or
+    the install hint as a one-line error where torch is missing."""
     try:
-        from sheetprop.mnist import runtime  # first: it sets the OpenMP wait policy before torch loads
+        from sheetprop.mnist import runtime
     except ImportError as exc:
         if (exc.name or "").split(".")[0] != "torch":
             raise
         raise UserError(INSTALL_HINT) from None
+    return runtime
+
+
+def run(args: argparse.Namespace) -> int:
+    out = check_output_path(args.out)
+    runtime = torch_runtime()
     from sheetprop.mnist.batches import DeviceSplit
     from sheetprop.mnist.checkpoint import checkpoint_path_for
     from sheetprop.mnist.data import load_mnist

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sheetprop.atomic import check_output_path
 from sheetprop.errors import UserError
-from sheetprop.mnist.cli import DATASET_NAMES, DEFAULT_DATA, INSTALL_HINT
+from sheetprop.mnist.cli import DATASET_NAMES, DEFAULT_DATA, torch_runtime
 
 DEFAULT_OUT = Path("output") / "mnist_model.xlsx"
 DESCRIPTION = """\
@@ -40,12 +40,7 @@ def add_parser(commands) -> None:
 
 def run(args: argparse.Namespace) -> int:
     out = check_output_path(args.out)
-    try:
-        from sheetprop.mnist import runtime  # first: it sets the OpenMP wait policy before torch loads
-    except ImportError as exc:
-        if (exc.name or "").split(".")[0] != "torch":
-            raise
-        raise UserError(INSTALL_HINT) from None
+    runtime = torch_runtime()
     import torch
 
     from sheetprop.mnist.batches import DeviceSplit
