@@ -18,26 +18,12 @@ from pathlib import Path
 
 from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
 
+from sheetprop import labels
 from sheetprop.errors import UserError
 from sheetprop.libreoffice import find_soffice, recalculate
-from sheetprop.network import Network
+from sheetprop.network import GIVEN_ROLES, Network
 from sheetprop.template import parse_template
 
-# Label variants, matched after lower-casing and removing spaces and underscores, and with
-# ∂ read as d. Each pattern's group is the index in the canonical label.
-_LABEL_PATTERNS = [
-    (re.compile(r"t(\d)"), "t{}"),
-    (re.compile(r"i(\d)"), "i{}"),
-    (re.compile(r"w(\d+)"), "w{}"),
-    (re.compile(r"b(\d)"), "b{}"),
-    (re.compile(r"(?:net)?h(\d)"), "h{}"),
-    (re.compile(r"(?:a|out)h(\d)"), "a_h{}"),
-    (re.compile(r"(?:net)?o(\d)"), "o{}"),
-    (re.compile(r"(?:a|out)o(\d)"), "a_o{}"),
-    (re.compile(r"e(\d)"), "E{}"),
-    (re.compile(r"e(?:tot|total)()"), "E_total"),
-    (re.compile(r"de(?:tot|total)?/dw(\d+)"), "∂E/∂w{}"),
-]
 _LEARNING_RATE_LABEL = re.compile(r"(?:learningrate|lr|eta|η|alpha|α)(?:\(?(?:η|eta|α)\)?)?:?")
 
 # A cell reference in a formula, with an optional sheet name: $B$1, AB4, 'lr=0.5'!B1.
@@ -49,15 +35,8 @@ MAX_HEADER_SEARCH_ROWS = 200
 
 
 def canonical_label(text) -> str | None:
-    """The canonical quantity label a header cell stands for, or None."""
-    if not isinstance(text, str):
-        return None
-    key = re.sub(r"[\s_]", "", text).lower().replace("∂", "d")
-    for pattern, canonical in _LABEL_PATTERNS:
-        match = pattern.fullmatch(key)
-        if match:
-            return canonical.format(*match.groups())
-    return None
+    """The canonical quantity label a header cell stands for, or None (see ``labels.parse``)."""
+    return labels.parse(text)
 
 
 @dataclass(frozen=True)
@@ -181,18 +160,30 @@ def _read_table(sheet, value_sheet, header, formulas, values) -> Table:
         raise _NotCheckable(f"header row {header_row} has no column for {', '.join(missing)}, "
                             "so the values the formulas start from are unknown")
     # Columns that do not belong to this network (w9 in a 2-2-2 sheet) are extra columns.
-    labels = {q.label for q in network.quantities}
-    columns = {label: col for label, col in columns.items() if label in labels}
+    known = {q.label for q in network.quantities}
+    columns = {label: col for label, col in columns.items() if label in known}
+    computed = [label for label in columns if network.by_label(label).role not in GIVEN_ROLES]
 
-    rows = []
+    def empty(cell: Cell) -> bool:
+        return cell.formula is None and cell.value in (None, "")
+
+    rows, unfinished = [], None
     for row_number in range(header_row + 1, sheet.max_row + 1):
         row = {label: _cell(sheet, value_sheet, row_number, col) for label, col in columns.items()}
-        if all(cell.formula is None and cell.value in (None, "") for cell in row.values()):
+        if all(empty(cell) for cell in row.values()):
+            break
+        if computed and all(empty(row[label]) for label in computed):
+            unfinished = row_number  # only the given values typed: the student stopped here
             break
         rows.append(row)
+    if not rows and unfinished is not None:
+        raise _NotCheckable(f"row {unfinished} below the header is unfinished (only given values typed, no "
+                            "computed cell filled in): nothing to check yet")
     if not rows:
         raise _NotCheckable(f"no data rows below the header in row {header_row}")
     table = Table(sheet.title, header_row, columns, network, rows)
+    if unfinished is not None:
+        table.notes.append(f"row {unfinished} is unfinished (no computed cell filled in): the table ends above it")
     table.learning_rates = [None] + [_learning_rate(table, k, sheet, formulas, values)
                                      for k in range(1, len(rows))]
     if len(rows) > 1 and not any(table.learning_rates):

@@ -6,6 +6,8 @@ module, so a label the workbook writes is always a label ``check`` can read back
 
 from __future__ import annotations
 
+import re
+
 LOSS = "E_total"
 STEP = "step"
 
@@ -61,3 +63,36 @@ def finite_difference(parameter_label: str) -> str:
 def gradcheck_error(parameter_label: str) -> str:
     """The chain rule's derivative minus the finite difference."""
     return f"Δ ∂E/∂{parameter_label}"
+
+
+# --- reading labels back: by meaning, not from a list of spellings -------------------------------
+# Students write ∂, δ or d for the derivative, E, E_t, E_tot or E_total for the loss, a_, out_ or
+# act_ for an activation, net_ for a weighted sum, with any spacing and case. A label is taken
+# apart into those pieces: which quantity (t, i, w, b, h, o, E), which number, which prefix.
+
+_DERIVATIVE_MARKS = str.maketrans({"∂": "d", "δ": "d", "Δ": "d", "𝜕": "d"})
+_LOSS_NAME = r"e(?:total|tot|t)"
+_GIVEN = re.compile(r"(?P<kind>[tiwb])(?P<n>\d+)")
+_NEURON = re.compile(r"(?P<prefix>net|a|out|act)?(?P<kind>[ho])(?P<n>\d+)")
+_OUTPUT_LOSS = re.compile(r"e(?P<n>\d+)")
+# ∂E/∂w1 and its spellings: dE/dw1, δE_tot/δw1, dE_t/dw1, E∂w1, Edw1, dw1.
+_GRADIENT = re.compile(rf"(?:d?(?:{_LOSS_NAME}|e)/?)?dw(?P<n>\d+)")
+
+
+def parse(text) -> str | None:
+    """The label a header cell stands for (``w1``, ``a_h1``, ``E_total``, ``∂E/∂w1``), or None."""
+    if not isinstance(text, str):
+        return None
+    key = re.sub(r"[\s_]", "", text.translate(_DERIVATIVE_MARKS)).lower()
+    if match := _GIVEN.fullmatch(key):
+        return {"t": target, "i": input_, "w": weight, "b": bias}[match["kind"]](int(match["n"]))
+    if match := _NEURON.fullmatch(key):
+        neuron = (hidden if match["kind"] == "h" else output)(int(match["n"]))
+        return activation(neuron) if match["prefix"] in ("a", "out", "act") else neuron
+    if match := _OUTPUT_LOSS.fullmatch(key):
+        return output_loss(int(match["n"]))
+    if re.fullmatch(_LOSS_NAME, key):
+        return LOSS
+    if match := _GRADIENT.fullmatch(key):
+        return gradient(weight(int(match["n"])))
+    return None

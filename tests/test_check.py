@@ -183,6 +183,10 @@ def test_typed_number_in_a_built_workbook_is_found(build, tmp_path):
     ("∂E/∂w1", "∂E/∂w1"), ("∂E_total/∂w1", "∂E/∂w1"), ("dE/dw1", "∂E/∂w1"),
     ("dE_total/dw7", "∂E/∂w7"), ("a_h1", "a_h1"), ("out_h1", "a_h1"), ("out_o2", "a_o2"),
     ("OUT O1", "a_o1"), (" w 5 ", "w5"), ("net_h2", "h2"), ("step", None), ("η", None), (0.5, None),
+    # Spellings from real hand-ins, read by meaning: δ or ∂ or d, E/E_t/E_tot, act_ prefixes.
+    ("δE_tot/δw1", "∂E/∂w1"), ("E∂w1", "∂E/∂w1"), ("Edw3", "∂E/∂w3"), ("dw1", "∂E/∂w1"),
+    ("dE_t/dw2", "∂E/∂w2"), ("δE/δw8", "∂E/∂w8"), ("act_h1", "a_h1"), ("ACT_O2", "a_o2"), ("E_t", "E_total"),
+    ("w12", "w12"), ("E1", "E1"), ("h", None), ("dx1", None), ("E/w1", None), ("notes", None),
 ])
 def test_label_variants(header, canonical):
     assert canonical_label(header) == canonical
@@ -321,3 +325,20 @@ def test_a_drifting_learning_rate_reference_is_one_finding(build, tmp_path, caps
     first = report["findings"][0]
     assert first["cell"] == f"F{header + 3}" and "reads η from A3 (= 0.9), not the table's η cell A2" in first["message"]
     assert "$A$2" in first["message"]
+
+
+def test_an_unfinished_last_row_ends_the_table(build, tmp_path, capsys):
+    book = openpyxl.load_workbook(build("--lrs", "0.5", "--steps", "4"))
+    sheet = book["lr=0.5"]
+    header = next(row[0].row for row in sheet.iter_rows(max_col=1) if row[0].value == "step")
+    labels = {c.column: c.value for c in sheet[header]}
+    last = header + 4
+    for cell in sheet[last]:
+        if labels.get(cell.column) not in ("step", "t1", "t2", "i1", "i2") and not str(labels.get(cell.column)).startswith("w"):
+            cell.value = None  # the student typed the new weights and stopped
+    edited = tmp_path / "stopped.xlsx"
+    book.save(edited)
+    assert main(["check", str(edited)]) == 0
+    text = capsys.readouterr().out
+    assert f"row {last} is unfinished" in text and text.count("is unfinished") == 1
+    assert text.rstrip().endswith("1 sheet, 3 rows checked, 0 findings")
