@@ -20,7 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sheetprop import engine
-from sheetprop.audit import Audit, Cell, Table, read_workbook
+from xlsxwriter.utility import xl_col_to_name
+
+from sheetprop.audit import Audit, Cell, Table, read_workbook, references
 from sheetprop.engine import Expr, var
 from sheetprop.network import GIVEN_ROLES, LEARNING_RATE, previous
 from sheetprop.numeric import compile_function
@@ -44,7 +46,7 @@ class Finding:
     sheet: str
     cell: str
     label: str
-    kind: str                   # wrong formula | wrong update | η drift | typed number | not a number
+    kind: str                   # wrong formula | wrong reference | wrong update | η drift | typed number | not a number
     formula: str | None         # as written; None where the cell holds a typed value
     found: object               # the cached value (a number, or an error text such as #DIV/0!)
     expected: float | None      # what the chain rule gives from the cells this one reads
@@ -148,6 +150,7 @@ class TableCheck:
         computed = self.network.computed
         self.evaluate_local = compile_function([self.local[q.label] for q in computed], self.inputs)
         self.computed_labels = [q.label for q in computed]
+        self.column_labels = {xl_col_to_name(col - 1): label for label, col in table.columns.items()}
         # Every later row's givens from the row above: w − η·∂E/∂w, or the same value.
         self.labels = [q.label for q in self.network.quantities]
         self.evaluate_updates = compile_function(
@@ -217,7 +220,32 @@ class TableCheck:
                     "disagrees with the chain rule applied to the cells it depends on",
                     hint=self._hint(self.local[q.label], values, cell.number, lhs),
                     chain_rule=self.network.derivation(q)))
+            elif swap := self._swapped_reference(q.label, cell):
+                # Right number, wrong cell: with t1 = t2, an E2 written with t1 agrees today.
+                used, needed = swap
+                found.append(self._finding(
+                    cell, q.label, "wrong reference", want,
+                    f"uses {used} where {q.label} needs {needed} (the value agrees only because they "
+                    "hold the same number in this row)", chain_rule=self.network.derivation(q)))
         return found
+
+    def _swapped_reference(self, label: str, cell: Cell) -> tuple[str, str] | None:
+        """(used, needed) when the formula reads this row's cell of one quantity where the chain
+        rule needs another of the same kind (t1 for t2, a_h1 for a_h2) and misses that one."""
+        row = int(re.search(r"\d+$", cell.ref).group())
+        read = set()
+        for sheet, column, ref_row in references(cell.formula or ""):
+            if (sheet is None or sheet == self.table.sheet) and ref_row == row:
+                label_there = self.column_labels.get(column)
+                if label_there is not None:
+                    read.add(label_there)
+        needed = {node.payload for node in engine.topological_order([self.local[label]]) if node.op == "var"}
+        extra, missing = sorted(read - needed), sorted(needed - read)
+        for used in extra:
+            for need in missing:
+                if _kind(used) == _kind(need):
+                    return used, need
+        return None
 
     def _check_givens(self, k: int, row, above) -> list[Finding]:
         """Later rows: weights must be the update of the row above, other givens unchanged."""

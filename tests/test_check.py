@@ -137,13 +137,15 @@ def test_json_output_parses(workbooks, capsys):
 
 @needs_libreoffice
 def test_tolerance_option(workbooks, capsys):
-    # At 30 % only the gross slips remain: E2 from t1 (≈ 70 % off), the missing i2 (factor 10)
-    # and the pasted number (a finding whatever its value).
+    # At 30 % only the gross slips remain by value: E2 from t1 (≈ 70 % off), the missing i2
+    # (factor 10) and the pasted number (a finding whatever its value). σ'(h1) for σ'(h2) in dw3
+    # is within 30 %, but its formula reads a_h1 where a_h2 belongs: that no tolerance hides.
     assert main(["check", "--json", "--tolerance", "0.3", str(workbooks["slips"])]) == 1
     data = json.loads(capsys.readouterr().out)
-    assert {(f["sheet"], f["cell"]) for f in data["findings"]} == {
-        (sheet, layout.cell(step, name)) for sheet, layout in LAYOUTS.items()
-        for step, name in [(2, "E2"), (1, "dw2"), (1, "a_h2")]}
+    assert {(f["sheet"], f["cell"], f["kind"]) for f in data["findings"]} == {
+        (sheet, layout.cell(step, name), kind) for sheet, layout in LAYOUTS.items()
+        for step, name, kind in [(2, "E2", "wrong formula"), (1, "dw2", "wrong formula"),
+                                 (1, "a_h2", "typed number"), (1, "dw3", "wrong reference")]}
 
 
 @needs_libreoffice
@@ -342,3 +344,24 @@ def test_an_unfinished_last_row_ends_the_table(build, tmp_path, capsys):
     text = capsys.readouterr().out
     assert f"row {last} is unfinished" in text and text.count("is unfinished") == 1
     assert text.rstrip().endswith("1 sheet, 3 rows checked, 0 findings")
+
+
+
+@needs_libreoffice
+def test_a_wrong_reference_that_gives_the_right_number_is_found(tmp_path, capsys):
+    """With t1 = t2 (the ERA targets), E2 written with t1 is numerically right: its formula is not."""
+    import check_workbooks
+
+    slips = {(1, "E2"): "=0.5*({t1}-{a_o2})^2"}
+    source = tmp_path / "in" / "equal_targets.xlsx"
+    source.parent.mkdir()
+    original = dict(check_workbooks.TARGETS)
+    check_workbooks.TARGETS.update({"t1": 0.5, "t2": 0.5})
+    try:
+        write_workbook(source, [("equal", ROW_ONE, slips)], 3)
+    finally:
+        check_workbooks.TARGETS.update(original)
+    assert main(["check", "--json", str(recalculate(source, tmp_path / "saved"))]) == 1
+    findings = json.loads(capsys.readouterr().out)["findings"]
+    assert [(f["cell"], f["kind"]) for f in findings] == [(ROW_ONE.cell(1, "E2"), "wrong reference")]
+    assert "uses t1 where E2 needs t2" in findings[0]["message"]
