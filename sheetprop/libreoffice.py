@@ -102,19 +102,24 @@ def _convert(sources, out_dir: Path, convert_to: str, timeout: float, recalculat
                    "--norestore", "--nologo", "--convert-to", convert_to,
                    "--outdir", str(out_dir), *map(str, sources)]
         names = ", ".join(source.name for source in sources)
-        returncode, output = _run_in_own_group(command, timeout, f"recalculating {names}")
+        # LibreOffice's own temp files (lu*.tmp) go inside the profile, so they are removed with it
+        # even when LibreOffice is killed (timeout, Ctrl-C) and cannot clean up after itself.
+        scratch = Path(profile, "tmp")
+        scratch.mkdir()
+        env = {**os.environ, "TMPDIR": str(scratch), "TMP": str(scratch), "TEMP": str(scratch)}
+        returncode, output = _run_in_own_group(command, timeout, f"recalculating {names}", env)
     if returncode != 0 or not all(any(out_dir.glob(source.stem + "*")) for source in sources):
         detail = output.strip().splitlines()
         raise UserError(f"LibreOffice could not convert {names}: "
                         f"{detail[-1] if detail else f'exit code {returncode}'}")
 
 
-def _run_in_own_group(command: list[str], timeout: float, doing: str) -> tuple[int, str]:
+def _run_in_own_group(command: list[str], timeout: float, doing: str, env: dict | None = None) -> tuple[int, str]:
     """Run LibreOffice in a process group of its own and end the whole group on a timeout, Ctrl-C
     or any other exit: the launcher's child, soffice.bin, would otherwise run on and re-create the
     profile folder just removed."""
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               start_new_session=True)
+                               start_new_session=True, env=env)
     try:
         output, _ = process.communicate(timeout=timeout)
         return process.returncode, output or ""

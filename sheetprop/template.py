@@ -139,7 +139,9 @@ def parse_template(data: dict, source: str = "<template>") -> Template:
 
     unknown = set(data) - _KNOWN_KEYS
     if unknown:
-        fail(f"unknown key(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(_KNOWN_KEYS))}")
+        named = sorted(unknown)[:10]  # a template of thousands of stray keys still gets one short line
+        more = f" and {len(unknown) - len(named)} more" if len(unknown) > len(named) else ""
+        fail(f"unknown key(s) {', '.join(named)}{more}; known: {', '.join(sorted(_KNOWN_KEYS))}")
     layers = data.get("layers")
     if (not isinstance(layers, list) or len(layers) != 3
             or not all(isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= 9 for n in layers)):

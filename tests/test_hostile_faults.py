@@ -1,0 +1,56 @@
+"""More hostile inputs and faults (issue 7): what LibreOffice leaves when `check` is interrupted,
+and error messages that stay readable whatever the input holds. Every file is built here."""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from sheetprop.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _running(pattern: str) -> list[str]:
+    return subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True).stdout.split()
+
+
+@pytest.mark.skipif(not shutil.which("soffice") or not shutil.which("pgrep"), reason="needs LibreOffice and pgrep")
+def test_ctrl_c_during_recalculation_leaves_nothing_in_tmpdir(build, tmp_path):
+    openpyxl = pytest.importorskip("openpyxl")
+    valueless = tmp_path / "valueless.xlsx"
+    openpyxl.load_workbook(build("--lrs", "0.5", "--steps", "3")).save(valueless)  # no saved values: LibreOffice runs
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    process = subprocess.Popen([sys.executable, "-m", "sheetprop", "check", str(valueless)], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "PYTHONPATH": str(REPO), "TMPDIR": str(scratch)})
+    try:
+        deadline = time.monotonic() + 60
+        while not _running(f"soffice.bin.*{scratch}") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _running(f"soffice.bin.*{scratch}"), "LibreOffice never started"
+        time.sleep(0.7)  # LibreOffice has made its own temp files by now
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 130 and "Traceback" not in err, err
+    time.sleep(0.5)
+    assert not _running(str(scratch)), "LibreOffice still runs"
+    assert list(scratch.iterdir()) == []  # neither the profile nor LibreOffice's lu*.tmp
+
+
+def test_unknown_template_keys_are_named_in_a_short_line(tmp_path, capsys):
+    template = tmp_path / "keys.toml"
+    template.write_text("".join(f"k{n} = 1\n" for n in range(5000)))
+    code = main(["build", "--template", str(template), "--out", str(tmp_path / "o.xlsx")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
+    assert "k0" in err and "4990 more" in err and len(err) < 500, err[:600]
+    assert list(tmp_path.iterdir()) == [template]
