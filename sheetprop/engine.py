@@ -135,6 +135,8 @@ def mul(a, b) -> Expr:
 
 def div(a, b) -> Expr:
     a, b = _lift(a), _lift(b)
+    if a.op == b.op == "const" and b.payload != 0:
+        return const(a.payload / b.payload)
     if _is(b, 1):
         return a
     if _is(a, 0):
@@ -154,11 +156,45 @@ def power(a, exponent: float) -> Expr:
 
 
 def exp(a) -> Expr: return Expr("exp", (_lift(a),))
+def log(a) -> Expr: return Expr("log", (_lift(a),))  # the natural logarithm, Excel's LN
 def sigmoid(a) -> Expr: return Expr("sigmoid", (_lift(a),))
 def tanh(a) -> Expr: return Expr("tanh", (_lift(a),))
 def relu(a) -> Expr: return Expr("relu", (_lift(a),))
 def step(a) -> Expr: return Expr("step", (_lift(a),))  # Heaviside: 1 where a > 0, else 0
 def linear(a) -> Expr: return _lift(a)
+
+
+def raise_to(a, b) -> Expr:
+    """a to the power of an expression (Adam's β1ᵗ); ``power`` is for constant exponents."""
+    a, b = _lift(a), _lift(b)
+    if b.op == "const":
+        return power(a, b.payload)
+    return Expr("raise_to", (a, b))
+
+
+def softmax(logits, k: int) -> Expr:
+    """exp(o_k) / Σ_j exp(o_j): the k-th (from 0) of a softmax layer's outputs."""
+    return Expr("softmax", tuple(map(_lift, logits)), k)
+
+
+def softmax_cross_entropy(probabilities, targets) -> Expr:
+    """−Σ_k t_k·ln(a_k) over a softmax layer's outputs a_k (``softmax`` nodes of one layer).
+
+    Fused, so that its derivative with respect to each logit is the textbook a_k − t_k (true
+    when the targets sum to 1) instead of the quotient rule spelt out over every output."""
+    probabilities, targets = tuple(map(_lift, probabilities)), tuple(map(_lift, targets))
+    logits = {p.args for p in probabilities}
+    if len(probabilities) != len(targets) or any(p.op != "softmax" for p in probabilities) or len(logits) != 1:
+        raise ValueError("softmax_cross_entropy needs the softmax outputs of one layer and one target each")
+    return Expr("softmax_cross_entropy", probabilities + targets)
+
+
+def sigmoid_binary_cross_entropy(probability, target) -> Expr:
+    """−(t·ln(a) + (1 − t)·ln(1 − a)) for a sigmoid output a; fused, so ∂E/∂o = a − t."""
+    probability, target = _lift(probability), _lift(target)
+    if probability.op != "sigmoid":
+        raise ValueError("sigmoid_binary_cross_entropy needs a sigmoid output")
+    return Expr("sigmoid_binary_cross_entropy", (probability, target))
 
 
 # Each rule gives ∂node/∂arg for every argument, as expressions; ``node`` is the node itself,
@@ -170,12 +206,43 @@ _LOCAL_DERIVATIVES = {
     "div": lambda node, a, b: (div(1, b), neg(div(a, power(b, 2)))),
     "neg": lambda node, a: (const(-1),),
     "pow": lambda node, a: (mul(node.payload, power(a, node.payload - 1)),),
+    "raise_to": lambda node, a, b: (mul(b, raise_to(a, sub(b, 1))), mul(node, log(a))),
     "exp": lambda node, a: (node,),
+    "log": lambda node, a: (div(1, a),),
     "sigmoid": lambda node, a: (mul(node, sub(1, node)),),
     "tanh": lambda node, a: (sub(1, power(node, 2)),),
     "relu": lambda node, a: (step(a),),
     "step": lambda node, a: (ZERO,),
+    # ∂a_k/∂o_j = a_k·(1 − a_k) when j = k, −a_k·a_j otherwise.
+    "softmax": lambda node, *logits: tuple(
+        mul(node, sub(1, node)) if j == node.payload else neg(mul(node, softmax(logits, j)))
+        for j in range(len(logits))),
 }
+
+# Fused ops pass the chain rule past their own arguments, straight to the logits below them:
+# each rule gives (node, ∂self/∂node) pairs. Their arguments (the softmax or sigmoid outputs)
+# then receive nothing from them, which is right, since the pair already counts that path.
+_SHORTCUT_DERIVATIVES = {
+    # E = −Σ t_k ln a_k, a = softmax(o): ∂E/∂o_k = a_k·Σt − t_k = a_k − t_k for targets summing
+    # to 1 (templates check it); ∂E/∂t_k = −ln a_k.
+    "softmax_cross_entropy": lambda node: [
+        pair for probability, target in _halves(node.args) for pair in (
+            (probability.args[probability.payload], sub(probability, target)),
+            (target, neg(log(probability))))],
+    # E = −(t ln a + (1 − t) ln(1 − a)), a = σ(o): ∂E/∂o = a − t; ∂E/∂t = ln(1 − a) − ln a.
+    "sigmoid_binary_cross_entropy": lambda node: [
+        (node.args[0].args[0], sub(node.args[0], node.args[1])),
+        (node.args[1], sub(log(sub(1, node.args[0])), log(node.args[0])))],
+}
+
+# Every op a graph can hold besides constants and variables: printers and the compiler must
+# cover each one (a test holds them to it).
+OPS = frozenset(_LOCAL_DERIVATIVES) | frozenset(_SHORTCUT_DERIVATIVES)
+
+
+def _halves(args):
+    half = len(args) // 2
+    return zip(args[:half], args[half:])
 
 
 def topological_order(roots) -> list[Expr]:
@@ -201,7 +268,11 @@ def grad(expr: Expr, wrt) -> list[Expr]:
         upstream = adjoint.get(node)
         if upstream is None or not node.args:
             continue
-        for arg, local in zip(node.args, _LOCAL_DERIVATIVES[node.op](node, *node.args)):
+        if node.op in _SHORTCUT_DERIVATIVES:
+            pairs = _SHORTCUT_DERIVATIVES[node.op](node)
+        else:
+            pairs = zip(node.args, _LOCAL_DERIVATIVES[node.op](node, *node.args))
+        for arg, local in pairs:
             contribution = mul(upstream, local)
             adjoint[arg] = add(adjoint[arg], contribution) if arg in adjoint else contribution
     return [adjoint.get(v, ZERO) for v in wrt]
@@ -239,11 +310,38 @@ def _divide(a, b):
     return a / b if b != 0 else math.nan
 
 
+def _log(a):
+    return math.log(a) if a > 0 else math.nan  # LN of 0 or less is #NUM! in a spreadsheet
+
+
+def _softmax(k, *logits):
+    # As the spreadsheet computes it, EXP(o_k)/(EXP(o_1)+…): an overflow is an error there too.
+    exps = [_exp(o) for o in logits]
+    return _divide(exps[k], _sum(exps))
+
+
+def _sum(values):
+    total = 0.0
+    for value in values:  # left to right, as a spreadsheet adds a+b+c
+        total += value
+    return total
+
+
+def _softmax_cross_entropy(*args):
+    half = len(args) // 2
+    return -_sum([t * _log(a) for a, t in zip(args[:half], args[half:])])
+
+
+def _sigmoid_binary_cross_entropy(a, t):
+    return -(t * _log(a) + (1 - t) * _log(1 - a))
+
+
 def _power(a, n):
     try:
-        return a ** n
+        value = a ** n
     except (OverflowError, ZeroDivisionError):
         return math.nan
+    return value if isinstance(value, float) else math.nan  # (−8)^0.5 is complex: #NUM!
 
 
 _EVALUATE = {
@@ -253,6 +351,10 @@ _EVALUATE = {
     "div": _divide,
     "neg": lambda a: -a,
     "exp": _exp,
+    "log": _log,
+    "raise_to": _power,
+    "softmax_cross_entropy": _softmax_cross_entropy,
+    "sigmoid_binary_cross_entropy": _sigmoid_binary_cross_entropy,
     "sigmoid": lambda a: _divide(1.0, 1.0 + _exp(-a)),
     "tanh": math.tanh,
     "relu": lambda a: a if a > 0 or math.isnan(a) else 0.0,
@@ -273,6 +375,8 @@ def evaluate(exprs, env: dict[str, float]) -> list[float]:
                 raise KeyError(f"no value for variable {node.payload!r}") from None
         elif node.op == "pow":
             value = _power(values[node.args[0]], node.payload)
+        elif node.op == "softmax":
+            value = _softmax(node.payload, *(values[a] for a in node.args))
         else:
             value = _EVALUATE[node.op](*(values[a] for a in node.args))
         values[node] = value if math.isfinite(value) else math.nan

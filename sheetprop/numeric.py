@@ -6,21 +6,8 @@ rules as ``engine.evaluate`` (which stays the plain reference the tests compare 
 
 from __future__ import annotations
 
-import math
-
 from sheetprop import engine
 from sheetprop.printers import PythonPrinter
-
-_HELPERS = {
-    "nan": math.nan,
-    "_exp": engine._exp,
-    "_divide": engine._divide,
-    "_power": engine._power,
-    "_sigmoid": engine._EVALUATE["sigmoid"],
-    "_tanh": engine._EVALUATE["tanh"],
-    "_relu": engine._EVALUATE["relu"],
-    "_step": engine._EVALUATE["step"],
-}
 
 
 def compile_function(outputs, inputs):
@@ -42,6 +29,6 @@ def compile_function(outputs, inputs):
         # Overflow to ±inf becomes NaN at once, as engine.evaluate does (inf - inf is NaN).
         lines.append(f"    {name} = {name} if {name} - {name} == 0.0 else nan")
     lines.append(f"    return ({''.join(refs[node] + ', ' for node in outputs)})")
-    namespace = dict(_HELPERS)
+    namespace = dict(printer.helpers)
     exec(compile("\n".join(lines), "<sheetprop.compiled>", "exec"), namespace)
     return namespace["compiled"]

@@ -5,10 +5,17 @@ mostly a table: op -> (template, precedence of the result, precedence each argum
 An argument that binds more loosely than its slot needs is wrapped in parentheses. Nodes named
 in ``refs`` print as their reference (a cell, a symbol), which is how a formula points at the
 cells that already hold its subexpressions. An op missing from the table fails loudly.
+
+An op with any number of arguments (softmax, the fused cross-entropies) has a function instead
+of a template: it gets the printed operands and the node's payload, and one precedence serves
+for every argument.
 """
 
 from __future__ import annotations
 
+import math
+
+from sheetprop import engine
 from sheetprop.engine import Expr
 
 LOWEST, ADD, MUL, NEG, POW, ATOM = range(6)
@@ -40,6 +47,8 @@ class Printer:
             template, precedence, needs = self.table[node.op]
         except KeyError:
             raise UnsupportedOperation(f"{type(self).__name__} cannot print op {node.op!r}") from None
+        if callable(template):
+            return template([self._wrap(arg, refs, needs) for arg in node.args], node.payload), precedence
         operands = [self._wrap(arg, refs, need) for arg, need in zip(node.args, needs)]
         if node.op == "pow":
             operands.append(self.exponent(node.payload))
@@ -76,6 +85,13 @@ class ExcelPrinter(Printer):
         "tanh": ("TANH({0})", ATOM, (LOWEST,)),
         "relu": ("MAX(0,{0})", ATOM, (LOWEST,)),
         "step": ("IF({0}>0,1,0)", ATOM, (LOWEST,)),
+        "log": ("LN({0})", ATOM, (LOWEST,)),
+        "raise_to": ("{0}^{1}", POW, (ATOM, ATOM)),
+        "softmax": (lambda o, k: f"EXP({o[k]})/({'+'.join(f'EXP({x})' for x in o)})", MUL, LOWEST),
+        "softmax_cross_entropy": (lambda args, _: "-(" + "+".join(
+            f"{t}*LN({a})" for a, t in _halves(args)) + ")", NEG, MUL),
+        "sigmoid_binary_cross_entropy": (lambda args, _: "-({1}*LN({0})+(1-{1})*LN(1-{0}))".format(*args),
+                                         NEG, ATOM),
     }
 
     def doprint(self, expr, refs=None, expand_root=True) -> str:
@@ -101,6 +117,13 @@ class MathPrinter(Printer):
         "tanh": ("tanh({0})", ATOM, (LOWEST,)),
         "relu": ("relu({0})", ATOM, (LOWEST,)),
         "step": ("[{0} > 0]", ATOM, (LOWEST,)),
+        "log": ("ln({0})", ATOM, (LOWEST,)),
+        "raise_to": ("{0}^{1}", POW, (ATOM, ATOM)),
+        "softmax": (lambda o, k: f"exp({o[k]})/({' + '.join(f'exp({x})' for x in o)})", MUL, LOWEST),
+        "softmax_cross_entropy": (lambda args, _: "−(" + " + ".join(
+            f"{t}·ln({a})" for a, t in _halves(args)) + ")", NEG, MUL),
+        "sigmoid_binary_cross_entropy": (lambda args, _: "−({1}·ln({0}) + (1 − {1})·ln(1 − {0}))".format(*args),
+                                         NEG, ATOM),
     }
     _superscripts = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 
@@ -130,7 +153,34 @@ class PythonPrinter(Printer):
         "tanh": ("_tanh({0})", ATOM, (LOWEST,)),
         "relu": ("_relu({0})", ATOM, (LOWEST,)),
         "step": ("_step({0})", ATOM, (LOWEST,)),
+        "log": ("_log({0})", ATOM, (LOWEST,)),
+        "raise_to": ("_power({0}, {1})", ATOM, (LOWEST, LOWEST)),
+        "softmax": (lambda o, k: f"_softmax({k}, {', '.join(o)})", ATOM, LOWEST),
+        "softmax_cross_entropy": (lambda args, _: f"_softmax_cross_entropy({', '.join(args)})", ATOM, LOWEST),
+        "sigmoid_binary_cross_entropy": (lambda args, _: "_sigmoid_binary_cross_entropy({0}, {1})".format(*args),
+                                         ATOM, LOWEST),
+    }
+    # The functions its text calls, by name: the engine's own float64 rules.
+    helpers = {
+        "nan": math.nan,
+        "_exp": engine._exp,
+        "_log": engine._log,
+        "_divide": engine._divide,
+        "_power": engine._power,
+        "_sigmoid": engine._EVALUATE["sigmoid"],
+        "_tanh": engine._EVALUATE["tanh"],
+        "_relu": engine._EVALUATE["relu"],
+        "_step": engine._EVALUATE["step"],
+        "_softmax": engine._softmax,
+        "_softmax_cross_entropy": engine._softmax_cross_entropy,
+        "_sigmoid_binary_cross_entropy": engine._sigmoid_binary_cross_entropy,
     }
 
     def number(self, value):
         return repr(float(value)), (NEG if value < 0 else ATOM)
+
+
+def _halves(args):
+    """(probability, target) pairs of a fused cross-entropy's arguments."""
+    half = len(args) // 2
+    return zip(args[:half], args[half:])
