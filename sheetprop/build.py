@@ -16,10 +16,10 @@ import xlsxwriter
 
 from sheetprop.atomic import atomic_output
 from sheetprop.errors import UserError
-from sheetprop.network import (DEFAULT_FINITE_DIFFERENCE_STEP, FINITE_DIFFERENCE_STEP, GIVEN_ROLES,
+from sheetprop.network import (CARRIED_ROLES, DEFAULT_FINITE_DIFFERENCE_STEP, FINITE_DIFFERENCE_STEP,
                                LEARNING_RATE, Network, previous)
 from sheetprop.template import Template
-from sheetprop import labels, workbook as wb
+from sheetprop import labels, losses, workbook as wb
 
 DEFAULT_LEARNING_RATES = "0.1,0.2,0.5,0.8,1,2"
 DEFAULT_STEPS = 100
@@ -32,7 +32,7 @@ _DECIMAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 # Which band of the sheet each role of quantity sits under.
 GROUPS = {"target": "constants", "input": "constants", "weight": "weights", "bias": "constants",
           "forward": "forward pass", "loss": "loss", "gradient": "backward pass",
-          "gradcheck": "gradient check"}
+          "gradcheck": "gradient check", "optimizer": "optimizer state"}
 GRADCHECK_NOTE = ("Finite differences: (E_total(p + h) − E_total(p − h)) / 2h, the loss recomputed "
                   "from this row's given cells by one formula, with h from row 1. Beside it, the chain "
                   "rule's ∂E/∂p minus this: tiny (about h²) when backprop is right.")
@@ -78,10 +78,18 @@ def sheet_columns(network: Network) -> list[wb.Column]:
     """One column per quantity: given ones start as numbers and step by the update rule;
     computed ones carry their derivation as the header note."""
     columns = []
+    trained = {q.label for q in network.trained}
+    state_notes = {}
+    for state in network.optimizer.states:
+        for q in network.quantities:
+            if q.role == "optimizer" and (q.label == state.label if state.shared else
+                                          any(q.label == state.label(p) for p in trained)):
+                state_notes[q.label] = state.note
     for q in network.quantities:
-        given = q.role in GIVEN_ROLES
+        given = q.role in CARRIED_ROLES
         if given:
-            note = "w − η·∂E/∂w of the row above" if q.role == "weight" else ""
+            note = (network.optimizer.parameter_note if q.label in trained
+                    else state_notes.get(q.label, ""))
         else:
             note = GRADCHECK_NOTE if q.role == "gradcheck" else network.derivation(q)
         columns.append(wb.Column(label=q.label, node=q.node, given=given,
@@ -98,18 +106,27 @@ class LearningRateResult:
     overflow_step: int | None  # first step whose numbers overflowed (cells show #NUM!)
 
 
-def describe(template: Template) -> list[str]:
-    n_in, n_hidden, n_out = template.layers
-    biases = ("fixed biases b1 (hidden), b2 (output)" if template.biases else "no biases")
+def describe(network: Network) -> list[str]:
+    """The summary sheet's opening lines: the network, its loss and how it trains."""
+    t = network.template
+    layers = ", ".join(f"{'hidden' if k < len(t.activations) - 1 else 'output'} {size} ({activation})"
+                       for k, (size, activation) in enumerate(zip(t.layers[1:], t.activations)))
+    if t.biases is None:
+        biases = "no biases"
+    else:
+        biases = ("one bias per neuron" if t.biases_per_neuron else "one bias per layer, shared by its neurons")
+        biases += ", trained like the weights" if t.train_biases else ", fixed"
+    examples = (f"{t.examples} examples per step (a group of columns each); E_total is the mean of "
+                "their losses E, and each gradient is the gradient of that mean"
+                if t.examples > 1 else "one example per step")
+    optimizer = network.optimizer
     return [
-        f"Network {n_in}-{n_hidden}-{n_out}: inputs i, hidden h (activation {template.activations[0]}), "
-        f"outputs o (activation {template.activations[1]}), {biases}.",
-        "Loss per output E = ½(t − a_o)², E_total = sum over the outputs; "
-        "every weight steps by w − η·∂E_total/∂w, all gradients from the same row.",
+        f"Network {'-'.join(map(str, t.layers))}: inputs {t.layers[0]}, {layers}; {biases}; {examples}.",
+        f"Loss {losses.get(t.loss).formula}. Optimizer: {optimizer.title}: {optimizer.rule}.",
         "Each lr=… sheet is one run: η sits in its A2, and its first data row follows the starting "
         "values below; change a starting value here and every sheet re-runs, or type over one "
         "sheet's first row to change that sheet alone.",
-        f"Template: {template.source}",
+        f"Template: {t.source}",
     ]
 
 
@@ -119,6 +136,8 @@ def build_workbook(template: Template, learning_rates: list[str], steps: int, ou
     """Write the workbook to ``out`` atomically; return each learning rate's loss figures."""
     network = Network(template, gradcheck=gradcheck)
     columns = sheet_columns(network)
+    hyperparameters = network.hyperparameter_values()
+    wb.check_sheet_limits(columns, network.parameters, steps)
     results = []
     with atomic_output(out) as tmp:
         # xlsxwriter's own temp files (constant_memory) go in the private folder too.
@@ -128,11 +147,14 @@ def build_workbook(template: Template, learning_rates: list[str], steps: int, ou
             derivations = [network.derivation(q) for q in network.computed if q.role != "gradcheck"]
             summary, results_row, chart_anchor, sources = wb.add_summary_sheet(
                 book, formats, f"Backpropagation, step by step — {template.name}",
-                describe(template), list(network.starting_values().items()), derivations)
+                describe(network),
+                list(network.starting_values().items()), derivations)
             sheets = []
             loss_index = [q.label for q in network.quantities].index(labels.LOSS)
             for lr_text in learning_rates:
                 parameters = [wb.Parameter("learning rate η", LEARNING_RATE, float(lr_text))]
+                parameters += [wb.Parameter(p.label, p.symbol, hyperparameters[p.key])
+                               for p in network.hyperparameters]
                 if gradcheck:
                     parameters.append(wb.Parameter("gradcheck h", FINITE_DIFFERENCE_STEP,
                                                    DEFAULT_FINITE_DIFFERENCE_STEP))

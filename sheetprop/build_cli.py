@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
 from sheetprop.build import (DEFAULT_LEARNING_RATES, DEFAULT_STEPS, MAX_STEPS, build_workbook,
                              parse_learning_rates, parse_steps)
+from sheetprop.optimizers import OPTIMIZERS
 from sheetprop.template import builtin_templates, load_template
 
 DEFAULT_OUT = Path("output") / "BackPropagation.xlsx"
@@ -41,6 +43,10 @@ def add_parser(commands) -> None:
     parser.add_argument("--gradcheck", action="store_true",
                         help="beside each ∂E/∂w, add the same derivative by finite differences "
                         "(the loss recomputed with w ± h, h in a cell of row 1) and their difference")
+    parser.add_argument("--optimizer", choices=list(OPTIMIZERS), default=None,
+                        help="how the weights step: sgd (w − η·∂E/∂w), momentum, rmsprop or adam, "
+                        "as in torch.optim; its hyper-parameters sit in labelled cells beside η "
+                        "(default: the template's, else sgd)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     parser.set_defaults(run=run)
 
@@ -48,6 +54,8 @@ def add_parser(commands) -> None:
 def run(args) -> int:
     # Validate everything before writing anything, so a bad option leaves no trace.
     template = load_template(args.template)
+    if args.optimizer is not None:
+        template = dataclasses.replace(template, optimizer=args.optimizer)
     learning_rates = parse_learning_rates(
         args.lrs if args.lrs is not None else ",".join(template.learning_rates or [DEFAULT_LEARNING_RATES]))
     steps = parse_steps(args.steps)

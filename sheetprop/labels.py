@@ -28,8 +28,9 @@ def bias(n: int) -> str:
     return f"b{n}"
 
 
-def hidden(j: int) -> str:
-    return f"h{j}"
+def hidden(j: int, layer: int = 1, hidden_layers: int = 1) -> str:
+    """h1, h2, … with one hidden layer (the ERA/Mazur names); h1_2 (layer 1, neuron 2) with more."""
+    return f"h{j}" if hidden_layers == 1 else f"h{layer}_{j}"
 
 
 def output(k: int) -> str:
@@ -41,8 +42,43 @@ def activation(neuron_label: str) -> str:
     return f"a_{neuron_label}"
 
 
+def neuron_bias(neuron_label: str) -> str:
+    """One bias per neuron: b_h1, b_h1_2, b_o1 (``bias(n)`` is one shared by layer n)."""
+    return f"b_{neuron_label}"
+
+
 def output_loss(k: int) -> str:
     return f"E{k}"
+
+
+EXAMPLE_LOSS = "E"  # one example's loss, when the step's loss is the mean over several
+_SUPERSCRIPTS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def for_example(label: str, n: int, examples: int) -> str:
+    """``label`` as it belongs to example n of several, marked the textbook way: a_o1⁽²⁾.
+    With one example the label stays as it is."""
+    return label if examples == 1 else f"{label}⁽{str(n).translate(_SUPERSCRIPTS)}⁾"
+
+
+# --- optimizer state: one column per trained parameter (and Adam's step count) ---------------
+
+def velocity(parameter_label: str) -> str:
+    """SGD momentum's running sum of gradients: v_w1."""
+    return f"v_{parameter_label}"
+
+
+def first_moment(parameter_label: str) -> str:
+    """Adam's running mean of gradients: m_w1."""
+    return f"m_{parameter_label}"
+
+
+def second_moment(parameter_label: str) -> str:
+    """RMSprop's and Adam's running mean of squared gradients: s_w1."""
+    return f"s_{parameter_label}"
+
+
+ADAM_STEP = "t"  # Adam's step count, for its bias correction 1 − β1ᵗ
 
 
 def gradient(parameter_label: str) -> str:

@@ -1,8 +1,9 @@
 """The tiny network as an expression graph: one named quantity per spreadsheet column.
 
-Builds, from a template, the forward pass (h, a_h, o, a_o), the losses (E1.., E_total), every
-∂E_total/∂w by the engine's chain rule, and the gradient-descent step that turns one row's
-values into the next row's. Knows nothing of cells or files.
+Builds, from a template, the forward pass of every example (h, a_h, o, a_o), the losses (E1..,
+E_total, the mean over the examples), every ∂E_total/∂w (and ∂E_total/∂b for trained biases)
+by the engine's chain rule, and the optimizer's step that turns one row's values into the
+next row's. Knows nothing of cells or files.
 """
 
 from __future__ import annotations
@@ -10,22 +11,25 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterator
 
-from sheetprop import engine, labels
+from sheetprop import engine, labels, losses, optimizers
 from sheetprop.engine import Expr, var
 from sheetprop.numeric import compile_function
+from sheetprop.optimizers import LEARNING_RATE
 from sheetprop.printers import MathPrinter
 from sheetprop.template import Template
 
 GIVEN_ROLES = ("target", "input", "weight", "bias")
+# Quantities whose value in one row comes from the row above (or, in the first row, a start).
+CARRIED_ROLES = GIVEN_ROLES + ("optimizer",)
 _ACTIVATE = {"sigmoid": engine.sigmoid, "tanh": engine.tanh, "relu": engine.relu,
              "linear": engine.linear}
 
 
 @dataclass(frozen=True)
 class Quantity:
-    label: str   # the column header: "w1", "a_h1", "E_total", "∂E/∂w1"
-    node: Expr   # a variable for given quantities, an expression over them otherwise
-    role: str    # target | input | weight | bias | forward | loss | gradient
+    label: str   # the column header: "w1", "a_h1", "E_total", "∂E/∂w1", "v_w1"
+    node: Expr   # a variable for given and optimizer quantities, an expression over them otherwise
+    role: str    # target | input | weight | bias | forward | loss | gradient | gradcheck | optimizer
 
 
 gradient_label = labels.gradient
@@ -36,7 +40,6 @@ def previous(label: str) -> Expr:
     return var(f"previous {label}")
 
 
-LEARNING_RATE = var("η")
 FINITE_DIFFERENCE_STEP = var("h")  # the gradient check's w ± h
 DEFAULT_FINITE_DIFFERENCE_STEP = 1e-4  # central differences: error ~h², far above float rounding
 
@@ -49,48 +52,111 @@ class Network:
 
     def __post_init__(self):
         t = self.template
-        n_in, n_hidden, n_out = t.layers
-        hidden_act, output_act = (_ACTIVATE[name] for name in t.activations)
-        add = self._add
-
-        targets = [add(labels.target(k + 1), None, "target") for k in range(n_out)]
-        inputs = [add(labels.input_(k + 1), None, "input") for k in range(n_in)]
-        # Weights are numbered layer by layer, by target neuron then source neuron.
-        weight_number = iter(range(1, len(t.weights) + 1))
-        hidden_weights = [[add(labels.weight(next(weight_number)), None, "weight") for _ in range(n_in)]
-                          for _ in range(n_hidden)]
-        hidden_bias = add(labels.bias(1), None, "bias") if t.biases else None
-        activations = []
-        for j in range(n_hidden):
-            net = _weighted_sum(hidden_weights[j], inputs, hidden_bias)
-            h = add(labels.hidden(j + 1), net, "forward")
-            activations.append(add(labels.activation(labels.hidden(j + 1)), hidden_act(h), "forward"))
-        output_weights = [[add(labels.weight(next(weight_number)), None, "weight") for _ in range(n_hidden)]
-                          for _ in range(n_out)]
-        output_bias = add(labels.bias(2), None, "bias") if t.biases else None
-        outputs = []
-        for k in range(n_out):
-            o = add(labels.output(k + 1), _weighted_sum(output_weights[k], activations, output_bias),
-                    "forward")
-            outputs.append(add(labels.activation(labels.output(k + 1)), output_act(o), "forward"))
-        losses = [add(labels.output_loss(k + 1), 0.5 * (target - output) ** 2, "loss")
-                  for k, (target, output) in enumerate(zip(targets, outputs))]
-        total = losses[0]
-        for loss in losses[1:]:
-            total = total + loss
-        self.loss = add(labels.LOSS, total, "loss")
-        weights = [q for q in self.quantities if q.role == "weight"]
-        for weight, derivative in zip(weights, engine.grad(self.loss, [q.node for q in weights])):
-            chain_rule = add(gradient_label(weight.label), derivative, "gradient")
+        self.optimizer = optimizers.get(t.optimizer)
+        self._start: dict[str, float] = {}
+        self._trained: list[Quantity] = []
+        self._build_forward_and_loss()
+        for parameter, derivative in zip(self._trained,
+                                         engine.grad(self.loss, [q.node for q in self._trained])):
+            chain_rule = self._add(gradient_label(parameter.label), derivative, "gradient")
             if self.gradcheck:
-                numeric = add(labels.finite_difference(weight.label),
-                              self.finite_difference(weight.node), "gradcheck")
-                add(labels.gradcheck_error(weight.label), chain_rule - numeric, "gradcheck")
+                numeric = self._add(labels.finite_difference(parameter.label),
+                                    self.finite_difference(parameter.node), "gradcheck")
+                self._add(labels.gradcheck_error(parameter.label), chain_rule - numeric, "gradcheck")
+        self._build_optimizer_state()
+
+    # --- construction ---------------------------------------------------------------------------
+
+    def _build_forward_and_loss(self):
+        t = self.template
+        count = t.examples
+        hidden_layers = len(t.layers) - 2
+        parameters = [None] * (len(t.layers) - 1)  # per layer: (weights by neuron, biases by neuron)
+
+        def layer_parameters(layer):
+            """Layer ``layer``'s weights (numbered on from the layers before) and biases."""
+            if parameters[layer] is None:
+                n_from, n_to = t.layers[layer], t.layers[layer + 1]
+                first = sum(a * b for a, b in zip(t.layers[:layer], t.layers[1:layer + 1]))
+                weights = [[self._given(labels.weight(first + j * n_from + i + 1), "weight",
+                                        t.weights[first + j * n_from + i], trained=True)
+                            for i in range(n_from)] for j in range(n_to)]
+                if t.biases is None:
+                    biases = [None] * n_to
+                elif t.biases_per_neuron:
+                    biases = [self._given(labels.neuron_bias(_neuron(layer, j, hidden_layers, len(t.layers))),
+                                          "bias", t.biases[layer][j], trained=t.train_biases)
+                              for j in range(n_to)]
+                else:
+                    biases = [self._given(labels.bias(layer + 1), "bias", t.biases[layer],
+                                          trained=t.train_biases)] * n_to
+                parameters[layer] = (weights, biases)
+            return parameters[layer]
+
+        if count > 1:  # the parameters first, then one group of columns per example
+            for layer in range(len(t.layers) - 1):
+                layer_parameters(layer)
+        loss = losses.get(t.loss)
+        example_losses = []
+        for n, (inputs, targets) in enumerate(zip(t.example_inputs, t.example_targets), start=1):
+            def own(label):
+                return labels.for_example(label, n, count)
+            target_nodes = [self._given(own(labels.target(k + 1)), "target", value)
+                            for k, value in enumerate(targets)]
+            sources = [self._given(own(labels.input_(k + 1)), "input", value)
+                       for k, value in enumerate(inputs)]
+            for layer, activation in enumerate(t.activations):
+                weights, biases = layer_parameters(layer)
+                names = [_neuron(layer, j, hidden_layers, len(t.layers)) for j in range(t.layers[layer + 1])]
+                nets = [_weighted_sum(weights[j], sources, biases[j]) for j in range(len(names))]
+                if activation == "softmax":  # every output's net first: each a_o reads them all
+                    nets = [self._add(own(name), net, "forward") for name, net in zip(names, nets)]
+                    activated = [engine.softmax(nets, j) for j in range(len(nets))]
+                    sources = [self._add(own(labels.activation(name)), a, "forward")
+                               for name, a in zip(names, activated)]
+                else:  # h1, a_h1, h2, a_h2, … as the course's sheets have them
+                    sources = []
+                    for name, net in zip(names, nets):
+                        net = self._add(own(name), net, "forward")
+                        sources.append(self._add(own(labels.activation(name)), _ACTIVATE[activation](net),
+                                                 "forward"))
+            terms = loss.terms(sources, target_nodes)
+            if loss.per_output is not None:
+                terms = [self._add(own(labels.output_loss(k + 1)), term, "loss")
+                         for k, term in enumerate(terms)]
+            example_losses.append(_sum(terms))
+        if count == 1:
+            total = example_losses[0]
+        else:
+            named = [self._add(labels.for_example(labels.EXAMPLE_LOSS, n, count), e, "loss")
+                     for n, e in enumerate(example_losses, start=1)]
+            total = _sum(named) / count  # the mean: a step's loss does not grow with the examples
+        self.loss = self._add(labels.LOSS, total, "loss")
+
+    def _build_optimizer_state(self):
+        for state in self.optimizer.states:
+            if state.shared:
+                self._state(state.label, state.start)
+        for state in self.optimizer.states:
+            if not state.shared:
+                for parameter in self._trained:
+                    self._state(state.label(parameter.label), state.start)
 
     def _add(self, label: str, node: Expr | None, role: str) -> Expr:
         node = var(label) if node is None else node
         self.quantities.append(Quantity(label, node, role))
         return node
+
+    def _given(self, label: str, role: str, start: float, trained: bool = False) -> Expr:
+        node = self._add(label, None, role)
+        self._start[label] = start
+        if trained:
+            self._trained.append(self.quantities[-1])
+        return node
+
+    def _state(self, label: str, start: float) -> None:
+        self._add(label, None, "optimizer")
+        self._start[label] = start
 
     def finite_difference(self, parameter: Expr) -> Expr:
         """(E_total(p + h) − E_total(p − h)) / 2h: the loss recomputed twice, by brute force."""
@@ -100,9 +166,20 @@ class Network:
         return (plus - minus) / (2 * h)
 
     @property
+    def hyperparameters(self) -> list[optimizers.HyperParameter]:
+        return list(self.optimizer.hyperparameters)
+
+    def hyperparameter_values(self) -> dict[str, float]:
+        """Each hyper-parameter's value by template key: the template's, else torch's default."""
+        given = dict(self.template.hyperparameters)
+        return {p.key: given.get(p.key, p.default) for p in self.hyperparameters}
+
+    @property
     def parameters(self) -> list[Expr]:
-        """The sheet-wide constants formulas read besides the row's own cells."""
-        return [LEARNING_RATE, FINITE_DIFFERENCE_STEP] if self.gradcheck else [LEARNING_RATE]
+        """The sheet-wide constants formulas read besides the row's own cells: η, the optimizer's
+        hyper-parameters, the gradient check's h."""
+        return ([LEARNING_RATE, *(p.symbol for p in self.hyperparameters)]
+                + ([FINITE_DIFFERENCE_STEP] if self.gradcheck else []))
 
     # --- views --------------------------------------------------------------------------------
 
@@ -111,8 +188,18 @@ class Network:
         return [q for q in self.quantities if q.role in GIVEN_ROLES]
 
     @property
+    def carried(self) -> list[Quantity]:
+        """Given quantities and optimizer state: each row's value comes from the row above."""
+        return [q for q in self.quantities if q.role in CARRIED_ROLES]
+
+    @property
     def computed(self) -> list[Quantity]:
-        return [q for q in self.quantities if q.role not in GIVEN_ROLES]
+        return [q for q in self.quantities if q.role not in CARRIED_ROLES]
+
+    @property
+    def trained(self) -> list[Quantity]:
+        """The parameters the optimizer steps: every weight, and the biases if trained."""
+        return list(self._trained)
 
     def by_label(self, label: str) -> Quantity:
         for q in self.quantities:
@@ -121,22 +208,42 @@ class Network:
         raise KeyError(label)
 
     def starting_values(self) -> dict[str, float]:
-        t = self.template
-        values = [*t.targets, *t.inputs, *t.weights[:t.layers[0] * t.layers[1]],
-                  *(t.biases[:1] if t.biases else ()), *t.weights[t.layers[0] * t.layers[1]:],
-                  *(t.biases[1:] if t.biases else ())]
-        return dict(zip((q.label for q in self.given), values))
+        """The first row's given values (targets, inputs, weights, biases), by label."""
+        return {q.label: self._start[q.label] for q in self.given}
+
+    def starting_state(self) -> dict[str, float]:
+        """The first row's optimizer state (zeros), by label."""
+        return {q.label: self._start[q.label] for q in self.quantities if q.role == "optimizer"}
 
     def symbols(self) -> dict[Expr, str]:
         """Each computed quantity's node and its label, so printed math names it."""
         return {q.node: q.label for q in self.computed}
 
     def update(self, quantity: Quantity) -> Expr:
-        """The expression for ``quantity`` in the next row, over the previous row's values:
-        w − η·∂E/∂w for weights (every gradient from the old weights), unchanged otherwise."""
-        if quantity.role == "weight":
-            return previous(quantity.label) - LEARNING_RATE * previous(gradient_label(quantity.label))
+        """The expression for ``quantity`` in the next row. Over the previous row's values, and
+        for a trained parameter also over this row's optimizer state (the cells beside it):
+        w − η·∂E/∂w with plain SGD (every gradient from the old weights); the same value for
+        what is not trained."""
+        if quantity in self._trained:
+            return self.optimizer.next_parameter(quantity.label, gradient_label(quantity.label),
+                                                 previous, var)
+        if quantity.role == "optimizer":
+            return self._next_state()[quantity.label]
         return previous(quantity.label)
+
+    def _next_state(self) -> dict[str, Expr]:
+        updates = dict(self.optimizer.next_shared_states(previous))
+        for parameter in self._trained:
+            updates.update(self.optimizer.next_states(parameter.label, gradient_label(parameter.label),
+                                                      previous))
+        return updates
+
+    def next_value(self, quantity: Quantity) -> Expr:
+        """``update`` over the previous row alone: this row's state replaced by its own update."""
+        update, state = self.update(quantity), self._next_state()
+        if quantity not in self._trained or not state:
+            return update
+        return engine.substitute(update, {var(label): expr for label, expr in state.items()})
 
     def derivation(self, quantity: Quantity) -> str:
         """Textbook math for a computed quantity: "∂E_total/∂w5 = (a_o1 − t1)·a_o1·…"."""
@@ -146,25 +253,36 @@ class Network:
     # --- numbers ------------------------------------------------------------------------------
 
     def rows(self, learning_rate: float, steps: int, start: dict[str, float] | None = None,
-             finite_difference_step: float = DEFAULT_FINITE_DIFFERENCE_STEP) -> Iterator[tuple[float, ...]]:
-        """One tuple of values per gradient-descent step, in column order (``quantities``)."""
-        given, computed = self.given, self.computed
+             finite_difference_step: float = DEFAULT_FINITE_DIFFERENCE_STEP,
+             hyperparameters: dict[str, float] | None = None) -> Iterator[tuple[float, ...]]:
+        """One tuple of values per step, in column order (``quantities``)."""
+        carried, computed = self.carried, self.computed
         constants = (finite_difference_step,) if self.gradcheck else ()
         forward = compile_function([q.node for q in computed],
-                                   [q.node for q in given] + self.parameters[1:])
-        by_kind = [q.label for q in given] + [q.label for q in computed]
-        step = compile_function([self.update(q) for q in given],
-                                [previous(label) for label in by_kind] + [LEARNING_RATE])
+                                   [q.node for q in carried] + ([FINITE_DIFFERENCE_STEP] if self.gradcheck else []))
+        by_kind = [q.label for q in carried] + [q.label for q in computed]
+        step = compile_function([self.next_value(q) for q in carried],
+                                [previous(label) for label in by_kind] + self.parameters[:1 + len(self.hyperparameters)])
+        settings = {**self.hyperparameter_values(), **(hyperparameters or {})}
+        rates = (learning_rate, *(settings[p.key] for p in self.hyperparameters))
         order = {q.label: k for k, q in enumerate(self.quantities)}
         position = [order[label] for label in by_kind]
-        values = [(start or self.starting_values())[q.label] for q in given]
+        first = {**self._start, **(start or {})}
+        values = [first[q.label] for q in carried]
         for _ in range(steps):
             row_by_kind = (*values, *forward(*values, *constants))
             row = [0.0] * len(row_by_kind)
             for k, value in zip(position, row_by_kind):
                 row[k] = value
             yield tuple(row)
-            values = step(*row_by_kind, learning_rate)
+            values = step(*row_by_kind, *rates)
+
+
+def _neuron(layer: int, j: int, hidden_layers: int, n_layers: int) -> str:
+    """The label of neuron j (from 0) of weight layer ``layer`` (from 0): h…, or o… for the last."""
+    if layer == n_layers - 2:
+        return labels.output(j + 1)
+    return labels.hidden(j + 1, layer + 1, hidden_layers)
 
 
 def _weighted_sum(weights, sources, bias):
@@ -172,3 +290,10 @@ def _weighted_sum(weights, sources, bias):
     for w, x in zip(weights[1:], sources[1:]):
         total = total + w * x
     return total if bias is None else total + bias
+
+
+def _sum(terms):
+    total = terms[0]
+    for term in terms[1:]:
+        total = total + term
+    return total

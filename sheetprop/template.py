@@ -1,8 +1,10 @@
 """Network templates: TOML files describing a tiny network and its starting values.
 
-A template names the layer sizes (inputs, hidden, outputs), one activation per non-input
-layer, the input and target values, every weight in the course's numbering, optional fixed
-biases (one per layer) and optional default learning rates. See README for the format.
+A template names the layer sizes (inputs, hidden layers, outputs), one activation per
+non-input layer, the loss, the input and target values of one example or several, every
+weight in the course's numbering, optional biases (one per layer, or one per neuron; fixed or
+trained), the optimizer with its hyper-parameters, and optional default learning rates. See
+README for the format.
 """
 
 from __future__ import annotations
@@ -17,24 +19,47 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
+from sheetprop import losses, optimizers
 from sheetprop.errors import UserError
 
-ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear")
+ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear", "softmax")
+MAX_LAYERS, MAX_NEURONS, MAX_EXAMPLES = 5, 16, 32
 _KNOWN_KEYS = {"name", "description", "layers", "activations", "inputs", "targets", "weights",
-               "biases", "learning_rates"}
+               "biases", "learning_rates", "loss", "train_biases", "optimizer",
+               *optimizers.HYPERPARAMETERS}
 
 
 @dataclass(frozen=True)
 class Template:
     name: str
-    layers: tuple[int, int, int]
-    activations: tuple[str, str]
-    inputs: tuple[float, ...]
-    targets: tuple[float, ...]
+    layers: tuple[int, ...]         # inputs, hidden layers..., outputs
+    activations: tuple[str, ...]    # one per non-input layer
+    inputs: tuple                   # one example: numbers; several: a tuple of numbers per example
+    targets: tuple                  # the same shape as inputs
     weights: tuple[float, ...]
-    biases: tuple[float, float] | None = None
+    biases: tuple | None = None     # one number per layer (shared), or a tuple per layer (per neuron)
     learning_rates: tuple[str, ...] | None = None
     source: str = ""
+    loss: str = "mse"
+    train_biases: bool = False
+    optimizer: str = "sgd"
+    hyperparameters: tuple[tuple[str, float], ...] = ()  # (key, value) as the template gives them
+
+    @property
+    def examples(self) -> int:
+        return len(self.inputs) if self.inputs and isinstance(self.inputs[0], tuple) else 1
+
+    @property
+    def example_inputs(self) -> tuple[tuple[float, ...], ...]:
+        return self.inputs if self.examples > 1 or isinstance(self.inputs[0], tuple) else (self.inputs,)
+
+    @property
+    def example_targets(self) -> tuple[tuple[float, ...], ...]:
+        return self.targets if self.examples > 1 or isinstance(self.targets[0], tuple) else (self.targets,)
+
+    @property
+    def biases_per_neuron(self) -> bool:
+        return self.biases is not None and isinstance(self.biases[0], tuple)
 
 
 def builtin_templates() -> dict[str, Path]:
@@ -125,10 +150,7 @@ def parse_template(data: dict, source: str = "<template>") -> Template:
     def fail(message):
         raise UserError(f"template {source}: {message}")
 
-    def numbers(key, count, what):
-        values = data.get(key)
-        if values is None:
-            fail(f"missing '{key}' ({count} {what})")
+    def numbers(key, values, count, what):
         if not isinstance(values, list) or not all(_is_number(v) for v in values):
             fail(f"'{key}' must be a list of numbers")
         if len(values) != count:
@@ -137,27 +159,96 @@ def parse_template(data: dict, source: str = "<template>") -> Template:
             fail(f"'{key}' holds a value that is not a finite number")
         return tuple(float(v) for v in values)
 
+    def required(key, what):
+        if key not in data:
+            fail(f"missing '{key}' ({what})")
+        return data[key]
+
+    def examples(key, count, what):
+        """One example's numbers (a flat list), or a list of lists, one per example."""
+        values = required(key, f"{count} {what}")
+        if isinstance(values, list) and values and all(isinstance(v, list) for v in values):
+            if len(values) > MAX_EXAMPLES:
+                fail(f"'{key}' lists {len(values)} examples; at most {MAX_EXAMPLES}")
+            return tuple(numbers(f"{key}[{n}]", v, count, what) for n, v in enumerate(values, start=1))
+        return numbers(key, values, count, what)
+
     unknown = set(data) - _KNOWN_KEYS
     if unknown:
         named = sorted(unknown)[:10]  # a template of thousands of stray keys still gets one short line
         more = f" and {len(unknown) - len(named)} more" if len(unknown) > len(named) else ""
         fail(f"unknown key(s) {', '.join(named)}{more}; known: {', '.join(sorted(_KNOWN_KEYS))}")
     layers = data.get("layers")
-    if (not isinstance(layers, list) or len(layers) != 3
-            or not all(isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= 9 for n in layers)):
-        fail("'layers' must list three sizes from 1 to 9: inputs, hidden, outputs, e.g. [2, 2, 2]")
+    if (not isinstance(layers, list) or not 2 <= len(layers) <= MAX_LAYERS
+            or not all(isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= MAX_NEURONS
+                       for n in layers)):
+        fail(f"'layers' must list 2 to {MAX_LAYERS} sizes from 1 to {MAX_NEURONS}: inputs, hidden "
+             "layers, outputs, e.g. [2, 2, 2]")
     layers = tuple(layers)
-    activations = data.get("activations", ["sigmoid", "sigmoid"])
-    if not isinstance(activations, list) or len(activations) != 2:
-        fail("'activations' must list two names: hidden layer, output layer")
+    depth = len(layers) - 1
+    activations = data.get("activations", ["sigmoid"] * depth)
+    if not isinstance(activations, list) or len(activations) != depth:
+        fail(f"'activations' must list {depth} names, one per layer after the inputs")
     for name in activations:
         if name not in ACTIVATIONS:
             fail(f"unknown activation {name!r}; choose from {', '.join(ACTIVATIONS)}")
-    n_in, n_hidden, n_out = layers
-    inputs = numbers("inputs", n_in, "inputs")
-    targets = numbers("targets", n_out, "targets")
-    weights = numbers("weights", n_in * n_hidden + n_hidden * n_out, "weights")
-    biases = numbers("biases", 2, "biases (one per layer)") if "biases" in data else None
+    if "softmax" in activations[:-1]:
+        fail("softmax can only be the output layer's activation")
+    if activations[-1] == "softmax" and layers[-1] < 2:
+        fail("a softmax output needs at least 2 outputs")
+    loss_name = data.get("loss", "mse")
+    if loss_name not in losses.LOSSES:
+        fail(f"unknown loss {loss_name!r}; choose from {', '.join(losses.LOSSES)}")
+    loss = losses.get(loss_name)
+    if loss.output_activation and activations[-1] != loss.output_activation:
+        fail(f"loss {loss_name!r} needs {loss.output_activation} outputs (the last activation), "
+             f"not {activations[-1]}")
+
+    n_in, n_out = layers[0], layers[-1]
+    inputs = examples("inputs", n_in, "inputs")
+    targets = examples("targets", n_out, "targets")
+    several_inputs, several_targets = isinstance(inputs[0], tuple), isinstance(targets[0], tuple)
+    if several_inputs != several_targets or (several_inputs and len(inputs) != len(targets)):
+        fail(f"'inputs' and 'targets' must list the same examples "
+             f"({len(inputs) if several_inputs else 1} and {len(targets) if several_targets else 1} given)")
+    if loss_name == "cross_entropy":
+        for n, row in enumerate(targets if several_targets else (targets,), start=1):
+            if min(row) < 0 or abs(sum(row) - 1) > 1e-9:
+                fail(f"cross-entropy targets are probabilities: example {n}'s must be 0 or more and "
+                     f"sum to 1 (they sum to {sum(row):g})")
+    if loss_name == "binary_cross_entropy":
+        if any(not 0 <= t <= 1 for row in (targets if several_targets else (targets,)) for t in row):
+            fail("binary cross-entropy targets must lie between 0 and 1")
+    weights = numbers("weights", required("weights", f"{_weight_count(layers)} weights"),
+                      _weight_count(layers), "weights")
+
+    biases = data.get("biases")
+    if biases is not None:
+        if isinstance(biases, list) and biases and all(isinstance(b, list) for b in biases):
+            if len(biases) != depth:
+                fail(f"'biases' lists {len(biases)} layers; layers {list(layers)} need {depth} "
+                     "(one list per layer after the inputs)")
+            biases = tuple(numbers(f"biases[{k}]", b, size, f"biases (one per neuron of layer {k})")
+                           for k, (b, size) in enumerate(zip(biases, layers[1:]), start=1))
+        else:
+            biases = numbers("biases", biases, depth, "biases (one per layer)")
+    train_biases = data.get("train_biases", False)
+    if not isinstance(train_biases, bool):
+        fail("'train_biases' must be true or false")
+    if train_biases and biases is None:
+        fail("'train_biases' needs 'biases' (their starting values)")
+
+    optimizer = data.get("optimizer", "sgd")
+    if optimizer not in optimizers.OPTIMIZERS:
+        fail(f"unknown optimizer {optimizer!r}; choose from {', '.join(optimizers.OPTIMIZERS)}")
+    hyperparameters = []
+    for key in optimizers.HYPERPARAMETERS:
+        if key in data:
+            problem = optimizers.hyperparameter_problem(key, data[key])
+            if problem:
+                fail(f"'{key}' {problem}")
+            hyperparameters.append((key, float(data[key])))
+
     learning_rates = data.get("learning_rates")
     if learning_rates is not None:
         if not isinstance(learning_rates, list) or not learning_rates or not all(
@@ -168,7 +259,11 @@ def parse_template(data: dict, source: str = "<template>") -> Template:
     if not isinstance(name, str):
         fail("'name' must be a string")
     return Template(name, layers, tuple(activations), inputs, targets, weights, biases,
-                    learning_rates, source)
+                    learning_rates, source, loss_name, train_biases, optimizer, tuple(hyperparameters))
+
+
+def _weight_count(layers) -> int:
+    return sum(a * b for a, b in zip(layers, layers[1:]))
 
 
 def _is_number(value) -> bool:

@@ -17,6 +17,7 @@ from xlsxwriter.utility import quote_sheetname, xl_rowcol_to_cell
 from xlsxwriter.worksheet import Worksheet
 
 from sheetprop.engine import Expr
+from sheetprop.errors import UserError
 from sheetprop.printers import ExcelPrinter
 
 # Column A, above the step numbers, holds the parameters: η in A2 under its label in A1, then
@@ -141,6 +142,28 @@ class FormulaTemplates:
         return [t.format(*refs) if t is not None else None for t in templates]
 
 
+# Excel's own limits: past them a file opens damaged, or not at all.
+MAX_COLUMNS, MAX_ROWS, MAX_FORMULA_CHARACTERS = 16_384, 1_048_576, 8_192
+
+
+def check_sheet_limits(columns: Sequence[Column], parameters: Sequence[Expr], steps: int) -> None:
+    """Refuse, before anything is written, a steps sheet that would pass Excel's limits."""
+    last_col, last_row = len(columns), HEADER_ROW + steps  # column A holds the step number
+    if last_col + 1 > MAX_COLUMNS:
+        raise UserError(f"this network needs {last_col + 1:,} columns per sheet; Excel allows "
+                        f"{MAX_COLUMNS:,} (use fewer examples, neurons or layers)")
+    if last_row + 1 > MAX_ROWS:
+        raise UserError(f"{steps:,} steps need {last_row + 1:,} rows; Excel allows {MAX_ROWS:,}")
+    templates = FormulaTemplates(columns, parameters)
+    # The longest references a formula can get: those of the last row (the row above is shorter).
+    refs = [xl_rowcol_to_cell(last_row, 1 + k) for k in range(len(columns))]
+    param_refs = [xl_rowcol_to_cell(LEARNING_RATE_CELL[0] + 2 * k, 0, True, True) for k in range(len(parameters))]
+    for column, formula in zip(columns, templates.fill(templates.later, refs + refs + param_refs)):
+        if formula is not None and len(formula) > MAX_FORMULA_CHARACTERS:
+            raise UserError(f"the formula of column {column.label} has {len(formula):,} characters; Excel "
+                            f"allows {MAX_FORMULA_CHARACTERS:,} (use fewer examples, neurons or layers)")
+
+
 def add_steps_sheet(workbook, formats, name: str, parameters: Sequence[Parameter],
                     columns: Sequence[Column], rows: Iterable[Sequence[float]],
                     chart_title: str, loss_label: str,
@@ -175,7 +198,8 @@ def add_steps_sheet(workbook, formats, name: str, parameters: Sequence[Parameter
                                 "every sheet at once, or type over this sheet's first data row).",
                                 {"x_scale": 2})
         param_refs.append(ref)
-    sheet.write_string(LEARNING_RATE_CELL[0] + 2 * len(parameters) - 1, 0, "↑ change η", formats["hint"])
+    sheet.write_string(LEARNING_RATE_CELL[0] + 2 * len(parameters) - 1, 0,
+                       "↑ change η" if len(parameters) == 1 else "↑ change any of these", formats["hint"])
 
     # Band row and header row, coloured by group, each computed column's derivation as a note.
     sheet.write_blank(BAND_ROW, 0, None, formats["band "])
