@@ -31,7 +31,7 @@ MAX_LEARNING_RATES = 20
 _DECIMAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 # Which band of the sheet each role of quantity sits under.
 GROUPS = {"target": "constants", "input": "constants", "weight": "weights", "bias": "constants",
-          "forward": "forward pass", "loss": "loss", "gradient": "backward pass",
+          "forward": "forward pass", "loss": "loss", "backward": "backward pass", "gradient": "backward pass",
           "gradcheck": "gradient check", "optimizer": "optimizer state"}
 GRADCHECK_NOTE = ("Finite differences: (E_total(p + h) − E_total(p − h)) / 2h, the loss recomputed "
                   "from this row's given cells by one formula, with h from row 1. Beside it, the chain "

@@ -108,6 +108,8 @@ def neg(a) -> Expr:
         return a.args[0]
     if a.op == "sub":  # -(x - y) reads better as (y - x)
         return sub(a.args[1], a.args[0])
+    if a.op == "mul" and a.args[1].op == "sub":  # −(c·(t − a)) as c·(a − t)
+        return mul(a.args[0], neg(a.args[1]))
     return Expr("neg", (a,))
 
 

@@ -54,10 +54,12 @@ class Network:
         t = self.template
         self.optimizer = optimizers.get(t.optimizer)
         self._start: dict[str, float] = {}
+        self._next_state_cache: dict[str, Expr] | None = None
         self._trained: list[Quantity] = []
+        self._trained_by_layer: list[list[Quantity]] = []  # layers are made in order
+        self._nets: list[list[list[Expr]]] = []  # by example, by layer: each neuron's weighted sum
         self._build_forward_and_loss()
-        for parameter, derivative in zip(self._trained,
-                                         engine.grad(self.loss, [q.node for q in self._trained])):
+        for parameter, derivative in zip(self._trained, self._gradients()):
             chain_rule = self._add(gradient_label(parameter.label), derivative, "gradient")
             if self.gradcheck:
                 numeric = self._add(labels.finite_difference(parameter.label),
@@ -76,6 +78,7 @@ class Network:
         def layer_parameters(layer):
             """Layer ``layer``'s weights (numbered on from the layers before) and biases."""
             if parameters[layer] is None:
+                trained_before = len(self._trained)
                 n_from, n_to = t.layers[layer], t.layers[layer + 1]
                 first = sum(a * b for a, b in zip(t.layers[:layer], t.layers[1:layer + 1]))
                 weights = [[self._given(labels.weight(first + j * n_from + i + 1), "weight",
@@ -91,6 +94,7 @@ class Network:
                     biases = [self._given(labels.bias(layer + 1), "bias", t.biases[layer],
                                           trained=t.train_biases)] * n_to
                 parameters[layer] = (weights, biases)
+                self._trained_by_layer.append(self._trained[trained_before:])
             return parameters[layer]
 
         if count > 1:  # the parameters first, then one group of columns per example
@@ -105,6 +109,7 @@ class Network:
                             for k, value in enumerate(targets)]
             sources = [self._given(own(labels.input_(k + 1)), "input", value)
                        for k, value in enumerate(inputs)]
+            self._nets.append([])
             for layer, activation in enumerate(t.activations):
                 weights, biases = layer_parameters(layer)
                 names = [_neuron(layer, j, hidden_layers, len(t.layers)) for j in range(t.layers[layer + 1])]
@@ -115,11 +120,13 @@ class Network:
                     sources = [self._add(own(labels.activation(name)), a, "forward")
                                for name, a in zip(names, activated)]
                 else:  # h1, a_h1, h2, a_h2, … as the course's sheets have them
-                    sources = []
+                    sources, named_nets = [], []
                     for name, net in zip(names, nets):
-                        net = self._add(own(name), net, "forward")
-                        sources.append(self._add(own(labels.activation(name)), _ACTIVATE[activation](net),
+                        named_nets.append(self._add(own(name), net, "forward"))
+                        sources.append(self._add(own(labels.activation(name)), _ACTIVATE[activation](named_nets[-1]),
                                                  "forward"))
+                    nets = named_nets
+                self._nets[-1].append(nets)
             terms = loss.terms(sources, target_nodes)
             if loss.per_output is not None:
                 terms = [self._add(own(labels.output_loss(k + 1)), term, "loss")
@@ -132,6 +139,41 @@ class Network:
                      for n, e in enumerate(example_losses, start=1)]
             total = _sum(named) / count  # the mean: a step's loss does not grow with the examples
         self.loss = self._add(labels.LOSS, total, "loss")
+
+    def _gradients(self) -> list[Expr]:
+        """∂E_total/∂p for every trained parameter p.
+
+        With one example and at most one hidden layer, straight from the chain rule, each
+        formula written out in full as the course's sheets have them. Otherwise through δ
+        columns, ∂E/∂o and ∂E/∂h of every neuron and example, layer by layer from the output
+        down, as backpropagation computes them: written out in full, a first-layer formula would
+        hold one term per path through the net and soon pass Excel's 8,192 characters."""
+        t = self.template
+        if t.examples == 1 and len(t.layers) <= 3:
+            return engine.grad(self.loss, [q.node for q in self._trained])
+        count, hidden_layers = t.examples, len(t.layers) - 2
+        deltas: dict[Expr, Expr] = {}  # each neuron's weighted sum -> its δ column's expression
+        # The output layer's δ straight from the loss: one chain-rule pass for every example.
+        outputs = [net for nets in self._nets for net in nets[-1]]
+        from_loss = dict(zip(outputs, engine.grad(self.loss, outputs)))
+        for n, nets in enumerate(self._nets, start=1):
+            for layer in reversed(range(len(nets))):
+                if layer == len(nets) - 1:
+                    found = [from_loss[net] for net in nets[layer]]
+                else:
+                    found = _backpropagate(nets[layer + 1], nets[layer], deltas)
+                for j, (net, delta) in enumerate(zip(nets[layer], found)):
+                    neuron = labels.for_example(_neuron(layer, j, hidden_layers, len(t.layers)), n, count)
+                    deltas[net] = self._add(gradient_label(neuron), delta, "backward")
+        # ∂E/∂p = Σ over the neurons p feeds (in every example) of δ·∂net/∂p: layer by layer, since
+        # a parameter enters its own layer's weighted sums directly and the later ones only
+        # through them (counted already in their δ).
+        gradients = {}
+        for layer in range(len(t.layers) - 1):
+            nets = [net for example in self._nets for net in example[layer]]
+            own = [q.node for q in self._trained_by_layer[layer]]
+            gradients.update(zip(own, _backpropagate(nets, own, deltas)))
+        return [gradients[q.node] for q in self._trained]
 
     def _build_optimizer_state(self):
         for state in self.optimizer.states:
@@ -232,10 +274,15 @@ class Network:
         return previous(quantity.label)
 
     def _next_state(self) -> dict[str, Expr]:
+        # Made once: every update reads it, and remaking it per column is quadratic in the
+        # parameters (a 2-8-8-8-2 net spent 24 s here).
+        if self._next_state_cache is not None:
+            return self._next_state_cache
         updates = dict(self.optimizer.next_shared_states(previous))
         for parameter in self._trained:
             updates.update(self.optimizer.next_states(parameter.label, gradient_label(parameter.label),
                                                       previous))
+        self._next_state_cache = updates
         return updates
 
     def next_value(self, quantity: Quantity) -> Expr:
@@ -276,6 +323,16 @@ class Network:
                 row[k] = value
             yield tuple(row)
             values = step(*row_by_kind, *rates)
+
+
+def _backpropagate(nets: list[Expr], wrt: list[Expr], deltas: dict[Expr, Expr]) -> list[Expr]:
+    """Σ_k δ_k·∂net_k/∂x for each x in ``wrt``, reading each δ_k as its own column's node.
+
+    The chain rule runs over Σ_k D_k·net_k with a stand-in variable D_k for each δ, which is then
+    swapped for δ_k's expression, so the printed formula points at δ's cell."""
+    stand_ins = {var(f"δ stand-in {k}"): deltas[net] for k, net in enumerate(nets)}
+    surrogate = _sum([d * net for d, net in zip(stand_ins, nets)])
+    return [engine.substitute(g, stand_ins) for g in engine.grad(surrogate, wrt)]
 
 
 def _neuron(layer: int, j: int, hidden_layers: int, n_layers: int) -> str:
