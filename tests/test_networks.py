@@ -125,3 +125,22 @@ def test_200_steps_follow_torch_optim(optimizer, name, lr, settings):
     # The run really moved: a test of 200 steps that change nothing would prove nothing.
     assert (weights - torch.tensor([network.starting_values()[q.label] for q in network.trained],
                                    dtype=torch.float64)).abs().max() > 1e-3
+
+
+def test_xor_is_learnt_within_the_default_steps_at_a_default_learning_rate():
+    from sheetprop.build import DEFAULT_LEARNING_RATES, DEFAULT_STEPS
+
+    network = Network(load_template("xor"))
+    labels_ = [q.label for q in network.quantities]
+    truth = [0, 1, 1, 0]  # XOR of the template's four inputs, in order
+    learnt = []
+    for lr in map(float, DEFAULT_LEARNING_RATES.split(",")):
+        first, *_, last = network.rows(lr, DEFAULT_STEPS)
+        predictions = [v for label, v in zip(labels_, last) if label.startswith("a_o1")]
+        starting = [v for label, v in zip(labels_, first) if label.startswith("a_o1")]
+        assert len(predictions) == 4
+        if [round(p) for p in predictions] == truth and all(abs(p - t) < 0.1 for p, t in zip(predictions, truth)):
+            learnt.append(lr)
+        # The start is not already XOR: the learning is the sheet's doing.
+        assert [round(p) for p in starting] != truth
+    assert learnt, "XOR not learnt at any default learning rate"
