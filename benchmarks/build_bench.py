@@ -9,7 +9,9 @@ start and imports, as a user sees them, and the peak memory is that process's ow
          in the same constant_memory mode: the floor any writer of this workbook pays.
   bare+  the same loop on sheetprop's StepsWorksheet, which skips xlsxwriter's scan for newer
          Excel functions as `build` does: build/bare+ is the engine's own overhead.
-and prints a markdown table of the ratios, measured in the same run. The best of --repeat runs
+and prints a markdown table of the ratios, measured in the same run. A second table does the
+same for each built-in template (--templates, at --template-steps), each against a bare loop
+writing as many columns as that template's sheets have. The best of --repeat runs
 is kept, since noise on a shared machine only ever adds time.
 """
 
@@ -62,6 +64,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", default="100,1000,10000")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--templates", default="era,xor,softmax,deep")
+    parser.add_argument("--template-steps", type=int, default=1000)
     args = parser.parse_args()
     sheets = len(LEARNING_RATES.split(","))
     rows_out = []
@@ -77,6 +81,43 @@ def main() -> int:
                 for worksheet in ("stock", "steps-worksheet"))
             size = Path(folder, "build.xlsx").stat().st_size / 2**20
             rows_out.append((steps, steps * sheets * COLUMNS, build, bare, bare_fast, size))
+    template_rows = bench_templates(args.templates.split(","), args.template_steps, args.repeat, sheets)
+    print_steps_table(rows_out)
+    print()
+    print(f"Templates at {args.template_steps:,} steps, {sheets} learning rates:")
+    print()
+    print("| template | columns | formula cells | build s | bare+ s | build/bare+ | build peak MiB | file MiB |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for name, columns, cells, build, bare_fast, size in template_rows:
+        print(f"| {name} | {columns} | {cells:,} | {build[0]:.2f} | {bare_fast[0]:.2f} "
+              f"| {build[0] / bare_fast[0]:.2f}x | {build[1]:.0f} | {size:.1f} |")
+    return 0
+
+
+def template_columns(name: str) -> int:
+    """Columns of one lr sheet of a built-in template: step, then one per quantity."""
+    from sheetprop.network import Network
+    from sheetprop.template import load_template
+    return 1 + len(Network(load_template(name)).quantities)
+
+
+def bench_templates(names, steps, repeat, sheets):
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        for name in names:
+            columns = template_columns(name)
+            out = Path(folder, f"{name}.xlsx")
+            build = best_of(repeat, [sys.executable, "-m", "sheetprop", "build", "--quiet",
+                                     "--template", name, "--lrs", LEARNING_RATES,
+                                     "--steps", str(steps), "--out", str(out)])
+            bare_fast = best_of(repeat, [sys.executable, "-c", BARE_LOOP, str(steps), str(sheets),
+                                         str(columns), str(Path(folder, "bare.xlsx")), "steps-worksheet"])
+            rows.append((name, columns, steps * sheets * columns, build, bare_fast,
+                         out.stat().st_size / 2**20))
+    return rows
+
+
+def print_steps_table(rows_out):
     print("| steps | formula cells | build s | bare s | bare+ s | build/bare | build/bare+ "
           "| build peak MiB | bare peak MiB | file MiB |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
@@ -84,7 +125,6 @@ def main() -> int:
         print(f"| {steps:,} | {cells:,} | {build[0]:.2f} | {bare[0]:.2f} | {bare_fast[0]:.2f} "
               f"| {build[0] / bare[0]:.2f}x | {build[0] / bare_fast[0]:.2f}x "
               f"| {build[1]:.0f} | {bare[1]:.0f} | {size:.1f} |")
-    return 0
 
 
 if __name__ == "__main__":
