@@ -1,13 +1,18 @@
 """Benchmark the mnist trainer on a full 60,000-image training set; prints markdown tables.
 
-    python benchmarks/mnist_bench.py [--dataset fashion-mnist] [--data DIR] [--epochs 15] [--sweep]
+    python benchmarks/mnist_bench.py [--dataset fashion-mnist] [--data DIR] [--repeat 1] [--epochs 15]
+                                     [--sweep [--rounds 3]]
 
 1. Seconds per 60,000-image training epoch on CPU: ours (uint8 dataset on the device, index-slice
    batches, batched affine_grid/grid_sample augmentation) against the course notebooks' pipeline
    (a DataLoader over a Dataset that rotates and normalises one image at a time), same model, same
-   data, same batch size, same run. With CUDA, ours on the GPU too.
-2. --sweep: CPU images/s of our epoch for batch sizes, thread counts, channels_last and bfloat16.
-3. Accuracy: a full run at the default settings (--epochs, 15) on the dataset's 60k/10k split.
+   data, same batch size, same run (--repeat N alternates them N times). With CUDA, ours on the GPU too.
+2. --sweep: CPU images/s of our epoch for batch sizes, thread counts, channels_last and bfloat16, each
+   compared with the default in the same round, over several rounds (medians: the machine may be shared).
+3. Accuracy: a full run at the default settings (--epochs, 15) on the dataset's 60k/10k split, with
+   the per-class test accuracy.
+
+The conditions (torch, CPU, cores, nice level, load average) are printed before and after.
 
 The full training set is needed: Fashion-MNIST's comes with Debian's dataset-fashion-mnist package
 (/usr/share/datasets/fashion-mnist, the default here); MNIST's from its download.
@@ -18,7 +23,9 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import statistics
 import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch: see sheetprop/mnist/runtime.py
@@ -91,22 +98,76 @@ def synchronize(device):
         torch.cuda.synchronize(device)
 
 
-def sweep(data, dataset, images: int, default_threads: int) -> list[tuple[str, str]]:
-    """Images/s of our CPU epoch on the first ``images`` training images under each setting."""
-    cpu = torch.device("cpu")
-    split = DeviceSplit.from_numpy(data.train_images[:images], data.train_labels[:images], cpu, dataset.mean,
-                                   dataset.std)
-    settings = [(f"batch {b}, {default_threads} threads", b, default_threads, False, False) for b in (64, 128, 256, 512)]
-    settings += [(f"batch 128, {t} thread", 128, t, False, False) for t in (1,) if t != default_threads]
-    settings += [("batch 128, channels_last", 128, default_threads, True, False),
-                 ("batch 128, bfloat16 autocast", 128, default_threads, False, True)]
+@dataclass(frozen=True)
+class CpuSetting:
+    batch_size: int
+    threads: int
+    channels_last: bool = False
+    bfloat16: bool = False
+
+    def __str__(self):
+        extras = [name for name, on in (("channels_last", self.channels_last), ("bfloat16 autocast", self.bfloat16)) if on]
+        return ", ".join([f"batch {self.batch_size}", f"{self.threads} thread{'s' * (self.threads > 1)}", *extras])
+
+
+def sweep_settings(default: CpuSetting, cores: int) -> list[CpuSetting]:
+    """The default first, then one change at a time, then the promising changes together."""
+    settings = [default]
+    settings += [replace(default, batch_size=b) for b in (64, 256, 512) if b != default.batch_size]
+    settings += [replace(default, threads=t) for t in sorted({1, cores}) if t != default.threads]
+    settings += [replace(default, channels_last=True), replace(default, bfloat16=True),
+                 replace(default, batch_size=256, channels_last=True), replace(default, batch_size=512, channels_last=True)]
+    return list(dict.fromkeys(settings))
+
+
+def time_setting(split: DeviceSplit, setting: CpuSetting) -> float:
+    torch.set_num_threads(setting.threads)
+    return our_epoch_seconds(split, setting.batch_size, torch.device("cpu"), setting.channels_last, setting.bfloat16)
+
+
+def sweep(data, dataset, images: int, default: CpuSetting, rounds: int) -> list[tuple[str, str]]:
+    """Images/s of our CPU epoch on the first ``images`` training images under each setting.
+
+    Other work on a shared machine comes and goes, so one timing per setting would rank the settings
+    by luck: every round times every setting (in a rotated order), each setting is compared with the
+    default *in the same round*, and the median of those ratios is reported with its range.
+    """
+    split = DeviceSplit.from_numpy(data.train_images[:images], data.train_labels[:images], torch.device("cpu"),
+                                   dataset.mean, dataset.std)
+    warm_up = DeviceSplit.from_numpy(data.train_images[:1024], data.train_labels[:1024], torch.device("cpu"))
+    settings = sweep_settings(default, os.cpu_count() or 1)
+    for setting in settings:  # first calls build kernels (oneDNN for channels_last and bf16): not timed
+        time_setting(warm_up, setting)
+    seconds = {setting: [] for setting in settings}
+    for round_ in range(rounds):
+        shift = round_ % len(settings)
+        for setting in settings[shift:] + settings[:shift]:
+            seconds[setting].append(time_setting(split, setting))
+    torch.set_num_threads(default.threads)
     rows = []
-    for name, batch, threads, channels_last, bfloat16 in settings:
-        torch.set_num_threads(threads)
-        seconds = our_epoch_seconds(split, batch, cpu, channels_last, bfloat16)
-        rows.append((f"CPU sweep: {name}", f"{images / seconds:,.0f} images/s"))
-    torch.set_num_threads(default_threads)
+    for setting in settings:
+        rates = [images / s for s in seconds[setting]]
+        ratios = sorted(d / s for d, s in zip(seconds[default], seconds[setting]))
+        rows.append((f"CPU sweep: {setting}",
+                     f"{statistics.median(rates):,.0f} images/s; {statistics.median(ratios):.2f}x the default "
+                     f"(rounds {ratios[0]:.2f}-{ratios[-1]:.2f})"))
+    best = max(settings, key=lambda s: statistics.median(images / t for t in seconds[s]))
+    rows.append(("CPU sweep: fastest setting (median)", str(best)))
     return rows
+
+
+def per_class_accuracy(labels: np.ndarray, predictions: np.ndarray, class_names) -> str:
+    """The classes from weakest to strongest, so the table says where the errors are."""
+    scores = [(100 * float(np.mean(predictions[labels == k] == k)), name) for k, name in enumerate(class_names)]
+    return ", ".join(f"{name} {score:.1f}" for score, name in sorted(scores))
+
+
+def conditions() -> str:
+    """What the numbers were measured under: a shared machine makes absolute times move."""
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), "unknown CPU") if Path("/proc/cpuinfo").exists() else "unknown CPU"
+    return (f"torch {torch.__version__}, {cpu}, {os.cpu_count()} cores, nice {os.nice(0)}, "
+            f"load average {os.getloadavg()[0]:.2f}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
 
 
 def main() -> None:
@@ -115,9 +176,12 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=None, help="the dataset's folder (default: the system copy)")
     parser.add_argument("--batch-size", type=int, default=TrainSettings.batch_size)
     parser.add_argument("--ref-workers", type=int, nargs="*", default=[0], help="DataLoader worker counts to time")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="full epochs of each pipeline, alternating ours and the course's (0: skip; median shown)")
     parser.add_argument("--epochs", type=int, default=15, help="epochs of the accuracy run (0: skip it)")
     parser.add_argument("--sweep", action="store_true", help="also time batch sizes, threads, channels_last, bf16")
     parser.add_argument("--sweep-images", type=int, default=12_800)
+    parser.add_argument("--rounds", type=int, default=3, help="timings of each sweep setting (median shown)")
     args = parser.parse_args()
 
     dataset = DATASETS[args.dataset]
@@ -127,21 +191,28 @@ def main() -> None:
         raise SystemExit(f"{folder} has {len(data.train_labels):,} training images; a full epoch needs {EPOCH_IMAGES:,}")
     threads = configure_cpu_threads()
     cpu = torch.device("cpu")
-    print(f"{dataset.title} from {folder}; torch {torch.__version__}, {threads} CPU threads, {os.cpu_count()} cores, "
-          f"batch {args.batch_size}, load average before {os.getloadavg()[0]:.2f}\n")
+    print(f"{dataset.title} from {folder}; {threads} CPU threads, batch {args.batch_size}\n"
+          f"before: {conditions()}\n", flush=True)
 
     rows = []
-    train = DeviceSplit.from_numpy(data.train_images, data.train_labels, cpu, dataset.mean, dataset.std)
-    our_epoch_seconds(DeviceSplit.from_numpy(data.train_images[:1024], data.train_labels[:1024], cpu),
-                      args.batch_size, cpu)  # warm-up
-    ours = our_epoch_seconds(train, args.batch_size, cpu)
-    rows.append(("CPU seconds per 60k-image epoch: ours (on-device batches, batched augmentation)",
-                 f"{ours:.1f} ({EPOCH_IMAGES / ours:,.0f} images/s)"))
-    for workers in args.ref_workers:
-        reference = reference_epoch_seconds(data.train_images, data.train_labels, dataset.mean, dataset.std,
-                                            args.batch_size, workers, cpu)
-        rows.append((f"CPU seconds per 60k-image epoch: course pipeline (DataLoader, per-sample transforms, "
-                     f"{workers} workers)", f"{reference:.1f} (ours is {reference / ours:.2f}x faster)"))
+    if args.repeat > 0:
+        train = DeviceSplit.from_numpy(data.train_images, data.train_labels, cpu, dataset.mean, dataset.std)
+        our_epoch_seconds(DeviceSplit.from_numpy(data.train_images[:1024], data.train_labels[:1024], cpu),
+                          args.batch_size, cpu)  # warm-up
+        ours, references = [], {workers: [] for workers in args.ref_workers}
+        for _ in range(args.repeat):  # alternating, so a burst of other work hits both pipelines alike
+            ours.append(our_epoch_seconds(train, args.batch_size, cpu))
+            for workers in args.ref_workers:
+                references[workers].append(reference_epoch_seconds(data.train_images, data.train_labels, dataset.mean,
+                                                                   dataset.std, args.batch_size, workers, cpu))
+        our_median = statistics.median(ours)
+        runs = f", median of {args.repeat}" if args.repeat > 1 else ""
+        rows.append((f"CPU seconds per 60k-image epoch: ours (on-device batches, batched augmentation{runs})",
+                     f"{our_median:.1f} ({EPOCH_IMAGES / our_median:,.0f} images/s)"))
+        for workers, seconds in references.items():
+            reference = statistics.median(seconds)
+            rows.append((f"CPU seconds per 60k-image epoch: course pipeline (DataLoader, per-sample transforms, "
+                         f"{workers} workers{runs})", f"{reference:.1f} (ours is {reference / our_median:.2f}x faster)"))
 
     if torch.cuda.is_available():
         gpu = torch.device("cuda")
@@ -152,27 +223,31 @@ def main() -> None:
                      f"{our_epoch_seconds(on_gpu, args.batch_size, gpu):.2f}"))
 
     if args.sweep:
-        rows += sweep(data, dataset, args.sweep_images, threads)
+        rows += sweep(data, dataset, args.sweep_images, CpuSetting(args.batch_size, threads), args.rounds)
 
     if args.epochs > 0:
         device = torch.device("cuda") if torch.cuda.is_available() else cpu
         splits = [DeviceSplit.from_numpy(images, labels, device, dataset.mean, dataset.std)
                   for images, labels in ((data.train_images, data.train_labels), (data.test_images, data.test_labels))]
         started = time.perf_counter()
-        result = fit(*splits, TrainSettings(epochs=args.epochs, batch_size=args.batch_size, dataset=dataset.name))
+        result = fit(*splits, TrainSettings(epochs=args.epochs, batch_size=args.batch_size, dataset=dataset.name),
+                     on_epoch=lambda row: print(f"  epoch {row['epoch']}: test accuracy {row['test_accuracy']:.2f}%, "
+                                                f"{row['seconds']:.0f} s", flush=True))
         seconds = time.perf_counter() - started
         accuracies = [row["test_accuracy"] for row in result.metrics]
         rows += [
             (f"{dataset.title} 60k/10k, {args.epochs} epochs at the defaults ({device.type}): test accuracy",
              f"{accuracies[-1]:.2f}% final; best {max(accuracies):.2f}%; last three "
              f"{', '.join(f'{a:.2f}' for a in accuracies[-3:])}"),
+            ("  per-class test accuracy (%), weakest first",
+             per_class_accuracy(data.test_labels, result.predictions.cpu().numpy(), dataset.class_names)),
             ("  parameters; seconds in all", f"{count_parameters(result.model):,}; {seconds:.0f}"),
         ]
 
     print("| measurement | value |\n|---|---|")
     for name, value in rows:
         print(f"| {name} | {value} |")
-    print(f"\nload average after: {os.getloadavg()[0]:.2f}")
+    print(f"\nafter: {conditions()}")
 
 
 if __name__ == "__main__":
