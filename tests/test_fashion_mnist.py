@@ -9,12 +9,12 @@ import dataclasses
 import numpy as np
 import pytest
 
-from mnist_fixtures import FASHION_SYSTEM, write_mnist_folder  # first: it sets the OpenMP wait policy
+from mnist_fixtures import FASHION_SYSTEM, shared_test_set, write_mnist_folder  # first: it sets the OpenMP wait policy
 from sheetprop.cli import main
 from sheetprop.errors import UserError
 from sheetprop.mnist import download
 from sheetprop.mnist.data import load_mnist, read_idx
-from sheetprop.mnist.datasets import FASHION_MNIST, MNIST, default_data_folder, get_dataset
+from sheetprop.mnist.datasets import FASHION_MNIST, MNIST, default_data_folder, get_dataset, recognise
 
 
 def fashion_files():
@@ -69,3 +69,21 @@ def test_training_on_fashion_writes_class_names(tmp_path):
     counts = np.array([[confusion.cell(row=2 + t, column=2 + p).value for p in range(10)] for t in range(10)])
     assert counts.sum() == 400
     assert np.trace(counts) / 400 > 0.5, "two short epochs on 1,200 images beat chance (10%) by far"
+
+
+def test_another_datasets_files_are_named_not_trained_on(tmp_path, capsys):
+    system = fashion_files()
+    source = (read_idx(system / "t10k-images-idx3-ubyte.gz", 3), read_idx(system / "t10k-labels-idx1-ubyte.gz", 1))
+    folder = write_mnist_folder(tmp_path / "data", range(0, 100), range(0, 10_000), layout="flat", source=source)
+    assert load_mnist(folder, FASHION_MNIST).test_labels[:4].tolist() == [9, 2, 1, 1]
+    with pytest.raises(UserError, match="holds Fashion-MNIST's files, not MNIST's: pass --dataset fashion-mnist"):
+        load_mnist(folder, MNIST)
+    assert main(["mnist", "--data", str(folder), "--out", str(tmp_path / "m.xlsx"), "--no-download"]) == 2
+    assert "--dataset fashion-mnist" in capsys.readouterr().err
+    assert not (tmp_path / "m.xlsx").exists()
+
+
+def test_mnist_test_labels_are_recognised_as_mnist():
+    _, labels = shared_test_set()
+    assert recognise(labels.astype(np.uint8).tobytes()) is MNIST
+    assert recognise(labels[:-1].astype(np.uint8).tobytes()) is None  # a slice is no published set

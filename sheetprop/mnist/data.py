@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from sheetprop.errors import UserError
-from sheetprop.mnist.datasets import MNIST, STEMS, Dataset
+from sheetprop.mnist.datasets import MNIST, STEMS, Dataset, recognise
 
 MNIST_FILES = MNIST.md5
 TORCHVISION_SUBDIR = MNIST.subdir
@@ -115,6 +115,12 @@ def load_mnist(root: Path, dataset: Dataset = MNIST) -> MnistArrays:
     paths = {stem: find_file(root, stem, dataset) for stem in STEMS}
     train = read_split(paths["train-images-idx3-ubyte"], paths["train-labels-idx1-ubyte"])
     test = read_split(paths["t10k-images-idx3-ubyte"], paths["t10k-labels-idx1-ubyte"])
+    found = recognise(test[1].astype(np.uint8).tobytes())
+    if found is not None and found.name != dataset.name:
+        # Same format, same shapes: without this a run would train on the other dataset under this one's
+        # class names and statistics.
+        raise UserError(f"{root} holds {found.title}'s files, not {dataset.title}'s: pass --dataset {found.name}, "
+                        f"or point --data at the {dataset.title} files")
     return MnistArrays(*train, *test)
 
 

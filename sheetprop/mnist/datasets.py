@@ -6,6 +6,7 @@ what its classes are called, and the statistics its pixels are normalised with.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,7 @@ class Dataset:
     class_names: tuple[str, ...]   # label k is called class_names[k]
     mean: float                    # of the training pixels scaled to [0, 1]
     std: float
+    test_labels_sha256: str = ""   # of the published 10,000 test labels, uncompressed: names the data in a folder
     system_folder: Path | None = None  # where a system package installs the files, if any
 
     def class_name(self, label: int) -> str:
@@ -38,6 +40,7 @@ MNIST = Dataset(
     class_names=tuple(str(digit) for digit in range(10)),
     mean=0.1307,
     std=0.3081,
+    test_labels_sha256="ddeff807876a9661a1110d45c266c86239a3a1b7d37da0c3716a7a683c852ff5",
 )
 
 FASHION_MNIST = Dataset(
@@ -52,6 +55,7 @@ FASHION_MNIST = Dataset(
     # Measured on the 60,000 training images (0.2860, 0.3530), as for MNIST's 0.1307, 0.3081.
     mean=0.2860,
     std=0.3530,
+    test_labels_sha256="3d0e6c6ea990b53b6f8f500a41cac93881d981b315f84578b7d915342ade01e9",
     # Debian's dataset-fashion-mnist package (its .gz files are recompressed: other md5 sums, same data).
     system_folder=Path("/usr/share/datasets/fashion-mnist"),
 )
@@ -64,6 +68,13 @@ def get_dataset(name: str) -> Dataset:
         return DATASETS[name]
     except KeyError:
         raise ValueError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}") from None
+
+
+def recognise(test_labels: bytes) -> Dataset | None:
+    """The dataset whose published test labels these are (the files' md5 sums cannot say: Debian
+    recompresses them, and both datasets share one format), or None for any other labels."""
+    digest = hashlib.sha256(test_labels).hexdigest()
+    return next((dataset for dataset in DATASETS.values() if dataset.test_labels_sha256 == digest), None)
 
 
 def default_data_folder(dataset: Dataset, fallback: Path) -> Path:
