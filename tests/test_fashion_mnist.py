@@ -87,3 +87,22 @@ def test_mnist_test_labels_are_recognised_as_mnist():
     _, labels = shared_test_set()
     assert recognise(labels.astype(np.uint8).tobytes()) is MNIST
     assert recognise(labels[:-1].astype(np.uint8).tobytes()) is None  # a slice is no published set
+
+
+@pytest.mark.parametrize("dataset, expected", [
+    (FASHION_MNIST, ["pred Shirt\ntrue T-shirt/top", "pred Ankle boot\ntrue Shirt"]),
+    (MNIST, ["pred 6\ntrue 0", "pred 9\ntrue 6"]),
+])
+def test_the_misclassified_grid_names_the_classes(tmp_path, monkeypatch, dataset, expected):
+    pytest.importorskip("matplotlib")
+    from matplotlib.figure import Figure
+
+    from sheetprop.mnist.figures import plot_misclassified
+
+    titles, save = [], Figure.savefig
+    monkeypatch.setattr(Figure, "savefig", lambda fig, *a, **k: (titles.extend(
+        ax.get_title() for ax in fig.axes if ax.get_title()), save(fig, *a, **k)))
+    images = np.zeros((2, 28, 28), np.uint8)
+    plot_misclassified(images, np.array([0, 6]), np.array([6, 9]), tmp_path / "grid.png",
+                       class_names=dataset.class_names)
+    assert titles == expected and (tmp_path / "grid.png").stat().st_size > 0
