@@ -175,7 +175,9 @@ def main() -> None:
     parser.add_argument("--dataset", choices=sorted(DATASETS), default="fashion-mnist")
     parser.add_argument("--data", type=Path, default=None, help="the dataset's folder (default: the system copy)")
     parser.add_argument("--batch-size", type=int, default=TrainSettings.batch_size)
-    parser.add_argument("--ref-workers", type=int, nargs="*", default=[0], help="DataLoader worker counts to time")
+    parser.add_argument("--ref-workers", type=int, nargs="*", default=[0, 2],
+                        help="DataLoader worker counts to time for the course pipeline (default: 0 and 2; workers "
+                             "transform images in parallel with training, so both are fair comparisons)")
     parser.add_argument("--repeat", type=int, default=1,
                         help="full epochs of each pipeline, alternating ours and the course's (0: skip; median shown)")
     parser.add_argument("--epochs", type=int, default=15, help="epochs of the accuracy run (0: skip it)")
