@@ -34,25 +34,37 @@ def trained(tmp_path_factory):
     return data, out, out.with_name("mnist_model.xlsx"), out.with_name("mnist.ckpt.pt")
 
 
-def torch_probabilities(checkpoint, pixels: np.ndarray) -> np.ndarray:
+def torch_model(checkpoint) -> MnistNet:
     model = MnistNet()
     model.load_state_dict(torch.load(checkpoint, weights_only=True)["model"])
-    model = copy.deepcopy(model).double().eval()
+    return copy.deepcopy(model).double().eval()
+
+
+def torch_probabilities(checkpoint, pixels: np.ndarray, model: MnistNet | None = None) -> np.ndarray:
+    model = torch_model(checkpoint) if model is None else model
     x = torch.tensor((pixels / 255.0 - MNIST.mean) / MNIST.std, dtype=torch.float64)[None, None]
     with torch.no_grad():
         return torch.exp(model(x))[0].numpy()
 
 
-def with_digit(source, target, digit: int):
-    """A copy of the workbook in which someone typed another index into the digit cell (B1)."""
+def typed_over(source, target, sheet: int, cells: dict[str, float]):
+    """A copy of the workbook in which someone typed numbers over cells (formulas or not) of the
+    ``sheet``-th sheet (1 = predict), as a student does in a spreadsheet program."""
     with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as new:
         for item in old.infolist():
             data = old.read(item.filename)
-            if item.filename == "xl/worksheets/sheet1.xml":
-                data, count = re.subn(rb'(<c r="B1"[^>]*><v>)[^<]*(</v>)', rb"\g<1>%d\g<2>" % digit, data)
-                assert count == 1
+            if item.filename == f"xl/worksheets/sheet{sheet}.xml":
+                for cell, number in cells.items():
+                    data, count = re.subn(rb'<c r="%s"( s="\d+")?[^>]*>.*?</c>' % cell.encode(),
+                                          rb'<c r="%s"\g<1>><v>%r</v></c>' % (cell.encode(), number), data)
+                    assert count == 1, cell
             new.writestr(item, data)
     return target
+
+
+def with_digit(source, target, digit: int):
+    """A copy of the workbook in which someone typed another index into the digit cell (B1)."""
+    return typed_over(source, target, 1, {"B1": digit})
 
 
 def shown(workbook) -> tuple[np.ndarray, int]:
@@ -61,7 +73,7 @@ def shown(workbook) -> tuple[np.ndarray, int]:
 
 
 def test_the_model_workbook_holds_every_layer_in_portable_formulas(trained):
-    _, _, workbook, _ = trained
+    _, _, workbook, checkpoint = trained
     book = openpyxl.load_workbook(workbook)
     assert book.sheetnames == ["predict", "input", "block1", "block2", "pool", "squeeze", "block3", "block4",
                                "block5", "head", "digits", "model"]
@@ -73,7 +85,14 @@ def test_the_model_workbook_holds_every_layer_in_portable_formulas(trained):
     images, labels = sample_digits()
     digits = book["digits"]
     offered = [row[0] for row in digits.iter_rows(min_row=2, max_col=1, values_only=True)]
-    assert offered[:100] == list(range(100)) and len(offered) > 100  # and some the model gets wrong
+    assert offered[:100] == list(range(100)) and len(offered) > 100
+    model = torch_model(checkpoint)
+    for index in offered[100:]:  # the extra images are ones the model gets wrong
+        assert torch_probabilities(checkpoint, images[500 + index], model).argmax() != labels[500 + index], index
+    # The digit cell offers exactly those indices, as a drop-down (anything else would give #N/A).
+    [validation] = predict.data_validations.dataValidation
+    assert str(validation.sqref) == "B1" and validation.type == "list"
+    assert book.defined_names[validation.formula1].attr_text == f"digits!$A$2:$A${len(offered) + 1}"
     assert [v for v in next(digits.iter_rows(min_row=2, max_row=2, values_only=True))][2:] == \
         images[500].reshape(-1).tolist()  # the test split starts at sample digit 500
     functions, longest, formulas = set(), 0, 0
@@ -95,11 +114,37 @@ def test_libreoffice_gives_pytorchs_probabilities_for_typed_digits(trained, tmp_
     test_images = images[500:800]
     digits = [3, 41, 97]  # test-split indices, typed into the digit cell
     variants = [with_digit(workbook, tmp_path / f"digit{d}.xlsx", d) for d in digits]
-    for digit, recalculated in zip(digits, recalculate_all(variants, tmp_path / "recalculated")):
-        probabilities, prediction = shown(recalculated)
+    # A student's edits, in the same LibreOffice run: a stroke drawn over the pixels of the digit
+    # shown (test image 0) and one weight of block1's first kernel changed.
+    book = openpyxl.load_workbook(workbook)
+    kernel = re.search(r"\$([A-Z]+)\$(\d+):", book["block1"]["B3"].value)  # channel 0's first kernel cell
+    kernel_cell, weight = kernel.group(1) + kernel.group(2), book["block1"][kernel.group(1) + kernel.group(2)].value
+    stroke = {(14, j): 255 for j in range(6, 22)}
+    drawn = typed_over(workbook, tmp_path / "drawn.xlsx", 1,
+                       {f"{openpyxl.utils.get_column_letter(5 + j)}{4 + i}": v for (i, j), v in stroke.items()})
+    edited = typed_over(drawn, tmp_path / "edited.xlsx", 3, {kernel_cell: weight + 2.0})
+    recalculated = recalculate_all(variants + [drawn, edited], tmp_path / "recalculated")
+    for digit, path in zip(digits, recalculated):
+        probabilities, prediction = shown(path)
         expected = torch_probabilities(checkpoint, test_images[digit])
         assert np.abs(probabilities - expected).max() <= 1e-6, digit
         assert prediction == int(expected.argmax())
+
+    pixels = test_images[0].copy()
+    for (i, j), value in stroke.items():
+        pixels[i, j] = value
+    model = torch_model(checkpoint)
+    with torch.no_grad():
+        assert model.features.block1.conv.weight[0, 0, 0, 0].item() == pytest.approx(weight, abs=1e-12)
+        model.features.block1.conv.weight[0, 0, 0, 0] += 2.0
+    for path, expected in ((recalculated[-2], torch_probabilities(checkpoint, pixels)),
+                           (recalculated[-1], torch_probabilities(checkpoint, pixels, model))):
+        probabilities, prediction = shown(path)
+        assert np.abs(probabilities - expected).max() <= 1e-6, path.name
+        assert prediction == int(expected.argmax())
+    # Each edit moved the answer (so the comparisons above could have failed).
+    assert np.abs(shown(recalculated[-2])[0] - torch_probabilities(checkpoint, test_images[0])).max() > 1e-3
+    assert np.abs(shown(recalculated[-1])[0] - shown(recalculated[-2])[0]).max() > 1e-3
 
 
 @pytest.mark.skipif(shutil.which("ssconvert") is None, reason="Gnumeric (ssconvert) not installed")

@@ -27,6 +27,7 @@ from sheetprop.workbook import StepsWorksheet
 
 EXCEL_FORMULA_LIMIT = 8192
 PREDICT, INPUT, HEAD, DIGITS, MODEL = "predict", "input", "head", "digits", "model"
+OFFERED_NAME = "offered_digits"  # the digits sheet's index column, for the digit cell's drop-down
 GRID_ORIGIN = (3, 4)  # the predict sheet's pixel grid starts at E4
 MAP_FORMAT = {"num_format": "0.000", "font_size": 8, "align": "center"}
 
@@ -121,6 +122,13 @@ class _Writer:
         offered = f"{DIGITS}!{xl_range_abs(1, 0, last - 1, 0)}"
         sheet.write_string(0, 0, "digit", f["label"])
         sheet.write_number(0, 1, digit, f["edit"])
+        # A drop-down of the offered indices: any other number would make MATCH, and so every sheet,
+        # show #N/A. A defined name, because Excel 2007 refuses another sheet's range in a validation.
+        self.book.define_name(OFFERED_NAME, f"={offered}")
+        sheet.data_validation(0, 1, 0, 1, {
+            "validate": "list", "source": f"={OFFERED_NAME}",
+            "input_title": "test image", "input_message": "an index from column A of the digits sheet",
+            "error_title": "not offered", "error_message": "choose an index listed in column A of the digits sheet"})
         sheet.write_string(0, 2, f"← the index of a {title} test image (the digits sheet lists them); "
                            "or type 0-255 over any pixel to draw", f["hint"])
         sheet.write_string(1, 0, "digits row", f["label"])
