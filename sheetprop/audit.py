@@ -72,6 +72,7 @@ class Table:
     rows: list[dict[str, Cell]]           # one per data row: canonical label -> cell
     learning_rates: list[LearningRate | None] = field(default_factory=list)  # per row; None on the first
     notes: list[str] = field(default_factory=list)
+    books: tuple | None = None            # (formulas, values) workbooks, to read other cells through
 
 
 @dataclass
@@ -181,7 +182,7 @@ def _read_table(sheet, value_sheet, header, formulas, values) -> Table:
                             "computed cell filled in): nothing to check yet")
     if not rows:
         raise _NotCheckable(f"no data rows below the header in row {header_row}")
-    table = Table(sheet.title, header_row, columns, network, rows)
+    table = Table(sheet.title, header_row, columns, network, rows, books=(formulas, values))
     if unfinished is not None:
         table.notes.append(f"row {unfinished} is unfinished (no computed cell filled in): the table ends above it")
     table.learning_rates = [None] + [_learning_rate(table, k, sheet, formulas, values)

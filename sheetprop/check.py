@@ -24,8 +24,11 @@ from xlsxwriter.utility import xl_col_to_name
 
 from sheetprop.audit import Audit, Cell, Table, read_workbook, references
 from sheetprop.engine import Expr, var
+from sheetprop.formula_judge import (SYMBOLIC_TOLERANCE, TableFormulas, agree, random_points, same_function,
+                                     values_at, variables)
 from sheetprop.network import GIVEN_ROLES, LEARNING_RATE, previous
 from sheetprop.numeric import compile_function
+from sheetprop.precision import StoredPrecision
 from sheetprop.printers import MathPrinter
 
 # Spreadsheets and the engine both compute in IEEE doubles; a right formula differs from the
@@ -46,7 +49,7 @@ class Finding:
     sheet: str
     cell: str
     label: str
-    kind: str                   # wrong formula | wrong reference | wrong update | η drift | typed number | not a number
+    kind: str                   # wrong formula | wrong reference | wrong update | η drift | typed number | wrong value | not a number
     formula: str | None         # as written; None where the cell holds a typed value
     found: object               # the cached value (a number, or an error text such as #DIV/0!)
     expected: float | None      # what the chain rule gives from the cells this one reads
@@ -54,6 +57,7 @@ class Finding:
     message: str
     hint: str | None = None     # what the formula seems to do instead, when verified
     chain_rule: str | None = None  # the textbook expression for the cell
+    reads: str | None = None    # what the formula computes, in the table's labels
 
 
 @dataclass
@@ -119,7 +123,9 @@ def check_workbook(path, tolerance: float = DEFAULT_TOLERANCE) -> Report:
         report.notes.append(f"{audit.path.name} had no saved values; LibreOffice recalculated them")
     for table in audit.tables:
         report.notes.extend(f"sheet {table.sheet!r}: {note}" for note in table.notes)
-        report.findings.extend(TableCheck(table, tolerance).findings())
+        table_check = TableCheck(table, tolerance)
+        report.findings.extend(table_check.findings())
+        report.notes.extend(f"sheet {table.sheet!r}: {note}" for note in table_check.notes())
     return report
 
 
@@ -137,7 +143,9 @@ def relative_error(found, expected) -> float | None:
 
 class TableCheck:
     """The checks of one table. Each computed quantity gets a *local* expression: its node with
-    every other quantity that has a column in the sheet cut off into a variable of that label."""
+    every other quantity that has a column in the sheet cut off into a variable of that label.
+    A cell with a formula is judged by what the formula computes (``formula_judge``); its value
+    decides only how a wrong formula is reported, and cells without one are judged by value."""
 
     def __init__(self, table: Table, tolerance: float):
         self.table, self.tolerance, self.network = table, tolerance, table.network
@@ -156,6 +164,18 @@ class TableCheck:
         self.evaluate_updates = compile_function(
             [self.network.update(q) for q in self.network.given],
             [previous(label) for label in self.labels] + [LEARNING_RATE])
+        # η is one cell per table, the one the first update reads: a reference that drifts down
+        # row by row (B32, B33, … where $B$32 belongs) trains at other rates without a sign.
+        self.table_eta = next((lr for lr in table.learning_rates if lr is not None), None)
+        self.formulas = TableFormulas(table, self.table_eta.where if self.table_eta else None)
+        self.points = random_points(self.network)
+        self.right_at_points = {q.label: [p[q.label] for p in self.points] for q in computed}
+        self.right_at_points.update({q.label: values_at(self.network.update(q), self.points)
+                                     for q in self.network.given})
+        self.precision = self._stored_precision()
+        self._slack_functions: dict[str, tuple] = {}
+        self.pasted = self._holds_pasted_values()
+        self._given_labels = {q.label for q in self.network.given}
 
     def findings(self) -> list[Finding]:
         found: list[Finding] = []
@@ -169,9 +189,32 @@ class TableCheck:
             if values is not None:
                 expected = dict(zip(self.computed_labels, self.evaluate_local(
                     *(values[v.payload] for v in self.inputs))))
-                found.extend(self._check_computed(row, values, expected))
+                found.extend(self._check_computed(row, values, expected, first_row=k == 0))
                 above = {label: values.get(label, expected.get(label)) for label in self.labels}
         return found
+
+    def notes(self) -> list[str]:
+        notes = []
+        if self.pasted:
+            notes.append(f"it holds pasted values ({self.pasted}), not formulas: each number is judged "
+                         "against the chain rule to the digits it keeps, and nothing in it follows "
+                         "when an input changes")
+        elif self.precision.rounded:
+            notes.append(f"its saved numbers keep {self.precision.describe()} (as in a Google Sheets "
+                         "export): formulas are judged by what they compute, numbers to the digits kept")
+        return notes
+
+    def _stored_precision(self) -> StoredPrecision:
+        exact = {q.label for q in self.network.given if q.role != "weight"}
+        numbers = [cell.number for row in self.table.rows for label, cell in row.items()
+                   if label not in exact and cell.number is not None]
+        return StoredPrecision(numbers, exact)
+
+    def _holds_pasted_values(self) -> str | None:
+        """"N of M computed cells" when most computed cells hold typed numbers, else None."""
+        computed = [row[label] for row in self.table.rows for label in self.computed_labels if label in row]
+        typed = sum(cell.is_typed and cell.number is not None for cell in computed)
+        return f"{typed} of {len(computed)} computed cells" if computed and typed > len(computed) / 2 else None
 
     # --- one row ------------------------------------------------------------------------------
 
@@ -193,45 +236,126 @@ class TableCheck:
             values[label] = math.nan if number is None else number
         return (None if problems else values), problems
 
-    def _check_computed(self, row, values, expected) -> list[Finding]:
+    def _check_computed(self, row, values, expected, first_row: bool) -> list[Finding]:
         found = []
         for q in self.network.computed:
             cell = row.get(q.label)
             if cell is None:
                 continue
             want = expected[q.label]
+            local = self.local[q.label]
+            wrong = cell.number is None or self._disagree(q.label, local, values, cell.number, want, first_row)
+            if cell.is_typed and self.pasted:
+                if wrong:
+                    found.append(self._finding(
+                        cell, q.label, "wrong value", want,
+                        "holds a number that is not the chain rule's value from the cells it depends on, "
+                        "even allowing for the digits kept",
+                        hint=(self._hint(local, [values], [cell.number], self.network.derivation(q).split(" = ")[0])
+                              if cell.number is not None else None),
+                        chain_rule=self.network.derivation(q)))
+                continue
             if cell.is_typed:
-                wrong = cell.number is None or disagree(cell.number, want, self.tolerance)
                 found.append(self._finding(
                     cell, q.label, "typed number", want,
                     "holds a typed number where a formula belongs"
                     + (", and the number is wrong" if wrong else " (its value is right for now, "
                        "but it will not follow when the inputs change)"),
                     chain_rule=self.network.derivation(q)))
-            elif cell.number is None:
-                if not math.isnan(want):
-                    found.append(self._finding(cell, q.label, "not a number", want,
-                                               f"shows {cell.value!r} where the chain rule gives a number",
-                                               chain_rule=self.network.derivation(q)))
-            elif disagree(cell.number, want, self.tolerance):
-                lhs = self.network.derivation(q).split(" = ")[0]
-                found.append(self._finding(
-                    cell, q.label, "wrong formula", want,
-                    "disagrees with the chain rule applied to the cells it depends on",
-                    hint=self._hint(self.local[q.label], values, cell.number, lhs),
-                    chain_rule=self.network.derivation(q)))
-            elif swap := self._swapped_reference(q.label, cell):
-                # Right number, wrong cell: with t1 = t2, an E2 written with t1 agrees today.
-                used, needed = swap
-                found.append(self._finding(
-                    cell, q.label, "wrong reference", want,
-                    f"uses {used} where {q.label} needs {needed} (the value agrees only because they "
-                    "hold the same number in this row)", chain_rule=self.network.derivation(q)))
+                continue
+            if cell.number is None and math.isnan(want):
+                continue  # an error value where the chain rule gives none either: from upstream
+            finding = self._judge_formula(q.label, cell, local, values, want, wrong,
+                                          self.network.derivation(q))
+            if finding is not None:
+                found.append(finding)
         return found
 
+    def _judge_formula(self, label: str, cell: Cell, right: Expr, values: dict, want, wrong: bool,
+                       chain_rule: str, update: bool = False) -> Finding | None:
+        """The finding for a formula cell, if any: a formula that computes the right function is
+        right whatever it shows; one that does not is a wrong formula when its number is off, and
+        a wrong reference when the number agrees only because two cells hold the same value."""
+        reading = self.formulas.read(label, cell)
+        computes = values_at(reading.expr, self.points) if reading is not None else None
+        if update and reading is not None and LEARNING_RATE.payload not in reading.reads and self.table_eta:
+            # η typed into the update as a number (−0.5*…): right when it is the table's η.
+            right = engine.substitute(right, {LEARNING_RATE: engine.const(self.table_eta.value)})
+            if same_function(computes, values_at(right, self.points)):
+                return None
+        elif reading is not None and same_function(computes, self.right_at_points[label]):
+            return None
+        lhs = label if update else chain_rule.split(" = ")[0]
+        shown = _print(reading.expr, update) if reading is not None else None
+        if wrong:
+            if cell.number is None:
+                return self._finding(cell, label, "not a number", want,
+                                     f"shows {cell.value!r} where the chain rule gives a number",
+                                     chain_rule=chain_rule, reads=shown)
+            hint = (self._hint(right, self.points, computes, lhs) if computes is not None
+                    else self._hint(right, [values], [cell.number], lhs))
+            if update:
+                message = ("is not the row above's weight minus η times its gradient "
+                           f"(η = {self.table_eta.value:g} from {self.table_eta.where})")
+            else:
+                message = "disagrees with the chain rule applied to the cells it depends on"
+            return self._finding(cell, label, "wrong update" if update else "wrong formula", want,
+                                 message, hint=hint, chain_rule=chain_rule, reads=shown)
+        # The number agrees. A formula that reads other cells than the chain rule needs (t1 for
+        # t2) agrees only by coincidence; one that reads the right cells and differs within the
+        # tolerance the user allowed, or that reads typed numbers outside the table, is let be.
+        if reading is not None:
+            if reading.read_constants:
+                return None
+            used, needed = reading.reads, variables(right)
+            if used == needed:
+                return None
+            swap = _same_kind_swap(used, needed)
+            detail = (f"uses {_name(swap[0])} where {label} needs {_name(swap[1])}" if swap else
+                      f"reads {', '.join(map(_name, sorted(used)))} where the chain rule reads "
+                      f"{', '.join(map(_name, sorted(needed)))}")
+        else:
+            swap = self._swapped_reference(label, cell)
+            if swap is None:
+                return None
+            detail = f"uses {swap[0]} where {label} needs {swap[1]}"
+        return self._finding(cell, label, "wrong reference", want,
+                             f"{detail} (the value agrees only because they hold the same number in this row)",
+                             hint=(self._hint(right, self.points, computes, lhs) if computes is not None else None),
+                             chain_rule=chain_rule, reads=shown)
+
+    def _disagree(self, label: str, expr: Expr, env: dict, found: float, expected: float,
+                  first_row: bool = False) -> bool:
+        """Beyond the tolerance and beyond what rounding to the digits the table keeps explains:
+        half a unit of the found number's last digit, plus each input's, times how much it moves
+        the result (first order, from the engine's own derivatives), with a margin of 2. The first
+        row's givens are the exercise's typed starting values: exact."""
+        slack = 0.0
+        if self.precision.rounded:
+            slack = 2 * (self.precision.uncertainty(label, found)
+                         + self._propagated(label, expr, env, self._given_labels if first_row else ()))
+        if math.isnan(expected) or math.isnan(found):
+            return math.isnan(expected) != math.isnan(found)
+        return abs(found - expected) > self.tolerance * max(abs(found), abs(expected)) + ABSOLUTE_FLOOR + slack
+
+    def _propagated(self, key: str, expr: Expr, env: dict, exact=()) -> float:
+        if key not in self._slack_functions:
+            inputs = sorted(variables(expr))
+            partials = engine.grad(expr, [var(name) for name in inputs]) if inputs else []
+            self._slack_functions[key] = (inputs, compile_function(partials, [var(n) for n in inputs]))
+        inputs, partials = self._slack_functions[key]
+        if not inputs:
+            return 0.0
+        try:
+            slopes = partials(*(env[name] for name in inputs))
+        except KeyError:
+            return 0.0
+        return sum(abs(slope) * self.precision.uncertainty(name.removeprefix("previous "), env[name])
+                   for name, slope in zip(inputs, slopes) if math.isfinite(slope) and name not in exact)
+
     def _swapped_reference(self, label: str, cell: Cell) -> tuple[str, str] | None:
-        """(used, needed) when the formula reads this row's cell of one quantity where the chain
-        rule needs another of the same kind (t1 for t2, a_h1 for a_h2) and misses that one."""
+        """For a formula that cannot be read: (used, needed) when it reads this row's cell of one
+        quantity where the chain rule needs another of the same kind (t1 for t2) and misses that one."""
         row = int(re.search(r"\d+$", cell.ref).group())
         read = set()
         for sheet, column, ref_row in references(cell.formula or ""):
@@ -239,32 +363,29 @@ class TableCheck:
                 label_there = self.column_labels.get(column)
                 if label_there is not None:
                     read.add(label_there)
-        needed = {node.payload for node in engine.topological_order([self.local[label]]) if node.op == "var"}
-        extra, missing = sorted(read - needed), sorted(needed - read)
-        for used in extra:
-            for need in missing:
-                if _kind(used) == _kind(need):
-                    return used, need
-        return None
+        return _same_kind_swap(frozenset(read), variables(self.local[label]))
 
     def _check_givens(self, k: int, row, above) -> list[Finding]:
         """Later rows: weights must be the update of the row above, other givens unchanged."""
         found = []
         learning_rate = self.table.learning_rates[k]
-        # η is one cell per table, the one the first update reads: a reference that drifts down
-        # row by row (B32, B33, … where $B$32 belongs) trains at other rates without a sign.
-        table_eta = next((lr for lr in self.table.learning_rates if lr is not None), None)
+        table_eta = self.table_eta
         drifted = learning_rate is not None and table_eta is not None and learning_rate.where != table_eta.where
         if drifted:
             learning_rate = table_eta
         eta = learning_rate.value if learning_rate is not None else math.nan
         wants = (self.evaluate_updates(*(above[label] for label in self.labels), eta)
                  if above is not None else [None] * len(self.network.given))
+        env = None
+        if above is not None:
+            env = {previous(label).payload: value for label, value in above.items()}
+            env[LEARNING_RATE.payload] = eta
         for q, want in zip(self.network.given, wants):
             cell = row[q.label]
             is_weight = q.role == "weight"
             if is_weight and learning_rate is None:
                 want = None  # η unknown: the update cannot be checked (the table notes it)
+            update = self.network.update(q)
             if is_weight and drifted:
                 if not any(f.kind == "η drift" for f in found):  # one finding for the row, not one per weight
                     read = self.table.learning_rates[k]
@@ -272,55 +393,59 @@ class TableCheck:
                         cell, q.label, "η drift", want,
                         f"reads η from {read.where} (= {read.value:g}), not the table's η cell {table_eta.where} "
                         f"(= {table_eta.value:g}); make the reference absolute ({_absolute(table_eta.where)}) so every "
-                        "row uses the same η", chain_rule=_update_rule(q.label, self.network.update(q))))
+                        "row uses the same η", chain_rule=_update_rule(q.label, update)))
                 continue
-            update = self.network.update(q)
-            if is_weight and cell.is_typed:
+            if is_weight and cell.is_typed and not self.pasted:
                 found.append(self._finding(cell, q.label, "typed number", want,
                                            "holds a typed number where the weight update formula belongs",
                                            chain_rule=_update_rule(q.label, update)))
                 continue
-            if cell.number is None or want is None or not disagree(cell.number, want, self.tolerance):
+            if cell.number is None or want is None:
+                continue
+            wrong = self._disagree(q.label, update, env, cell.number, want)
+            if not cell.is_typed:
+                finding = self._judge_formula(q.label, cell, update, env, want, wrong,
+                                              _update_rule(q.label, update), update=True)
+                if finding is not None:
+                    found.append(finding)
+                continue
+            if not wrong:
                 continue
             if is_weight:
                 message = ("is not the row above's weight minus η times its gradient "
                            f"(η = {learning_rate.value:g} from {learning_rate.where})")
             else:
                 message = f"differs from the row above's {q.label}"
-            env = {previous(label).payload: value for label, value in above.items()}
-            env[LEARNING_RATE.payload] = eta
             found.append(self._finding(cell, q.label, "wrong update", want, message,
-                                       hint=self._hint(update, env, cell.number, q.label),
+                                       hint=self._hint(update, [env], [cell.number], q.label),
                                        chain_rule=_update_rule(q.label, update)))
         return found
 
     def _finding(self, cell: Cell, label: str, kind: str, expected, message: str,
-                 hint=None, chain_rule=None) -> Finding:
+                 hint=None, chain_rule=None, reads=None) -> Finding:
         found = cell.number if cell.number is not None else cell.value
         return Finding(self.table.sheet, cell.ref, label, kind, cell.formula, found, expected,
-                       relative_error(found, expected), message, hint, chain_rule)
+                       relative_error(found, expected), message, hint, chain_rule, reads)
 
     # --- hints --------------------------------------------------------------------------------
 
-    def _hint(self, expr: Expr, env: dict, found: float, lhs: str) -> str | None:
-        """Describe the variants of ``expr`` that reproduce ``found`` (and differ from ``expr``)."""
-        try:
-            right = engine.evaluate([expr], env)[0]
-        except KeyError:
+    def _hint(self, expr: Expr, envs: list[dict], found: list[float], lhs: str) -> str | None:
+        """Describe the variants of ``expr`` that compute what was found in every one of ``envs``:
+        the random points a formula was read at, or the one row of values a typed number sits in."""
+        right = values_at(expr, envs)
+        if right is None:
             return None
+        tolerance = SYMBOLIC_TOLERANCE if envs is self.points else self.tolerance
+        same = lambda a, b: all(agree(x, y, tolerance) for x, y in zip(a, b))  # noqa: E731
         matches = []
-        for description, variant in _variants(expr, env, lhs):
-            try:
-                value = engine.evaluate([variant], env)[0]
-            except KeyError:
-                continue
-            if not disagree(found, value, self.tolerance) and disagree(value, right, self.tolerance):
+        for description, variant in _variants(expr, envs[0], lhs):
+            value = values_at(variant, envs)
+            if value is not None and same(found, value) and not same(value, right):
                 if description not in matches:
                     matches.append(description)
         if not matches or len(matches) > MAX_HINTS:
             return None  # nothing, or too many explanations to single one out
         return " — or — ".join(matches)
-
 
 
 def _cut(root: Expr, leaves: dict[Expr, Expr]) -> Expr:
@@ -348,6 +473,20 @@ def _kind(name: str) -> str:
     return re.sub(r"\d+$", "", name)
 
 
+def _same_kind_swap(used: frozenset, needed: frozenset) -> tuple[str, str] | None:
+    """(used, needed): a variable read where the chain rule needs another of its kind (t1 for t2)."""
+    for extra in sorted(used - needed):
+        for missing in sorted(needed - used):
+            if _kind(extra) == _kind(missing):
+                return extra, missing
+    return None
+
+
+def _name(variable: str) -> str:
+    """A variable as a student calls it: "previous w1" is the row above's w1."""
+    return f"{variable.removeprefix('previous ')} of the row above" if variable.startswith("previous ") else variable
+
+
 def _variants(expr: Expr, env: dict, lhs: str):
     """(description, expression) for the slips people make in a hand-typed chain rule."""
     names = {node.payload for node in engine.topological_order([expr]) if node.op == "var"}
@@ -371,14 +510,20 @@ def _variants(expr: Expr, env: dict, lhs: str):
 
 
 class _HintPrinter(MathPrinter):
-    """Math for hints: the row above's values print by their labels, as the student wrote them."""
+    """Math for hints: the row above's values print by their labels, as the student wrote them
+    in an update; in a computed cell, where only this row belongs, they are marked."""
+
+    def __init__(self, update: bool = True):
+        self.update = update
 
     def variable(self, name: str) -> str:
-        return name.removeprefix("previous ")
+        if name.startswith("previous "):
+            return name.removeprefix("previous ") + ("" if self.update else "(row above)")
+        return name
 
 
-def _print(expr: Expr) -> str:
-    return _HintPrinter().doprint(expr)
+def _print(expr: Expr, update: bool = True) -> str:
+    return _HintPrinter(update).doprint(expr)
 
 
 def _absolute(where: str) -> str:

@@ -84,6 +84,8 @@ def to_text(report: Report) -> str:
             lines.append(f"    repeated  down to {group[-1].cell}: the same mistake in {len(group)} cells in a row "
                          "(the first is shown)")
         lines.append(f"    formula   {f.formula if f.formula is not None else '(typed value)'}")
+        if f.reads:
+            lines.append(f"    reads as  {f.label} = {f.reads}")
         lines.append(f"    found     {_number(f.found)}")
         if f.expected is not None:
             error = "" if f.relative_error is None else f"   (relative error {f.relative_error:.1e})"

@@ -1,0 +1,192 @@
+"""Judge a table cell by what its formula computes, not by the number it happens to show.
+
+A cell's formula is read (``sheetprop.formulas``) into an expression over the table's own
+quantities: this row's cell of a labelled column is that label, the row above's is "previous
+label", the table's η cell is η, and any other cell is read through (its formula in turn, or
+its typed number). That expression is then compared with the chain rule's at random *consistent*
+points: random givens (inputs, targets, weights, biases) with every computed quantity worked
+out from them, so that a formula written over other columns than the textbook's (σ'(o1) as
+EXP(−o1)/(1+EXP(−o1))², a gradient built on another gradient cell) is still right, while a
+formula that reads t1 where t2 belongs is wrong even in a row where t1 = t2. Rounded values
+(Google Sheets exports, pasted numbers) cannot mislead such a comparison: it uses no cell value.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+from dataclasses import dataclass
+
+from xlsxwriter.utility import xl_col_to_name
+
+from sheetprop import engine, formulas
+from sheetprop.engine import Expr, var
+from sheetprop.network import Network, previous
+from sheetprop.numeric import compile_function
+from sheetprop.optimizers import LEARNING_RATE
+
+# Two float64 evaluations of one formula in another order differ by ~1e-15 relative; any slip at
+# a random point differs by far more (a factor 1.0000001 typed in is 1e-7).
+SYMBOLIC_TOLERANCE = 1e-10
+ABSOLUTE_FLOOR = 1e-15
+POINTS = 4
+MAX_READ_THROUGH = 8  # cells read through, one inside another, before giving up
+
+_WHERE = re.compile(r"(?:'((?:[^']|'')+)'!|([^'!]+)!)?\$?([A-Z]{1,3})\$?(\d+)")
+_RELATIVE_ROW = re.compile(r"(?<![A-Za-z_$])(\$?[A-Z]{1,3})(\d+)(?![\w(])")
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What a formula computes, in the table's own terms."""
+    expr: Expr
+    reads: frozenset[str]     # the variables it reads: labels, "previous w1", η
+    read_constants: bool      # it read a typed number outside the table (a block of starting values)
+
+
+def agree(a: float, b: float, tolerance: float = SYMBOLIC_TOLERANCE) -> bool:
+    if math.isnan(a) or math.isnan(b):
+        return math.isnan(a) and math.isnan(b)
+    return abs(a - b) <= tolerance * max(abs(a), abs(b)) + ABSOLUTE_FLOOR
+
+
+def variables(expr: Expr) -> frozenset[str]:
+    return frozenset(n.payload for n in engine.topological_order([expr]) if n.op == "var")
+
+
+class TableFormulas:
+    """Reads the formulas of one table's cells (see the module's docstring)."""
+
+    def __init__(self, table, eta_where: str | None):
+        self.table = table
+        self.sheet = table.sheet
+        self.first_data_row = table.header_row + 1
+        self.labels_by_column = {xl_col_to_name(col - 1): label for label, col in table.columns.items()}
+        self.eta = _location(eta_where, table.sheet) if eta_where else None
+        self._cache: dict[tuple, Reading | None] = {}
+
+    def read(self, label: str, cell) -> Reading | None:
+        """``cell``'s formula as an expression, or None where it cannot be read."""
+        row = int(re.search(r"\d+$", cell.ref).group())
+        # One column's formulas are the same text once rows are written relative to the cell's
+        # own, and read the same way when they read only table cells and η: read them once.
+        key = (label, _RELATIVE_ROW.sub(lambda m: f"{m.group(1)}[{int(m.group(2)) - row}]", cell.formula))
+        if key in self._cache:
+            return self._cache[key]
+        self._read_through = False
+        self._constants = False
+        self._judged = label
+        try:
+            expr = formulas.parse(cell.formula, lambda ref: self._resolve(ref, row, self.sheet, ()),
+                                  self._resolve_name)
+        except (formulas.FormulaError, RecursionError):
+            reading = None
+            self._read_through = True  # why it failed may depend on the row: do not cache
+        else:
+            reading = Reading(expr, variables(expr), self._constants)
+        if not self._read_through:
+            self._cache[key] = reading
+        return reading
+
+    def _resolve(self, ref, row: int, context: str, trail: tuple) -> Expr:
+        sheet, column, ref_row = ref
+        sheet = sheet or context
+        if self.eta is not None and (sheet, column, ref_row) == self.eta:
+            return LEARNING_RATE
+        if sheet == self.sheet and ref_row >= self.first_data_row:
+            label = self.labels_by_column.get(column)
+            if label is not None:
+                if ref_row == row:
+                    if label == self._judged:
+                        raise formulas.FormulaError("the formula reads its own cell (a circular reference)")
+                    return var(label)
+                if ref_row == row - 1:
+                    return previous(label)
+                raise formulas.FormulaError(f"reads {label} of row {ref_row}, not this row's or the row above's")
+        return self._read_through_cell(sheet, column, ref_row, row, trail)
+
+    def _read_through_cell(self, sheet: str, column: str, ref_row: int, row: int, trail: tuple) -> Expr:
+        self._read_through = True
+        books = self.table.books
+        if books is None or sheet not in books[0].sheetnames:
+            raise formulas.FormulaError(f"no sheet {sheet!r}")
+        where = (sheet, column, ref_row)
+        if where in trail or len(trail) >= MAX_READ_THROUGH:
+            raise formulas.FormulaError("a chain of cells too long to follow, or circular")
+        content = books[0][sheet][f"{column}{ref_row}"].value
+        if hasattr(content, "text"):  # an array formula
+            content = content.text
+        if isinstance(content, str) and content.startswith("="):
+            return formulas.parse(content, lambda ref: self._resolve(ref, row, sheet, trail + (where,)),
+                                  self._resolve_name)
+        value = books[1][sheet][f"{column}{ref_row}"].value
+        if value is None:
+            return engine.ZERO  # an empty cell counts as 0, as in every spreadsheet
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise formulas.FormulaError(f"{sheet}!{column}{ref_row} holds no number")
+        self._constants = True
+        return engine.const(float(value))
+
+    def _resolve_name(self, name: str):
+        books = self.table.books
+        if books is None:
+            return None
+        for scope in (books[0][self.sheet].defined_names, books[0].defined_names):
+            defined = scope.get(name) if hasattr(scope, "get") else None
+            if defined is None:
+                continue
+            destinations = list(defined.destinations)
+            if len(destinations) == 1 and (match := re.fullmatch(r"\$?([A-Z]{1,3})\$?(\d+)", destinations[0][1])):
+                return destinations[0][0], match[1], int(match[2])
+        return None
+
+
+def _location(where: str, default_sheet: str) -> tuple[str, str, int]:
+    """"B1" or "'Sheet 2'!B1" as (sheet, column, row)."""
+    match = _WHERE.fullmatch(where)
+    quoted, plain, column, row = match.groups()
+    sheet = quoted.replace("''", "'") if quoted else (plain or default_sheet)
+    return sheet, column, int(row)
+
+
+def random_points(network: Network, count: int = POINTS, seed: int = 0) -> list[dict[str, float]]:
+    """``count`` environments of consistent values: this row's and the row above's givens drawn
+    at random, every computed quantity worked out from them, and a random η."""
+    rng = random.Random(seed)
+    given, computed = network.given, network.computed
+    forward = compile_function([q.node for q in computed], [q.node for q in given])
+
+    def draw(role: str, positive: bool) -> float:
+        if role == "input":
+            return rng.uniform(0.05, 1.0)
+        if role == "target":
+            return rng.uniform(0.05, 0.95)
+        if role == "bias":
+            return rng.uniform(-0.5, 0.5)
+        # Half the points with positive weights, so relu units are active there.
+        return rng.uniform(0.05, 1.0) if positive else rng.uniform(-1.0, 1.0)
+
+    def one_row(positive: bool) -> dict[str, float]:
+        values = [draw(q.role, positive) for q in given]
+        return {**{q.label: v for q, v in zip(given, values)},
+                **{q.label: v for q, v in zip(computed, forward(*values))}}
+
+    points = []
+    for k in range(count):
+        current, above = one_row(k % 2 == 1), one_row(k % 2 == 1)
+        points.append({**current, **{previous(label).payload: v for label, v in above.items()},
+                       LEARNING_RATE.payload: rng.uniform(0.1, 1.0)})
+    return points
+
+
+def values_at(expr: Expr, points: list[dict[str, float]]) -> list[float] | None:
+    """``expr`` at every point, or None where it reads a variable no point has."""
+    try:
+        return [engine.evaluate([expr], point)[0] for point in points]
+    except KeyError:
+        return None
+
+
+def same_function(a: list[float] | None, b: list[float] | None) -> bool:
+    return a is not None and b is not None and all(agree(x, y) for x, y in zip(a, b))

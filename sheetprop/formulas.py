@@ -1,0 +1,250 @@
+"""Read an Excel formula back into an engine expression: the printers' inverse.
+
+Covers what students type in a backprop table: + − * / ^, unary minus, %, parentheses, numbers,
+TRUE/FALSE, cell references (absolute, relative, on other sheets), ranges inside SUM, defined
+names, and EXP, LN, TANH, SQRT, ABS, POWER, SUM, MAX, MIN and IF with a comparison. Every
+reference is handed to a resolver that says what the cell stands for (a label's variable, a
+constant, another cell's formula read in turn), so this module knows formulas, not tables.
+Anything else fails loudly with ``FormulaError``; a caller then judges the cell by its value.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Callable
+
+from openpyxl.formula.tokenizer import Tokenizer, TokenizerError
+from xlsxwriter.utility import xl_cell_to_rowcol, xl_col_to_name
+
+from sheetprop import engine
+from sheetprop.engine import Expr
+
+MAX_RANGE_CELLS = 256
+
+
+class FormulaError(ValueError):
+    """A formula this reader does not understand (a function, text, an error literal…)."""
+
+
+# (sheet or None, column letters, row), as a reference names a cell.
+CellRef = tuple[str | None, str, int]
+Resolver = Callable[[CellRef], Expr]
+NameResolver = Callable[[str], CellRef | None]
+
+_CELL = re.compile(r"\$?([A-Za-z]{1,3})\$?([0-9]+)")
+_NAME = re.compile(r"[A-Za-z_\\][\w.]*")
+
+
+class _Comparison:
+    """a op b: only IF's condition may be one; it becomes a step function of a − b."""
+
+    def __init__(self, op: str, left: Expr, right: Expr):
+        self.op, self.left, self.right = op, left, right
+
+    def indicator(self) -> Expr:
+        # a > b and a >= b differ only where a = b exactly, a set of measure zero.
+        if self.op in (">", ">="):
+            return engine.step(self.left - self.right)
+        if self.op in ("<", "<="):
+            return engine.step(self.right - self.left)
+        raise FormulaError(f"the comparison {self.op} is not supported")
+
+
+def parse(formula: str, resolve: Resolver, resolve_name: NameResolver | None = None) -> Expr:
+    """The expression ``formula`` computes, each reference replaced by ``resolve(ref)``."""
+    text = formula if formula.startswith("=") else "=" + formula
+    try:
+        tokens = [t for t in Tokenizer(text).items if t.type != "WHITE-SPACE"]
+    except (TokenizerError, IndexError, ValueError) as exc:
+        raise FormulaError(f"cannot read the formula: {exc}") from None
+    parser = _Parser(tokens, resolve, resolve_name or (lambda name: None))
+    result = parser.expression()
+    if parser.position != len(tokens):
+        raise FormulaError(f"unexpected {tokens[parser.position].value!r}")
+    if isinstance(result, _Comparison):
+        raise FormulaError("a comparison outside IF")
+    return result
+
+
+_INFIX_PRECEDENCE = {"=": 1, "<>": 1, "<": 1, ">": 1, "<=": 1, ">=": 1, "&": 2,
+                     "+": 3, "-": 3, "*": 4, "/": 4, "^": 5}
+_ARITHMETIC = {"+": engine.add, "-": engine.sub, "*": engine.mul, "/": engine.div}
+
+
+class _Parser:
+    """Precedence climbing over openpyxl's tokens, with Excel's rules: unary minus binds
+    tighter than ^ (−x^2 is (−x)²), and ^ groups from the left (2^3^2 is 64)."""
+
+    def __init__(self, tokens, resolve: Resolver, resolve_name: NameResolver):
+        self.tokens, self.position = tokens, 0
+        self.resolve, self.resolve_name = resolve, resolve_name
+
+    def peek(self):
+        return self.tokens[self.position] if self.position < len(self.tokens) else None
+
+    def take(self):
+        token = self.peek()
+        if token is None:
+            raise FormulaError("the formula ends too early")
+        self.position += 1
+        return token
+
+    def expression(self, min_precedence: int = 1):
+        left = self.unary()
+        while (token := self.peek()) is not None and token.type == "OPERATOR-INFIX":
+            precedence = _INFIX_PRECEDENCE.get(token.value)
+            if precedence is None:
+                raise FormulaError(f"the operator {token.value!r} is not supported")
+            if precedence < min_precedence:
+                break
+            self.take()
+            right = self.expression(precedence + 1)
+            left = self.combine(token.value, left, right)
+        return left
+
+    def combine(self, op: str, left, right):
+        if isinstance(left, _Comparison) or isinstance(right, _Comparison):
+            raise FormulaError("a comparison inside arithmetic")
+        if op in _ARITHMETIC:
+            return _ARITHMETIC[op](left, right)
+        if op == "^":
+            return engine.raise_to(left, right)
+        if op == "&":
+            raise FormulaError("text joined with & is not a number")
+        return _Comparison(op, left, right)
+
+    def unary(self):
+        token = self.peek()
+        if token is not None and token.type == "OPERATOR-PREFIX":
+            self.take()
+            operand = self.unary()
+            return engine.neg(operand) if token.value == "-" else operand
+        return self.postfix(self.primary())
+
+    def postfix(self, value):
+        while (token := self.peek()) is not None and token.type == "OPERATOR-POSTFIX":
+            self.take()
+            value = engine.mul(0.01, value)  # 5% is 0.05
+        return value
+
+    def primary(self):
+        token = self.take()
+        if token.type == "PAREN" and token.subtype == "OPEN":
+            inner = self.expression()
+            closing = self.take()
+            if closing.type != "PAREN" or closing.subtype != "CLOSE":
+                raise FormulaError("a parenthesis is not closed")
+            return inner
+        if token.type == "FUNC" and token.subtype == "OPEN":
+            return self.call(token.value[:-1].upper())
+        if token.type == "OPERAND":
+            if token.subtype == "NUMBER":
+                return engine.const(float(token.value))
+            if token.subtype == "LOGICAL":
+                return engine.const(1.0 if token.value.upper() == "TRUE" else 0.0)
+            if token.subtype == "RANGE":
+                cells = self.cells(token.value)
+                if len(cells) != 1:
+                    raise FormulaError(f"the range {token.value} outside SUM")
+                return cells[0]
+            raise FormulaError(f"{token.value} is not a number")
+        raise FormulaError(f"unexpected {token.value!r}")
+
+    def arguments(self) -> list:
+        args = []
+        if (token := self.peek()) is not None and token.type == "FUNC" and token.subtype == "CLOSE":
+            self.take()
+            return args
+        while True:
+            args.append(self.argument())
+            token = self.take()
+            if token.type == "FUNC" and token.subtype == "CLOSE":
+                return args
+            if not (token.type == "SEP" and token.subtype == "ARG"):
+                raise FormulaError(f"unexpected {token.value!r} in a function's arguments")
+
+    def argument(self):
+        """One argument; a lone range stays a list of cells, for SUM."""
+        token = self.peek()
+        following = self.tokens[self.position + 1] if self.position + 1 < len(self.tokens) else None
+        if (token is not None and token.type == "OPERAND" and token.subtype == "RANGE"
+                and ":" in token.value and following is not None
+                and (following.type == "SEP" or (following.type == "FUNC" and following.subtype == "CLOSE"))):
+            self.take()
+            return self.cells(token.value)
+        return self.expression()
+
+    def call(self, name: str):
+        args = self.arguments()
+        if name == "IF":
+            if len(args) not in (2, 3) or not isinstance(args[0], _Comparison):
+                raise FormulaError("IF needs a comparison and one or two values")
+            chosen, otherwise = _number(args[1]), _number(args[2]) if len(args) == 3 else engine.ZERO
+            indicator = args[0].indicator()
+            return indicator * chosen + (1 - indicator) * otherwise
+        if name == "SUM":
+            terms = [term for arg in args for term in (arg if isinstance(arg, list) else [_number(arg)])]
+            if not terms:
+                raise FormulaError("SUM of nothing")
+            total = terms[0]
+            for term in terms[1:]:
+                total = total + term
+            return total
+        values = [_number(a) for a in args]
+        if name in ("MAX", "MIN") and len(values) >= 2:
+            result = values[0]
+            for value in values[1:]:
+                result = _maximum(result, value) if name == "MAX" else _minimum(result, value)
+            return result
+        unary = {"EXP": engine.exp, "LN": engine.log, "TANH": engine.tanh,
+                 "SQRT": lambda x: engine.power(x, 0.5), "ABS": lambda x: engine.power(engine.power(x, 2), 0.5)}
+        if name in unary and len(values) == 1:
+            return unary[name](values[0])
+        if name == "POWER" and len(values) == 2:
+            return engine.raise_to(values[0], values[1])
+        raise FormulaError(f"the function {name} (with {len(values)} arguments) is not supported")
+
+    def cells(self, text: str) -> list[Expr]:
+        """The resolved cells of a reference: one cell, a range (in row-major order) or a name."""
+        sheet, _, address = text.rpartition("!")
+        sheet = (sheet[1:-1].replace("''", "'") if sheet.startswith("'") else sheet) or None
+        if ":" in address:
+            first, last = address.split(":", 1)
+            if not (_CELL.fullmatch(first) and _CELL.fullmatch(last)):
+                raise FormulaError(f"the range {text} is not a block of cells")
+            (r0, c0), (r1, c1) = xl_cell_to_rowcol(first.replace("$", "")), xl_cell_to_rowcol(last.replace("$", ""))
+            rows, cols = range(min(r0, r1), max(r0, r1) + 1), range(min(c0, c1), max(c0, c1) + 1)
+            if len(rows) * len(cols) > MAX_RANGE_CELLS:
+                raise FormulaError(f"the range {text} has more than {MAX_RANGE_CELLS} cells")
+            return [self.resolve((sheet, xl_col_to_name(c), r + 1)) for r in rows for c in cols]
+        if match := _CELL.fullmatch(address):
+            return [self.resolve((sheet, match[1].upper(), int(match[2])))]
+        if sheet is None and _NAME.fullmatch(address):
+            target = self.resolve_name(address)
+            if target is None:
+                raise FormulaError(f"the name {address} refers to no single cell")
+            return [self.resolve(target)]
+        raise FormulaError(f"the reference {text} is not supported")
+
+
+def _number(value) -> Expr:
+    if isinstance(value, list):
+        if len(value) != 1:
+            raise FormulaError("a range where one number belongs")
+        return value[0]
+    if isinstance(value, _Comparison):
+        raise FormulaError("a comparison where a number belongs")
+    return value
+
+
+def _maximum(a: Expr, b: Expr) -> Expr:
+    # MAX(0, x) is the textbook relu; any other max is b + relu(a − b).
+    if b is engine.ZERO:
+        return engine.relu(a)
+    if a is engine.ZERO:
+        return engine.relu(b)
+    return b + engine.relu(a - b)
+
+
+def _minimum(a: Expr, b: Expr) -> Expr:
+    return a - engine.relu(a - b)

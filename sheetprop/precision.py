@@ -1,0 +1,47 @@
+"""How many digits a table's numbers keep, and so how far a right value may sit from the chain rule.
+
+Spreadsheets save full doubles (15–17 significant digits), but a Google Sheets export keeps 10,
+and numbers pasted as values keep what their cell showed, as many digits as the column's width
+let General format show (0.506875, −0.00822, 6.08e-05). Such a number is right when it is the
+chain rule's value rounded to its own last digit, computed from inputs rounded alike. A table
+in which hardly any number has 15 significant digits or more is taken to be rounded so; one
+whose numbers have full precision is exact.
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+
+FULL_PRECISION_DIGITS = 15
+MIN_NUMBERS = 10  # fewer numbers than this say nothing about the digits a file keeps
+
+
+ROUNDED_SHARE = 0.1  # a rounded file still has the odd 0.19975300000000001 from its own arithmetic
+
+
+def stored_digits(value: float, at_most: int = 17) -> tuple[int, int]:
+    """(significant digits, exponent of the last one) of the shortest text that gives ``value``,
+    read to ``at_most`` significant digits."""
+    digits = Decimal(repr(float(f"{value:.{at_most}g}"))).normalize().as_tuple()
+    return len(digits.digits), int(digits.exponent)
+
+
+class StoredPrecision:
+    """Whether a table's numbers are rounded, and how much each one may be off."""
+
+    def __init__(self, numbers: list[float], exact_labels: set[str]):
+        significant = [stored_digits(v)[0] for v in numbers if math.isfinite(v) and v != 0]
+        full = sum(s >= FULL_PRECISION_DIGITS for s in significant)
+        self.rounded = len(significant) >= MIN_NUMBERS and full <= ROUNDED_SHARE * len(significant)
+        self.significant = max((s for s in significant if s < FULL_PRECISION_DIGITS), default=None)
+        self.exact_labels = exact_labels  # inputs and targets, typed once (0.05) and exact however short
+
+    def uncertainty(self, label: str, value: float | None) -> float:
+        """Half a unit of ``value``'s last digit, in a rounded table; 0 where it is exact."""
+        if not self.rounded or label in self.exact_labels or value is None or not math.isfinite(value) or value == 0:
+            return 0.0
+        return 0.5 * 10.0 ** stored_digits(value, FULL_PRECISION_DIGITS - 1)[1]
+
+    def describe(self) -> str:
+        return f"at most {self.significant} significant digits"
