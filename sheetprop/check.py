@@ -350,8 +350,11 @@ class TableCheck:
             slopes = partials(*(env[name] for name in inputs))
         except KeyError:
             return 0.0
-        return sum(abs(slope) * self.precision.uncertainty(name.removeprefix("previous "), env[name])
-                   for name, slope in zip(inputs, slopes) if math.isfinite(slope) and name not in exact)
+        # Only the table's own numbers were rounded: η and the like are the values their cells hold.
+        labels = (name.removeprefix("previous ") for name in inputs)
+        return sum(abs(slope) * self.precision.uncertainty(label, env[name])
+                   for name, label, slope in zip(inputs, labels, slopes)
+                   if math.isfinite(slope) and name not in exact and label in self.table.columns)
 
     def _swapped_reference(self, label: str, cell: Cell) -> tuple[str, str] | None:
         """For a formula that cannot be read: (used, needed) when it reads this row's cell of one
