@@ -50,8 +50,9 @@ def add_parser(commands) -> None:
                         "as in torch.optim; its hyper-parameters sit in labelled cells beside η "
                         "(default: the template's, else sgd)")
     parser.add_argument("--exercise", action="store_true",
-                        help="teacher's kit: FILE (--out) is the answer key, and beside it "
-                        "FILE_exercise.xlsx is the student version: the same sheets and columns "
+                        help="teacher's kit: the --out file is the answer key, and beside it the student "
+                        "version, named with _exercise (output/BackPropagation_exercise.xlsx): the "
+                        "same sheets and columns "
                         "with only the starting values, targets and inputs filled in, every other "
                         "cell blank for the student's formulas, and instructions on its first "
                         "sheet; 'sheetprop check' grades the filled-in copy. Plain gradient "

@@ -139,7 +139,8 @@ def add_instructions_sheet(book, formats, template: Template, network_lines: Seq
     sheet.set_column(0, 0, 110)
     parameters = "weight" + (" and bias" if template.train_biases else "")
     fixed_biases = template.biases is not None and not template.train_biases
-    given = "the targets t, the inputs i and the fixed biases b" if fixed_biases else "the targets t and the inputs i"
+    given = ("the targets t, the inputs i and the fixed biases b" if fixed_biases
+             else "the targets t and the inputs i")
     lines = [
         ("title", f"Backpropagation exercise — {template.name}"),
         ("", ""),
@@ -155,9 +156,10 @@ def add_instructions_sheet(book, formats, template: Template, network_lines: Seq
         ("text", "Fill in every blank cell of the table as a formula that reads the cells of its own "
                  "row: the forward pass, the losses and E_total, then every gradient by the chain rule:"),
         ("math", "    " + _listing(to_fill)),
-        ("text", f"Each row after the first is one gradient-descent step: each {parameters} is the row "
-                 "above's value minus η times its gradient, w ← w − η·∂E/∂w, every gradient taken from "
-                 "that row above and η referenced as $A$2 so the formula can be copied down."),
+        ("text", f"Each row after the first is one gradient-descent step: each {parameters} is the "
+                 "row above's value minus η times its gradient, w ← w − η·∂E/∂w, every gradient "
+                 "taken from that row above and η referenced as $A$2 so the formula can be copied "
+                 "down."),
         ("text", "When one row is right, copy its formulas down to the last row; the E_total chart "
                  "beside η draws itself as the loss falls."),
         ("", ""),

@@ -267,8 +267,8 @@ def add_steps_sheet(workbook, formats, name: str, parameters: Sequence[Parameter
 KEY_ETA_NOTE = ("Change η here: every later row of this sheet recalculates. The starting values are "
                 "on the summary sheet (edit them there for every sheet at once, or type over this "
                 "sheet's first data row).")
-STUDENT_ETA_NOTE = ("η of this sheet: each later row's weights are the row above's w − η·∂E/∂w, with "
-                    "η read from this cell (an absolute reference, $A$2, so it stays put when a "
+STUDENT_ETA_NOTE = ("η of this sheet: each later row's weights are the row above's w − η·∂E/∂w, "
+                    "with η read from this cell (an absolute reference, $A$2, so it stays put when a "
                     "formula is copied down).")
 
 

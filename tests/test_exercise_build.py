@@ -106,7 +106,8 @@ def test_student_sheets_keep_the_layout_and_only_the_given_numbers(tmp_path, tem
         assert not any(label.startswith("w") for label in labels)
         # No solution anywhere: the one formula on the sheet is the chart legend's "η = 0.5"
         # behind the chart, and only given columns keep their header note.
-        formulas_here = [(c.coordinate, c.value) for row in ws.iter_rows() for c in row if is_formula(c.value)]
+        formulas_here = [(c.coordinate, c.value) for row in ws.iter_rows() for c in row
+                         if is_formula(c.value)]
         assert len(formulas_here) == 1 and formulas_here[0][1] == '="η = "&$A$2'
         assert int(formulas_here[0][0][1:]) < BAND_ROW
         noted = {c.column for c in ws[HEADER_ROW] if c.comment}
