@@ -6,6 +6,7 @@ sheet columns (the layout), and the workbook module writes them (the cells).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from sheetprop.errors import UserError
 from sheetprop.network import (CARRIED_ROLES, DEFAULT_FINITE_DIFFERENCE_STEP, FINITE_DIFFERENCE_STEP,
                                LEARNING_RATE, Network, previous)
 from sheetprop.template import Template
-from sheetprop import labels, losses, workbook as wb
+from sheetprop import exercise, labels, losses, workbook as wb
 
 DEFAULT_LEARNING_RATES = "0.1,0.2,0.5,0.8,1,2"
 DEFAULT_STEPS = 100
@@ -108,6 +109,17 @@ class LearningRateResult:
 
 def describe(network: Network) -> list[str]:
     """The summary sheet's opening lines: the network, its loss and how it trains."""
+    return [
+        *describe_network(network),
+        "Each lr=… sheet is one run: η sits in its A2, and its first data row follows the starting "
+        "values below; change a starting value here and every sheet re-runs, or type over one "
+        "sheet's first row to change that sheet alone.",
+        f"Template: {network.template.source}",
+    ]
+
+
+def describe_network(network: Network) -> list[str]:
+    """The network, its loss and how it trains, in two lines."""
     t = network.template
     layers = ", ".join(f"{'hidden' if k < len(t.activations) - 1 else 'output'} {size} ({activation})"
                        for k, (size, activation) in enumerate(zip(t.layers[1:], t.activations)))
@@ -123,56 +135,103 @@ def describe(network: Network) -> list[str]:
     return [
         f"Network {'-'.join(map(str, t.layers))}: inputs {t.layers[0]}, {layers}; {biases}; {examples}.",
         f"Loss {losses.get(t.loss).formula}. Optimizer: {optimizer.title}: {optimizer.rule}.",
-        "Each lr=… sheet is one run: η sits in its A2, and its first data row follows the starting "
-        "values below; change a starting value here and every sheet re-runs, or type over one "
-        "sheet's first row to change that sheet alone.",
-        f"Template: {t.source}",
     ]
 
 
 def build_workbook(template: Template, learning_rates: list[str], steps: int, out: Path,
                    add_extra_sheets: Callable | None = None, progress=None,
-                   gradcheck: bool = False) -> list[LearningRateResult]:
-    """Write the workbook to ``out`` atomically; return each learning rate's loss figures."""
+                   gradcheck: bool = False, exercise_out: Path | None = None) -> list[LearningRateResult]:
+    """Write the workbook to ``out`` atomically; return each learning rate's loss figures.
+
+    With ``exercise_out``, also the student version there (see ``write_exercise``): both files
+    are written before either is moved into place, so a failure leaves neither."""
     network = Network(template, gradcheck=gradcheck)
     columns = sheet_columns(network)
-    hyperparameters = network.hyperparameter_values()
     wb.check_sheet_limits(columns, network.parameters, steps)
-    results = []
-    with atomic_output(out) as tmp:
-        # xlsxwriter's own temp files (constant_memory) go in the private folder too.
-        book = xlsxwriter.Workbook(str(tmp), {"constant_memory": True, "tmpdir": str(tmp.parent)})
-        try:
-            formats = wb.make_formats(book)
-            derivations = [network.derivation(q) for q in network.computed if q.role != "gradcheck"]
-            summary, results_row, chart_anchor, sources = wb.add_summary_sheet(
-                book, formats, f"Backpropagation, step by step — {template.name}",
-                describe(network),
-                list(network.starting_values().items()), derivations)
-            sheets = []
-            loss_index = [q.label for q in network.quantities].index(labels.LOSS)
-            for lr_text in learning_rates:
-                parameters = [wb.Parameter("learning rate η", LEARNING_RATE, float(lr_text))]
-                parameters += [wb.Parameter(p.label, p.symbol, hyperparameters[p.key])
-                               for p in network.hyperparameters]
-                if gradcheck:
-                    parameters.append(wb.Parameter("gradcheck h", FINITE_DIFFERENCE_STEP,
-                                                   DEFAULT_FINITE_DIFFERENCE_STEP))
-                rows = network.rows(float(lr_text), steps)
-                if progress is not None:
-                    rows = progress(rows, total=steps, desc=f"lr={lr_text}")
-                steps_sheet = wb.add_steps_sheet(
-                    book, formats, f"lr={lr_text}", parameters, columns,
-                    _watch_overflow(rows, results, lr_text, loss_index),
-                    chart_title=f"{labels.LOSS} per step", loss_label=labels.LOSS,
-                    first_row_sources=sources)
-                sheets.append((float(lr_text), steps_sheet))
-            wb.add_summary_results(book, formats, summary, results_row, chart_anchor, sheets, labels.LOSS)
-            if add_extra_sheets is not None:
-                add_extra_sheets(book, formats)
-        finally:
-            book.close()
+    with contextlib.ExitStack() as outputs:
+        tmp = outputs.enter_context(atomic_output(out))
+        exercise_tmp = outputs.enter_context(atomic_output(exercise_out)) if exercise_out else None
+        results = write_key(network, columns, learning_rates, steps, tmp, add_extra_sheets, progress)
+        if exercise_tmp is not None:
+            write_exercise(network, learning_rates, steps, exercise_tmp, progress)
     return results
+
+
+def _new_book(tmp: Path):
+    # xlsxwriter's own temp files (constant_memory) go in the private folder too.
+    return xlsxwriter.Workbook(str(tmp), {"constant_memory": True, "tmpdir": str(tmp.parent)})
+
+
+def _sheet_parameters(network: Network, lr_text: str) -> list[wb.Parameter]:
+    """Column A of an lr sheet: η, the optimizer's hyper-parameters, the gradient check's h."""
+    hyperparameters = network.hyperparameter_values()
+    parameters = [wb.Parameter("learning rate η", LEARNING_RATE, float(lr_text))]
+    parameters += [wb.Parameter(p.label, p.symbol, hyperparameters[p.key]) for p in network.hyperparameters]
+    if network.gradcheck:
+        parameters.append(wb.Parameter("gradcheck h", FINITE_DIFFERENCE_STEP, DEFAULT_FINITE_DIFFERENCE_STEP))
+    return parameters
+
+
+def _rows(network: Network, lr_text: str, steps: int, progress, desc: str):
+    rows = network.rows(float(lr_text), steps)
+    return rows if progress is None else progress(rows, total=steps, desc=desc)
+
+
+def write_key(network: Network, columns: list[wb.Column], learning_rates: list[str], steps: int,
+              tmp: Path, add_extra_sheets: Callable | None = None, progress=None) -> list[LearningRateResult]:
+    """The full workbook, every cell a live formula: the answer key of an exercise."""
+    template = network.template
+    results = []
+    book = _new_book(tmp)
+    try:
+        formats = wb.make_formats(book)
+        derivations = [network.derivation(q) for q in network.computed if q.role != "gradcheck"]
+        summary, results_row, chart_anchor, sources = wb.add_summary_sheet(
+            book, formats, f"Backpropagation, step by step — {template.name}",
+            describe(network),
+            list(network.starting_values().items()), derivations)
+        sheets = []
+        loss_index = [q.label for q in network.quantities].index(labels.LOSS)
+        for lr_text in learning_rates:
+            rows = _rows(network, lr_text, steps, progress, f"lr={lr_text}")
+            steps_sheet = wb.add_steps_sheet(
+                book, formats, f"lr={lr_text}", _sheet_parameters(network, lr_text), columns,
+                _watch_overflow(rows, results, lr_text, loss_index),
+                chart_title=f"{labels.LOSS} per step", loss_label=labels.LOSS,
+                first_row_sources=sources)
+            sheets.append((float(lr_text), steps_sheet))
+        wb.add_summary_results(book, formats, summary, results_row, chart_anchor, sheets, labels.LOSS)
+        if add_extra_sheets is not None:
+            add_extra_sheets(book, formats)
+        exercise.write_exercise_record(book, template, steps, [s.name for _, s in sheets])
+    finally:
+        book.close()
+    return results
+
+
+def write_exercise(network: Network, learning_rates: list[str], steps: int, tmp: Path,
+                   progress=None) -> None:
+    """The student version: the key's lr sheets with only the given numbers filled in (no
+    gradient check, no extra sheets), behind an instructions sheet."""
+    template = network.template
+    if network.gradcheck:  # the teacher's tool, not part of the exercise: backprop alone
+        network = Network(template)
+    columns = sheet_columns(network)
+    names = [f"lr={lr_text}" for lr_text in learning_rates]
+    book = _new_book(tmp)
+    try:
+        formats = wb.make_formats(book)
+        exercise.add_instructions_sheet(book, formats, template, describe_network(network),
+                                        [c.label for c in columns if not c.given], names,
+                                        first_data_row=wb.HEADER_ROW + 2)
+        for lr_text, name in zip(learning_rates, names):
+            wb.add_steps_sheet(book, formats, name, _sheet_parameters(network, lr_text), columns,
+                               _rows(network, lr_text, steps, progress, f"{name} (exercise)"),
+                               chart_title=f"{labels.LOSS} per step", loss_label=labels.LOSS,
+                               exercise=True)
+        exercise.write_exercise_record(book, template, steps, names)
+    finally:
+        book.close()
 
 
 def _watch_overflow(rows, results: list, lr_text: str, loss_index: int):

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from sheetprop.build import (DEFAULT_LEARNING_RATES, DEFAULT_STEPS, MAX_STEPS, build_workbook,
                              parse_learning_rates, parse_steps)
+from sheetprop.errors import UserError
+from sheetprop.exercise import exercise_path
 from sheetprop.optimizers import OPTIMIZERS
 from sheetprop.template import builtin_templates, load_template
 
@@ -47,6 +49,14 @@ def add_parser(commands) -> None:
                         help="how the weights step: sgd (w − η·∂E/∂w), momentum, rmsprop or adam, "
                         "as in torch.optim; its hyper-parameters sit in labelled cells beside η "
                         "(default: the template's, else sgd)")
+    parser.add_argument("--exercise", action="store_true",
+                        help="teacher's kit: the --out file is the answer key, and beside it the student "
+                        "version, named with _exercise (output/BackPropagation_exercise.xlsx): the "
+                        "same sheets and columns "
+                        "with only the starting values, targets and inputs filled in, every other "
+                        "cell blank for the student's formulas, and instructions on its first "
+                        "sheet; 'sheetprop check' grades the filled-in copy. Plain gradient "
+                        "descent (sgd) only; --gradcheck and --mnist-metrics go into the key alone")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     parser.set_defaults(run=run)
 
@@ -59,6 +69,11 @@ def run(args) -> int:
     learning_rates = parse_learning_rates(
         args.lrs if args.lrs is not None else ",".join(template.learning_rates or [DEFAULT_LEARNING_RATES]))
     steps = parse_steps(args.steps)
+    if args.exercise and template.optimizer != "sgd":
+        # check grades w − η·∂E/∂w alone: a student's momentum or Adam sheet could not be graded.
+        raise UserError(f"--exercise needs plain gradient descent, and this build uses {template.optimizer} "
+                        "(from the template or --optimizer); add --optimizer sgd")
+    exercise_out = exercise_path(args.out) if args.exercise else None
     add_extra_sheets = None
     if args.mnist_metrics is not None:
         from sheetprop.metrics_sheet import add_metrics_sheet, read_metrics_csv
@@ -76,12 +91,17 @@ def run(args) -> int:
             return tqdm(rows, total=total, desc=desc, unit="row", leave=False)
 
     results = build_workbook(template, learning_rates, steps, args.out, add_extra_sheets, progress,
-                             gradcheck=args.gradcheck)
+                             gradcheck=args.gradcheck, exercise_out=exercise_out)
     if not args.quiet:
         runs = "learning-rate sheet" if len(learning_rates) == 1 else "learning-rate sheets"
         extra = " + mnist" if add_extra_sheets is not None else ""
-        print(f"wrote {args.out}: summary + {len(learning_rates)} {runs}{extra}, "
+        key = " (the answer key)" if exercise_out else ""
+        print(f"wrote {args.out}{key}: summary + {len(learning_rates)} {runs}{extra}, "
               f"{steps} steps each ({template.name})")
+        if exercise_out:
+            print(f"wrote {exercise_out} (the student version): exercise + {len(learning_rates)} {runs} "
+                  "with the given values filled in, the rest blank to fill; grade a filled-in copy "
+                  "with 'sheetprop check FILE'")
         for result in results:
             line = f"  lr={result.learning_rate:<8} E_total {result.first_loss:.6g} -> {result.last_loss:.6g}"
             if result.overflow_step is not None:

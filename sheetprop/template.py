@@ -262,6 +262,27 @@ def parse_template(data: dict, source: str = "<template>") -> Template:
                     learning_rates, source, loss_name, train_biases, optimizer, tuple(hyperparameters))
 
 
+def template_record(template: Template) -> dict:
+    """The template as the plain data ``parse_template`` reads (what a TOML file would hold):
+    ``parse_template(template_record(t))`` rebuilds ``t``, all but its ``source``. Plain lists,
+    strings and numbers only, so it goes through JSON unchanged."""
+    def plain(values):
+        return [plain(v) for v in values] if isinstance(values, tuple) else values
+
+    data = {"name": template.name, "layers": list(template.layers),
+            "activations": list(template.activations), "loss": template.loss,
+            "inputs": plain(template.inputs), "targets": plain(template.targets),
+            "weights": list(template.weights)}
+    if template.biases is not None:
+        data["biases"] = plain(template.biases)
+    data["train_biases"] = template.train_biases
+    data["optimizer"] = template.optimizer
+    data.update(template.hyperparameters)
+    if template.learning_rates is not None:
+        data["learning_rates"] = list(template.learning_rates)  # as typed: they name the sheets
+    return data
+
+
 def _weight_count(layers) -> int:
     return sum(a * b for a, b in zip(layers, layers[1:]))
 

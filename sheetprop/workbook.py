@@ -167,12 +167,15 @@ def check_sheet_limits(columns: Sequence[Column], parameters: Sequence[Expr], st
 def add_steps_sheet(workbook, formats, name: str, parameters: Sequence[Parameter],
                     columns: Sequence[Column], rows: Iterable[Sequence[float]],
                     chart_title: str, loss_label: str,
-                    first_row_sources: dict[str, str] | None = None) -> StepsSheet:
+                    first_row_sources: dict[str, str] | None = None,
+                    exercise: bool = False) -> StepsSheet:
     """One sheet: the parameter cells, the loss chart on the first screen, a band row naming each
     part of backprop, a header row, one row of formulas per step.
 
     ``first_row_sources`` maps a given column's label to the cell (on another sheet) its first row
-    follows."""
+    follows. ``exercise``: the student's copy of the same sheet, with only the given numbers
+    (``given_to_student``) filled in, every other cell of the table left blank and no header
+    note that would give a formula away."""
     sheet = workbook.add_worksheet(name, worksheet_class=StepsWorksheet)
     first_col = 1  # column A holds the step number
     first_row_sources = first_row_sources or {}
@@ -193,10 +196,7 @@ def add_steps_sheet(workbook, formats, name: str, parameters: Sequence[Parameter
         if k == 0:
             sheet.write_formula(*series_cell, f'="η = "&{ref}', formats["text"],
                                 f"η = {general_number(parameter.value)}")
-            sheet.write_comment(row, col, "Change η here: every later row of this sheet recalculates. "
-                                "The starting values are on the summary sheet (edit them there for "
-                                "every sheet at once, or type over this sheet's first data row).",
-                                {"x_scale": 2})
+            sheet.write_comment(row, col, STUDENT_ETA_NOTE if exercise else KEY_ETA_NOTE, {"x_scale": 2})
         param_refs.append(ref)
     sheet.write_string(LEARNING_RATE_CELL[0] + 2 * len(parameters) - 1, 0,
                        "↑ change η" if len(parameters) == 1 else "↑ change any of these", formats["hint"])
@@ -213,7 +213,7 @@ def add_steps_sheet(workbook, formats, name: str, parameters: Sequence[Parameter
     for k, column in enumerate(columns):
         header = formats.get(f"header {column.group}", formats["header "])
         sheet.write_string(HEADER_ROW, first_col + k, column.label, header)
-        if column.note:
+        if column.note and (column.given or not exercise):  # a computed column's note is its solution
             sheet.write_comment(HEADER_ROW, first_col + k, column.note,
                                 {"x_scale": 3, "y_scale": 1.2 if len(column.note) < 120 else 2})
     sheet.set_column(0, 0, 15)
@@ -240,7 +240,9 @@ def add_steps_sheet(workbook, formats, name: str, parameters: Sequence[Parameter
         sheet.write_number(row, 0, step, formats["step"])
         for k, (column, formula, value) in enumerate(zip(columns, formulas, values)):
             cached = value if math.isfinite(value) else ERROR_VALUE
-            if formula is None and column.label in first_row_sources:
+            if exercise:
+                _write_student_cell(sheet, row, first_col + k, column, step, value, formats)
+            elif formula is None and column.label in first_row_sources:
                 sheet.write_formula(row, first_col + k, "=" + first_row_sources[column.label],
                                     formats["given_linked"], cached)
             elif formula is None:
@@ -260,6 +262,30 @@ def add_steps_sheet(workbook, formats, name: str, parameters: Sequence[Parameter
     chart.set_size({"width": 760, "height": CHART_HEIGHT_ROWS * ROW_HEIGHT_PX})
     sheet.insert_chart(CHART_ROW, chart_col, chart, {"object_position": 3})
     return StepsSheet(name, first_row, last_row, col_of, tuple(first_values), tuple(values))
+
+
+KEY_ETA_NOTE = ("Change η here: every later row of this sheet recalculates. The starting values are "
+                "on the summary sheet (edit them there for every sheet at once, or type over this "
+                "sheet's first data row).")
+STUDENT_ETA_NOTE = ("η of this sheet: each later row's weights are the row above's w − η·∂E/∂w, "
+                    "with η read from this cell (an absolute reference, $A$2, so it stays put when a "
+                    "formula is copied down).")
+
+
+def given_to_student(column: Column, step: int) -> bool:
+    """Whether the student's copy shows this cell's number: every given value of the first row,
+    and later the constants (targets, inputs, fixed biases: their next row is the row above).
+    What the student works out (computed cells, each step's new weights) stays blank."""
+    return column.given and (step == 0 or column.next_row is column.previous)
+
+
+def _write_student_cell(sheet, row: int, col: int, column: Column, step: int, value: float,
+                        formats) -> None:
+    if given_to_student(column, step):
+        sheet.write_number(row, col, value, formats["given"] if step == 0 else formats["given_later"])
+    else:
+        # Blank but formatted, so what the student types shows as the key's numbers do.
+        sheet.write_blank(row, col, None, formats["given_later"] if column.given else formats["computed"])
 
 
 def _runs(groups: Sequence[str]):

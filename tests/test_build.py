@@ -25,7 +25,7 @@ def table(ws, first=FIRST_ROW):
 
 def test_sheets_header_and_learning_rate_cell(build):
     formulas, _ = open_both(build("--lrs", "0.1,2,0.50", "--steps", "7"))
-    assert formulas.sheetnames == ["summary", "lr=0.1", "lr=2", "lr=0.50"]
+    assert formulas.sheetnames == ["summary", "lr=0.1", "lr=2", "lr=0.50", "_sheetprop"]  # the record: very hidden, last
     for name, rate in (("lr=0.1", 0.1), ("lr=2", 2), ("lr=0.50", 0.5)):
         ws = formulas[name]
         assert [c.value for c in ws[HEADER_ROW]] == ERA_HEADER
@@ -89,7 +89,7 @@ def test_cached_values_match_an_independent_forward_pass_and_the_update_rule(bui
 
 def test_mazur_template_reproduces_the_published_figures(build):
     _, values = open_both(build("--template", "mazur", "--steps", "2"))
-    assert values.sheetnames == ["summary", "lr=0.5"]
+    assert values.sheetnames == ["summary", "lr=0.5", "_sheetprop"]
     _, (first, second) = table(values["lr=0.5"])
     assert first["b1"] == 0.35 and first["b2"] == 0.6
     assert abs(first["E_total"] - 0.298371109) <= 1e-9
@@ -150,7 +150,7 @@ def test_mnist_metrics_become_a_sheet_without_losing_any_chart(build, tmp_path):
     csv.write_text("epoch,train_loss,train_accuracy,test_loss,test_accuracy,lr,seconds\n"
                    "1,0.41,88.5,0.09,97.2,0.05,12.5\n2,0.08,97.6,0.05,98.4,0.02,12.1\n")
     formulas, values = open_both(build("--lrs", "0.5,1", "--steps", "3", "--mnist-metrics", str(csv)))
-    assert formulas.sheetnames == ["summary", "lr=0.5", "lr=1", "mnist"]
+    assert formulas.sheetnames == ["summary", "lr=0.5", "lr=1", "mnist", "_sheetprop"]
     rows = [[c.value for c in row] for row in values["mnist"].iter_rows(max_col=7)]
     header_at = next(k for k, row in enumerate(rows) if row[0] == "epoch")
     assert rows[header_at + 1][:5] == [1, 0.41, 88.5, 0.09, 97.2]

@@ -1,0 +1,181 @@
+"""The teacher's kit of `build --exercise`: the record of the network every built workbook
+carries, and the student version's instructions sheet.
+
+The record is a very hidden sheet, ``_sheetprop`` (no spreadsheet program's menu shows it), of
+key / value rows, so that ``check`` knows the exact network a workbook was built from rather than
+inferring it from the labels:
+
+    A1 format     B1 sheetprop-exercise-1
+    A2 template   B2 the template as JSON (``template.template_record``)
+    A3 steps      B3 rows per lr sheet
+    A4 sheets     B4 the lr sheets' names as a JSON list
+
+A cell holds at most 32,767 characters; the JSON of the largest templates is longer, so it
+runs on in C2, D2, … and is read back joined.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Sequence
+
+from sheetprop.errors import UserError
+from sheetprop.template import Template, parse_template, template_record
+
+RECORD_SHEET = "_sheetprop"
+RECORD_FORMAT = "sheetprop-exercise-1"
+RECORD_KEYS = ("format", "template", "steps", "sheets")
+EXERCISE_SHEET = "exercise"
+MAX_CELL_CHARACTERS = 32_767  # Excel's limit; past it a cell is cut short
+MAX_RECORD_CHARACTERS = 1 << 20  # the largest template's JSON is ~60 KB; a hostile file may hold GBs
+MAX_SHEET_ROWS = 1_048_576
+
+__all__ = ["RECORD_SHEET", "RECORD_FORMAT", "EXERCISE_SHEET", "template_record", "exercise_path",
+           "write_exercise_record", "read_exercise_record", "add_instructions_sheet"]
+
+
+def exercise_path(key: Path) -> Path:
+    """The student version beside the answer key: output/BackPropagation_exercise.xlsx."""
+    key = Path(key)
+    return key.with_name(f"{key.stem}_exercise.xlsx")
+
+
+# --- the record --------------------------------------------------------------------------------
+
+def write_exercise_record(book, template: Template, steps: int, sheet_names: Sequence[str]) -> None:
+    """Add the very hidden ``_sheetprop`` sheet to an xlsxwriter workbook (last, so it moves no
+    other sheet's index)."""
+    sheet = book.add_worksheet(RECORD_SHEET)
+    sheet.very_hidden()
+    template_json = json.dumps(template_record(template), ensure_ascii=False, allow_nan=False,
+                               separators=(",", ":"))
+    values = [RECORD_FORMAT, template_json, steps, json.dumps(list(sheet_names), ensure_ascii=False)]
+    # Rows in order: the workbook may be in constant_memory mode.
+    for row, (key, value) in enumerate(zip(RECORD_KEYS, values)):
+        sheet.write_string(row, 0, key)
+        if isinstance(value, int):
+            sheet.write_number(row, 1, value)
+            continue
+        for k in range(0, max(len(value), 1), MAX_CELL_CHARACTERS):
+            sheet.write_string(row, 1 + k // MAX_CELL_CHARACTERS, value[k:k + MAX_CELL_CHARACTERS])
+
+
+def read_exercise_record(book) -> dict | None:
+    """The record of an openpyxl workbook: {"template": Template, "steps": int, "sheets": [names]},
+    or None when it has no ``_sheetprop`` sheet. A damaged record is a one-line UserError."""
+    if RECORD_SHEET not in book.sheetnames:
+        return None
+    rows = [list(row) for row in book[RECORD_SHEET].iter_rows(min_row=1, max_row=len(RECORD_KEYS),
+                                                              values_only=True)]
+    rows += [[] for _ in range(len(RECORD_KEYS) - len(rows))]
+    for number, (key, row) in enumerate(zip(RECORD_KEYS, rows), start=1):
+        found = row[0] if row else None
+        if found != key:
+            _damaged(f"A{number} should say {key!r}, it holds {found!r}")
+    format_, template_text, steps, sheets_text = (_value(row) for row in rows)
+    if format_ != RECORD_FORMAT:
+        _damaged(f"B1 names the format {format_!r}; this sheetprop reads {RECORD_FORMAT!r}")
+    data = _json(template_text, "B2 (template)", dict, "a JSON object")
+    try:
+        template = parse_template(data, source=f"{RECORD_SHEET}!B2")
+    except UserError as exc:
+        _damaged(str(exc))
+    sheets = _json(sheets_text, "B4 (sheets)", list, "a JSON list of sheet names")
+    if not sheets or not all(isinstance(name, str) and 0 < len(name) <= 31 for name in sheets):
+        _damaged("B4 (sheets) must list the names of the learning-rate sheets")
+    return {"template": template, "steps": _steps(steps), "sheets": sheets}
+
+
+def _value(row: list):
+    """Column B's value; a text that runs on into C, D, … is joined back together."""
+    cells = row[1:]
+    if not cells or not isinstance(cells[0], str):
+        return cells[0] if cells else None
+    parts = []
+    for cell in cells:
+        if not isinstance(cell, str):
+            break
+        parts.append(cell)
+    return "".join(parts)
+
+
+def _json(text, where: str, kind: type, what: str):
+    if not isinstance(text, str):
+        _damaged(f"{where} should be {what}, it holds {text!r}")
+    if len(text) > MAX_RECORD_CHARACTERS:
+        _damaged(f"{where} is {len(text):,} characters long; a template needs far fewer")
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        _damaged(f"{where} is not valid JSON ({exc.msg} at character {exc.pos})")
+    except RecursionError:
+        _damaged(f"{where} nests too deep to be a template")
+    if not isinstance(value, kind):
+        _damaged(f"{where} should be {what}")
+    return value
+
+
+def _steps(value) -> int:
+    # A spreadsheet program that saved the file may have turned 100 into 100.0.
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_SHEET_ROWS:
+        _damaged(f"B3 (steps) should be a whole number of rows, it holds {value!r}")
+    return value
+
+
+def _damaged(detail: str):
+    raise UserError(f"the workbook's {RECORD_SHEET} record is damaged: {detail}")
+
+
+# --- the student's instructions ------------------------------------------------------------------
+
+def add_instructions_sheet(book, formats, template: Template, network_lines: Sequence[str],
+                           to_fill: Sequence[str], sheet_names: Sequence[str],
+                           first_data_row: int) -> None:
+    """The student version's first sheet: the network, what to fill in, how it is graded."""
+    sheet = book.add_worksheet(EXERCISE_SHEET)
+    sheet.set_column(0, 0, 110)
+    parameters = "weight" + (" and bias" if template.train_biases else "")
+    fixed_biases = template.biases is not None and not template.train_biases
+    given = ("the targets t, the inputs i and the fixed biases b" if fixed_biases
+             else "the targets t and the inputs i")
+    lines = [
+        ("title", f"Backpropagation exercise — {template.name}"),
+        ("", ""),
+        *(("text", line) for line in network_lines),
+        ("", ""),
+        ("heading", "What to fill in"),
+        ("text", f"Each of the sheets {', '.join(sheet_names)} is one run of gradient descent, one row "
+                 "per step, with the learning rate η in its cell A2."),
+        ("text", f"Step 0 (row {first_data_row}) gives you every starting value: the targets t, the "
+                 "inputs i, the weights w and any biases b. Every later row gives you "
+                 f"{given} again: they do not change. (They sit in a collapsed group of columns: "
+                 "click + above the band row to show them.)"),
+        ("text", "Fill in every blank cell of the table as a formula that reads the cells of its own "
+                 "row: the forward pass, the losses and E_total, then every gradient by the chain rule:"),
+        ("math", "    " + _listing(to_fill)),
+        ("text", f"Each row after the first is one gradient-descent step: each {parameters} is the "
+                 "row above's value minus η times its gradient, w ← w − η·∂E/∂w, every gradient "
+                 "taken from that row above and η referenced as $A$2 so the formula can be copied "
+                 "down."),
+        ("text", "When one row is right, copy its formulas down to the last row; the E_total chart "
+                 "beside η draws itself as the loss falls."),
+        ("", ""),
+        ("heading", "How it is graded"),
+        ("text", "Save your copy and run:   sheetprop check FILE   (or python -m sheetprop check FILE)."),
+        ("text", "check recomputes every cell by the chain rule from your own cells, so each mistake is "
+                 "named once, in the cell where it starts, with a hint; a typed number where a "
+                 "formula belongs is reported too."),
+    ]
+    for row, (style, text) in enumerate(lines):
+        if text:
+            sheet.write_string(row, 0, text, formats[style])
+
+
+def _listing(labels: Sequence[str], most: int = 60) -> str:
+    """The columns to fill, cut short for a big net: a cell holds 32,767 characters at most."""
+    if len(labels) <= most:
+        return ", ".join(labels)
+    return f"{', '.join(labels[:most])}, … ({len(labels):,} columns in all)"
