@@ -20,6 +20,7 @@ from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
 
 from sheetprop import labels
 from sheetprop.errors import UserError
+from sheetprop.exercise import read_exercise_record
 from sheetprop.libreoffice import find_soffice, recalculate
 from sheetprop.network import GIVEN_ROLES, Network
 from sheetprop.template import parse_template
@@ -51,6 +52,10 @@ class Cell:
             return None
         return float(self.value)
 
+    @property
+    def is_blank(self) -> bool:
+        return self.formula is None and self.value in (None, "")
+
     @cached_property  # asked for every row; a frozen dataclass still has a __dict__ to cache in
     def is_typed(self) -> bool:
         """A number typed (or pasted) in, or a formula without a single cell reference (=0.52)."""
@@ -73,6 +78,8 @@ class Table:
     learning_rates: list[LearningRate | None] = field(default_factory=list)  # per row; None on the first
     notes: list[str] = field(default_factory=list)
     books: tuple | None = None            # (formulas, values) workbooks, to read other cells through
+    recorded: bool = False                # the network is the one the workbook's _sheetprop record names
+    unfinished_cells: dict[str, int] = field(default_factory=dict)  # per label: cells of rows not started
 
 
 @dataclass
@@ -124,6 +131,18 @@ def _open(path: Path):
 
 def _read_tables(path: Path, formulas, values) -> Audit:
     tables, skipped = [], []
+    record = read_exercise_record(formulas)
+    if record is not None and record["template"].optimizer == "sgd":
+        # Built by sheetprop (an exercise, or its key): the exact network, every row it should have.
+        for name in record["sheets"]:
+            if name not in formulas.sheetnames:
+                skipped.append(f"sheet {name!r} is named in the workbook's record but missing")
+                continue
+            try:
+                tables.append(_read_recorded_table(formulas[name], values[name], record, formulas, values))
+            except _NotCheckable as reason:
+                skipped.append(f"sheet {name!r}: {reason}")
+        return Audit(path, tables, skipped, recalculated=False)
     for sheet in formulas.worksheets:
         header = _find_header(sheet)
         if header is None:
@@ -190,6 +209,44 @@ def _read_table(sheet, value_sheet, header, formulas, values) -> Table:
     if len(rows) > 1 and not any(table.learning_rates):
         table.notes.append("no learning rate found (no cell that the weight updates reference, "
                            "nor one labelled η or learning rate): weight updates not checked")
+    return table
+
+
+def _read_recorded_table(sheet, value_sheet, record: dict, formulas, values) -> Table:
+    """A sheet of a workbook sheetprop built: its header holds the network's labels exactly, and
+    its table has exactly ``steps`` rows, blank or not (a blank cell is one the student left)."""
+    network = Network(record["template"])
+    wanted = {q.label for q in network.quantities if q.role != "optimizer"}
+    for row in sheet.iter_rows(min_row=1, max_row=min(sheet.max_row, MAX_HEADER_SEARCH_ROWS)):
+        texts = [cell.value for cell in row]
+        columns = {cell.value: cell.column for cell in row if isinstance(cell.value, str) and cell.value in wanted}
+        if labels.STEP in texts and all(q.label in columns for q in network.given):
+            header_row = row[0].row
+            break
+    else:
+        raise _NotCheckable(f"no header row with {labels.STEP} and the recorded network's columns "
+                            f"({', '.join(q.label for q in network.given[:4])}, …)")
+    rows = [{label: _cell(sheet, value_sheet, r, col) for label, col in columns.items()}
+            for r in range(header_row + 1, header_row + 1 + record["steps"])]
+    # The rows the student has not started (no computed cell filled in) end the table; their cells
+    # still count in the score, as not done.
+    computed = [q.label for q in network.computed if q.label in columns]
+    student = computed + [q.label for q in network.trained if q.label in columns]
+    started = len(rows)
+    while started > 0 and all(rows[started - 1][label].is_blank for label in computed):
+        started -= 1
+    unfinished: Counter = Counter()
+    for k, row in enumerate(rows[started:], start=started):
+        unfinished.update(label for label in student if k > 0 or label in computed)
+    rows = rows[:started]
+    table = Table(sheet.title, header_row, columns, network, rows, books=(formulas, values), recorded=True,
+                  unfinished_cells=dict(unfinished))
+    if started < record["steps"]:
+        first, last = header_row + 1 + started, header_row + record["steps"]
+        table.notes.append(f"row {first} is unfinished (no computed cell filled in): the table ends above it"
+                           if first == last else
+                           f"rows {first}–{last} are unfinished (no computed cell filled in): the table ends above them")
+    table.learning_rates = [None] + [_learning_rate(table, k, sheet, formulas, values) for k in range(1, len(rows))]
     return table
 
 

@@ -67,6 +67,12 @@ class Report:
     findings: list[Finding] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     recalculated: bool = False
+    scores: list[SheetScore] = field(default_factory=list)
+    exercise: bool = False  # the workbook carries sheetprop's record of its network
+
+    @property
+    def score(self) -> Score:
+        return Score(sum(s.right for s in self.scores), sum(s.cells for s in self.scores))
 
     @property
     def rows_checked(self) -> int:
@@ -81,6 +87,38 @@ class Report:
         cells = f" ({n_cells} cells)" if n_cells != n_findings else ""
         return (f"{n_sheets} sheet{'s' * (n_sheets != 1)}, {self.rows_checked} row"
                 f"{'s' * (self.rows_checked != 1)} checked, {n_findings} finding{'s' * (n_findings != 1)}{cells}")
+
+
+@dataclass(frozen=True)
+class Score:
+    right: int
+    cells: int
+
+    @property
+    def fraction(self) -> float:
+        return self.right / self.cells if self.cells else 1.0
+
+
+@dataclass(frozen=True)
+class SheetScore(Score):
+    sheet: str = ""
+    columns: tuple[tuple[str, Score], ...] = ()  # in the sheet's column order
+
+
+def score_table(table: Table, table_check: "TableCheck", findings: list[Finding]) -> SheetScore:
+    """Per column, the cells the student works out (computed cells, each step's new weights) that
+    are right: given a verdict and no finding. Cells of rows not started count, as not done."""
+    wrong = {f.cell for f in findings} | table_check.drifted
+    judged: dict[str, list[str]] = {}
+    for label, cell in table_check.judged:
+        judged.setdefault(label, []).append(cell)
+    columns = []
+    for label in sorted(set(judged) | set(table.unfinished_cells), key=lambda l: table.columns.get(l, 0)):
+        cells = judged.get(label, [])
+        columns.append((label, Score(sum(cell not in wrong for cell in cells),
+                                     len(cells) + table.unfinished_cells.get(label, 0))))
+    return SheetScore(sum(s.right for _, s in columns), sum(s.cells for _, s in columns),
+                      table.sheet, tuple(columns))
 
 
 _CELL = re.compile(r"([A-Z]{1,3})(\d+)")
@@ -117,15 +155,17 @@ def group_findings(findings: list[Finding]) -> list[list[Finding]]:
 def check_workbook(path, tolerance: float = DEFAULT_TOLERANCE) -> Report:
     audit: Audit = read_workbook(path)
     report = Report(audit.path, [(t.sheet, len(t.rows)) for t in audit.tables],
-                    recalculated=audit.recalculated)
+                    recalculated=audit.recalculated, exercise=any(t.recorded for t in audit.tables))
     report.notes.extend(f"skipped {reason}" for reason in audit.skipped)
     if audit.recalculated:
         report.notes.append(f"{audit.path.name} had no saved values; LibreOffice recalculated them")
     for table in audit.tables:
         report.notes.extend(f"sheet {table.sheet!r}: {note}" for note in table.notes)
         table_check = TableCheck(table, tolerance)
-        report.findings.extend(table_check.findings())
+        findings = table_check.findings()
+        report.findings.extend(findings)
         report.notes.extend(f"sheet {table.sheet!r}: {note}" for note in table_check.notes())
+        report.scores.append(score_table(table, table_check, findings))
     return report
 
 
@@ -176,6 +216,9 @@ class TableCheck:
         self._slack_functions: dict[str, tuple] = {}
         self.pasted = self._holds_pasted_values()
         self._given_labels = {q.label for q in self.network.given}
+        self.trained = set(self.network.trained)
+        self.judged: list[tuple[str, str]] = []  # (label, cell) of every cell given a verdict, for the scores
+        self.drifted: set[str] = set()  # updates reading a drifted η: one finding a row, every cell wrong
 
     def findings(self) -> list[Finding]:
         found: list[Finding] = []
@@ -186,11 +229,13 @@ class TableCheck:
             values, problems = self._row_values(row)
             found.extend(problems)
             above = None
+            expected = None
             if values is not None:
                 expected = dict(zip(self.computed_labels, self.evaluate_local(
                     *(values[v.payload] for v in self.inputs))))
-                found.extend(self._check_computed(row, values, expected, first_row=k == 0))
                 above = {label: values.get(label, expected.get(label)) for label in self.labels}
+            # Without the row's values (a given left blank), formulas are still judged by what they compute.
+            found.extend(self._check_computed(row, values, expected, first_row=k == 0))
         return found
 
     def notes(self) -> list[str]:
@@ -231,72 +276,89 @@ class TableCheck:
             if number is None and computed_error:
                 number = math.nan
             if number is None and self.network.by_label(label).role in GIVEN_ROLES:
-                problems.append(self._finding(cell, label, "not a number", None,
-                                              "holds no number, so this row cannot be checked"))
+                if cell.is_blank:
+                    problems.append(self._blank(cell, label, "the update formula belongs here"))
+                else:
+                    problems.append(self._finding(cell, label, "not a number", None,
+                                                  "holds no number, so this row cannot be checked"))
             values[label] = math.nan if number is None else number
         return (None if problems else values), problems
 
     def _check_computed(self, row, values, expected, first_row: bool) -> list[Finding]:
+        """Each computed cell of the row; ``values`` and ``expected`` are None when the row's
+        givens are not all numbers, and then only formulas can be judged."""
         found = []
         for q in self.network.computed:
             cell = row.get(q.label)
             if cell is None:
                 continue
-            want = expected[q.label]
+            chain_rule = self.network.derivation(q)
+            if cell.is_blank:
+                found.append(self._blank(cell, q.label, "a formula belongs here", chain_rule))
+                continue
             local = self.local[q.label]
-            wrong = cell.number is None or self._disagree(q.label, local, values, cell.number, want, first_row)
+            want = expected[q.label] if expected is not None else None
+            wrong = None if want is None else (
+                cell.number is None or self._disagree(q.label, local, values, cell.number, want, first_row))
             if cell.is_typed and self.pasted:
+                if wrong is not None:
+                    self.judged.append((q.label, cell.ref))
                 if wrong:
                     found.append(self._finding(
                         cell, q.label, "wrong value", want,
                         "holds a number that is not the chain rule's value from the cells it depends on, "
                         "even allowing for the digits kept",
-                        hint=(self._hint(local, [values], [cell.number], self.network.derivation(q).split(" = ")[0])
+                        hint=(self._hint(local, [values], [cell.number], chain_rule.split(" = ")[0])
                               if cell.number is not None else None),
-                        chain_rule=self.network.derivation(q)))
+                        chain_rule=chain_rule))
                 continue
             if cell.is_typed:
+                self.judged.append((q.label, cell.ref))
                 found.append(self._finding(
                     cell, q.label, "typed number", want,
                     "holds a typed number where a formula belongs"
-                    + (", and the number is wrong" if wrong else " (its value is right for now, "
-                       "but it will not follow when the inputs change)"),
-                    chain_rule=self.network.derivation(q)))
+                    + ("" if wrong is None else ", and the number is wrong" if wrong else
+                       " (its value is right for now, but it will not follow when the inputs change)"),
+                    chain_rule=chain_rule))
                 continue
-            if cell.number is None and math.isnan(want):
+            if want is not None and cell.number is None and math.isnan(want):
                 continue  # an error value where the chain rule gives none either: from upstream
-            finding = self._judge_formula(q.label, cell, local, values, want, wrong,
-                                          self.network.derivation(q))
+            finding = self._judge_formula(q.label, cell, local, values, want, wrong, chain_rule)
             if finding is not None:
                 found.append(finding)
         return found
 
-    def _judge_formula(self, label: str, cell: Cell, right: Expr, values: dict, want, wrong: bool,
+    def _judge_formula(self, label: str, cell: Cell, right: Expr, values: dict | None, want, wrong: bool | None,
                        chain_rule: str, update: bool = False) -> Finding | None:
         """The finding for a formula cell, if any: a formula that computes the right function is
-        right whatever it shows; one that does not is a wrong formula when its number is off, and
-        a wrong reference when the number agrees only because two cells hold the same value."""
+        right whatever it shows; one that does not is a wrong formula when its number is off (or
+        cannot be known), and a wrong reference when the number agrees only because two cells hold
+        the same value. ``wrong`` is None where the cells it depends on hold no numbers."""
         reading = self.formulas.read(label, cell)
         computes = values_at(reading.expr, self.points) if reading is not None else None
         if update and reading is not None and LEARNING_RATE.payload not in reading.reads and self.table_eta:
             # η typed into the update as a number (−0.5*…): right when it is the table's η.
             right = engine.substitute(right, {LEARNING_RATE: engine.const(self.table_eta.value)})
-            if same_function(computes, values_at(right, self.points)):
-                return None
-        elif reading is not None and same_function(computes, self.right_at_points[label]):
+            right_values = values_at(right, self.points)
+        else:
+            right_values = self.right_at_points[label]
+        if reading is None and wrong is None:
+            return None  # neither its formula nor its inputs can be read: it cannot be judged
+        self.judged.append((label, cell.ref))
+        if reading is not None and same_function(computes, right_values):
             return None
         lhs = label if update else chain_rule.split(" = ")[0]
         shown = _print(reading.expr, update) if reading is not None else None
-        if wrong:
-            if cell.number is None:
+        if wrong or wrong is None:
+            if cell.number is None and wrong is not None:
                 return self._finding(cell, label, "not a number", want,
                                      f"shows {cell.value!r} where the chain rule gives a number",
                                      chain_rule=chain_rule, reads=shown)
             hint = (self._hint(right, self.points, computes, lhs) if computes is not None
                     else self._hint(right, [values], [cell.number], lhs))
             if update:
-                message = ("is not the row above's weight minus η times its gradient "
-                           f"(η = {self.table_eta.value:g} from {self.table_eta.where})")
+                message = "is not the row above's weight minus η times its gradient" + (
+                    f" (η = {self.table_eta.value:g} from {self.table_eta.where})" if self.table_eta else "")
             else:
                 message = "disagrees with the chain rule applied to the cells it depends on"
             return self._finding(cell, label, "wrong update" if update else "wrong formula", want,
@@ -385,11 +447,15 @@ class TableCheck:
             env[LEARNING_RATE.payload] = eta
         for q, want in zip(self.network.given, wants):
             cell = row[q.label]
-            is_weight = q.role == "weight"
-            if is_weight and learning_rate is None:
-                want = None  # η unknown: the update cannot be checked (the table notes it)
+            trained = q in self.trained
+            if cell.is_blank:
+                continue  # reported with the row's values (_row_values)
+            if trained and learning_rate is None:
+                continue  # η unknown: the update cannot be checked (the table notes it)
             update = self.network.update(q)
-            if is_weight and drifted:
+            if trained and drifted:
+                self.judged.append((q.label, cell.ref))
+                self.drifted.add(cell.ref)
                 if not any(f.kind == "η drift" for f in found):  # one finding for the row, not one per weight
                     read = self.table.learning_rates[k]
                     found.append(self._finding(
@@ -398,23 +464,31 @@ class TableCheck:
                         f"(= {table_eta.value:g}); make the reference absolute ({_absolute(table_eta.where)}) so every "
                         "row uses the same η", chain_rule=_update_rule(q.label, update)))
                 continue
-            if is_weight and cell.is_typed and not self.pasted:
+            if trained and cell.is_typed and not self.pasted:
+                self.judged.append((q.label, cell.ref))
                 found.append(self._finding(cell, q.label, "typed number", want,
                                            "holds a typed number where the weight update formula belongs",
                                            chain_rule=_update_rule(q.label, update)))
                 continue
-            if cell.number is None or want is None:
+            if cell.number is None and want is None and cell.is_typed:
                 continue
-            wrong = self._disagree(q.label, update, env, cell.number, want)
+            wrong = None if want is None or cell.number is None else self._disagree(
+                q.label, update, env, cell.number, want)
             if not cell.is_typed:
+                if not trained and wrong is None:
+                    continue
                 finding = self._judge_formula(q.label, cell, update, env, want, wrong,
                                               _update_rule(q.label, update), update=True)
                 if finding is not None:
                     found.append(finding)
+                elif not trained and self.judged and self.judged[-1] == (q.label, cell.ref):
+                    self.judged.pop()  # a constant carried down is no part of the score
                 continue
+            if trained:
+                self.judged.append((q.label, cell.ref))
             if not wrong:
                 continue
-            if is_weight:
+            if trained:
                 message = ("is not the row above's weight minus η times its gradient "
                            f"(η = {learning_rate.value:g} from {learning_rate.where})")
             else:
@@ -423,6 +497,10 @@ class TableCheck:
                                        hint=self._hint(update, [env], [cell.number], q.label),
                                        chain_rule=_update_rule(q.label, update)))
         return found
+
+    def _blank(self, cell: Cell, label: str, what: str, chain_rule: str | None = None) -> Finding:
+        self.judged.append((label, cell.ref))
+        return self._finding(cell, label, "blank", None, f"is empty: {what}", chain_rule=chain_rule)
 
     def _finding(self, cell: Cell, label: str, kind: str, expected, message: str,
                  hint=None, chain_rule=None, reads=None) -> Finding:

@@ -49,7 +49,7 @@ def _tolerance(text: str) -> float:
 def run(args) -> int:
     report = check_workbook(args.workbook, tolerance=args.tolerance)
     print(to_json(report) if args.json else to_text(report))
-    return 1 if report.findings else 0
+    return 1 if report.findings else 0  # rows not yet started are a note, and lower the score
 
 
 def to_json(report: Report) -> str:
@@ -68,8 +68,31 @@ def to_json(report: Report) -> str:
         "findings": findings,
         "groups": groups,
         "notes": report.notes,
+        "scores": _scores_json(report),
         "summary": report.summary(),
     }, ensure_ascii=False, indent=2)
+
+
+def _scores_json(report: Report) -> dict:
+    def score(s):
+        return {"right": s.right, "cells": s.cells, "score": round(s.fraction, 4)}
+
+    return {**score(report.score), "exercise": report.exercise,
+            "sheets": [{"sheet": s.sheet, **score(s),
+                        "columns": [{"label": label, **score(c)} for label, c in s.columns]}
+                       for s in report.scores]}
+
+
+def _score_lines(report: Report) -> list[str]:
+    """One line per sheet, naming the columns that lost points."""
+    lines = [""]
+    for s in report.scores:
+        lost = [f"{label} {c.right}/{c.cells}" for label, c in s.columns if c.right < c.cells]
+        lines.append(f"score {_quote(s.sheet)}: {s.right}/{s.cells} cells right ({100 * s.fraction:.1f}%)"
+                     + (f"; short in {', '.join(lost)}" if lost else ""))
+    total = report.score
+    lines.append(f"score: {total.right}/{total.cells} cells right ({100 * total.fraction:.1f}%)")
+    return lines
 
 
 def to_text(report: Report) -> str:
@@ -94,6 +117,8 @@ def to_text(report: Report) -> str:
             lines.append(f"    hint      {f.hint}")
         if f.chain_rule:
             lines.append(f"    should be {f.chain_rule}")
+    if report.exercise:
+        lines.extend(_score_lines(report))
     lines.append("")
     lines.append(report.summary())
     return "\n".join(lines)

@@ -108,7 +108,7 @@ class _Parser:
         if op in _ARITHMETIC:
             return _ARITHMETIC[op](left, right)
         if op == "^":
-            return engine.raise_to(left, right)
+            return _raise_to(left, right)
         if op == "&":
             raise FormulaError("text joined with & is not a number")
         return _Comparison(op, left, right)
@@ -118,13 +118,13 @@ class _Parser:
         if token is not None and token.type == "OPERATOR-PREFIX":
             self.take()
             operand = self.unary()
-            return engine.neg(operand) if token.value == "-" else operand
+            return engine.neg(_number(operand)) if token.value == "-" else operand
         return self.postfix(self.primary())
 
     def postfix(self, value):
         while (token := self.peek()) is not None and token.type == "OPERATOR-POSTFIX":
             self.take()
-            value = engine.mul(0.01, value)  # 5% is 0.05
+            value = engine.mul(0.01, _number(value))  # 5% is 0.05
         return value
 
     def primary(self):
@@ -197,11 +197,13 @@ class _Parser:
                 result = _maximum(result, value) if name == "MAX" else _minimum(result, value)
             return result
         unary = {"EXP": engine.exp, "LN": engine.log, "TANH": engine.tanh,
-                 "SQRT": lambda x: engine.power(x, 0.5), "ABS": lambda x: engine.power(engine.power(x, 2), 0.5)}
+                 "SQRT": lambda x: _raise_to(x, engine.const(0.5)),
+                 # |x| as relu(x) + relu(−x), exact where √(x²) overflows or underflows.
+                 "ABS": lambda x: engine.relu(x) + engine.relu(engine.neg(x))}
         if name in unary and len(values) == 1:
             return unary[name](values[0])
         if name == "POWER" and len(values) == 2:
-            return engine.raise_to(values[0], values[1])
+            return _raise_to(values[0], values[1])
         raise FormulaError(f"the function {name} (with {len(values)} arguments) is not supported")
 
     def cells(self, text: str) -> list[Expr]:
@@ -235,6 +237,15 @@ def _number(value) -> Expr:
     if isinstance(value, _Comparison):
         raise FormulaError("a comparison where a number belongs")
     return value
+
+
+def _raise_to(base: Expr, exponent: Expr) -> Expr:
+    """base^exponent. The engine folds a power of constants, and a fold that is #NUM! or #DIV/0!
+    in a spreadsheet ((−8)^(1/3) is complex, 0^−1, 10^400) is no number here either."""
+    try:
+        return engine.raise_to(base, exponent)
+    except (ArithmeticError, TypeError):
+        raise FormulaError("a power of constants that is an error value (#NUM! or #DIV/0!)") from None
 
 
 def _maximum(a: Expr, b: Expr) -> Expr:

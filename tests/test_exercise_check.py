@@ -1,0 +1,142 @@
+"""The teacher's kit round trip: `build --exercise` hands out a student version, a student fills it
+in, `check --json` scores it per column and per sheet. A correct fill scores 100 %; each planted
+slip costs its own column and nothing else. The fills here are the answer key's formulas, copied
+cell by cell into the blanks (the key is proven right elsewhere, against torch and LibreOffice);
+the slips are edits of those formulas, and what they cost is counted here from the edit itself."""
+
+import json
+import re
+
+import openpyxl
+import pytest
+
+from sheetprop.cli import main
+from sheetprop.libreoffice import find_soffice
+
+pytestmark = pytest.mark.skipif(find_soffice() is None, reason="LibreOffice (soffice) not installed")
+
+STEPS = 5
+SHEETS = ("lr=0.5", "lr=1")
+
+
+@pytest.fixture(scope="module")
+def kit(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("kit")
+    key = folder / "BackPropagation.xlsx"
+    assert main(["build", "--quiet", "--exercise", "--steps", str(STEPS), "--lrs", ",".join(s[3:] for s in SHEETS),
+                 "--out", str(key)]) == 0
+    return key, folder / "BackPropagation_exercise.xlsx"
+
+
+def header(sheet) -> tuple[int, dict[str, str]]:
+    """The header row and each label's column letters."""
+    for row in sheet.iter_rows(max_row=40):
+        if row[0].value == "step":
+            return row[0].row, {c.value: c.column_letter for c in row if isinstance(c.value, str)}
+    raise AssertionError("no header row")
+
+
+def fill(key, exercise, out, rows: int = STEPS, edit=None):
+    """Copy the key's formulas into the student version's blank cells of the first ``rows`` rows;
+    ``edit(sheet name, label, row, formula)`` may change one on the way."""
+    key_book, book = openpyxl.load_workbook(key), openpyxl.load_workbook(exercise)
+    for name in SHEETS:
+        first, columns = header(book[name])
+        by_column = {letter: label for label, letter in columns.items()}
+        for row in book[name].iter_rows(min_row=first + 1, max_row=first + rows):
+            for cell in row:
+                formula = key_book[name][cell.coordinate].value
+                if cell.value is None and isinstance(formula, str) and formula.startswith("="):
+                    label = by_column.get(cell.column_letter)
+                    cell.value = edit(name, label, cell.row, formula) if edit else formula
+    book.save(out)
+    return out
+
+
+def run_check(path, capsys):
+    code = main(["check", "--json", str(path)])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def column_scores(report, sheet):
+    (entry,) = [s for s in report["scores"]["sheets"] if s["sheet"] == sheet]
+    return {c["label"]: (c["right"], c["cells"]) for c in entry["columns"]}
+
+
+def test_the_student_version_scores_zero_until_filled(kit, capsys):
+    _, exercise = kit
+    code, report = run_check(exercise, capsys)
+    assert code == 0 and report["findings"] == [] and report["scores"]["exercise"] is True
+    assert report["scores"]["right"] == 0 and report["scores"]["cells"] > 0
+    assert any("rows " in note and "unfinished" in note for note in report["notes"])
+
+
+def test_a_correct_fill_scores_100_percent(kit, tmp_path, capsys):
+    filled = fill(*kit, tmp_path / "filled.xlsx")
+    code, report = run_check(filled, capsys)
+    assert code == 0, report["findings"][:3]
+    assert report["findings"] == []
+    # What the student works out: 19 computed columns in every row, 8 new weights in every later row.
+    per_sheet = 19 * STEPS + 8 * (STEPS - 1)
+    assert [(s["sheet"], s["right"], s["cells"], s["score"]) for s in report["scores"]["sheets"]] == [
+        (name, per_sheet, per_sheet, 1.0) for name in SHEETS]
+    assert report["scores"]["score"] == 1.0
+
+
+def test_a_slip_copied_down_a_column_costs_that_column_only(kit, tmp_path, capsys):
+    key, exercise = kit
+    _, columns = header(openpyxl.load_workbook(exercise)["lr=0.5"])
+
+    def sigma_of_h1_for_h2(sheet, label, row, formula):  # the classic slip, in one sheet's ∂E/∂w3
+        if sheet == "lr=0.5" and label == "∂E/∂w3":
+            return re.sub(rf"\b{columns['a_h2']}{row}\b", f"{columns['a_h1']}{row}", formula)
+        return formula
+
+    code, report = run_check(fill(key, exercise, tmp_path / "slip.xlsx", edit=sigma_of_h1_for_h2), capsys)
+    assert code == 1
+    scores = column_scores(report, "lr=0.5")
+    assert scores["∂E/∂w3"] == (0, STEPS)
+    assert all(right == cells for label, (right, cells) in scores.items() if label != "∂E/∂w3")
+    assert all(right == cells for right, cells in column_scores(report, "lr=1").values())
+    assert [(g["label"], g["count"]) for g in report["groups"]] == [("∂E/∂w3", STEPS)]
+
+
+def test_one_wrong_update_costs_one_cell(kit, tmp_path, capsys):
+    key, exercise = kit
+    _, columns = header(openpyxl.load_workbook(exercise)["lr=1"])
+    planted = []
+
+    def plus_for_minus(sheet, label, row, formula):
+        if sheet == "lr=1" and label == "w5" and not planted:
+            planted.append(f"{columns['w5']}{row}")
+            return formula.replace("-", "+", 1)
+        return formula
+
+    code, report = run_check(fill(key, exercise, tmp_path / "update.xlsx", edit=plus_for_minus), capsys)
+    assert code == 1
+    assert [(f["sheet"], f["cell"], f["kind"]) for f in report["findings"]] == [("lr=1", planted[0], "wrong update")]
+    assert column_scores(report, "lr=1")["w5"] == (STEPS - 2, STEPS - 1)
+
+
+def test_rows_not_started_count_as_not_done(kit, tmp_path, capsys):
+    code, report = run_check(fill(*kit, tmp_path / "half.xlsx", rows=2), capsys)
+    assert code == 0 and report["findings"] == []
+    done, total = 19 * 2 + 8 * 1, 19 * STEPS + 8 * (STEPS - 1)
+    assert [(s["right"], s["cells"]) for s in report["scores"]["sheets"]] == [(done, total)] * len(SHEETS)
+    assert report["sheets"] == [{"sheet": name, "rows": 2} for name in SHEETS]
+
+
+def test_the_text_report_shows_the_scores(kit, tmp_path, capsys):
+    key, exercise = kit
+    _, columns = header(openpyxl.load_workbook(exercise)["lr=0.5"])
+
+    def e2_from_t1(sheet, label, row, formula):
+        if sheet == "lr=0.5" and label == "E2":
+            return re.sub(rf"\b{columns['t2']}{row}\b", f"{columns['t1']}{row}", formula)
+        return formula
+
+    assert main(["check", str(fill(key, exercise, tmp_path / "e2.xlsx", edit=e2_from_t1))]) == 1
+    text = capsys.readouterr().out
+    per_sheet = 19 * STEPS + 8 * (STEPS - 1)
+    assert f"score 'lr=0.5': {per_sheet - STEPS}/{per_sheet} cells right" in text and "short in E2 0/5" in text
+    assert f"score 'lr=1': {per_sheet}/{per_sheet} cells right (100.0%)" in text
