@@ -187,13 +187,23 @@ def _read_table(sheet, value_sheet, header, formulas, values) -> Table:
     def empty(cell: Cell) -> bool:
         return cell.formula is None and cell.value in (None, "")
 
-    rows, unfinished = [], None
+    given = [q.label for q in network.given]
+    rows, unfinished, not_a_step = [], None, None
     for row_number in range(header_row + 1, sheet.max_row + 1):
         row = {label: _cell(sheet, value_sheet, row_number, col) for label, col in columns.items()}
         if all(empty(cell) for cell in row.values()):
             break
+        # Words where a step has its inputs and weights ("η", "final loss"): a block of results
+        # right under the table, not a step of it.
+        if any(row[label].formula is None and isinstance(row[label].value, str) and row[label].value.strip()
+               for label in given):
+            not_a_step = row_number
+            break
         if computed and all(empty(row[label]) for label in computed):
-            unfinished = row_number  # only the given values typed: the student stopped here
+            if any(empty(row[label]) for label in given):
+                not_a_step = row_number  # a few numbers, no step: results, not a row left half done
+            else:
+                unfinished = row_number  # only the given values typed: the student stopped here
             break
         rows.append(row)
     if not rows and unfinished is not None:
@@ -204,6 +214,9 @@ def _read_table(sheet, value_sheet, header, formulas, values) -> Table:
     table = Table(sheet.title, header_row, columns, network, rows, books=(formulas, values))
     if unfinished is not None:
         table.notes.append(f"row {unfinished} is unfinished (no computed cell filled in): the table ends above it")
+    if not_a_step is not None:
+        table.notes.append(f"the table ends at row {not_a_step - 1}: row {not_a_step} is not a step of it "
+                           "(no inputs and weights there), so it and what follows are not checked")
     table.learning_rates = [None] + [_learning_rate(table, k, sheet, formulas, values)
                                      for k in range(1, len(rows))]
     if len(rows) > 1 and not any(table.learning_rates):
