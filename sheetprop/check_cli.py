@@ -17,11 +17,16 @@ def add_parser(commands) -> None:
         help="audit a hand-made backprop workbook: find the cells where a mistake enters",
         description="Check a backpropagation workbook typed by hand. Each sheet's table is found "
         "by its header row (anywhere; label variants such as E_tot, dE/dw1, out_h1 are understood), "
-        "the network is inferred from the labels and formulas, and every labelled cell is compared "
-        "with what the chain rule gives from the workbook's own values of the cells it depends "
-        "on, so each mistake is reported once, in the cell where it enters. Later rows' weights "
-        "are checked against w − η·∂E/∂w of the row above. Exit code: 0 all right, 1 findings, "
-        "2 the file cannot be read or holds no backprop table.",
+        "the network is inferred from the labels and formulas (or read from the record of a "
+        "workbook sheetprop built), and every labelled cell is judged on its own: a formula by what "
+        "it computes over the table's cells, compared with the chain rule at random consistent "
+        "points (so rounded or pasted numbers cannot mislead it, and a formula reading t1 where "
+        "t2 belongs is wrong even where t1 = t2); a typed or pasted number by its value against the "
+        "chain rule applied to the workbook's own values of the cells it depends on, to the digits "
+        "it keeps. Each mistake is reported once, in the cell where it enters; a mistake copied "
+        "down a column is one finding. Later rows' weights are checked against w − η·∂E/∂w of the "
+        "row above. A filled-in copy of 'build --exercise' is also scored per column and per sheet. "
+        "Exit code: 0 all right, 1 findings, 2 the file cannot be read or holds no backprop table.",
     )
     parser.add_argument("workbook", type=Path, metavar="WORKBOOK.xlsx",
                         help="the workbook to check (.xlsx; one without saved values, as written "
@@ -31,8 +36,8 @@ def add_parser(commands) -> None:
                         f"(default {DEFAULT_TOLERANCE:g}: far above float rounding, far below a "
                         f"hand-typed slip; differences under {ABSOLUTE_FLOOR:g} never count)")
     parser.add_argument("--json", action="store_true",
-                        help="print the findings as JSON (sheets, findings, notes, summary) "
-                        "instead of the readable report")
+                        help="print the report as JSON (sheets, findings, groups, notes, scores, "
+                        "summary; schema in README) instead of the readable report")
     parser.set_defaults(run=run)
 
 

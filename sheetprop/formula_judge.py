@@ -167,8 +167,17 @@ def random_points(network: Network, count: int = POINTS, seed: int = 0) -> list[
         # Half the points with positive weights, so relu units are active there.
         return rng.uniform(0.05, 1.0) if positive else rng.uniform(-1.0, 1.0)
 
+    # Softmax with cross-entropy is derived for targets that sum to 1 (a − t): draw them so.
+    normalise = network.template.loss == "cross_entropy"
+
     def one_row(positive: bool) -> dict[str, float]:
         values = [draw(q.role, positive) for q in given]
+        if normalise:
+            sums: dict[str, float] = {}
+            for q, v in zip(given, values):
+                if q.role == "target":
+                    sums[_example_of(q.label)] = sums.get(_example_of(q.label), 0.0) + v
+            values = [v / sums[_example_of(q.label)] if q.role == "target" else v for q, v in zip(given, values)]
         return {**{q.label: v for q, v in zip(given, values)},
                 **{q.label: v for q, v in zip(computed, forward(*values))}}
 
@@ -178,6 +187,11 @@ def random_points(network: Network, count: int = POINTS, seed: int = 0) -> list[
         points.append({**current, **{previous(label).payload: v for label, v in above.items()},
                        LEARNING_RATE.payload: rng.uniform(0.1, 1.0)})
     return points
+
+
+def _example_of(label: str) -> str:
+    """Which example a label belongs to: its superscript (t2⁽³⁾ → ⁽³⁾), or "" with one example."""
+    return label[label.index("⁽"):] if "⁽" in label else ""
 
 
 def values_at(expr: Expr, points: list[dict[str, float]]) -> list[float] | None:
