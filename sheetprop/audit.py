@@ -80,6 +80,7 @@ class Table:
     books: tuple | None = None            # (formulas, values) workbooks, to read other cells through
     recorded: bool = False                # the network is the one the workbook's _sheetprop record names
     unfinished_cells: dict[str, int] = field(default_factory=dict)  # per label: cells of rows not started
+    parameters: dict[str, LearningRate] = field(default_factory=dict)  # an optimizer's β1, μ… cells, by variable
 
 
 @dataclass
@@ -132,7 +133,7 @@ def _open(path: Path):
 def _read_tables(path: Path, formulas, values) -> Audit:
     tables, skipped = [], []
     record = read_exercise_record(formulas)
-    if record is not None and record["template"].optimizer == "sgd":
+    if record is not None:
         # Built by sheetprop (an exercise, or its key): the exact network, every row it should have.
         for name in record["sheets"]:
             if name not in formulas.sheetnames:
@@ -229,11 +230,11 @@ def _read_recorded_table(sheet, value_sheet, record: dict, formulas, values) -> 
     """A sheet of a workbook sheetprop built: its header holds the network's labels exactly, and
     its table has exactly ``steps`` rows, blank or not (a blank cell is one the student left)."""
     network = Network(record["template"])
-    wanted = {q.label for q in network.quantities if q.role != "optimizer"}
+    wanted = {q.label for q in network.quantities}
     for row in sheet.iter_rows(min_row=1, max_row=min(sheet.max_row, MAX_HEADER_SEARCH_ROWS)):
         texts = [cell.value for cell in row]
         columns = {cell.value: cell.column for cell in row if isinstance(cell.value, str) and cell.value in wanted}
-        if labels.STEP in texts and all(q.label in columns for q in network.given):
+        if labels.STEP in texts and all(q.label in columns for q in network.carried):
             header_row = row[0].row
             break
     else:
@@ -253,14 +254,31 @@ def _read_recorded_table(sheet, value_sheet, record: dict, formulas, values) -> 
         unfinished.update(label for label in student if k > 0 or label in computed)
     rows = rows[:started]
     table = Table(sheet.title, header_row, columns, network, rows, books=(formulas, values), recorded=True,
-                  unfinished_cells=dict(unfinished))
+                  unfinished_cells=dict(unfinished), parameters=_parameter_cells(value_sheet, network, header_row))
     if started < record["steps"]:
         first, last = header_row + 1 + started, header_row + record["steps"]
         table.notes.append(f"row {first} is unfinished (no computed cell filled in): the table ends above it"
                            if first == last else
                            f"rows {first}–{last} are unfinished (no computed cell filled in): the table ends above them")
     table.learning_rates = [None] + [_learning_rate(table, k, sheet, formulas, values) for k in range(1, len(rows))]
+    missing = [p.label for p in network.hyperparameters if p.symbol.payload not in table.parameters]
+    if missing:
+        raise _NotCheckable(f"no cell labelled {', '.join(missing)} above the table")
     return table
+
+
+def _parameter_cells(sheet, network: Network, header_row: int) -> dict[str, LearningRate]:
+    """The optimizer's hyper-parameter cells (β1, μ, …), each below its label, as build writes
+    them, by the name of the variable the update formulas use."""
+    by_label = {p.label: p.symbol.payload for p in network.hyperparameters}
+    found = {}
+    for row in sheet.iter_rows(min_row=1, max_row=header_row - 1):
+        for cell in row:
+            name = by_label.get(cell.value) if isinstance(cell.value, str) else None
+            below = sheet.cell(cell.row + 1, cell.column).value
+            if name and isinstance(below, (int, float)) and not isinstance(below, bool):
+                found[name] = LearningRate(float(below), sheet.cell(cell.row + 1, cell.column).coordinate)
+    return found
 
 
 def _cell(sheet, value_sheet, row: int, col: int) -> Cell:
@@ -341,7 +359,12 @@ def _learning_rate(table: Table, k: int, sheet, formulas, values) -> LearningRat
     """η for the update into row ``k``: the one cell the weight formulas reference besides the
     row above's weights and gradients; else a cell labelled η, lr or learning rate."""
     row_above = table.header_row + k  # data rows are consecutive, from header_row + 1
-    own = {(sheet.title, xl_col_to_name(col - 1), row_above) for col in table.columns.values()}
+    # Not η: the table's own cells of this row and the row above (an optimizer's update reads
+    # its state beside it), nor the optimizer's other hyper-parameter cells.
+    own = {(sheet.title, xl_col_to_name(col - 1), row) for col in table.columns.values()
+           for row in (row_above, row_above + 1)}
+    own |= {(sheet.title, *re.fullmatch(r"([A-Z]+)(\d+)", p.where).groups()) for p in table.parameters.values()}
+    own = {(s, c, int(r)) for s, c, r in own}
     candidates: Counter = Counter()
     for q in table.network.given:
         if q.role != "weight":

@@ -201,9 +201,15 @@ class TableCheck:
         self.column_labels = {xl_col_to_name(col - 1): label for label, col in table.columns.items()}
         # Every later row's givens from the row above: w − η·∂E/∂w, or the same value.
         self.labels = [q.label for q in self.network.quantities]
+        # What the row above (and an optimizer's state beside it) gives each carried cell: a
+        # given's update, an optimizer state's next value.
+        self.carried = self.network.carried
+        self.state_labels = [q.label for q in self.carried if q.role == "optimizer"]
+        self.hyperparameters = [p.symbol for p in self.network.hyperparameters]
         self.evaluate_updates = compile_function(
-            [self.network.update(q) for q in self.network.given],
-            [previous(label) for label in self.labels] + [LEARNING_RATE])
+            [self.network.update(q) for q in self.carried],
+            [previous(label) for label in self.labels] + [var(label) for label in self.state_labels]
+            + [LEARNING_RATE] + self.hyperparameters)
         # η is one cell per table, the one the first update reads: a reference that drifts down
         # row by row (B32, B33, … where $B$32 belongs) trains at other rates without a sign.
         self.table_eta = next((lr for lr in table.learning_rates if lr is not None), None)
@@ -211,7 +217,7 @@ class TableCheck:
         self.points = random_points(self.network)
         self.right_at_points = {q.label: [p[q.label] for p in self.points] for q in computed}
         self.right_at_points.update({q.label: values_at(self.network.update(q), self.points)
-                                     for q in self.network.given})
+                                     for q in self.carried})
         self.precision = self._stored_precision()
         self._slack_functions: dict[str, tuple] = {}
         self.pasted = self._holds_pasted_values()
@@ -357,8 +363,7 @@ class TableCheck:
             hint = (self._hint(right, self.points, computes, lhs) if computes is not None
                     else self._hint(right, [values], [cell.number], lhs))
             if update:
-                message = "is not the row above's weight minus η times its gradient" + (
-                    f" (η = {self.table_eta.value:g} from {self.table_eta.where})" if self.table_eta else "")
+                message = self._update_message(label, self.table_eta)
             else:
                 message = "disagrees with the chain rule applied to the cells it depends on"
             return self._finding(cell, label, "wrong update" if update else "wrong formula", want,
@@ -439,21 +444,28 @@ class TableCheck:
         if drifted:
             learning_rate = table_eta
         eta = learning_rate.value if learning_rate is not None else math.nan
-        wants = (self.evaluate_updates(*(above[label] for label in self.labels), eta)
-                 if above is not None else [None] * len(self.network.given))
+        state = [row[label].number if label in row and row[label].number is not None else math.nan
+                 for label in self.state_labels]
+        settings = [self.table.parameters[p.payload].value for p in self.hyperparameters]
+        wants = (self.evaluate_updates(*(above[label] for label in self.labels), *state, eta, *settings)
+                 if above is not None else [None] * len(self.carried))
         env = None
         if above is not None:
             env = {previous(label).payload: value for label, value in above.items()}
+            env.update(zip(self.state_labels, state))
+            env.update(zip((p.payload for p in self.hyperparameters), settings))
             env[LEARNING_RATE.payload] = eta
-        for q, want in zip(self.network.given, wants):
-            cell = row[q.label]
-            trained = q in self.trained
+        for q, want in zip(self.carried, wants):
+            cell = row.get(q.label)
+            if cell is None:
+                continue
+            trained = q in self.trained or q.role == "optimizer"  # what the student works out
             if cell.is_blank:
                 continue  # reported with the row's values (_row_values)
             if trained and learning_rate is None:
                 continue  # η unknown: the update cannot be checked (the table notes it)
             update = self.network.update(q)
-            if trained and drifted:
+            if q in self.trained and drifted:
                 self.judged.append((q.label, cell.ref))
                 self.drifted.add(cell.ref)
                 if not any(f.kind == "η drift" for f in found):  # one finding for the row, not one per weight
@@ -489,14 +501,19 @@ class TableCheck:
             if not wrong:
                 continue
             if trained:
-                message = ("is not the row above's weight minus η times its gradient "
-                           f"(η = {learning_rate.value:g} from {learning_rate.where})")
+                message = self._update_message(q.label, learning_rate)
             else:
                 message = f"differs from the row above's {q.label}"
             found.append(self._finding(cell, q.label, "wrong update", want, message,
                                        hint=self._hint(update, [env], [cell.number], q.label),
                                        chain_rule=_update_rule(q.label, update)))
         return found
+
+    def _update_message(self, label: str, learning_rate) -> str:
+        eta = f" (η = {learning_rate.value:g} from {learning_rate.where})" if learning_rate else ""
+        if self.network.optimizer.name == "sgd" and self.network.by_label(label).role != "optimizer":
+            return "is not the row above's weight minus η times its gradient" + eta
+        return f"is not the {self.network.optimizer.name} update of the row above" + eta
 
     def _blank(self, cell: Cell, label: str, what: str, chain_rule: str | None = None) -> Finding:
         self.judged.append((label, cell.ref))

@@ -63,7 +63,11 @@ class TableFormulas:
         self.sheet = table.sheet
         self.first_data_row = table.header_row + 1
         self.labels_by_column = {xl_col_to_name(col - 1): label for label, col in table.columns.items()}
-        self.eta = _location(eta_where, table.sheet) if eta_where else None
+        # The cells that stand for a variable wherever a formula reads them: η, and an
+        # optimizer's hyper-parameters (β1, μ, …).
+        self.parameters = {_location(p.where, table.sheet): var(name) for name, p in table.parameters.items()}
+        if eta_where:
+            self.parameters[_location(eta_where, table.sheet)] = LEARNING_RATE
         self._cache: dict[tuple, Reading | None] = {}
 
     def read(self, label: str, cell) -> Reading | None:
@@ -92,8 +96,8 @@ class TableFormulas:
     def _resolve(self, ref, row: int, context: str, trail: tuple) -> Expr:
         sheet, column, ref_row = ref
         sheet = sheet or context
-        if self.eta is not None and (sheet, column, ref_row) == self.eta:
-            return LEARNING_RATE
+        if (sheet, column, ref_row) in self.parameters:
+            return self.parameters[(sheet, column, ref_row)]
         if sheet == self.sheet and ref_row >= self.first_data_row:
             label = self.labels_by_column.get(column)
             if label is not None:
@@ -154,7 +158,7 @@ def random_points(network: Network, count: int = POINTS, seed: int = 0) -> list[
     """``count`` environments of consistent values: this row's and the row above's givens drawn
     at random, every computed quantity worked out from them, and a random η."""
     rng = random.Random(seed)
-    given, computed = network.given, network.computed
+    given, computed, carried = network.given, network.computed, network.carried
     forward = compile_function([q.node for q in computed], [q.node for q in given])
 
     def draw(role: str, positive: bool) -> float:
@@ -164,6 +168,8 @@ def random_points(network: Network, count: int = POINTS, seed: int = 0) -> list[
             return rng.uniform(0.05, 0.95)
         if role == "bias":
             return rng.uniform(-0.5, 0.5)
+        if role == "optimizer":  # velocities and moments; RMSprop's and Adam's s are squares, ≥ 0
+            return rng.uniform(0.01, 1.0)
         # Half the points with positive weights, so relu units are active there.
         return rng.uniform(0.05, 1.0) if positive else rng.uniform(-1.0, 1.0)
 
@@ -171,6 +177,7 @@ def random_points(network: Network, count: int = POINTS, seed: int = 0) -> list[
     normalise = network.template.loss == "cross_entropy"
 
     def one_row(positive: bool) -> dict[str, float]:
+        state = {q.label: draw(q.role, positive) for q in carried if q.role == "optimizer"}
         values = [draw(q.role, positive) for q in given]
         if normalise:
             sums: dict[str, float] = {}
@@ -178,14 +185,16 @@ def random_points(network: Network, count: int = POINTS, seed: int = 0) -> list[
                 if q.role == "target":
                     sums[_example_of(q.label)] = sums.get(_example_of(q.label), 0.0) + v
             values = [v / sums[_example_of(q.label)] if q.role == "target" else v for q, v in zip(given, values)]
-        return {**{q.label: v for q, v in zip(given, values)},
+        return {**state, **{q.label: v for q, v in zip(given, values)},
                 **{q.label: v for q, v in zip(computed, forward(*values))}}
 
     points = []
     for k in range(count):
         current, above = one_row(k % 2 == 1), one_row(k % 2 == 1)
         points.append({**current, **{previous(label).payload: v for label, v in above.items()},
-                       LEARNING_RATE.payload: rng.uniform(0.1, 1.0)})
+                       LEARNING_RATE.payload: rng.uniform(0.1, 1.0),
+                       **{p.symbol.payload: rng.uniform(0.5, 0.99) if p.key != "eps" else rng.uniform(0.01, 0.1)
+                          for p in network.hyperparameters}})
     return points
 
 
