@@ -245,7 +245,8 @@ def _read_recorded_table(sheet, value_sheet, record: dict, formulas, values) -> 
     # The rows the student has not started (no computed cell filled in) end the table; their cells
     # still count in the score, as not done.
     computed = [q.label for q in network.computed if q.label in columns]
-    student = computed + [q.label for q in network.trained if q.label in columns]
+    student = computed + [q.label for q in network.trained + [q for q in network.carried if q.role == "optimizer"]
+                          if q.label in columns]
     started = len(rows)
     while started > 0 and all(rows[started - 1][label].is_blank for label in computed):
         started -= 1

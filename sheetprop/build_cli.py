@@ -8,7 +8,6 @@ from pathlib import Path
 
 from sheetprop.build import (DEFAULT_LEARNING_RATES, DEFAULT_STEPS, MAX_STEPS, build_workbook,
                              parse_learning_rates, parse_steps)
-from sheetprop.errors import UserError
 from sheetprop.exercise import exercise_path
 from sheetprop.optimizers import OPTIMIZERS
 from sheetprop.template import builtin_templates, load_template
@@ -69,10 +68,6 @@ def run(args) -> int:
     learning_rates = parse_learning_rates(
         args.lrs if args.lrs is not None else ",".join(template.learning_rates or [DEFAULT_LEARNING_RATES]))
     steps = parse_steps(args.steps)
-    if args.exercise and template.optimizer != "sgd":
-        # check grades w − η·∂E/∂w alone: a student's momentum or Adam sheet could not be graded.
-        raise UserError(f"--exercise needs plain gradient descent, and this build uses {template.optimizer} "
-                        "(from the template or --optimizer); add --optimizer sgd")
     exercise_out = exercise_path(args.out) if args.exercise else None
     add_extra_sheets = None
     if args.mnist_metrics is not None:

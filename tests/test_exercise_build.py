@@ -210,13 +210,18 @@ def test_a_workbook_without_a_record_has_none():
 
 @pytest.mark.parametrize("options", [("--optimizer", "adam"), ("--template", "xor"),
                                      ("--template", "deep", "--optimizer", "momentum")])
-def test_exercise_refuses_optimizers_check_cannot_grade(tmp_path, capsys, options):
+def test_an_optimizer_exercise_leaves_its_state_to_the_student(tmp_path, options):
+    # check grades momentum, RMSprop and Adam too: their state columns are the student's work,
+    # given in the first row (the zero start) and blank below it.
     key = tmp_path / "BP.xlsx"
-    code = main(["build", "--exercise", "--out", str(key), *options])
-    err = capsys.readouterr().err
-    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
-    assert "--exercise needs plain gradient descent" in err and "--optimizer sgd" in err
-    assert list(tmp_path.iterdir()) == []
+    assert main(["build", "--quiet", "--exercise", "--steps", "3", "--lrs", "0.5", "--out", str(key), *options]) == 0
+    sheet = openpyxl.load_workbook(tmp_path / "BP_exercise.xlsx")["lr=0.5"]
+    header = next(row for row in sheet.iter_rows(max_row=40) if row[0].value == "step")
+    state = [c.column for c in header if isinstance(c.value, str) and re.match(r"(v|m|s)_|t$", c.value)]
+    assert state
+    first = header[0].row + 1
+    assert all(sheet.cell(first, col).value == 0 for col in state)
+    assert all(sheet.cell(first + k, col).value is None for k in (1, 2) for col in state)
 
 
 def test_a_failed_student_version_leaves_neither_file(tmp_path, monkeypatch):

@@ -140,3 +140,34 @@ def test_the_text_report_shows_the_scores(kit, tmp_path, capsys):
     per_sheet = 19 * STEPS + 8 * (STEPS - 1)
     assert f"score 'lr=0.5': {per_sheet - STEPS}/{per_sheet} cells right" in text and "short in E2 0/5" in text
     assert f"score 'lr=1': {per_sheet}/{per_sheet} cells right (100.0%)" in text
+
+
+@pytest.mark.parametrize("options, state", [(("--optimizer", "adam"), "s_w7"), (("--template", "xor"), "m_w2"),
+                                            (("--template", "deep", "--optimizer", "momentum"), "v_w5")])
+def test_an_optimizer_exercise_round_trip(tmp_path, capsys, options, state):
+    key = tmp_path / "BP.xlsx"
+    assert main(["build", "--quiet", "--exercise", "--steps", "4", "--lrs", "0.5", "--out", str(key), *options]) == 0
+    exercise = tmp_path / "BP_exercise.xlsx"
+    book = openpyxl.load_workbook(exercise)
+    sheet = book["lr=0.5"]
+    first, columns = header(sheet)
+    key_book = openpyxl.load_workbook(key)
+    for row in sheet.iter_rows(min_row=first + 1, max_row=first + 4):
+        for cell in row:
+            formula = key_book["lr=0.5"][cell.coordinate].value
+            if cell.value is None and isinstance(formula, str) and formula.startswith("="):
+                cell.value = formula
+    book.save(tmp_path / "filled.xlsx")
+    code, report = run_check(tmp_path / "filled.xlsx", capsys)
+    assert code == 0 and report["findings"] == [] and report["scores"]["score"] == 1.0
+    # The state column's last cell reads the gradient of the row two above (a slip copying down
+    # from the wrong row): it costs that one cell.
+    last = first + 4
+    cell = sheet[f"{columns[state]}{last}"]
+    cell.value = re.sub(rf"([A-Z]+){last - 1}\b", rf"\g<1>{last - 2}", cell.value)
+    book.save(tmp_path / "slip.xlsx")
+    code, report = run_check(tmp_path / "slip.xlsx", capsys)
+    assert code == 1 and [f["cell"] for f in report["findings"]] == [cell.coordinate]
+    (entry,) = report["scores"]["sheets"]
+    lost = {c["label"]: (c["right"], c["cells"]) for c in entry["columns"] if c["right"] < c["cells"]}
+    assert lost == {state: (2, 3)}
