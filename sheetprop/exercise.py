@@ -20,6 +20,7 @@ import json
 from pathlib import Path
 from typing import Sequence
 
+from sheetprop import optimizers
 from sheetprop.errors import UserError
 from sheetprop.template import Template, parse_template, template_record
 
@@ -131,6 +132,18 @@ def _damaged(detail: str):
 
 # --- the student's instructions ------------------------------------------------------------------
 
+def _step_line(template: Template, parameters: str) -> tuple[str, str]:
+    if template.optimizer == "sgd":
+        return ("text", f"Each row after the first is one gradient-descent step: each {parameters} is the "
+                        "row above's value minus η times its gradient, w ← w − η·∂E/∂w, every gradient "
+                        "taken from that row above and η referenced as $A$2 so the formula can be copied down.")
+    optimizer = optimizers.get(template.optimizer)
+    return ("text", f"Each row after the first is one step of {optimizer.title}: {optimizer.rule}. The "
+                    "optimizer's state columns start from 0 in step 0 and are yours to fill below it; its "
+                    "settings sit in their labelled cells below η. Reference η and them absolutely ($A$2, …) "
+                    "so the formulas can be copied down.")
+
+
 def add_instructions_sheet(book, formats, template: Template, network_lines: Sequence[str],
                            to_fill: Sequence[str], sheet_names: Sequence[str],
                            first_data_row: int) -> None:
@@ -156,18 +169,16 @@ def add_instructions_sheet(book, formats, template: Template, network_lines: Seq
         ("text", "Fill in every blank cell of the table as a formula that reads the cells of its own "
                  "row: the forward pass, the losses and E_total, then every gradient by the chain rule:"),
         ("math", "    " + _listing(to_fill)),
-        ("text", f"Each row after the first is one gradient-descent step: each {parameters} is the "
-                 "row above's value minus η times its gradient, w ← w − η·∂E/∂w, every gradient "
-                 "taken from that row above and η referenced as $A$2 so the formula can be copied "
-                 "down."),
+        _step_line(template, parameters),
         ("text", "When one row is right, copy its formulas down to the last row; the E_total chart "
                  "beside η draws itself as the loss falls."),
         ("", ""),
         ("heading", "How it is graded"),
         ("text", "Save your copy and run:   sheetprop check FILE   (or python -m sheetprop check FILE)."),
-        ("text", "check recomputes every cell by the chain rule from your own cells, so each mistake is "
-                 "named once, in the cell where it starts, with a hint; a typed number where a "
-                 "formula belongs is reported too."),
+        ("text", "check judges every cell on its own, by what its formula computes from your own cells, "
+                 "so each mistake is named once, in the cell where it starts, with a hint; a typed "
+                 "number where a formula belongs is reported too. It ends with your score: the cells "
+                 "right, per sheet and per column."),
     ]
     for row, (style, text) in enumerate(lines):
         if text:
