@@ -224,6 +224,11 @@ class TableCheck:
         self._given_labels = {q.label for q in self.network.given}
         self.trained = set(self.network.trained)
         self.judged: list[tuple[str, str]] = []  # (label, cell) of every cell given a verdict, for the scores
+        self._point_values: dict[Expr, list[float] | None] = {}
+        self._verdicts: dict[tuple, object] = {}  # verdicts and hints, once per (formula, chain rule)
+        # Printed once, not once a cell.
+        self.derivations = {q.label: self.network.derivation(q) for q in computed}
+        self.update_rules = {q.label: _update_rule(q.label, self.network.update(q)) for q in self.carried}
         self.drifted: set[str] = set()  # updates reading a drifted η: one finding a row, every cell wrong
 
     def findings(self) -> list[Finding]:
@@ -298,7 +303,7 @@ class TableCheck:
             cell = row.get(q.label)
             if cell is None:
                 continue
-            chain_rule = self.network.derivation(q)
+            chain_rule = self.derivations[q.label]
             if cell.is_blank:
                 found.append(self._blank(cell, q.label, "a formula belongs here", chain_rule))
                 continue
@@ -341,17 +346,17 @@ class TableCheck:
         cannot be known), and a wrong reference when the number agrees only because two cells hold
         the same value. ``wrong`` is None where the cells it depends on hold no numbers."""
         reading = self.formulas.read(label, cell)
-        computes = values_at(reading.expr, self.points) if reading is not None else None
+        computes = self._at_points(reading.expr) if reading is not None else None
         if update and reading is not None and LEARNING_RATE.payload not in reading.reads and self.table_eta:
             # η typed into the update as a number (−0.5*…): right when it is the table's η.
             right = engine.substitute(right, {LEARNING_RATE: engine.const(self.table_eta.value)})
-            right_values = values_at(right, self.points)
+            right_values = self._at_points(right)
         else:
             right_values = self.right_at_points[label]
         if reading is None and wrong is None:
             return None  # neither its formula nor its inputs can be read: it cannot be judged
         self.judged.append((label, cell.ref))
-        if reading is not None and same_function(computes, right_values):
+        if reading is not None and self._computes_the_same(reading.expr, right, computes, right_values):
             return None
         lhs = label if update else chain_rule.split(" = ")[0]
         shown = _print(reading.expr, update) if reading is not None else None
@@ -360,7 +365,7 @@ class TableCheck:
                 return self._finding(cell, label, "not a number", want,
                                      f"shows {cell.value!r} where the chain rule gives a number",
                                      chain_rule=chain_rule, reads=shown)
-            hint = (self._hint(right, self.points, computes, lhs) if computes is not None
+            hint = (self._formula_hint(right, reading.expr, computes, lhs) if computes is not None
                     else self._hint(right, [values], [cell.number], lhs))
             if update:
                 message = self._update_message(label, self.table_eta)
@@ -388,7 +393,7 @@ class TableCheck:
             detail = f"uses {swap[0]} where {label} needs {swap[1]}"
         return self._finding(cell, label, "wrong reference", want,
                              f"{detail} (the value agrees only because they hold the same number in this row)",
-                             hint=(self._hint(right, self.points, computes, lhs) if computes is not None else None),
+                             hint=(self._formula_hint(right, reading.expr, computes, lhs) if computes is not None else None),
                              chain_rule=chain_rule, reads=shown)
 
     def _disagree(self, label: str, expr: Expr, env: dict, found: float, expected: float,
@@ -474,13 +479,13 @@ class TableCheck:
                         cell, q.label, "η drift", want,
                         f"reads η from {read.where} (= {read.value:g}), not the table's η cell {table_eta.where} "
                         f"(= {table_eta.value:g}); make the reference absolute ({_absolute(table_eta.where)}) so every "
-                        "row uses the same η", chain_rule=_update_rule(q.label, update)))
+                        "row uses the same η", chain_rule=self.update_rules[q.label]))
                 continue
             if trained and cell.is_typed and not self.pasted:
                 self.judged.append((q.label, cell.ref))
                 found.append(self._finding(cell, q.label, "typed number", want,
                                            "holds a typed number where the weight update formula belongs",
-                                           chain_rule=_update_rule(q.label, update)))
+                                           chain_rule=self.update_rules[q.label]))
                 continue
             if cell.number is None and want is None and cell.is_typed:
                 continue
@@ -490,7 +495,7 @@ class TableCheck:
                 if not trained and wrong is None:
                     continue
                 finding = self._judge_formula(q.label, cell, update, env, want, wrong,
-                                              _update_rule(q.label, update), update=True)
+                                              self.update_rules[q.label], update=True)
                 if finding is not None:
                     found.append(finding)
                 elif not trained and self.judged and self.judged[-1] == (q.label, cell.ref):
@@ -506,8 +511,28 @@ class TableCheck:
                 message = f"differs from the row above's {q.label}"
             found.append(self._finding(cell, q.label, "wrong update", want, message,
                                        hint=self._hint(update, [env], [cell.number], q.label),
-                                       chain_rule=_update_rule(q.label, update)))
+                                       chain_rule=self.update_rules[q.label]))
         return found
+
+    def _formula_hint(self, right: Expr, expr: Expr, computes, lhs: str) -> str | None:
+        """The hint for a formula computing ``expr`` where ``right`` belongs, once per pair."""
+        key = ("hint", right, expr, lhs)
+        if key not in self._verdicts:
+            self._verdicts[key] = self._hint(right, self.points, computes, lhs)
+        return self._verdicts[key]
+
+    def _computes_the_same(self, expr: Expr, right: Expr, computes, right_values) -> bool:
+        key = (expr, right)
+        if key not in self._verdicts:
+            self._verdicts[key] = same_function(computes, right_values)
+        return self._verdicts[key]
+
+    def _at_points(self, expr: Expr) -> list[float] | None:
+        """``expr`` at the random points, once per expression: a column's formula is one
+        expression down all its rows."""
+        if expr not in self._point_values:
+            self._point_values[expr] = values_at(expr, self.points)
+        return self._point_values[expr]
 
     def _update_message(self, label: str, learning_rate) -> str:
         eta = f" (η = {learning_rate.value:g} from {learning_rate.where})" if learning_rate else ""
