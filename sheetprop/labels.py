@@ -115,10 +115,21 @@ _OUTPUT_LOSS = re.compile(r"e(?P<n>\d+)")
 _GRADIENT = re.compile(rf"(?:d?(?:{_LOSS_NAME}|e)/?)?dw(?P<n>\d+)")
 
 
+# Every label this module makes, as a grammar: a header written by ``build`` reads back as itself.
+_NEURON_NAME = r"(?:h\d+(?:_\d+)?|o\d+)"
+_PARAMETER_NAME = rf"(?:w\d+|b\d+|b_{_NEURON_NAME})"
+_MADE = re.compile(
+    rf"(?:[ti]\d+|{_PARAMETER_NAME}|a_{_NEURON_NAME}|{_NEURON_NAME}|E\d*|{LOSS}|{ADAM_STEP}"
+    rf"|[vms]_{_PARAMETER_NAME}|(?:fd |Δ )?∂E/∂{_PARAMETER_NAME}|∂E/∂{_NEURON_NAME})(?:⁽[⁰¹²³⁴⁵⁶⁷⁸⁹]+⁾)?")
+
+
 def parse(text) -> str | None:
-    """The label a header cell stands for (``w1``, ``a_h1``, ``E_total``, ``∂E/∂w1``), or None."""
+    """The label a header cell stands for (``w1``, ``a_h1``, ``E_total``, ``∂E/∂w1``), or None.
+    Labels ``build`` writes read back exactly; others are read by meaning (see above)."""
     if not isinstance(text, str):
         return None
+    if _MADE.fullmatch(text.strip()):
+        return text.strip()
     key = re.sub(r"[\s_]", "", text.translate(_DERIVATIVE_MARKS)).lower()
     if match := _GIVEN.fullmatch(key):
         return {"t": target, "i": input_, "w": weight, "b": bias}[match["kind"]](int(match["n"]))
