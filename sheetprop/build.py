@@ -145,6 +145,8 @@ def build_workbook(template: Template, learning_rates: list[str], steps: int, ou
 
     With ``exercise_out``, also the student version there (see ``write_exercise``): both files
     are written before either is moved into place, so a failure leaves neither."""
+    if gradcheck:
+        refuse_long_gradcheck(template, steps)
     network = Network(template, gradcheck=gradcheck)
     columns = sheet_columns(network)
     wb.check_sheet_limits(columns, network.parameters, steps)
@@ -155,6 +157,22 @@ def build_workbook(template: Template, learning_rates: list[str], steps: int, ou
         if exercise_tmp is not None:
             write_exercise(network, learning_rates, steps, exercise_tmp, progress)
     return results
+
+
+def refuse_long_gradcheck(template: Template, steps: int) -> None:
+    """Refuse a --gradcheck whose first finite difference already passes Excel's formula length,
+    before one is built for every parameter (on a 16-16-16-16-16 network, minutes)."""
+    network = Network(template)
+    if not network.trained:
+        return
+    columns = sheet_columns(network)
+    # Measured with this network's cell references: the gradient check's extra columns only
+    # push the real ones further right, so the real formula is at least this long.
+    refs = wb.last_row_refs(columns, [*network.parameters, FINITE_DIFFERENCE_STEP], steps)
+    parameter = network.trained[0]  # the first layer's: its loss is recomputed through every layer
+    fd = network.finite_difference(parameter.node)
+    wb.check_formula_length(labels.finite_difference(parameter.label),
+                            wb.ExcelPrinter().printed_length(fd, refs), gradcheck=True)
 
 
 def _new_book(tmp: Path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import importlib
 import os
 import signal
 import sys
@@ -13,12 +14,29 @@ from sheetprop import __version__
 from sheetprop.errors import UserError
 
 
-def make_parser() -> argparse.ArgumentParser:
-    # Each subcommand module registers its own parser and sets ``run``; importing them must stay
-    # cheap (no torch), so `--help` works on a core install.
-    from sheetprop import build_cli, check_cli
-    from sheetprop.mnist import cli as mnist_cli, sheet_cli as mnist_sheet_cli
+# Each command's module registers its parser and sets ``run``. Only the module of the command a
+# command line names is imported: `check` needs openpyxl and the formula judge, which would
+# double `build`'s memory and start-up. Importing any of them stays cheap (no torch), so
+# `--help` works on a core install.
+COMMANDS = {
+    "build": "sheetprop.build_cli",
+    "mnist": "sheetprop.mnist.cli",
+    "mnist-sheet": "sheetprop.mnist.sheet_cli",
+    "check": "sheetprop.check_cli",
+}
 
+
+def _command_named(argv: list[str] | None) -> str | None:
+    """The command ``argv`` runs, or None where every command's parser is needed (no argv,
+    `sheetprop --help`, no command or an unknown one: messages that list them all)."""
+    # The only options before a command are --help and --version, which need them all or none.
+    return argv[0] if argv and argv[0] in COMMANDS else None
+
+
+def make_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser for ``argv``: with the named command's module alone imported, the others
+    registered by name only; without ``argv``, every command's parser."""
+    wanted = _command_named(argv)
     parser = argparse.ArgumentParser(
         prog="sheetprop",
         description="Backpropagation as a live-formula spreadsheet. "
@@ -26,10 +44,11 @@ def make_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"sheetprop {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    build_cli.add_parser(commands)
-    mnist_cli.add_parser(commands)
-    mnist_sheet_cli.add_parser(commands)
-    check_cli.add_parser(commands)
+    for name, module in COMMANDS.items():
+        if wanted is None or name == wanted:
+            importlib.import_module(module).add_parser(commands)
+        else:
+            commands.add_parser(name)  # never parsed with: its name keeps the list of choices whole
     return parser
 
 
@@ -51,7 +70,8 @@ def _readable_anywhere() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     _readable_anywhere()
-    parser = make_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = make_parser(argv)
     args = parser.parse_args(argv)
     handlers = {}
     if threading.current_thread() is threading.main_thread():

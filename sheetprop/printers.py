@@ -58,6 +58,47 @@ class Printer:
         text, precedence = self._print(node, refs)
         return f"({text})" if precedence < need else text
 
+    def printed_length(self, expr: Expr, refs: dict[Expr, str] | None = None, expand_root=True) -> int:
+        """``len(self.doprint(expr, refs, expand_root))``, without building the text: each node's
+        length is counted once, so a formula that repeats a subexpression thousands of times (a
+        finite difference recomputing the whole loss) is measured in the time of its graph."""
+        refs = refs or {}
+        memo: dict[Expr, tuple[int, int]] = {}
+
+        def measure(node, expand=False) -> tuple[int, int]:
+            if node in refs and (not expand or node.op == "var"):
+                return len(refs[node]), ATOM
+            if not expand and node in memo:
+                return memo[node]
+            if node.op == "const":
+                text, precedence = self.number(node.payload)
+                return len(text), precedence
+            if node.op == "var":
+                return len(self.variable(node.payload)), ATOM
+            try:
+                template, precedence, needs = self.table[node.op]
+            except KeyError:
+                raise UnsupportedOperation(f"{type(self).__name__} cannot print op {node.op!r}") from None
+            if callable(template):
+                # Each operand as one private-use character: the text's length is what is left
+                # plus each operand's length times the times it appears.
+                marks = [chr(0xE000 + k) for k in range(len(node.args))]
+                text = template(marks, node.payload)
+                lengths = [wrapped(arg, needs) for arg in node.args]
+                length = len(text) + sum(text.count(m) * (n - 1) for m, n in zip(marks, lengths))
+            else:
+                lengths = [wrapped(arg, need) for arg, need in zip(node.args, needs)]
+                blanks = [""] * len(lengths) + ([self.exponent(node.payload)] if node.op == "pow" else [])
+                length = len(template.format(*blanks)) + sum(lengths)
+            memo[node] = length, precedence
+            return length, precedence
+
+        def wrapped(node, need: int) -> int:
+            length, precedence = measure(node)
+            return length + 2 if precedence < need else length
+
+        return measure(expr, expand=expand_root)[0]
+
     def number(self, value: float) -> tuple[str, int]:
         text = str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
         return text, (NEG if value < 0 else ATOM)
@@ -72,6 +113,11 @@ class Printer:
 class ExcelPrinter(Printer):
     """Formulas that Excel and LibreOffice both read. Excel's unary minus binds tighter than ^
     (-x^2 is (-x)^2), so a negated or exponentiated operand must be an atom."""
+
+    # Every spreadsheet function the table can emit: all of them ones every Excel knows, so a
+    # workbook writer may skip xlsxwriter's scan for newer functions (tests/test_op_coverage.py
+    # holds each op's printed formulas to this list).
+    functions = frozenset({"EXP", "TANH", "MAX", "IF", "LN"})
 
     table = {
         "add": ("{0}+{1}", ADD, (ADD, ADD)),
@@ -96,6 +142,9 @@ class ExcelPrinter(Printer):
 
     def doprint(self, expr, refs=None, expand_root=True) -> str:
         return "=" + super().doprint(expr, refs, expand_root)
+
+    def printed_length(self, expr, refs=None, expand_root=True) -> int:
+        return 1 + super().printed_length(expr, refs, expand_root)
 
     def exponent(self, value: float) -> str:
         text, precedence = self.number(value)

@@ -47,14 +47,18 @@ NEUTRAL_GROUP = ("#595959", "#F2F2F2")
 ERROR_VALUE = "#NUM!"
 
 
+# Functions the MNIST model workbook's sheets write besides the engine's (mnist/model_workbook.py).
+MODEL_SHEET_FUNCTIONS = frozenset({"SUM", "SUMPRODUCT", "AVERAGE", "INDEX", "MATCH", "MAX", "EXP"})
+
+
 class StepsWorksheet(Worksheet):
     """A worksheet that skips xlsxwriter's scan for newer Excel functions in formulas that use
     only functions every Excel knows. The scan is some thirty regular-expression passes over each
     formula, over two thirds of the time a large build takes; any other formula still gets it."""
 
     _FUNCTION = re.compile(r"[A-Z][A-Z0-9.]*\(")
-    _CLASSIC = frozenset({"EXP(", "TANH(", "MAX(", "IF(", "SUM(", "SUMPRODUCT(", "AVERAGE(", "INDEX(",
-                          "MATCH("})
+    # The engine's formulas (whatever ExcelPrinter can emit) and the MNIST model sheets' own.
+    _CLASSIC = frozenset(f"{name}(" for name in ExcelPrinter.functions | MODEL_SHEET_FUNCTIONS)
 
     def _prepare_formula(self, formula, expand_future_functions=False):
         if formula.startswith("=") and self._CLASSIC.issuperset(self._FUNCTION.findall(formula)):
@@ -146,6 +150,9 @@ class FormulaTemplates:
 MAX_COLUMNS, MAX_ROWS, MAX_FORMULA_CHARACTERS = 16_384, 1_048_576, 8_192
 
 
+GRADCHECK_GROUP = "gradient check"
+
+
 def check_sheet_limits(columns: Sequence[Column], parameters: Sequence[Expr], steps: int) -> None:
     """Refuse, before anything is written, a steps sheet that would pass Excel's limits."""
     last_col, last_row = len(columns), HEADER_ROW + steps  # column A holds the step number
@@ -154,14 +161,39 @@ def check_sheet_limits(columns: Sequence[Column], parameters: Sequence[Expr], st
                         f"{MAX_COLUMNS:,} (use fewer examples, neurons or layers)")
     if last_row + 1 > MAX_ROWS:
         raise UserError(f"{steps:,} steps need {last_row + 1:,} rows; Excel allows {MAX_ROWS:,}")
-    templates = FormulaTemplates(columns, parameters)
-    # The longest references a formula can get: those of the last row (the row above is shorter).
-    refs = [xl_rowcol_to_cell(last_row, 1 + k) for k in range(len(columns))]
-    param_refs = [xl_rowcol_to_cell(LEARNING_RATE_CELL[0] + 2 * k, 0, True, True) for k in range(len(parameters))]
-    for column, formula in zip(columns, templates.fill(templates.later, refs + refs + param_refs)):
-        if formula is not None and len(formula) > MAX_FORMULA_CHARACTERS:
-            raise UserError(f"the formula of column {column.label} has {len(formula):,} characters; Excel "
-                            f"allows {MAX_FORMULA_CHARACTERS:,} (use fewer examples, neurons or layers)")
+    refs = last_row_refs(columns, parameters, steps)
+    for column in columns:
+        expr = column.next_row if column.given else column.node
+        if expr is not None:
+            check_formula_length(column.label, ExcelPrinter().printed_length(expr, refs),
+                                 column.group == GRADCHECK_GROUP)
+
+
+def last_row_refs(columns: Sequence[Column], parameters: Sequence[Expr], steps: int) -> dict[Expr, str]:
+    """What each node prints as in the last row: the longest references a formula can get (the
+    row above's are no longer, so the previous value prints as this row's cell)."""
+    last_row = HEADER_ROW + steps
+    refs = {}
+    for k, column in enumerate(columns):
+        cell = xl_rowcol_to_cell(last_row, 1 + k)
+        refs[column.node] = cell
+        if column.previous is not None:
+            refs.setdefault(column.previous, cell)
+    for k, node in enumerate(parameters):
+        refs[node] = xl_rowcol_to_cell(LEARNING_RATE_CELL[0] + 2 * k, 0, True, True)
+    return refs
+
+
+def check_formula_length(label: str, length: int, gradcheck: bool = False) -> None:
+    if length <= MAX_FORMULA_CHARACTERS:
+        return
+    if gradcheck:
+        raise UserError(f"the --gradcheck column {label} needs a formula of {length:,} characters, and "
+                        f"Excel allows {MAX_FORMULA_CHARACTERS:,}: it recomputes the whole loss from the "
+                        "row's given cells, which is too long for this network (drop --gradcheck, or "
+                        "use fewer examples, neurons or layers)")
+    raise UserError(f"the formula of column {label} has {length:,} characters; Excel "
+                    f"allows {MAX_FORMULA_CHARACTERS:,} (use fewer examples, neurons or layers)")
 
 
 def add_steps_sheet(workbook, formats, name: str, parameters: Sequence[Parameter],

@@ -56,6 +56,26 @@ GOOD = ('layers = [2, 2, 2]\ninputs = [0.05, 0.1]\ntargets = [0.5, 0.5]\n'
     (GOOD.replace("0.05", '"a"'), "must be a list of numbers"),
     (GOOD + "biases = [0.1]\n", "'biases' has 1 values"),
     ("layers = [2, 2, 2\n", "not valid TOML"),
+    (GOOD.replace("[2, 2, 2]", "[2, 2, 2, 2, 2, 2]"), "'layers' must list 2 to 5 sizes"),
+    (GOOD + 'activations = ["softmax", "sigmoid"]\n', "softmax can only be the output layer's activation"),
+    (GOOD + 'loss = "cross_entropy"\n', "loss 'cross_entropy' needs softmax outputs"),
+    (GOOD.replace("[0.5, 0.5]", "[0.5, 0.6]") + 'activations = ["sigmoid", "softmax"]\nloss = "cross_entropy"\n',
+     "must be 0 or more and sum to 1 (they sum to 1.1)"),
+    (GOOD.replace("[0.5, 0.5]", "[1.5, 0.5]") + 'loss = "binary_cross_entropy"\n',
+     "binary cross-entropy targets must lie between 0 and 1"),
+    (GOOD + "train_biases = true\n", "'train_biases' needs 'biases'"),
+    (GOOD + 'biases = [0.35, 0.6]\ntrain_biases = "yes"\n', "'train_biases' must be true or false"),
+    (GOOD + 'optimizer = "adagrad"\n', "unknown optimizer 'adagrad'"),
+    (GOOD + 'optimizer = "adam"\nbeta1 = 1\n', "'beta1' must be at least 0 and less than 1"),
+    (GOOD + 'optimizer = "adam"\neps = 0\n', "'eps' must be greater than 0"),
+    (GOOD + "biases = [[0.35, 0.35], [0.6]]\n", "'biases[2]' has 1 values"),
+    (GOOD.replace("[0.05, 0.1]", "[[0.05, 0.1], [0.2, 0.3]]").replace("[0.5, 0.5]", "[[0.5, 0.5]]"),
+     "'inputs' and 'targets' must list the same examples (2 and 1 given)"),
+    (GOOD.replace("[0.05, 0.1]", "[[0.05, 0.1], [0.2, 0.3]]"),
+     "'inputs' and 'targets' must list the same examples (2 and 1 given)"),
+    (GOOD.replace("[0.05, 0.1]", "[" + ", ".join(["[0.05, 0.1]"] * 33) + "]")
+     .replace("[0.5, 0.5]", "[" + ", ".join(["[0.5, 0.5]"] * 33) + "]"),
+     "'inputs' lists 33 examples; at most 32"),
 ])
 def test_malformed_templates(tmp_path, capsys, text, message):
     path = tmp_path / "bad.toml"

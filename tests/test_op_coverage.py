@@ -2,10 +2,13 @@
 that one of them forgets fails here, not in a student's workbook."""
 
 import math
+import re
+from pathlib import Path
 
 import pytest
+from xlsxwriter.worksheet import Worksheet
 
-from sheetprop import engine
+from sheetprop import engine, workbook
 from sheetprop.numeric import compile_function
 from sheetprop.printers import ExcelPrinter, MathPrinter, PythonPrinter
 
@@ -54,3 +57,51 @@ def test_every_printer_and_the_compiler_cover(op):
     for derivative in engine.grad(expr, [x, z]):
         ExcelPrinter().doprint(derivative, refs)
         compile_function([derivative], [x, y, z])(ENV["x"], ENV["y"], ENV["z"])
+
+
+FUNCTION = re.compile(r"\b([A-Z][A-Z0-9.]*)\(")
+
+
+def excel_formulas(op):
+    """An op's printed formula and its derivatives' (what a gradient column holds)."""
+    expr = EXAMPLES[op]()
+    refs = {x: "A1", y: "B1", z: "C1"}
+    return [ExcelPrinter().doprint(e, refs) for e in (expr, *engine.grad(expr, [x, y, z]))]
+
+
+@pytest.mark.parametrize("op", sorted(EXAMPLES))
+def test_excel_functions_are_declared_and_skip_the_future_function_scan(op, monkeypatch):
+    formulas = excel_formulas(op)
+    scanned = [Worksheet()._prepare_formula(f) for f in formulas]  # xlsxwriter's own answer
+    for formula in formulas:
+        assert set(FUNCTION.findall(formula)) <= ExcelPrinter.functions, formula
+
+    def scan(self, formula, expand_future_functions=False):
+        raise AssertionError(f"{formula} took xlsxwriter's slow scan")
+
+    monkeypatch.setattr(Worksheet, "_prepare_formula", scan)
+    sheet = workbook.StepsWorksheet()
+    assert [sheet._prepare_formula(f) for f in formulas] == scanned
+
+
+def test_the_declared_functions_are_the_ones_the_table_emits():
+    emitted = {name for op in EXAMPLES for f in excel_formulas(op) for name in FUNCTION.findall(f)}
+    assert emitted == ExcelPrinter.functions
+
+
+def test_the_model_sheets_functions_are_declared():
+    source = Path(workbook.__file__).with_name("mnist").joinpath("model_workbook.py").read_text()
+    code = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith("#"))
+    # Past the module docstring; two letters or more, as every function (a label's P(k) is not one).
+    written = set(re.findall(r"\b([A-Z][A-Z0-9.]+)\(", code.split('"""', 2)[2]))
+    assert written and written <= workbook.MODEL_SHEET_FUNCTIONS, written - workbook.MODEL_SHEET_FUNCTIONS
+
+
+@pytest.mark.parametrize("op", sorted(EXAMPLES))
+@pytest.mark.parametrize("printer", [ExcelPrinter(), MathPrinter(), PythonPrinter()], ids=type)
+def test_printed_length_counts_what_doprint_prints(op, printer):
+    expr = EXAMPLES[op]()
+    for refs in ({}, {x: "A1", y: "BB22", z: "C1"}, {x: "A1", expr: "ROOT1"}):
+        for e in (expr, *engine.grad(expr, [x, y, z])):
+            for expand_root in (True, False):
+                assert printer.printed_length(e, refs, expand_root) == len(printer.doprint(e, refs, expand_root))

@@ -1,0 +1,58 @@
+"""`build` does not pay for `check`: the command line imports only the module of the command it
+runs (check's openpyxl and formula judge would double build's memory and start-up)."""
+
+import subprocess
+import sys
+
+import pytest
+
+HEAVY = ("openpyxl", "sheetprop.check", "sheetprop.formula_judge", "torch")
+
+
+def modules_after(code: str) -> set[str]:
+    script = code + "\nimport sys\nprint(' '.join(sorted(sys.modules)))\n"
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return set(done.stdout.split())
+
+
+def test_importing_the_cli_imports_no_command():
+    loaded = modules_after("import sheetprop.cli")
+    assert not loaded & set(HEAVY)
+    assert "sheetprop.build_cli" not in loaded and "xlsxwriter" not in loaded
+
+
+@pytest.mark.parametrize("options", [[], ["--gradcheck"], ["--exercise"]], ids=str)
+def test_build_imports_neither_check_nor_openpyxl(tmp_path, options):
+    out = str(tmp_path / "o.xlsx")
+    loaded = modules_after("from sheetprop.cli import main\n"
+                           f"assert main(['build', '--quiet', '--steps', '3', '--out', {out!r}, *{options!r}]) == 0")
+    assert not loaded & set(HEAVY), loaded & set(HEAVY)
+    assert "sheetprop.build_cli" in loaded
+
+
+@pytest.mark.parametrize("command, option", [("build", "--gradcheck"), ("check", "--tolerance"),
+                                             ("mnist", "--epochs"), ("mnist-sheet", "--digit")])
+def test_every_command_has_its_help(command, option, capsys):
+    from sheetprop.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main([command, "--help"])
+    assert exit_.value.code == 0
+    text = capsys.readouterr().out
+    assert text.startswith(f"usage: sheetprop {command} ") and option in text
+
+
+def test_top_level_help_and_errors_list_every_command(capsys):
+    from sheetprop.cli import COMMANDS, main
+
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = capsys.readouterr().out
+    for line in ("build", "write BackPropagation.xlsx", "check", "audit a hand-made", "mnist-sheet"):
+        assert line in text
+    with pytest.raises(SystemExit) as exit_:
+        main(["nosuch"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert all(repr(name) in err for name in COMMANDS)
