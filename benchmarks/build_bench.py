@@ -33,7 +33,7 @@ import sys, xlsxwriter
 rows, sheets, columns, path = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 worksheet_class = None
 if sys.argv[5] == "steps-worksheet":
-    from sheetprop.workbook import StepsWorksheet as worksheet_class
+    from sheetprop.build.workbook import StepsWorksheet as worksheet_class
 book = xlsxwriter.Workbook(path, {"constant_memory": True})
 for s in range(sheets):
     sheet = book.add_worksheet(f"lr={s}", worksheet_class=worksheet_class)
@@ -98,7 +98,7 @@ def main() -> int:
 def template_columns(name: str) -> int:
     """Columns of one lr sheet of a built-in template: step, then one per quantity."""
     from sheetprop.network import Network
-    from sheetprop.template import load_template
+    from sheetprop.network.template import load_template
     return 1 + len(Network(load_template(name)).quantities)
 
 

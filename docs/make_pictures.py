@@ -19,7 +19,7 @@ from pathlib import Path
 
 from sheetprop.build import build_workbook
 from sheetprop.libreoffice import find_soffice
-from sheetprop.template import load_template
+from sheetprop.network.template import load_template
 
 DOCS = Path(__file__).resolve().parent
 FIRST_SCREEN = {"lr=0.5": (0, 0, 40, 12), "summary": (0, 0, 30, 24)}  # rows, columns shown

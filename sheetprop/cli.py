@@ -19,10 +19,10 @@ from sheetprop.errors import UserError
 # double `build`'s memory and start-up. Importing any of them stays cheap (no torch), so
 # `--help` works on a core install.
 COMMANDS = {
-    "build": "sheetprop.build_cli",
+    "build": "sheetprop.build.cli",
     "mnist": "sheetprop.mnist.cli",
     "mnist-sheet": "sheetprop.mnist.sheet_cli",
-    "check": "sheetprop.check_cli",
+    "check": "sheetprop.check.cli",
 }
 
 

@@ -6,7 +6,7 @@ import pytest
 from reference import forward
 from sheetprop.engine import evaluate
 from sheetprop.network import Network
-from sheetprop.template import load_template
+from sheetprop.network.template import load_template
 
 ERA_HEADER = ["step", "t1", "t2", "i1", "i2", "w1", "w2", "w3", "w4", "h1", "a_h1", "h2", "a_h2",
               "w5", "w6", "w7", "w8", "o1", "a_o1", "o2", "a_o2", "E1", "E2", "E_total",
@@ -171,7 +171,7 @@ def test_bad_mnist_metrics_file_is_a_clear_error(tmp_path, capsys):
 
 def test_fast_formula_path_only_skips_functions_every_excel_knows(tmp_path):
     import xlsxwriter
-    from sheetprop.workbook import StepsWorksheet
+    from sheetprop.build.workbook import StepsWorksheet
 
     book = xlsxwriter.Workbook(tmp_path / "f.xlsx")
     sheet = book.add_worksheet("s", worksheet_class=StepsWorksheet)

@@ -5,12 +5,13 @@ import pytest
 from xlsxwriter.utility import xl_rowcol_to_cell
 
 import sheetprop.network
-import sheetprop.workbook
-from sheetprop import build, workbook as wb
+import sheetprop.build.workbook
+from sheetprop import build
+from sheetprop.build import workbook as wb
 from sheetprop.cli import main
 from sheetprop.network import Network
-from sheetprop.printers import ExcelPrinter
-from sheetprop.template import builtin_templates, load_template
+from sheetprop.engine.printers import ExcelPrinter
+from sheetprop.network.template import builtin_templates, load_template
 
 
 def run_failing(capsys, tmp_path, *argv):
@@ -38,7 +39,7 @@ def test_softmax_gradcheck_is_refused_and_told_to_drop_it(tmp_path, capsys):
 
 
 def test_a_computed_formula_too_long_is_refused_without_blaming_gradcheck(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(sheetprop.workbook, "MAX_FORMULA_CHARACTERS", 40)
+    monkeypatch.setattr(sheetprop.build.workbook, "MAX_FORMULA_CHARACTERS", 40)
     code, err, out = run_failing(capsys, tmp_path, "--steps", "3")
     assert_refused(code, err, out, "the formula of column", "Excel allows 40", "fewer examples")
     assert "gradcheck" not in err
@@ -47,7 +48,7 @@ def test_a_computed_formula_too_long_is_refused_without_blaming_gradcheck(tmp_pa
 @pytest.mark.parametrize("limit, refused", [(31, True), (32, False)])
 def test_column_limit(tmp_path, capsys, monkeypatch, limit, refused):
     # era: 31 quantities, plus column A for the step number.
-    monkeypatch.setattr(sheetprop.workbook, "MAX_COLUMNS", limit)
+    monkeypatch.setattr(sheetprop.build.workbook, "MAX_COLUMNS", limit)
     code, err, out = run_failing(capsys, tmp_path, "--steps", "3")
     if refused:
         assert_refused(code, err, out, "needs 32 columns per sheet; Excel allows 31")
@@ -58,7 +59,7 @@ def test_column_limit(tmp_path, capsys, monkeypatch, limit, refused):
 @pytest.mark.parametrize("limit, refused", [(wb.HEADER_ROW + 5, True), (wb.HEADER_ROW + 6, False)])
 def test_row_limit(tmp_path, capsys, monkeypatch, limit, refused):
     # 5 steps: the header row, then rows HEADER_ROW+1 .. HEADER_ROW+5 (0-based).
-    monkeypatch.setattr(sheetprop.workbook, "MAX_ROWS", limit)
+    monkeypatch.setattr(sheetprop.build.workbook, "MAX_ROWS", limit)
     code, err, out = run_failing(capsys, tmp_path, "--steps", "5")
     if refused:
         assert_refused(code, err, out, f"5 steps need {wb.HEADER_ROW + 6} rows; Excel allows {limit}")

@@ -8,9 +8,9 @@ from reference import finite_difference_gradient, forward
 from sheetprop import engine
 from sheetprop.engine import const, grad, sigmoid, tanh, relu, var, evaluate
 from sheetprop.network import Network, gradient_label
-from sheetprop.numeric import compile_function
-from sheetprop.printers import MathPrinter
-from sheetprop.template import load_template, parse_template
+from sheetprop.engine.numeric import compile_function
+from sheetprop.engine.printers import MathPrinter
+from sheetprop.network.template import load_template, parse_template
 
 
 def random_template(seed, layers=(3, 4, 2), activations=("tanh", "sigmoid"), biases=True):
@@ -169,7 +169,7 @@ def test_gradient_of_unrelated_variable_is_zero():
 
 def test_math_printer_fails_loudly_on_unknown_ops():
     from sheetprop.engine import Expr
-    from sheetprop.printers import ExcelPrinter, UnsupportedOperation
+    from sheetprop.engine.printers import ExcelPrinter, UnsupportedOperation
 
     strange = Expr("sinh", (var("x"),))
     for printer in (ExcelPrinter(), MathPrinter()):

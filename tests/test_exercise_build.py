@@ -9,12 +9,12 @@ import openpyxl
 import pytest
 import xlsxwriter
 
-import sheetprop.exercise
+import sheetprop.build.exercise
 from sheetprop.cli import main
 from sheetprop.errors import UserError
-from sheetprop.exercise import read_exercise_record, write_exercise_record
+from sheetprop.build.exercise import read_exercise_record, write_exercise_record
 from sheetprop.libreoffice import find_soffice, recalculate
-from sheetprop.template import builtin_templates, load_template, parse_template, template_record
+from sheetprop.network.template import builtin_templates, load_template, parse_template, template_record
 
 BAND_ROW, HEADER_ROW, FIRST_ROW = 16, 17, 18
 PER_NEURON_TRAINED_BIASES = """\
@@ -228,7 +228,7 @@ def test_a_failed_student_version_leaves_neither_file(tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise UserError("broken on purpose")
 
-    monkeypatch.setattr(sheetprop.exercise, "add_instructions_sheet", broken)
+    monkeypatch.setattr(sheetprop.build.exercise, "add_instructions_sheet", broken)
     key = tmp_path / "BP.xlsx"
     key.write_bytes(b"the old key")
     assert main(["build", "--quiet", "--exercise", "--steps", "2", "--out", str(key)]) == 2

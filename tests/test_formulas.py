@@ -5,9 +5,11 @@ import random
 
 import pytest
 
-from sheetprop import engine, formulas
+from sheetprop import engine
+
+from sheetprop.check import formulas
 from sheetprop.engine import exp, log, raise_to, relu, sigmoid, step, tanh, var
-from sheetprop.printers import ExcelPrinter
+from sheetprop.engine.printers import ExcelPrinter
 
 # --- 1. print with ExcelPrinter, parse back, same value --------------------------------------
 

@@ -5,9 +5,9 @@ import dataclasses
 
 import pytest
 
-from sheetprop import labels
+from sheetprop.network import labels
 from sheetprop.network import Network
-from sheetprop.template import builtin_templates, load_template
+from sheetprop.network.template import builtin_templates, load_template
 
 
 @pytest.mark.parametrize("name", sorted(builtin_templates()))

@@ -8,9 +8,10 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from torch_reference import TorchNetwork  # noqa: E402
-from sheetprop import engine, labels  # noqa: E402
+from sheetprop import engine  # noqa: E402
+from sheetprop.network import labels
 from sheetprop.network import Network  # noqa: E402
-from sheetprop.template import load_template, parse_template  # noqa: E402
+from sheetprop.network.template import load_template, parse_template  # noqa: E402
 
 
 def random_data(seed, layers, activations, loss="mse", examples=1, biases="layer", train_biases=False):

@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 from xlsxwriter.worksheet import Worksheet
 
-from sheetprop import engine, workbook
-from sheetprop.numeric import compile_function
-from sheetprop.printers import ExcelPrinter, MathPrinter, PythonPrinter
+from sheetprop import engine
+
+from sheetprop.build import workbook
+from sheetprop.engine.numeric import compile_function
+from sheetprop.engine.printers import ExcelPrinter, MathPrinter, PythonPrinter
 
 x, y, z = engine.var("x"), engine.var("y"), engine.var("z")
 ENV = {"x": 0.3, "y": -0.7, "z": 0.4}
@@ -90,7 +92,7 @@ def test_the_declared_functions_are_the_ones_the_table_emits():
 
 
 def test_the_model_sheets_functions_are_declared():
-    source = Path(workbook.__file__).with_name("mnist").joinpath("model_workbook.py").read_text()
+    source = Path(workbook.__file__).parents[1].joinpath("mnist", "model_workbook.py").read_text()
     code = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith("#"))
     # Past the module docstring; two letters or more, as every function (a label's P(k) is not one).
     written = set(re.findall(r"\b([A-Z][A-Z0-9.]+)\(", code.split('"""', 2)[2]))

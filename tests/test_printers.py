@@ -1,7 +1,7 @@
 import pytest
 
 from sheetprop.engine import Expr, exp, relu, sigmoid, tanh, var, step
-from sheetprop.printers import ExcelPrinter, MathPrinter
+from sheetprop.engine.printers import ExcelPrinter, MathPrinter
 
 x, y, z = var("x"), var("y"), var("z")
 refs = {x: "A2", y: "B2", z: "$C$1"}

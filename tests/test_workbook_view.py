@@ -10,7 +10,7 @@ import pytest
 
 from sheetprop.libreoffice import displayed_text, find_soffice, recalculate
 from sheetprop.network import Network
-from sheetprop.template import load_template
+from sheetprop.network.template import load_template
 
 needs_libreoffice = pytest.mark.skipif(find_soffice() is None, reason="LibreOffice (soffice) not installed")
 

@@ -23,7 +23,7 @@ from xlsxwriter.utility import quote_sheetname, xl_range, xl_range_abs, xl_rowco
 from sheetprop.atomic import atomic_output
 from sheetprop.errors import UserError
 from sheetprop.mnist.cnn_arrays import Cnn, ConvBlock, MaxPool, Mix, forward
-from sheetprop.workbook import StepsWorksheet
+from sheetprop.build.workbook import StepsWorksheet
 
 EXCEL_FORMULA_LIMIT = 8192
 PREDICT, INPUT, HEAD, DIGITS, MODEL = "predict", "input", "head", "digits", "model"

@@ -22,14 +22,14 @@ from pathlib import Path
 from sheetprop import engine
 from xlsxwriter.utility import xl_col_to_name
 
-from sheetprop.audit import Audit, Cell, Table, read_workbook, references
+from sheetprop.check.audit import Audit, Cell, Table, read_workbook, references
 from sheetprop.engine import Expr, var
-from sheetprop.formula_judge import (SYMBOLIC_TOLERANCE, TableFormulas, agree, random_points, same_function,
+from sheetprop.check.formula_judge import (SYMBOLIC_TOLERANCE, TableFormulas, agree, random_points, same_function,
                                      values_at, variables)
 from sheetprop.network import GIVEN_ROLES, LEARNING_RATE, previous
-from sheetprop.numeric import compile_function
-from sheetprop.precision import StoredPrecision
-from sheetprop.printers import MathPrinter
+from sheetprop.engine.numeric import compile_function
+from sheetprop.check.precision import StoredPrecision
+from sheetprop.engine.printers import MathPrinter
 
 # Spreadsheets and the engine both compute in IEEE doubles; a right formula differs from the
 # engine only in rounding order, a few ulps (~1e-16 relative each, ~1e-15 after a dozen ops),

@@ -1,6 +1,6 @@
 """Judge a table cell by what its formula computes, not by the number it happens to show.
 
-A cell's formula is read (``sheetprop.formulas``) into an expression over the table's own
+A cell's formula is read (``sheetprop.check.formulas``) into an expression over the table's own
 quantities: this row's cell of a labelled column is that label, the row above's is "previous
 label", the table's η cell is η, and any other cell is read through (its formula in turn, or
 its typed number). That expression is then compared with the chain rule's at random *consistent*
@@ -20,11 +20,13 @@ from dataclasses import dataclass
 
 from xlsxwriter.utility import xl_col_to_name
 
-from sheetprop import engine, formulas
+from sheetprop import engine
+
+from sheetprop.check import formulas
 from sheetprop.engine import Expr, var
 from sheetprop.network import Network, previous
-from sheetprop.numeric import compile_function
-from sheetprop.optimizers import LEARNING_RATE
+from sheetprop.engine.numeric import compile_function
+from sheetprop.network.optimizers import LEARNING_RATE
 
 # Two float64 evaluations of one formula in another order differ by ~1e-15 relative; any slip at
 # a random point differs by far more (a factor 1.0000001 typed in is 1e-7).

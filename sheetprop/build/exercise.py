@@ -20,9 +20,9 @@ import json
 from pathlib import Path
 from typing import Sequence
 
-from sheetprop import optimizers
+from sheetprop.network import optimizers
 from sheetprop.errors import UserError
-from sheetprop.template import Template, parse_template, template_record
+from sheetprop.network.template import Template, parse_template, template_record
 
 RECORD_SHEET = "_sheetprop"
 RECORD_FORMAT = "sheetprop-exercise-1"

@@ -18,7 +18,7 @@ from xlsxwriter.worksheet import Worksheet
 
 from sheetprop.engine import Expr
 from sheetprop.errors import UserError
-from sheetprop.printers import ExcelPrinter
+from sheetprop.engine.printers import ExcelPrinter
 
 # Column A, above the step numbers, holds the parameters: η in A2 under its label in A1, then
 # any others (the gradient check's h) the same way; column A stays in view however far one scrolls.

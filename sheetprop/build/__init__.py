@@ -19,8 +19,9 @@ from sheetprop.atomic import atomic_output
 from sheetprop.errors import UserError
 from sheetprop.network import (CARRIED_ROLES, DEFAULT_FINITE_DIFFERENCE_STEP, FINITE_DIFFERENCE_STEP,
                                LEARNING_RATE, Network, previous)
-from sheetprop.template import Template
-from sheetprop import exercise, labels, losses, workbook as wb
+from sheetprop.network.template import Template
+from sheetprop.build import exercise, workbook as wb
+from sheetprop.network import labels, losses
 
 DEFAULT_LEARNING_RATES = "0.1,0.2,0.5,0.8,1,2"
 DEFAULT_STEPS = 100

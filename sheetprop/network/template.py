@@ -19,7 +19,7 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
-from sheetprop import losses, optimizers
+from sheetprop.network import losses, optimizers
 from sheetprop.errors import UserError
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear", "softmax")
@@ -64,9 +64,9 @@ class Template:
 
 def builtin_templates() -> dict[str, Path]:
     """The templates shipped with the package, by name (era, mazur, ...)."""
-    here = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parents[1]  # sheetprop/
     # Installed, they sit in the sheetprop.templates package; in a checkout, at the top level.
-    for folder in (here / "templates", here.parent / "templates"):
+    for folder in (package / "templates", package.parent / "templates"):
         if folder.is_dir():
             return {p.stem: p for p in sorted(folder.glob("*.toml"))}
     return {}

@@ -11,12 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterator
 
-from sheetprop import engine, labels, losses, optimizers
+from sheetprop import engine
+
+from sheetprop.network import labels, losses, optimizers
 from sheetprop.engine import Expr, var
-from sheetprop.numeric import compile_function
-from sheetprop.optimizers import LEARNING_RATE
-from sheetprop.printers import MathPrinter
-from sheetprop.template import Template
+from sheetprop.engine.numeric import compile_function
+from sheetprop.network.optimizers import LEARNING_RATE
+from sheetprop.engine.printers import MathPrinter
+from sheetprop.network.template import Template
 
 GIVEN_ROLES = ("target", "input", "weight", "bias")
 # Quantities whose value in one row comes from the row above (or, in the first row, a start).

@@ -7,7 +7,7 @@ rules as ``engine.evaluate`` (which stays the plain reference the tests compare 
 from __future__ import annotations
 
 from sheetprop import engine
-from sheetprop.printers import PythonPrinter
+from sheetprop.engine.printers import PythonPrinter
 
 
 def compile_function(outputs, inputs):

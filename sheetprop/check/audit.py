@@ -18,12 +18,12 @@ from pathlib import Path
 
 from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
 
-from sheetprop import labels
+from sheetprop.network import labels
 from sheetprop.errors import UserError
-from sheetprop.exercise import read_exercise_record
+from sheetprop.build.exercise import read_exercise_record
 from sheetprop.libreoffice import find_soffice, recalculate
 from sheetprop.network import GIVEN_ROLES, Network
-from sheetprop.template import parse_template
+from sheetprop.network.template import parse_template
 
 _LEARNING_RATE_LABEL = re.compile(r"(?:learningrate|lr|eta|η|alpha|α)(?:\(?(?:η|eta|α)\)?)?:?")
 
@@ -125,7 +125,7 @@ def read_workbook(path) -> Audit:
 
 
 def _open(path: Path):
-    from sheetprop.workbook_input import open_workbook
+    from sheetprop.check.workbook_input import open_workbook
 
     return open_workbook(path)
 

@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass
 from typing import Callable
 
-from sheetprop import labels
+from sheetprop.network import labels
 from sheetprop.engine import Expr, raise_to, var
 
 LEARNING_RATE = var("η")
