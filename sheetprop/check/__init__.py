@@ -1,35 +1,32 @@
 """Check a hand-made backpropagation table cell by cell, and say where each mistake enters.
 
-Every labelled cell is checked *locally*: its cached value against its quantity's expression
-evaluated on the workbook's own values of the cells that expression reads (the a_h2 cell, the
-w6 cell, …), not on values recomputed from the start. So a wrong formula is found in its own cell,
-while the correct formulas downstream of it, which faithfully pass the wrong number on, agree
-with their inputs and are not reported. Weights in later rows are checked the same way against
-the update w − η·∂E/∂w of the row above.
-
-For a wrong cell the engine tries small variants of the right expression (one label swapped for
-another of its kind, a factor left out, a sign flipped) and names those that reproduce the value
-found: a hint is only given when it was verified numerically.
+Every labelled cell is judged *locally*, on its own. A formula by what it computes over the
+table's cells (``formula_judge``), against the chain rule; a typed or pasted number by its
+value, against the chain rule applied to the workbook's own values of the cells it depends on,
+to the digits it keeps (``precision``). So a wrong formula is found in its own cell, while the
+correct formulas downstream of it, which faithfully pass the wrong number on, are right. Later
+rows' weights (and an optimizer's state) are judged the same way against the update from the
+row above. A wrong cell gets a hint when a small variant of the right expression is verified to
+compute what it does (``hints``); ``report`` groups the findings and scores the cells.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
-from pathlib import Path
 
 from sheetprop import engine
 from xlsxwriter.utility import xl_col_to_name
 
 from sheetprop.check.audit import Audit, Cell, Table, read_workbook, references
+from sheetprop.check.hints import absolute, as_read, find_hint, same_kind_swap, student_name, update_rule
+from sheetprop.check.report import Finding, Report, relative_error, score_table
 from sheetprop.engine import Expr, var
-from sheetprop.check.formula_judge import (SYMBOLIC_TOLERANCE, TableFormulas, agree, random_points, same_function,
-                                     values_at, variables)
+from sheetprop.check.formula_judge import (SYMBOLIC_TOLERANCE, TableFormulas, random_points, same_function,
+                                           values_at, variables)
 from sheetprop.network import GIVEN_ROLES, LEARNING_RATE, previous
 from sheetprop.engine.numeric import compile_function
 from sheetprop.check.precision import StoredPrecision
-from sheetprop.engine.printers import MathPrinter
 
 # Spreadsheets and the engine both compute in IEEE doubles; a right formula differs from the
 # engine only in rounding order, a few ulps (~1e-16 relative each, ~1e-15 after a dozen ops),
@@ -41,115 +38,7 @@ DEFAULT_TOLERANCE = 1e-9
 # rounding noise of order 1e-17; no relative test can judge those, so differences below this
 # absolute floor never count.
 ABSOLUTE_FLOOR = 1e-15
-MAX_HINTS = 2
 
-
-@dataclass(frozen=True)
-class Finding:
-    sheet: str
-    cell: str
-    label: str
-    kind: str                   # wrong formula | wrong reference | wrong update | η drift | typed number | wrong value | not a number
-    formula: str | None         # as written; None where the cell holds a typed value
-    found: object               # the cached value (a number, or an error text such as #DIV/0!)
-    expected: float | None      # what the chain rule gives from the cells this one reads
-    relative_error: float | None
-    message: str
-    hint: str | None = None     # what the formula seems to do instead, when verified
-    chain_rule: str | None = None  # the textbook expression for the cell
-    reads: str | None = None    # what the formula computes, in the table's labels
-
-
-@dataclass
-class Report:
-    path: Path
-    sheets: list[tuple[str, int]]          # (sheet, rows checked)
-    findings: list[Finding] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    recalculated: bool = False
-    scores: list[SheetScore] = field(default_factory=list)
-    exercise: bool = False  # the workbook carries sheetprop's record of its network
-
-    @property
-    def score(self) -> Score:
-        return Score(sum(s.right for s in self.scores), sum(s.cells for s in self.scores))
-
-    @property
-    def rows_checked(self) -> int:
-        return sum(rows for _, rows in self.sheets)
-
-    @property
-    def groups(self) -> list[list[Finding]]:
-        return group_findings(self.findings)
-
-    def summary(self) -> str:
-        n_sheets, n_findings, n_cells = len(self.sheets), len(self.groups), len(self.findings)
-        cells = f" ({n_cells} cells)" if n_cells != n_findings else ""
-        return (f"{n_sheets} sheet{'s' * (n_sheets != 1)}, {self.rows_checked} row"
-                f"{'s' * (self.rows_checked != 1)} checked, {n_findings} finding{'s' * (n_findings != 1)}{cells}")
-
-
-@dataclass(frozen=True)
-class Score:
-    right: int
-    cells: int
-
-    @property
-    def fraction(self) -> float:
-        return self.right / self.cells if self.cells else 1.0
-
-
-@dataclass(frozen=True)
-class SheetScore(Score):
-    sheet: str = ""
-    columns: tuple[tuple[str, Score], ...] = ()  # in the sheet's column order
-
-
-def score_table(table: Table, table_check: "TableCheck", findings: list[Finding]) -> SheetScore:
-    """Per column, the cells the student works out (computed cells, each step's new weights) that
-    are right: given a verdict and no finding. Cells of rows not started count, as not done."""
-    wrong = {f.cell for f in findings} | table_check.drifted
-    judged: dict[str, list[str]] = {}
-    for label, cell in table_check.judged:
-        judged.setdefault(label, []).append(cell)
-    columns = []
-    for label in sorted(set(judged) | set(table.unfinished_cells), key=lambda l: table.columns.get(l, 0)):
-        cells = judged.get(label, [])
-        columns.append((label, Score(sum(cell not in wrong for cell in cells),
-                                     len(cells) + table.unfinished_cells.get(label, 0))))
-    return SheetScore(sum(s.right for _, s in columns), sum(s.cells for _, s in columns),
-                      table.sheet, tuple(columns))
-
-
-_CELL = re.compile(r"([A-Z]{1,3})(\d+)")
-_RELATIVE_ROW = re.compile(r"(?<![A-Za-z_$])(\$?[A-Z]{1,3})(\d+)(?![\w(])")
-
-
-def _shape(finding: Finding) -> tuple:
-    """What makes two findings one mistake copied down a column: same sheet, column and kind, and
-    the same formula once each relative row number is written as an offset from the cell's row."""
-    column, row = _CELL.fullmatch(finding.cell).groups()
-    formula = finding.formula
-    if formula is not None:
-        formula = _RELATIVE_ROW.sub(lambda m: f"{m.group(1)}[{int(m.group(2)) - int(row)}]", formula)
-    return finding.sheet, column, finding.kind, formula
-
-
-def group_findings(findings: list[Finding]) -> list[list[Finding]]:
-    """Findings in order, a run of the same mistake in consecutive rows of a column made one group."""
-    groups: list[list[Finding]] = []
-    last: dict[tuple, list[Finding]] = {}
-    for finding in findings:
-        shape = _shape(finding)
-        group = last.get(shape)
-        row = int(_CELL.fullmatch(finding.cell).group(2))
-        if group is not None and int(_CELL.fullmatch(group[-1].cell).group(2)) == row - 1:
-            group.append(finding)
-        else:
-            group = [finding]
-            groups.append(group)
-        last[shape] = group
-    return groups
 
 
 def check_workbook(path, tolerance: float = DEFAULT_TOLERANCE) -> Report:
@@ -167,18 +56,6 @@ def check_workbook(path, tolerance: float = DEFAULT_TOLERANCE) -> Report:
         report.notes.extend(f"sheet {table.sheet!r}: {note}" for note in table_check.notes())
         report.scores.append(score_table(table, table_check, findings))
     return report
-
-
-def disagree(found: float, expected: float, tolerance: float) -> bool:
-    if math.isnan(expected) or math.isnan(found):
-        return math.isnan(expected) != math.isnan(found)
-    return abs(found - expected) > tolerance * max(abs(found), abs(expected)) + ABSOLUTE_FLOOR
-
-
-def relative_error(found, expected) -> float | None:
-    if not isinstance(found, float) or expected is None or not math.isfinite(expected) or expected == 0:
-        return None
-    return abs(found - expected) / abs(expected)
 
 
 class TableCheck:
@@ -228,7 +105,7 @@ class TableCheck:
         self._verdicts: dict[tuple, object] = {}  # verdicts and hints, once per (formula, chain rule)
         # Printed once, not once a cell.
         self.derivations = {q.label: self.network.derivation(q) for q in computed}
-        self.update_rules = {q.label: _update_rule(q.label, self.network.update(q)) for q in self.carried}
+        self.update_rules = {q.label: update_rule(q.label, self.network.update(q)) for q in self.carried}
         self.drifted: set[str] = set()  # updates reading a drifted η: one finding a row, every cell wrong
 
     def findings(self) -> list[Finding]:
@@ -359,7 +236,7 @@ class TableCheck:
         if reading is not None and self._computes_the_same(reading.expr, right, computes, right_values):
             return None
         lhs = label if update else chain_rule.split(" = ")[0]
-        shown = _print(reading.expr, update) if reading is not None else None
+        shown = as_read(reading.expr, update) if reading is not None else None
         if wrong or wrong is None:
             if cell.number is None and wrong is not None:
                 return self._finding(cell, label, "not a number", want,
@@ -382,10 +259,10 @@ class TableCheck:
             used, needed = reading.reads, variables(right)
             if used == needed:
                 return None
-            swap = _same_kind_swap(used, needed)
-            detail = (f"uses {_name(swap[0])} where {label} needs {_name(swap[1])}" if swap else
-                      f"reads {', '.join(map(_name, sorted(used)))} where the chain rule reads "
-                      f"{', '.join(map(_name, sorted(needed)))}")
+            swap = same_kind_swap(used, needed)
+            detail = (f"uses {student_name(swap[0])} where {label} needs {student_name(swap[1])}" if swap else
+                      f"reads {', '.join(map(student_name, sorted(used)))} where the chain rule reads "
+                      f"{', '.join(map(student_name, sorted(needed)))}")
         else:
             swap = self._swapped_reference(label, cell)
             if swap is None:
@@ -438,7 +315,7 @@ class TableCheck:
                 label_there = self.column_labels.get(column)
                 if label_there is not None:
                     read.add(label_there)
-        return _same_kind_swap(frozenset(read), variables(self.local[label]))
+        return same_kind_swap(frozenset(read), variables(self.local[label]))
 
     def _check_givens(self, k: int, row, above) -> list[Finding]:
         """Later rows: weights must be the update of the row above, other givens unchanged."""
@@ -478,7 +355,7 @@ class TableCheck:
                     found.append(self._finding(
                         cell, q.label, "η drift", want,
                         f"reads η from {read.where} (= {read.value:g}), not the table's η cell {table_eta.where} "
-                        f"(= {table_eta.value:g}); make the reference absolute ({_absolute(table_eta.where)}) so every "
+                        f"(= {table_eta.value:g}); make the reference absolute ({absolute(table_eta.where)}) so every "
                         "row uses the same η", chain_rule=self.update_rules[q.label]))
                 continue
             if trained and cell.is_typed and not self.pasted:
@@ -553,22 +430,8 @@ class TableCheck:
     # --- hints --------------------------------------------------------------------------------
 
     def _hint(self, expr: Expr, envs: list[dict], found: list[float], lhs: str) -> str | None:
-        """Describe the variants of ``expr`` that compute what was found in every one of ``envs``:
-        the random points a formula was read at, or the one row of values a typed number sits in."""
-        right = values_at(expr, envs)
-        if right is None:
-            return None
         tolerance = SYMBOLIC_TOLERANCE if envs is self.points else self.tolerance
-        same = lambda a, b: all(agree(x, y, tolerance) for x, y in zip(a, b))  # noqa: E731
-        matches = []
-        for description, variant in _variants(expr, envs[0], lhs):
-            value = values_at(variant, envs)
-            if value is not None and same(found, value) and not same(value, right):
-                if description not in matches:
-                    matches.append(description)
-        if not matches or len(matches) > MAX_HINTS:
-            return None  # nothing, or too many explanations to single one out
-        return " — or — ".join(matches)
+        return find_hint(expr, envs, found, lhs, tolerance)
 
 
 def _cut(root: Expr, leaves: dict[Expr, Expr]) -> Expr:
@@ -576,83 +439,3 @@ def _cut(root: Expr, leaves: dict[Expr, Expr]) -> Expr:
     return engine.substitute(root, {node: leaf for node, leaf in leaves.items() if node is not root})
 
 
-def _replace(root: Expr, old: Expr, new: Expr) -> Expr:
-    return engine.substitute(root, {old: new})
-
-
-def _focus(root: Expr, leaf: Expr) -> Expr:
-    """The smallest part of ``root`` that holds every use of ``leaf``, widened to its parent
-    when that part is the leaf alone (so a hint reads "t1 − a_o2", not just "t1")."""
-    node, parent = root, None
-    while node is not leaf:
-        holding = [a for a in node.args if engine.contains(a, leaf)]
-        if len(holding) != 1:
-            return node
-        parent, node = node, holding[0]
-    return parent if parent is not None else node
-
-
-def _kind(name: str) -> str:
-    return re.sub(r"\d+$", "", name)
-
-
-def _same_kind_swap(used: frozenset, needed: frozenset) -> tuple[str, str] | None:
-    """(used, needed): a variable read where the chain rule needs another of its kind (t1 for t2)."""
-    for extra in sorted(used - needed):
-        for missing in sorted(needed - used):
-            if _kind(extra) == _kind(missing):
-                return extra, missing
-    return None
-
-
-def _name(variable: str) -> str:
-    """A variable as a student calls it: "previous w1" is the row above's w1."""
-    return f"{variable.removeprefix('previous ')} of the row above" if variable.startswith("previous ") else variable
-
-
-def _variants(expr: Expr, env: dict, lhs: str):
-    """(description, expression) for the slips people make in a hand-typed chain rule."""
-    names = {node.payload for node in engine.topological_order([expr]) if node.op == "var"}
-    for name in sorted(names):
-        leaf = var(name)
-        focus = _focus(expr, leaf)
-        for other in sorted(env):
-            if other != name and _kind(other) == _kind(name):
-                swapped = _replace(focus, leaf, var(other))
-                yield (f"uses {_print(swapped)} where {lhs} needs {_print(focus)}",
-                       _replace(expr, leaf, var(other)))
-    for node in engine.topological_order([expr]):
-        if node.op == "mul":
-            for kept, dropped in (node.args, reversed(node.args)):
-                yield f"leaves out the factor {_print(dropped)}", _replace(expr, node, kept)
-        elif node.op in ("add", "sub"):
-            flipped = Expr("sub" if node.op == "add" else "add", node.args)
-            yield (f"uses {_print(flipped)} where {lhs} needs {_print(node)}",
-                   _replace(expr, node, flipped))
-    yield "has the opposite sign", Expr("neg", (expr,))
-
-
-class _HintPrinter(MathPrinter):
-    """Math for hints: the row above's values print by their labels, as the student wrote them
-    in an update; in a computed cell, where only this row belongs, they are marked."""
-
-    def __init__(self, update: bool = True):
-        self.update = update
-
-    def variable(self, name: str) -> str:
-        if name.startswith("previous "):
-            return name.removeprefix("previous ") + ("" if self.update else "(row above)")
-        return name
-
-
-def _print(expr: Expr, update: bool = True) -> str:
-    return _HintPrinter(update).doprint(expr)
-
-
-def _absolute(where: str) -> str:
-    """B32 -> $B$32 (a sheet prefix is kept)."""
-    return re.sub(r"\$?([A-Z]{1,3})\$?(\d+)$", r"$\1$\2", where)
-
-
-def _update_rule(label: str, update: Expr) -> str:
-    return f"{label} = {_print(update)} (from the row above)"

@@ -1,0 +1,123 @@
+"""What `check` reports: a finding per cell, a mistake copied down a column as one group, and
+the scores per column and sheet. Knows nothing of how a cell is judged."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Finding:
+    sheet: str
+    cell: str
+    label: str
+    kind: str                   # wrong formula | wrong reference | wrong update | η drift | typed number | wrong value | not a number
+    formula: str | None         # as written; None where the cell holds a typed value
+    found: object               # the cached value (a number, or an error text such as #DIV/0!)
+    expected: float | None      # what the chain rule gives from the cells this one reads
+    relative_error: float | None
+    message: str
+    hint: str | None = None     # what the formula seems to do instead, when verified
+    chain_rule: str | None = None  # the textbook expression for the cell
+    reads: str | None = None    # what the formula computes, in the table's labels
+
+
+@dataclass
+class Report:
+    path: Path
+    sheets: list[tuple[str, int]]          # (sheet, rows checked)
+    findings: list[Finding] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    recalculated: bool = False
+    scores: list[SheetScore] = field(default_factory=list)
+    exercise: bool = False  # the workbook carries sheetprop's record of its network
+
+    @property
+    def score(self) -> Score:
+        return Score(sum(s.right for s in self.scores), sum(s.cells for s in self.scores))
+
+    @property
+    def rows_checked(self) -> int:
+        return sum(rows for _, rows in self.sheets)
+
+    @property
+    def groups(self) -> list[list[Finding]]:
+        return group_findings(self.findings)
+
+    def summary(self) -> str:
+        n_sheets, n_findings, n_cells = len(self.sheets), len(self.groups), len(self.findings)
+        cells = f" ({n_cells} cells)" if n_cells != n_findings else ""
+        return (f"{n_sheets} sheet{'s' * (n_sheets != 1)}, {self.rows_checked} row"
+                f"{'s' * (self.rows_checked != 1)} checked, {n_findings} finding{'s' * (n_findings != 1)}{cells}")
+
+
+@dataclass(frozen=True)
+class Score:
+    right: int
+    cells: int
+
+    @property
+    def fraction(self) -> float:
+        return self.right / self.cells if self.cells else 1.0
+
+
+@dataclass(frozen=True)
+class SheetScore(Score):
+    sheet: str = ""
+    columns: tuple[tuple[str, Score], ...] = ()  # in the sheet's column order
+
+
+def score_table(table, table_check, findings: list[Finding]) -> SheetScore:
+    """Per column, the cells the student works out (computed cells, each step's new weights) that
+    are right: given a verdict and no finding. Cells of rows not started count, as not done."""
+    wrong = {f.cell for f in findings} | table_check.drifted
+    judged: dict[str, list[str]] = {}
+    for label, cell in table_check.judged:
+        judged.setdefault(label, []).append(cell)
+    columns = []
+    for label in sorted(set(judged) | set(table.unfinished_cells), key=lambda l: table.columns.get(l, 0)):
+        cells = judged.get(label, [])
+        columns.append((label, Score(sum(cell not in wrong for cell in cells),
+                                     len(cells) + table.unfinished_cells.get(label, 0))))
+    return SheetScore(sum(s.right for _, s in columns), sum(s.cells for _, s in columns),
+                      table.sheet, tuple(columns))
+
+
+_CELL = re.compile(r"([A-Z]{1,3})(\d+)")
+_RELATIVE_ROW = re.compile(r"(?<![A-Za-z_$])(\$?[A-Z]{1,3})(\d+)(?![\w(])")
+
+
+def _shape(finding: Finding) -> tuple:
+    """What makes two findings one mistake copied down a column: same sheet, column and kind, and
+    the same formula once each relative row number is written as an offset from the cell's row."""
+    column, row = _CELL.fullmatch(finding.cell).groups()
+    formula = finding.formula
+    if formula is not None:
+        formula = _RELATIVE_ROW.sub(lambda m: f"{m.group(1)}[{int(m.group(2)) - int(row)}]", formula)
+    return finding.sheet, column, finding.kind, formula
+
+
+def group_findings(findings: list[Finding]) -> list[list[Finding]]:
+    """Findings in order, a run of the same mistake in consecutive rows of a column made one group."""
+    groups: list[list[Finding]] = []
+    last: dict[tuple, list[Finding]] = {}
+    for finding in findings:
+        shape = _shape(finding)
+        group = last.get(shape)
+        row = int(_CELL.fullmatch(finding.cell).group(2))
+        if group is not None and int(_CELL.fullmatch(group[-1].cell).group(2)) == row - 1:
+            group.append(finding)
+        else:
+            group = [finding]
+            groups.append(group)
+        last[shape] = group
+    return groups
+
+
+def relative_error(found, expected) -> float | None:
+    if not isinstance(found, float) or expected is None or not math.isfinite(expected) or expected == 0:
+        return None
+    return abs(found - expected) / abs(expected)
