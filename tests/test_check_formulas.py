@@ -187,3 +187,18 @@ def test_a_block_of_results_under_the_table_is_not_a_step(saved, tmp_path, capsy
     assert [n for n in report["notes"] if "not a step" in n] == [
         f"sheet 'steps': the table ends at row {below - 1}: row {below} is not a step of it "
         "(no inputs and weights there), so it and what follows are not checked"]
+
+
+@pytest.mark.parametrize("labels, slip", [
+    # net_h1 for the weighted sum and h1 for its activation: the formulas settle which is which
+    ({"h1": "net_h1", "a_h1": "h1", "h2": "net_h2", "a_h2": "h2"}, (2, "a_h2")),
+    # a lone E for the loss
+    ({"E_total": "E"}, (2, "E_total")),
+])
+def test_ambiguous_labels_are_settled_by_the_formulas(tmp_path, labels, slip):
+    layout = Layout(labels=labels)
+    wrong = {slip: "=1/(1+EXP({h2}))" if slip[1] == "a_h2" else "={E1}-{E2}"}
+    write_workbook(tmp_path / "in.xlsx", [("steps", layout, {}), ("slip", layout, wrong)], STEPS)
+    report = check_workbook(recalculate(tmp_path / "in.xlsx", tmp_path / "saved"))
+    assert {(f.sheet, f.cell, f.label) for f in report.findings} == {
+        ("slip", layout.cell(*slip), slip[1])}

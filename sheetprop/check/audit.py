@@ -165,12 +165,34 @@ def _find_header(sheet) -> tuple[int, dict[str, int]] | None:
         columns: dict[str, int] = {}
         for cell in row:
             label = canonical_label(cell.value)
-            if label is not None:
-                columns.setdefault(label, cell.column)  # a repeated label: the first one counts
+            if label is None:
+                continue
+            if label in columns:
+                label = _settle_by_formula(sheet, row[0].row, label, columns[label], cell.column)
+            columns.setdefault(label, cell.column)  # a label still repeated: the first one counts
+        if labels.EXAMPLE_LOSS in columns and labels.LOSS not in columns:
+            columns[labels.LOSS] = columns.pop(labels.EXAMPLE_LOSS)  # a lone "E" is the loss
         kinds = {re.sub(r"\d+$", "", label) for label in columns}
         if {"i", "w"} <= kinds and ("E_total" in kinds or "∂E/∂w" in kinds):
             return row[0].row, columns
     return None
+
+
+_ACTIVATION_FORMULA = re.compile(r"EXP\(|TANH\(|MAX\(", re.IGNORECASE)
+
+
+def _settle_by_formula(sheet, header_row: int, label: str, first_col: int, col: int) -> str:
+    """A second column named like an earlier one (net_h1 then h1, both read as h1): when the
+    label is a neuron's and this column's formula applies an activation to the earlier column,
+    it is that neuron's activation (a_h1). Otherwise the label stays, and the first column counts."""
+    if not re.fullmatch(r"[ho]\d+", label):
+        return label
+    formula = sheet.cell(header_row + 1, col).value
+    earlier = xl_col_to_name(first_col - 1)
+    if (isinstance(formula, str) and _ACTIVATION_FORMULA.search(formula)
+            and any(column == earlier and row == header_row + 1 for _, column, row in references(formula))):
+        return labels.activation(label)
+    return label
 
 
 def _read_table(sheet, value_sheet, header, formulas, values) -> Table:
