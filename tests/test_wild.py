@@ -132,6 +132,10 @@ def test_pasted_sheets_and_a_results_block(capsys):
     assert {re.sub(r"\d+$", "", cell) for _, cell in ours - ref} <= {"Z", "AA"}
     stalled = [f for f in report["findings"] if f["sheet"] == "L.R. 1" and f["kind"] == "wrong update"]
     assert {f["cell"] for f in stalled} >= {f"{c}44" for c in "EFGHMNOP"}
+    # Rows that repeat the row above are one mistake, not one per weight.
+    (repeat,) = [g for g in report["groups"] if g["sheet"] == "L.R. 1" and g["kind"] == "wrong update"]
+    assert repeat["labels"] == [f"w{k}" for k in range(1, 9)] and repeat["first_cell"] == "E44"
+    assert repeat["count"] == 8 * 7
 
 
 def test_a_table_of_givens_only_has_nothing_to_check(capsys):

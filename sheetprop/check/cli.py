@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 from dataclasses import asdict
 from pathlib import Path
 
 from sheetprop.check import ABSOLUTE_FLOOR, DEFAULT_TOLERANCE, Report, check_workbook
+from sheetprop.check.report import group_labels
 
 
 def add_parser(commands) -> None:
@@ -63,8 +65,9 @@ def to_json(report: Report) -> str:
 
     findings = [{key: clean(value) for key, value in asdict(f).items()} for f in report.findings]
     cells = {id(f): k for k, f in enumerate(report.findings)}
-    groups = [{"sheet": g[0].sheet, "label": g[0].label, "kind": g[0].kind, "first_cell": g[0].cell,
-               "last_cell": g[-1].cell, "count": len(g), "findings": [cells[id(f)] for f in g]}
+    groups = [{"sheet": g[0].sheet, "label": g[0].label, "labels": group_labels(g), "kind": g[0].kind,
+               "first_cell": g[0].cell, "last_cell": g[-1].cell, "count": len(g),
+               "findings": [cells[id(f)] for f in g]}
               for g in report.groups]
     return json.dumps({
         "workbook": str(report.path),
@@ -106,9 +109,14 @@ def to_text(report: Report) -> str:
         lines.append(f"  note: {note}")
     for group in report.groups:
         f = group[0]
+        names = group_labels(group)
         lines.append("")
-        lines.append(f"  {_quote(f.sheet)}!{f.cell}  {f.label}: {f.kind} — {f.message}")
-        if len(group) > 1:
+        lines.append(f"  {_quote(f.sheet)}!{f.cell}  {', '.join(names)}: {f.kind} — {f.message}")
+        if len(names) > 1:
+            first_row, last_row = (re.search(r"\d+$", g.cell).group() for g in (group[0], group[-1]))
+            lines.append(f"    repeated  in rows {first_row}–{last_row} of {len(names)} columns, to {group[-1].cell}: "
+                         f"{len(group)} cells (the first is shown)")
+        elif len(group) > 1:
             lines.append(f"    repeated  down to {group[-1].cell}: the same mistake in {len(group)} cells in a row "
                          "(the first is shown)")
         lines.append(f"    formula   {f.formula if f.formula is not None else '(typed value)'}")

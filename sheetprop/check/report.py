@@ -101,7 +101,13 @@ def _shape(finding: Finding) -> tuple:
 
 
 def group_findings(findings: list[Finding]) -> list[list[Finding]]:
-    """Findings in order, a run of the same mistake in consecutive rows of a column made one group."""
+    """Findings in order, a run of the same mistake in consecutive rows of a column made one group,
+    and the runs of typed (pasted) weights that all miss their update over the same rows made one
+    (rows that repeat the row above: no weight steps)."""
+    return _across_columns(_down_columns(findings))
+
+
+def _down_columns(findings: list[Finding]) -> list[list[Finding]]:
     groups: list[list[Finding]] = []
     last: dict[tuple, list[Finding]] = {}
     for finding in findings:
@@ -115,6 +121,33 @@ def group_findings(findings: list[Finding]) -> list[list[Finding]]:
             groups.append(group)
         last[shape] = group
     return groups
+
+
+def _rows(group: list[Finding]) -> tuple[int, int]:
+    return int(_CELL.fullmatch(group[0].cell).group(2)), int(_CELL.fullmatch(group[-1].cell).group(2))
+
+
+def _across_columns(groups: list[list[Finding]]) -> list[list[Finding]]:
+    merged: list[list[Finding]] = []
+    by_rows: dict[tuple, list[Finding]] = {}
+    for group in groups:
+        first = group[0]
+        if first.kind == "wrong update" and first.formula is None:
+            key = (first.sheet, _rows(group), first.message)
+            if key in by_rows:
+                by_rows[key].extend(group)
+                continue
+            group = list(group)
+            by_rows[key] = group
+        merged.append(group)
+    for group in merged:
+        group.sort(key=lambda f: (_rows([f])[0], len(f.cell), f.cell))
+    return merged
+
+
+def group_labels(group: list[Finding]) -> list[str]:
+    """The labels a group covers, in order: one, or several columns over the same rows."""
+    return list(dict.fromkeys(f.label for f in group))
 
 
 def relative_error(found, expected) -> float | None:
