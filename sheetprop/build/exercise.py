@@ -149,7 +149,10 @@ def add_instructions_sheet(book, formats, template: Template, network_lines: Seq
                            first_data_row: int) -> None:
     """The student version's first sheet: the network, what to fill in, how it is graded."""
     sheet = book.add_worksheet(EXERCISE_SHEET)
-    sheet.set_column(0, 0, 110)
+    # One column of wrapped paragraphs: readable on screen and printed one page wide.
+    sheet.set_column(0, 0, WIDTH)
+    sheet.fit_to_pages(1, 0)
+    wrapped = {style: book.add_format({**_STYLES[style], "text_wrap": True, "valign": "top"}) for style in _STYLES}
     parameters = "weight" + (" and bias" if template.train_biases else "")
     fixed_biases = template.biases is not None and not template.train_biases
     given = ("the targets t, the inputs i and the fixed biases b" if fixed_biases
@@ -182,7 +185,17 @@ def add_instructions_sheet(book, formats, template: Template, network_lines: Seq
     ]
     for row, (style, text) in enumerate(lines):
         if text:
-            sheet.write_string(row, 0, text, formats[style])
+            sheet.write_string(row, 0, text, wrapped[style])
+            # Spreadsheet programs do not grow a row for wrapped text they did not lay out.
+            lines = -(-len(text) // CHARACTERS_PER_LINE)
+            if lines > 1:
+                sheet.set_row(row, 15 * lines)
+
+
+WIDTH = 72  # characters of the default font: a portrait page's width, margins included
+CHARACTERS_PER_LINE = 80  # of running text in a column that wide
+_STYLES = {"title": {"bold": True, "font_size": 14}, "heading": {"bold": True, "font_size": 12},
+           "text": {}, "math": {"font_name": "Consolas"}}
 
 
 def _listing(labels: Sequence[str], most: int = 60) -> str:
