@@ -171,3 +171,18 @@ def test_an_optimizer_exercise_round_trip(tmp_path, capsys, options, state):
     (entry,) = report["scores"]["sheets"]
     lost = {c["label"]: (c["right"], c["cells"]) for c in entry["columns"] if c["right"] < c["cells"]}
     assert lost == {state: (2, 3)}
+
+
+def test_a_renamed_header_is_read_by_its_labels(kit, tmp_path, capsys):
+    # The student relabelled columns ("T1", "E_tot"), so the sheet no longer has the header the
+    # record names: it is read the way a hand-made sheet is, and still checked, with a note.
+    filled = fill(*kit, tmp_path / "filled.xlsx")
+    book = openpyxl.load_workbook(filled)
+    first, columns = header(book["lr=1"])
+    book["lr=1"][f"{columns['E_total']}{first}"] = "E_tot"
+    book["lr=1"][f"{columns['t1']}{first}"] = "T1"
+    book.save(tmp_path / "relabelled.xlsx")
+    code, report = run_check(tmp_path / "relabelled.xlsx", capsys)
+    assert code == 0 and report["findings"] == []
+    assert {s["sheet"] for s in report["sheets"]} == set(SHEETS)
+    assert any("'lr=1'" in note and "read by its labels" in note for note in report["notes"])

@@ -133,6 +133,7 @@ def _open(path: Path):
 def _read_tables(path: Path, formulas, values) -> Audit:
     tables, skipped = [], []
     record = read_exercise_record(formulas)
+    recorded, unread = set(), {}
     if record is not None:
         # Built by sheetprop (an exercise, or its key): the exact network, every row it should have.
         for name in record["sheets"]:
@@ -141,17 +142,26 @@ def _read_tables(path: Path, formulas, values) -> Audit:
                 continue
             try:
                 tables.append(_read_recorded_table(formulas[name], values[name], record, formulas, values))
+                recorded.add(name)
             except _NotCheckable as reason:
-                skipped.append(f"sheet {name!r}: {reason}")
-        return Audit(path, tables, skipped, recalculated=False)
+                unread[name] = reason
+    # Any other sheet, and one whose header a student changed, is read by its labels.
     for sheet in formulas.worksheets:
+        if sheet.title in recorded:
+            continue
         header = _find_header(sheet)
         if header is None:
+            if sheet.title in unread:
+                skipped.append(f"sheet {sheet.title!r}: {unread[sheet.title]}")
             continue
         try:
-            tables.append(_read_table(sheet, values[sheet.title], header, formulas, values))
+            table = _read_table(sheet, values[sheet.title], header, formulas, values)
         except _NotCheckable as reason:
-            skipped.append(f"sheet {sheet.title!r}: {reason}")
+            skipped.append(f"sheet {sheet.title!r}: {unread.get(sheet.title, reason)}")
+            continue
+        if sheet.title in unread:
+            table.notes.append(f"not as the workbook's record has it ({unread[sheet.title]}): read by its labels")
+        tables.append(table)
     return Audit(path, tables, skipped, recalculated=False)
 
 
