@@ -243,7 +243,8 @@ class TableCheck:
                                      f"shows {cell.value!r} where the chain rule gives a number",
                                      chain_rule=chain_rule, reads=shown)
             hint = (self._formula_hint(right, reading.expr, computes, lhs) if computes is not None
-                    else self._hint(right, [values], [cell.number], lhs))
+                    else self._hint(right, [values], [cell.number], lhs) if values is not None and cell.number is not None
+                    else None)
             if update:
                 message = self._update_message(label, self.table_eta)
             else:
