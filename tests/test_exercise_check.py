@@ -186,3 +186,18 @@ def test_a_renamed_header_is_read_by_its_labels(kit, tmp_path, capsys):
     assert code == 0 and report["findings"] == []
     assert {s["sheet"] for s in report["sheets"]} == set(SHEETS)
     assert any("'lr=1'" in note and "read by its labels" in note for note in report["notes"])
+
+
+def test_a_weight_left_blank_is_one_finding(kit, tmp_path, capsys):
+    # Row 3's w1 left empty: that cell is the finding. The row's other formulas are right (they
+    # read the right cells, whatever the blank makes them show), and so is the next row's update.
+    filled = fill(*kit, tmp_path / "filled.xlsx")
+    book = openpyxl.load_workbook(filled)
+    first, columns = header(book["lr=0.5"])
+    blank = f"{columns['w1']}{first + 3}"
+    book["lr=0.5"][blank] = None
+    book.save(tmp_path / "blank.xlsx")
+    code, report = run_check(tmp_path / "blank.xlsx", capsys)
+    assert code == 1
+    assert [(f["sheet"], f["cell"], f["kind"]) for f in report["findings"]] == [("lr=0.5", blank, "blank")]
+    assert column_scores(report, "lr=0.5")["w1"] == (STEPS - 2, STEPS - 1)
