@@ -50,3 +50,22 @@ def test_math_printer_reads_like_a_textbook():
 def test_unsupported_op_fails_loudly():
     with pytest.raises(ValueError, match="cannot print op 'cosh'"):
         ExcelPrinter().doprint(Expr("cosh", (x,)), refs)
+
+
+@pytest.mark.parametrize("factor, excel, math_", [
+    (1 / 6, "(B1-C1)/6", "(x − y)/6"),      # the mean over six examples
+    (1 / 3, "(B1-C1)/3", "(x − y)/3"),
+    (0.5, "0.5*(B1-C1)", "0.5·(x − y)"),    # short decimals stay as they are
+    (0.25, "0.25*(B1-C1)", "0.25·(x − y)"),
+])
+def test_a_reciprocal_without_a_short_decimal_prints_as_a_division(factor, excel, math_):
+    from sheetprop.engine import const, mul, var
+    from sheetprop.engine.printers import ExcelPrinter, MathPrinter, PythonPrinter
+
+    x, y = var("x"), var("y")
+    expr = mul(const(factor), x - y)
+    refs = {x: "B1", y: "C1"}
+    assert ExcelPrinter().doprint(expr, refs) == "=" + excel
+    assert MathPrinter().doprint(expr) == math_
+    assert ExcelPrinter().printed_length(expr, refs) == len(ExcelPrinter().doprint(expr, refs))
+    assert repr(factor) in PythonPrinter().doprint(expr, {x: "a", y: "b"})  # compiled code keeps the product

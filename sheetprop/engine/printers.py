@@ -27,6 +27,9 @@ class UnsupportedOperation(ValueError):
 
 class Printer:
     table: dict[str, tuple[str, int, tuple[int, ...]]] = {}
+    # Print c·x as x/n where c = 1/n has no short decimal (the mean over 6 examples: x/6, not
+    # 0.16666666666666666·x). For people; a compiler keeps the multiplication.
+    reciprocals = False
 
     def doprint(self, expr: Expr, refs: dict[Expr, str] | None = None, expand_root=True) -> str:
         """Print ``expr``; with ``expand_root`` the root itself is printed even if it has a ref
@@ -43,6 +46,7 @@ class Printer:
             return self.number(node.payload)
         if node.op == "var":
             return self.variable(node.payload), ATOM
+        node = self._readable(node)
         try:
             template, precedence, needs = self.table[node.op]
         except KeyError:
@@ -75,20 +79,21 @@ class Printer:
                 return len(text), precedence
             if node.op == "var":
                 return len(self.variable(node.payload)), ATOM
+            readable = self._readable(node)
             try:
-                template, precedence, needs = self.table[node.op]
+                template, precedence, needs = self.table[readable.op]
             except KeyError:
                 raise UnsupportedOperation(f"{type(self).__name__} cannot print op {node.op!r}") from None
             if callable(template):
                 # Each operand as one private-use character: the text's length is what is left
                 # plus each operand's length times the times it appears.
-                marks = [chr(0xE000 + k) for k in range(len(node.args))]
-                text = template(marks, node.payload)
-                lengths = [wrapped(arg, needs) for arg in node.args]
+                marks = [chr(0xE000 + k) for k in range(len(readable.args))]
+                text = template(marks, readable.payload)
+                lengths = [wrapped(arg, needs) for arg in readable.args]
                 length = len(text) + sum(text.count(m) * (n - 1) for m, n in zip(marks, lengths))
             else:
-                lengths = [wrapped(arg, need) for arg, need in zip(node.args, needs)]
-                blanks = [""] * len(lengths) + ([self.exponent(node.payload)] if node.op == "pow" else [])
+                lengths = [wrapped(arg, need) for arg, need in zip(readable.args, needs)]
+                blanks = [""] * len(lengths) + ([self.exponent(readable.payload)] if readable.op == "pow" else [])
                 length = len(template.format(*blanks)) + sum(lengths)
             memo[node] = length, precedence
             return length, precedence
@@ -98,6 +103,15 @@ class Printer:
             return length + 2 if precedence < need else length
 
         return measure(expr, expand=expand_root)[0]
+
+    def _readable(self, node: Expr) -> Expr:
+        if not (self.reciprocals and node.op == "mul" and node.args[0].op == "const"):
+            return node
+        c = node.args[0].payload
+        n = round(1 / c) if c != 0 else 0
+        if 3 <= n <= 10**6 and 1 / n == c and len(repr(c)) > 8:
+            return Expr("div", (node.args[1], engine.const(n)))
+        return node
 
     def number(self, value: float) -> tuple[str, int]:
         text = str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
@@ -113,6 +127,8 @@ class Printer:
 class ExcelPrinter(Printer):
     """Formulas that Excel and LibreOffice both read. Excel's unary minus binds tighter than ^
     (-x^2 is (-x)^2), so a negated or exponentiated operand must be an atom."""
+
+    reciprocals = True
 
     # Every spreadsheet function the table can emit: all of them ones every Excel knows, so a
     # workbook writer may skip xlsxwriter's scan for newer functions (tests/test_op_coverage.py
@@ -153,6 +169,8 @@ class ExcelPrinter(Printer):
 
 class MathPrinter(Printer):
     """Readable math for people: (a_o1 − t1)·a_o1·(1 − a_o1)·a_h1."""
+
+    reciprocals = True
 
     table = {
         "add": ("{0} + {1}", ADD, (ADD, ADD)),
