@@ -217,14 +217,11 @@ def _read_table(sheet, value_sheet, header, formulas, values) -> Table:
     columns = {label: col for label, col in columns.items() if label in known}
     computed = [label for label in columns if network.by_label(label).role not in GIVEN_ROLES]
 
-    def empty(cell: Cell) -> bool:
-        return cell.formula is None and cell.value in (None, "")
-
     given = [q.label for q in network.given]
     rows, unfinished, not_a_step = [], None, None
     for row_number in range(header_row + 1, sheet.max_row + 1):
         row = {label: _cell(sheet, value_sheet, row_number, col) for label, col in columns.items()}
-        if all(empty(cell) for cell in row.values()):
+        if all(cell.is_blank for cell in row.values()):
             break
         # Words where a step has its inputs and weights ("η", "final loss"): a block of results
         # right under the table, not a step of it.
@@ -232,8 +229,8 @@ def _read_table(sheet, value_sheet, header, formulas, values) -> Table:
                for label in given):
             not_a_step = row_number
             break
-        if computed and all(empty(row[label]) for label in computed):
-            if any(empty(row[label]) for label in given):
+        if computed and all(row[label].is_blank for label in computed):
+            if any(row[label].is_blank for label in given):
                 not_a_step = row_number  # a few numbers, no step: results, not a row left half done
             else:
                 unfinished = row_number  # only the given values typed: the student stopped here
@@ -396,8 +393,9 @@ def _learning_rate(table: Table, k: int, sheet, formulas, values) -> LearningRat
     # its state beside it), nor the optimizer's other hyper-parameter cells.
     own = {(sheet.title, xl_col_to_name(col - 1), row) for col in table.columns.values()
            for row in (row_above, row_above + 1)}
-    own |= {(sheet.title, *re.fullmatch(r"([A-Z]+)(\d+)", p.where).groups()) for p in table.parameters.values()}
-    own = {(s, c, int(r)) for s, c, r in own}
+    for p in table.parameters.values():
+        column, row = re.fullmatch(r"([A-Z]+)(\d+)", p.where).groups()
+        own.add((sheet.title, column, int(row)))
     candidates: Counter = Counter()
     for q in table.network.given:
         if q.role != "weight":

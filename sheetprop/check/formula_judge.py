@@ -36,7 +36,6 @@ POINTS = 4
 MAX_READ_THROUGH = 8  # cells read through, one inside another, before giving up
 
 _WHERE = re.compile(r"(?:'((?:[^']|'')+)'!|([^'!]+)!)?\$?([A-Z]{1,3})\$?(\d+)")
-_RELATIVE_ROW = re.compile(r"(?<![A-Za-z_$])(\$?[A-Z]{1,3})(\d+)(?![\w(])")
 
 
 @dataclass(frozen=True)
@@ -77,7 +76,7 @@ class TableFormulas:
         row = int(re.search(r"\d+$", cell.ref).group())
         # One column's formulas are the same text once rows are written relative to the cell's
         # own, and read the same way when they read only table cells and η: read them once.
-        key = (label, _RELATIVE_ROW.sub(lambda m: f"{m.group(1)}[{int(m.group(2)) - row}]", cell.formula))
+        key = (label, formulas.relative_to_row(cell.formula, row))
         if key in self._cache:
             return self._cache[key]
         self._read_through = False

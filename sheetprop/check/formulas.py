@@ -229,6 +229,15 @@ class _Parser:
         raise FormulaError(f"the reference {text} is not supported")
 
 
+_RELATIVE_ROW = re.compile(r"(?<![A-Za-z_$])(\$?[A-Z]{1,3})(\d+)(?![\w(])")
+
+
+def relative_to_row(formula: str, row: int) -> str:
+    """``formula`` with each relative row number written as an offset from ``row`` (A5 in row 5 is
+    A[0]): the same text for a formula copied down a column."""
+    return _RELATIVE_ROW.sub(lambda m: f"{m.group(1)}[{int(m.group(2)) - row}]", formula)
+
+
 def _number(value) -> Expr:
     if isinstance(value, list):
         if len(value) != 1:

@@ -8,6 +8,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sheetprop.check.formulas import relative_to_row
+
 
 @dataclass(frozen=True)
 class Finding:
@@ -87,7 +89,6 @@ def score_table(table, table_check, findings: list[Finding]) -> SheetScore:
 
 
 _CELL = re.compile(r"([A-Z]{1,3})(\d+)")
-_RELATIVE_ROW = re.compile(r"(?<![A-Za-z_$])(\$?[A-Z]{1,3})(\d+)(?![\w(])")
 
 
 def _shape(finding: Finding) -> tuple:
@@ -96,7 +97,7 @@ def _shape(finding: Finding) -> tuple:
     column, row = _CELL.fullmatch(finding.cell).groups()
     formula = finding.formula
     if formula is not None:
-        formula = _RELATIVE_ROW.sub(lambda m: f"{m.group(1)}[{int(m.group(2)) - int(row)}]", formula)
+        formula = relative_to_row(formula, int(row))
     return finding.sheet, column, finding.kind, formula
 
 
