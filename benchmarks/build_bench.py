@@ -33,7 +33,7 @@ import sys, xlsxwriter
 rows, sheets, columns, path = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 worksheet_class = None
 if sys.argv[5] == "steps-worksheet":
-    from sheetprop.build.workbook import StepsWorksheet as worksheet_class
+    from sheetprop.fast_worksheet import StepsWorksheet as worksheet_class
 book = xlsxwriter.Workbook(path, {"constant_memory": True})
 for s in range(sheets):
     sheet = book.add_worksheet(f"lr={s}", worksheet_class=worksheet_class)

@@ -35,7 +35,7 @@ from sheetprop.mnist.data import read_idx  # noqa: E402
 from sheetprop.mnist.datasets import MNIST  # noqa: E402
 from sheetprop.mnist.model import MnistNet  # noqa: E402
 from sheetprop.mnist.runtime import configure_cpu_threads  # noqa: E402
-from sheetprop.mnist.sheet_cli import write_for_model  # noqa: E402
+from sheetprop.mnist.model_workbook import write_for_model  # noqa: E402
 from sheetprop.mnist.train import TrainSettings, evaluate, fit  # noqa: E402
 
 SAMPLE = Path(__file__).resolve().parents[1] / "tests" / "data" / "mnist-sample"

@@ -17,7 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from sheetprop.build import build_workbook
+from sheetprop.writer.build import build_workbook
 from sheetprop.libreoffice import find_soffice
 from sheetprop.network.template import load_template
 
@@ -74,7 +74,7 @@ def cnn_workbook(folder: Path) -> Path:
     from sheetprop.mnist.batches import DeviceSplit
     from sheetprop.mnist.data import read_idx
     from sheetprop.mnist.datasets import MNIST
-    from sheetprop.mnist.sheet_cli import write_for_model
+    from sheetprop.mnist.model_workbook import write_for_model
     from sheetprop.mnist.train import TrainSettings, evaluate, fit
 
     sample = DOCS.parent / "tests" / "data" / "mnist-sample"

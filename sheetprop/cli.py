@@ -19,7 +19,7 @@ from sheetprop.errors import UserError
 # double `build`'s memory and start-up. Importing any of them stays cheap (no torch), so
 # `--help` works on a core install.
 COMMANDS = {
-    "build": "sheetprop.build.cli",
+    "build": "sheetprop.writer.cli",
     "mnist": "sheetprop.mnist.cli",
     "mnist-sheet": "sheetprop.mnist.sheet_cli",
     "check": "sheetprop.check.cli",

@@ -171,7 +171,7 @@ def test_bad_mnist_metrics_file_is_a_clear_error(tmp_path, capsys):
 
 def test_fast_formula_path_only_skips_functions_every_excel_knows(tmp_path):
     import xlsxwriter
-    from sheetprop.build.workbook import StepsWorksheet
+    from sheetprop.fast_worksheet import StepsWorksheet
 
     book = xlsxwriter.Workbook(tmp_path / "f.xlsx")
     sheet = book.add_worksheet("s", worksheet_class=StepsWorksheet)

@@ -2,7 +2,7 @@
 
 import pytest
 
-import sheetprop.build.workbook
+import sheetprop.writer.workbook
 from sheetprop.cli import main
 
 
@@ -117,7 +117,7 @@ def test_failed_run_leaves_existing_workbook_untouched_and_no_temp_files(tmp_pat
     def explode(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(sheetprop.build.workbook, "add_summary_results", explode)
+    monkeypatch.setattr(sheetprop.writer.workbook, "add_summary_results", explode)
     with pytest.raises(RuntimeError, match="disk full"):
         main(["build", "--quiet", "--out", str(out)])
     assert out.read_bytes() == b"the student's previous workbook"

@@ -5,9 +5,9 @@ import pytest
 from xlsxwriter.utility import xl_rowcol_to_cell
 
 import sheetprop.network
-import sheetprop.build.workbook
-from sheetprop import build
-from sheetprop.build import workbook as wb
+import sheetprop.writer.workbook
+from sheetprop.writer import build
+from sheetprop.writer import workbook as wb
 from sheetprop.cli import main
 from sheetprop.network import Network
 from sheetprop.engine.printers import ExcelPrinter
@@ -39,7 +39,7 @@ def test_softmax_gradcheck_is_refused_and_told_to_drop_it(tmp_path, capsys):
 
 
 def test_a_computed_formula_too_long_is_refused_without_blaming_gradcheck(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(sheetprop.build.workbook, "MAX_FORMULA_CHARACTERS", 40)
+    monkeypatch.setattr(sheetprop.writer.workbook, "MAX_FORMULA_CHARACTERS", 40)
     code, err, out = run_failing(capsys, tmp_path, "--steps", "3")
     assert_refused(code, err, out, "the formula of column", "Excel allows 40", "fewer examples")
     assert "gradcheck" not in err
@@ -48,7 +48,7 @@ def test_a_computed_formula_too_long_is_refused_without_blaming_gradcheck(tmp_pa
 @pytest.mark.parametrize("limit, refused", [(31, True), (32, False)])
 def test_column_limit(tmp_path, capsys, monkeypatch, limit, refused):
     # era: 31 quantities, plus column A for the step number.
-    monkeypatch.setattr(sheetprop.build.workbook, "MAX_COLUMNS", limit)
+    monkeypatch.setattr(sheetprop.writer.workbook, "MAX_COLUMNS", limit)
     code, err, out = run_failing(capsys, tmp_path, "--steps", "3")
     if refused:
         assert_refused(code, err, out, "needs 32 columns per sheet; Excel allows 31")
@@ -59,7 +59,7 @@ def test_column_limit(tmp_path, capsys, monkeypatch, limit, refused):
 @pytest.mark.parametrize("limit, refused", [(wb.HEADER_ROW + 5, True), (wb.HEADER_ROW + 6, False)])
 def test_row_limit(tmp_path, capsys, monkeypatch, limit, refused):
     # 5 steps: the header row, then rows HEADER_ROW+1 .. HEADER_ROW+5 (0-based).
-    monkeypatch.setattr(sheetprop.build.workbook, "MAX_ROWS", limit)
+    monkeypatch.setattr(sheetprop.writer.workbook, "MAX_ROWS", limit)
     code, err, out = run_failing(capsys, tmp_path, "--steps", "5")
     if refused:
         assert_refused(code, err, out, f"5 steps need {wb.HEADER_ROW + 6} rows; Excel allows {limit}")

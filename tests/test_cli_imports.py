@@ -19,7 +19,7 @@ def modules_after(code: str) -> set[str]:
 def test_importing_the_cli_imports_no_command():
     loaded = modules_after("import sheetprop.cli")
     assert not loaded & set(HEAVY)
-    assert "sheetprop.build.cli" not in loaded and "xlsxwriter" not in loaded
+    assert "sheetprop.writer.cli" not in loaded and "xlsxwriter" not in loaded
 
 
 @pytest.mark.parametrize("options", [[], ["--gradcheck"], ["--exercise"]], ids=str)
@@ -28,7 +28,7 @@ def test_build_imports_neither_check_nor_openpyxl(tmp_path, options):
     loaded = modules_after("from sheetprop.cli import main\n"
                            f"assert main(['build', '--quiet', '--steps', '3', '--out', {out!r}, *{options!r}]) == 0")
     assert not loaded & set(HEAVY), loaded & set(HEAVY)
-    assert "sheetprop.build.cli" in loaded
+    assert "sheetprop.writer.cli" in loaded
 
 
 @pytest.mark.parametrize("command, option", [("build", "--gradcheck"), ("check", "--tolerance"),

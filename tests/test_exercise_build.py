@@ -9,10 +9,10 @@ import openpyxl
 import pytest
 import xlsxwriter
 
-import sheetprop.build.exercise
+import sheetprop.writer.exercise
 from sheetprop.cli import main
 from sheetprop.errors import UserError
-from sheetprop.build.exercise import read_exercise_record, write_exercise_record
+from sheetprop.record import read_exercise_record, write_exercise_record
 from sheetprop.libreoffice import find_soffice, recalculate
 from sheetprop.network.template import builtin_templates, load_template, parse_template, template_record
 
@@ -228,7 +228,7 @@ def test_a_failed_student_version_leaves_neither_file(tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise UserError("broken on purpose")
 
-    monkeypatch.setattr(sheetprop.build.exercise, "add_instructions_sheet", broken)
+    monkeypatch.setattr(sheetprop.writer.exercise, "add_instructions_sheet", broken)
     key = tmp_path / "BP.xlsx"
     key.write_bytes(b"the old key")
     assert main(["build", "--quiet", "--exercise", "--steps", "2", "--out", str(key)]) == 2

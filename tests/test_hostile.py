@@ -2,13 +2,10 @@
 behind, and stays within bounded time and memory. Every file is built here."""
 
 import gzip
-import io
 import os
-import resource
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 import zipfile
 from pathlib import Path

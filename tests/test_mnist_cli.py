@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from sheetprop.cli import main
-from sheetprop.build.metrics_sheet import METRIC_COLUMNS
+from sheetprop.metrics_sheet import METRIC_COLUMNS
 from mnist_fixtures import write_mnist_folder
 
 REPO = Path(__file__).resolve().parents[1]

@@ -5,7 +5,7 @@ import pytest
 import xlsxwriter
 
 from sheetprop.errors import UserError
-from sheetprop.build.metrics_sheet import METRIC_COLUMNS, add_metrics_sheet, read_metrics_csv, write_metrics_csv
+from sheetprop.metrics_sheet import METRIC_COLUMNS, add_metrics_sheet, read_metrics_csv, write_metrics_csv
 
 HEADER = "epoch,train_loss,train_accuracy,test_loss,test_accuracy,lr,seconds"
 

@@ -129,7 +129,7 @@ def test_200_steps_follow_torch_optim(optimizer, name, lr, settings):
 
 
 def test_xor_is_learnt_within_the_default_steps_at_a_default_learning_rate():
-    from sheetprop.build import DEFAULT_LEARNING_RATES, DEFAULT_STEPS
+    from sheetprop.writer.build import DEFAULT_LEARNING_RATES, DEFAULT_STEPS
 
     network = Network(load_template("xor"))
     labels_ = [q.label for q in network.quantities]

@@ -10,7 +10,8 @@ from xlsxwriter.worksheet import Worksheet
 
 from sheetprop import engine
 
-from sheetprop.build import workbook
+from sheetprop.writer import workbook
+from sheetprop import fast_worksheet
 from sheetprop.engine.numeric import compile_function
 from sheetprop.engine.printers import ExcelPrinter, MathPrinter, PythonPrinter
 
@@ -92,11 +93,11 @@ def test_the_declared_functions_are_the_ones_the_table_emits():
 
 
 def test_the_model_sheets_functions_are_declared():
-    source = Path(workbook.__file__).parents[1].joinpath("mnist", "model_workbook.py").read_text()
+    source = Path(fast_worksheet.__file__).parent.joinpath("mnist", "model_workbook.py").read_text()
     code = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith("#"))
     # Past the module docstring; two letters or more, as every function (a label's P(k) is not one).
     written = set(re.findall(r"\b([A-Z][A-Z0-9.]+)\(", code.split('"""', 2)[2]))
-    assert written and written <= workbook.MODEL_SHEET_FUNCTIONS, written - workbook.MODEL_SHEET_FUNCTIONS
+    assert written and written <= fast_worksheet.MODEL_SHEET_FUNCTIONS, written - fast_worksheet.MODEL_SHEET_FUNCTIONS
 
 
 @pytest.mark.parametrize("op", sorted(EXAMPLES))

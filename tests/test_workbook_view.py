@@ -1,7 +1,6 @@
 """What a student sees: readable numbers, the chart on the first screen, one place to play,
 a gradient check that agrees with the chain rule and breaks with a planted slip."""
 
-import math
 import re
 import zipfile
 

@@ -20,7 +20,7 @@ from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
 
 from sheetprop.network import labels
 from sheetprop.errors import UserError
-from sheetprop.build.exercise import read_exercise_record
+from sheetprop.record import read_exercise_record
 from sheetprop.libreoffice import find_soffice, recalculate
 from sheetprop.network import GIVEN_ROLES, Network
 from sheetprop.network.template import parse_template

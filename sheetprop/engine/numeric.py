@@ -6,7 +6,7 @@ rules as ``engine.evaluate`` (which stays the plain reference the tests compare 
 
 from __future__ import annotations
 
-from sheetprop import engine
+from sheetprop.engine import graph as engine
 from sheetprop.engine.printers import PythonPrinter
 
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import math
 
-from sheetprop import engine
-from sheetprop.engine import Expr
+from sheetprop.engine import graph as engine
+from sheetprop.engine.graph import Expr
 
 LOWEST, ADD, MUL, NEG, POW, ATOM = range(6)
 

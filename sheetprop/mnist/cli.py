@@ -12,14 +12,11 @@ import sys
 from pathlib import Path
 
 from sheetprop.atomic import check_output_path
-from sheetprop.errors import UserError
+from sheetprop.mnist.options import DATASET_NAMES, DEFAULT_DATA, torch_runtime
 
-DEFAULT_DATA = Path("data")
-DATASET_NAMES = ("mnist", "fashion-mnist")  # the keys of datasets.DATASETS (kept here: --help must stay light)
 DEFAULT_OUT = Path("output") / "mnist.xlsx"
 MAX_EPOCHS = 200
 MAX_BATCH_SIZE = 8192
-INSTALL_HINT = "the mnist command needs PyTorch: pip install 'sheetprop[mnist]' (or install torch for your platform from https://pytorch.org)"
 
 DESCRIPTION = """\
 Train a small CNN (about 7,600 parameters) on MNIST or Fashion-MNIST and write its metrics to a workbook.
@@ -101,18 +98,6 @@ def format_epoch(row: dict, epochs: int) -> str:
     )
 
 
-def torch_runtime():
-    """The runtime module, imported first (it sets the OpenMP wait policy before torch loads), or
-    the install hint as a one-line error where torch is missing."""
-    try:
-        from sheetprop.mnist import runtime
-    except ImportError as exc:
-        if (exc.name or "").split(".")[0] != "torch":
-            raise
-        raise UserError(INSTALL_HINT) from None
-    return runtime
-
-
 def run(args: argparse.Namespace) -> int:
     out = check_output_path(args.out)
     runtime = torch_runtime()
@@ -146,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
         print("sheetprop mnist: interrupted before the first epoch finished; nothing written", file=sys.stderr)
         return 130
 
-    from sheetprop.mnist.sheet_cli import write_for_model
+    from sheetprop.mnist.model_workbook import write_for_model
 
     # The outputs are written whole: a further Ctrl-C now (a second one, or one just after the
     # last epoch) waits for them instead of losing the run's workbook.

@@ -9,7 +9,7 @@ import numpy as np
 import xlsxwriter
 
 from sheetprop.atomic import atomic_output
-from sheetprop.build.metrics_sheet import add_metrics_sheet, write_metrics_csv
+from sheetprop.metrics_sheet import add_metrics_sheet, write_metrics_csv
 from sheetprop.mnist.data import NUM_CLASSES
 from sheetprop.mnist.datasets import MNIST
 from sheetprop.mnist.figures import plot_curves, plot_misclassified

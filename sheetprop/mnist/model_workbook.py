@@ -23,7 +23,7 @@ from xlsxwriter.utility import quote_sheetname, xl_range, xl_range_abs, xl_rowco
 from sheetprop.atomic import atomic_output
 from sheetprop.errors import UserError
 from sheetprop.mnist.cnn_arrays import Cnn, ConvBlock, MaxPool, Mix, forward
-from sheetprop.build.workbook import StepsWorksheet
+from sheetprop.fast_worksheet import StepsWorksheet
 
 EXCEL_FORMULA_LIMIT = 8192
 PREDICT, INPUT, HEAD, DIGITS, MODEL = "predict", "input", "head", "digits", "model"
@@ -329,3 +329,19 @@ class _Writer:
             row += 1
         sheet.set_column(0, 1, 22)
         sheet.set_column(2, 4, 16)
+
+
+def write_for_model(out: Path, model, dataset, images, labels, predictions, digit: int | None = None):
+    """The model workbook of a trained torch model: what both 'mnist' and 'mnist-sheet' write."""
+    from sheetprop.mnist.model import layer_table, to_arrays  # torch: only once a model is in hand
+
+    offered = choose_digits(labels, predictions)
+    if digit is None:
+        digit = offered[0]
+    elif digit not in offered:
+        if not 0 <= digit < len(labels):
+            raise UserError(f"--digit {digit} is not a test image index (0 to {len(labels) - 1})")
+        offered.append(digit)
+    sizes = write_model_workbook(out, to_arrays(model, dataset.mean, dataset.std), images, labels, offered, digit,
+                                 dataset.class_names, layer_table(model), dataset.title)
+    return out, {**sizes, "digit": digit, "offered": len(offered)}

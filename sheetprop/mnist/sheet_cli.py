@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sheetprop.atomic import check_output_path
 from sheetprop.errors import UserError
-from sheetprop.mnist.cli import DATASET_NAMES, DEFAULT_DATA, torch_runtime
+from sheetprop.mnist.options import DATASET_NAMES, DEFAULT_DATA, torch_runtime
 
 DEFAULT_OUT = Path("output") / "mnist_model.xlsx"
 DESCRIPTION = """\
@@ -49,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
     from sheetprop.mnist.datasets import default_data_folder, get_dataset
     from sheetprop.mnist.download import ensure_mnist_files
     from sheetprop.mnist.model import MnistNet
+    from sheetprop.mnist.model_workbook import write_for_model
     from sheetprop.mnist.train import evaluate
 
     runtime.configure_cpu_threads()
@@ -69,20 +70,3 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {path}: {sizes['sheets']} sheets, {sizes['cells']:,} formula cells; "
           f"digit {sizes['digit']} shown, {sizes['offered']} test images offered")
     return 0
-
-
-def write_for_model(out: Path, model, dataset, images, labels, predictions, digit: int | None = None):
-    """The model workbook of a trained torch model: what both 'mnist' and 'mnist-sheet' write."""
-    from sheetprop.mnist.model import layer_table, to_arrays
-    from sheetprop.mnist.model_workbook import choose_digits, write_model_workbook
-
-    offered = choose_digits(labels, predictions)
-    if digit is None:
-        digit = offered[0]
-    elif digit not in offered:
-        if not 0 <= digit < len(labels):
-            raise UserError(f"--digit {digit} is not a test image index (0 to {len(labels) - 1})")
-        offered.append(digit)
-    sizes = write_model_workbook(out, to_arrays(model, dataset.mean, dataset.std), images, labels, offered, digit,
-                                 dataset.class_names, layer_table(model), dataset.title)
-    return out, {**sizes, "digit": digit, "offered": len(offered)}

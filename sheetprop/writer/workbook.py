@@ -9,16 +9,15 @@ memory flat however many steps there are.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 from xlsxwriter.utility import quote_sheetname, xl_rowcol_to_cell
-from xlsxwriter.worksheet import Worksheet
 
 from sheetprop.engine import Expr
 from sheetprop.errors import UserError
 from sheetprop.engine.printers import ExcelPrinter
+from sheetprop.fast_worksheet import StepsWorksheet
 
 # Column A, above the step numbers, holds the parameters: η in A2 under its label in A1, then
 # any others (the gradient check's h) the same way; column A stays in view however far one scrolls.
@@ -45,25 +44,6 @@ NEUTRAL_GROUP = ("#595959", "#F2F2F2")
 # Excel has no NaN: where the numbers overflow (EXP of a huge argument) the cell shows #NUM!,
 # which is also what Excel and LibreOffice compute for the same formula.
 ERROR_VALUE = "#NUM!"
-
-
-# Functions the MNIST model workbook's sheets write besides the engine's (mnist/model_workbook.py).
-MODEL_SHEET_FUNCTIONS = frozenset({"SUM", "SUMPRODUCT", "AVERAGE", "INDEX", "MATCH", "MAX", "EXP"})
-
-
-class StepsWorksheet(Worksheet):
-    """A worksheet that skips xlsxwriter's scan for newer Excel functions in formulas that use
-    only functions every Excel knows. The scan is some thirty regular-expression passes over each
-    formula, over two thirds of the time a large build takes; any other formula still gets it."""
-
-    _FUNCTION = re.compile(r"[A-Z][A-Z0-9.]*\(")
-    # The engine's formulas (whatever ExcelPrinter can emit) and the MNIST model sheets' own.
-    _CLASSIC = frozenset(f"{name}(" for name in ExcelPrinter.functions | MODEL_SHEET_FUNCTIONS)
-
-    def _prepare_formula(self, formula, expand_future_functions=False):
-        if formula.startswith("=") and self._CLASSIC.issuperset(self._FUNCTION.findall(formula)):
-            return formula[1:]
-        return super()._prepare_formula(formula, expand_future_functions)
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,9 @@ import dataclasses
 import sys
 from pathlib import Path
 
-from sheetprop.build import (DEFAULT_LEARNING_RATES, DEFAULT_STEPS, MAX_STEPS, build_workbook,
+from sheetprop.writer.build import (DEFAULT_LEARNING_RATES, DEFAULT_STEPS, MAX_STEPS, build_workbook,
                              parse_learning_rates, parse_steps)
-from sheetprop.build.exercise import exercise_path
+from sheetprop.writer.exercise import exercise_path
 from sheetprop.network.optimizers import OPTIMIZERS
 from sheetprop.network.template import builtin_templates, load_template
 
@@ -71,7 +71,7 @@ def run(args) -> int:
     exercise_out = exercise_path(args.out) if args.exercise else None
     add_extra_sheets = None
     if args.mnist_metrics is not None:
-        from sheetprop.build.metrics_sheet import add_metrics_sheet, read_metrics_csv
+        from sheetprop.metrics_sheet import add_metrics_sheet, read_metrics_csv
 
         metrics = read_metrics_csv(args.mnist_metrics)
 

@@ -20,7 +20,8 @@ from sheetprop.errors import UserError
 from sheetprop.network import (CARRIED_ROLES, DEFAULT_FINITE_DIFFERENCE_STEP, FINITE_DIFFERENCE_STEP,
                                LEARNING_RATE, Network, previous)
 from sheetprop.network.template import Template
-from sheetprop.build import exercise, workbook as wb
+from sheetprop import record
+from sheetprop.writer import exercise, workbook as wb
 from sheetprop.network import labels, losses
 
 DEFAULT_LEARNING_RATES = "0.1,0.2,0.5,0.8,1,2"
@@ -222,7 +223,7 @@ def write_key(network: Network, columns: list[wb.Column], learning_rates: list[s
         wb.add_summary_results(book, formats, summary, results_row, chart_anchor, sheets, labels.LOSS)
         if add_extra_sheets is not None:
             add_extra_sheets(book, formats)
-        exercise.write_exercise_record(book, template, steps, [s.name for _, s in sheets])
+        record.write_exercise_record(book, template, steps, [s.name for _, s in sheets])
     finally:
         book.close()
     return results
@@ -248,7 +249,7 @@ def write_exercise(network: Network, learning_rates: list[str], steps: int, tmp:
                                _rows(network, lr_text, steps, progress, f"{name} (exercise)"),
                                chart_title=f"{labels.LOSS} per step", loss_label=labels.LOSS,
                                exercise=True)
-        exercise.write_exercise_record(book, template, steps, names)
+        record.write_exercise_record(book, template, steps, names)
     finally:
         book.close()
 

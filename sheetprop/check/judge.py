@@ -1,0 +1,442 @@
+"""Check a hand-made backpropagation table cell by cell, and say where each mistake enters.
+
+Every labelled cell is judged *locally*, on its own. A formula by what it computes over the
+table's cells (``formula_judge``), against the chain rule; a typed or pasted number by its
+value, against the chain rule applied to the workbook's own values of the cells it depends on,
+to the digits it keeps (``precision``). So a wrong formula is found in its own cell, while the
+correct formulas downstream of it, which faithfully pass the wrong number on, are right. Later
+rows' weights (and an optimizer's state) are judged the same way against the update from the
+row above. A wrong cell gets a hint when a small variant of the right expression is verified to
+compute what it does (``hints``); ``report`` groups the findings and scores the cells.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from sheetprop import engine
+from xlsxwriter.utility import xl_col_to_name
+
+from sheetprop.check.audit import Audit, Cell, Table, read_workbook, references
+from sheetprop.check.hints import absolute, as_read, find_hint, same_kind_swap, student_name, update_rule
+from sheetprop.check.report import Finding, Report, relative_error, score_table
+from sheetprop.engine import Expr, var
+from sheetprop.check.formula_judge import (SYMBOLIC_TOLERANCE, TableFormulas, random_points, same_function,
+                                           values_at, variables)
+from sheetprop.network import GIVEN_ROLES, LEARNING_RATE, previous
+from sheetprop.engine.numeric import compile_function
+from sheetprop.check.precision import StoredPrecision
+
+# Spreadsheets and the engine both compute in IEEE doubles; a right formula differs from the
+# engine only in rounding order, a few ulps (~1e-16 relative each, ~1e-15 after a dozen ops),
+# while a chain-rule slip shifts a value by ~1e-7 relative or more (σ'(h1) for σ'(h2) in the
+# classic exercise is 3e-2; smaller slips come from inputs that nearly coincide). 1e-9 leaves
+# several orders of magnitude on both sides.
+DEFAULT_TOLERANCE = 1e-9
+# Values that should be 0 (E where an output hits its target, a relu gradient) come out as
+# rounding noise of order 1e-17; no relative test can judge those, so differences below this
+# absolute floor never count.
+ABSOLUTE_FLOOR = 1e-15
+
+
+
+def check_workbook(path, tolerance: float = DEFAULT_TOLERANCE) -> Report:
+    audit: Audit = read_workbook(path)
+    report = Report(audit.path, [(t.sheet, len(t.rows)) for t in audit.tables],
+                    recalculated=audit.recalculated, exercise=any(t.recorded for t in audit.tables))
+    report.notes.extend(f"skipped {reason}" for reason in audit.skipped)
+    if audit.recalculated:
+        report.notes.append(f"{audit.path.name} had no saved values; LibreOffice recalculated them")
+    for table in audit.tables:
+        report.notes.extend(f"sheet {table.sheet!r}: {note}" for note in table.notes)
+        table_check = TableCheck(table, tolerance)
+        findings = table_check.findings()
+        report.findings.extend(findings)
+        report.notes.extend(f"sheet {table.sheet!r}: {note}" for note in table_check.notes())
+        report.scores.append(score_table(table, table_check, findings))
+    return report
+
+
+class TableCheck:
+    """The checks of one table. Each computed quantity gets a *local* expression: its node with
+    every other quantity that has a column in the sheet cut off into a variable of that label.
+    A cell with a formula is judged by what the formula computes (``formula_judge``); its value
+    decides only how a wrong formula is reported, and cells without one are judged by value."""
+
+    def __init__(self, table: Table, tolerance: float):
+        self.table, self.tolerance, self.network = table, tolerance, table.network
+        present = [q for q in self.network.quantities if q.label in table.columns]
+        leaves: dict[Expr, Expr] = {}
+        for q in present:
+            leaves.setdefault(q.node, var(q.label))  # given quantities are such variables already
+        self.local = {q.label: _cut(q.node, leaves) for q in self.network.computed}
+        self.inputs = [var(q.label) for q in present]
+        computed = self.network.computed
+        self.evaluate_local = compile_function([self.local[q.label] for q in computed], self.inputs)
+        self.computed_labels = [q.label for q in computed]
+        self.column_labels = {xl_col_to_name(col - 1): label for label, col in table.columns.items()}
+        # Every later row's givens from the row above: w − η·∂E/∂w, or the same value.
+        self.labels = [q.label for q in self.network.quantities]
+        # What the row above (and an optimizer's state beside it) gives each carried cell: a
+        # given's update, an optimizer state's next value.
+        self.carried = self.network.carried
+        self.state_labels = [q.label for q in self.carried if q.role == "optimizer"]
+        self.hyperparameters = [p.symbol for p in self.network.hyperparameters]
+        self.evaluate_updates = compile_function(
+            [self.network.update(q) for q in self.carried],
+            [previous(label) for label in self.labels] + [var(label) for label in self.state_labels]
+            + [LEARNING_RATE] + self.hyperparameters)
+        # η is one cell per table, the one the first update reads: a reference that drifts down
+        # row by row (B32, B33, … where $B$32 belongs) trains at other rates without a sign.
+        self.table_eta = next((lr for lr in table.learning_rates if lr is not None), None)
+        self.formulas = TableFormulas(table, self.table_eta.where if self.table_eta else None)
+        self.points = random_points(self.network)
+        self.right_at_points = {q.label: [p[q.label] for p in self.points] for q in computed}
+        self.right_at_points.update({q.label: values_at(self.network.update(q), self.points)
+                                     for q in self.carried})
+        self.precision = self._stored_precision()
+        self._slack_functions: dict[str, tuple] = {}
+        self.pasted = self._holds_pasted_values()
+        self._given_labels = {q.label for q in self.network.given}
+        self.trained = set(self.network.trained)
+        self.judged: list[tuple[str, str]] = []  # (label, cell) of every cell given a verdict, for the scores
+        self._point_values: dict[Expr, list[float] | None] = {}
+        self._verdicts: dict[tuple, object] = {}  # verdicts and hints, once per (formula, chain rule)
+        # Printed once, not once a cell.
+        self.derivations = {q.label: self.network.derivation(q) for q in computed}
+        self.update_rules = {q.label: update_rule(q.label, self.network.update(q)) for q in self.carried}
+        self.drifted: set[str] = set()  # updates reading a drifted η: one finding a row, every cell wrong
+
+    def findings(self) -> list[Finding]:
+        found: list[Finding] = []
+        above = None  # the row above's values of every quantity, once it could be evaluated
+        for k, row in enumerate(self.table.rows):
+            if k > 0:
+                found.extend(self._check_givens(k, row, above))
+            values, problems = self._row_values(row)
+            found.extend(problems)
+            above = None
+            expected = None
+            if values is not None:
+                expected = dict(zip(self.computed_labels, self.evaluate_local(
+                    *(values[v.payload] for v in self.inputs))))
+                above = {label: values.get(label, expected.get(label)) for label in self.labels}
+            # Without the row's values (a given left blank), formulas are still judged by what they compute.
+            found.extend(self._check_computed(row, values, expected, first_row=k == 0))
+        return found
+
+    def notes(self) -> list[str]:
+        notes = []
+        if self.pasted:
+            notes.append(f"it holds pasted values ({self.pasted}), not formulas: each number is judged "
+                         "against the chain rule to the digits it keeps, and nothing in it follows "
+                         "when an input changes")
+        elif self.precision.rounded:
+            notes.append(f"its saved numbers keep {self.precision.describe()} (as in a Google Sheets "
+                         "export): formulas are judged by what they compute, numbers to the digits kept")
+        return notes
+
+    def _stored_precision(self) -> StoredPrecision:
+        exact = {q.label for q in self.network.given if q.role != "weight"}
+        numbers = [cell.number for row in self.table.rows for label, cell in row.items()
+                   if label not in exact and cell.number is not None]
+        return StoredPrecision(numbers, exact)
+
+    def _holds_pasted_values(self) -> str | None:
+        """"N of M computed cells" when most computed cells hold typed numbers, else None."""
+        computed = [row[label] for row in self.table.rows for label in self.computed_labels if label in row]
+        typed = sum(cell.is_typed and cell.number is not None for cell in computed)
+        return f"{typed} of {len(computed)} computed cells" if computed and typed > len(computed) / 2 else None
+
+    # --- one row ------------------------------------------------------------------------------
+
+    def _row_values(self, row: dict[str, Cell]):
+        """The row's numbers by label (NaN for a computed cell showing an error value), or None
+        when a given cell holds no number, with a finding for it."""
+        values, problems = {}, []
+        for label, cell in row.items():
+            number = cell.number
+            # An error value that a formula computed (w − η·∂E/∂w after EXP overflowed) came from
+            # upstream, where it is judged; here it is the spreadsheet's NaN, not a slip.
+            computed_error = cell.formula is not None and not cell.is_typed and isinstance(cell.value, str) \
+                and cell.value.startswith("#")
+            if number is None and computed_error:
+                number = math.nan
+            if number is None and self.network.by_label(label).role in GIVEN_ROLES:
+                if cell.is_blank:
+                    problems.append(self._blank(cell, label, "the update formula belongs here"))
+                else:
+                    problems.append(self._finding(cell, label, "not a number", None,
+                                                  "holds no number, so this row cannot be checked"))
+            values[label] = math.nan if number is None else number
+        return (None if problems else values), problems
+
+    def _check_computed(self, row, values, expected, first_row: bool) -> list[Finding]:
+        """Each computed cell of the row; ``values`` and ``expected`` are None when the row's
+        givens are not all numbers, and then only formulas can be judged."""
+        found = []
+        for q in self.network.computed:
+            cell = row.get(q.label)
+            if cell is None:
+                continue
+            chain_rule = self.derivations[q.label]
+            if cell.is_blank:
+                found.append(self._blank(cell, q.label, "a formula belongs here", chain_rule))
+                continue
+            local = self.local[q.label]
+            want = expected[q.label] if expected is not None else None
+            wrong = None if want is None else (
+                cell.number is None or self._disagree(q.label, local, values, cell.number, want, first_row))
+            if cell.is_typed and self.pasted:
+                if wrong is not None:
+                    self.judged.append((q.label, cell.ref))
+                if wrong:
+                    found.append(self._finding(
+                        cell, q.label, "wrong value", want,
+                        "holds a number that is not the chain rule's value from the cells it depends on, "
+                        "even allowing for the digits kept",
+                        hint=(self._hint(local, [values], [cell.number], chain_rule.split(" = ")[0])
+                              if cell.number is not None else None),
+                        chain_rule=chain_rule))
+                continue
+            if cell.is_typed:
+                self.judged.append((q.label, cell.ref))
+                found.append(self._finding(
+                    cell, q.label, "typed number", want,
+                    "holds a typed number where a formula belongs"
+                    + ("" if wrong is None else ", and the number is wrong" if wrong else
+                       " (its value is right for now, but it will not follow when the inputs change)"),
+                    chain_rule=chain_rule))
+                continue
+            if want is not None and cell.number is None and math.isnan(want):
+                continue  # an error value where the chain rule gives none either: from upstream
+            finding = self._judge_formula(q.label, cell, local, values, want, wrong, chain_rule)
+            if finding is not None:
+                found.append(finding)
+        return found
+
+    def _judge_formula(self, label: str, cell: Cell, right: Expr, values: dict | None, want, wrong: bool | None,
+                       chain_rule: str, update: bool = False) -> Finding | None:
+        """The finding for a formula cell, if any: a formula that computes the right function is
+        right whatever it shows; one that does not is a wrong formula when its number is off (or
+        cannot be known), and a wrong reference when the number agrees only because two cells hold
+        the same value. ``wrong`` is None where the cells it depends on hold no numbers."""
+        reading = self.formulas.read(label, cell)
+        computes = self._at_points(reading.expr) if reading is not None else None
+        if update and reading is not None and LEARNING_RATE.payload not in reading.reads and self.table_eta:
+            # η typed into the update as a number (−0.5*…): right when it is the table's η.
+            right = engine.substitute(right, {LEARNING_RATE: engine.const(self.table_eta.value)})
+            right_values = self._at_points(right)
+        else:
+            right_values = self.right_at_points[label]
+        if reading is None and wrong is None:
+            return None  # neither its formula nor its inputs can be read: it cannot be judged
+        self.judged.append((label, cell.ref))
+        if reading is not None and self._computes_the_same(reading.expr, right, computes, right_values):
+            return None
+        lhs = label if update else chain_rule.split(" = ")[0]
+        shown = as_read(reading.expr, update) if reading is not None else None
+        if wrong or wrong is None:
+            if cell.number is None and wrong is not None:
+                return self._finding(cell, label, "not a number", want,
+                                     f"shows {cell.value!r} where the chain rule gives a number",
+                                     chain_rule=chain_rule, reads=shown)
+            hint = (self._formula_hint(right, reading.expr, computes, lhs) if computes is not None
+                    else self._hint(right, [values], [cell.number], lhs) if values is not None and cell.number is not None
+                    else None)
+            if update:
+                message = self._update_message(label, self.table_eta)
+            else:
+                message = "disagrees with the chain rule applied to the cells it depends on"
+            return self._finding(cell, label, "wrong update" if update else "wrong formula", want,
+                                 message, hint=hint, chain_rule=chain_rule, reads=shown)
+        # The number agrees. A formula that reads other cells than the chain rule needs (t1 for
+        # t2) agrees only by coincidence; one that reads the right cells and differs within the
+        # tolerance the user allowed, or that reads typed numbers outside the table, is let be.
+        if reading is not None:
+            if reading.read_constants:
+                return None
+            used, needed = reading.reads, variables(right)
+            if used == needed:
+                return None
+            swap = same_kind_swap(used, needed)
+            detail = (f"uses {student_name(swap[0])} where {label} needs {student_name(swap[1])}" if swap else
+                      f"reads {', '.join(map(student_name, sorted(used)))} where the chain rule reads "
+                      f"{', '.join(map(student_name, sorted(needed)))}")
+        else:
+            swap = self._swapped_reference(label, cell)
+            if swap is None:
+                return None
+            detail = f"uses {swap[0]} where {label} needs {swap[1]}"
+        return self._finding(cell, label, "wrong reference", want,
+                             f"{detail} (the value agrees only because they hold the same number in this row)",
+                             hint=(self._formula_hint(right, reading.expr, computes, lhs) if computes is not None else None),
+                             chain_rule=chain_rule, reads=shown)
+
+    def _disagree(self, label: str, expr: Expr, env: dict, found: float, expected: float,
+                  first_row: bool = False) -> bool:
+        """Beyond the tolerance and beyond what rounding to the digits the table keeps explains:
+        half a unit of the found number's last digit, plus each input's, times how much it moves
+        the result (first order, from the engine's own derivatives), with a margin of 2. The first
+        row's givens are the exercise's typed starting values: exact."""
+        slack = 0.0
+        if self.precision.rounded:
+            slack = 2 * (self.precision.uncertainty(label, found)
+                         + self._propagated(label, expr, env, self._given_labels if first_row else ()))
+        if math.isnan(expected) or math.isnan(found):
+            return math.isnan(expected) != math.isnan(found)
+        return abs(found - expected) > self.tolerance * max(abs(found), abs(expected)) + ABSOLUTE_FLOOR + slack
+
+    def _propagated(self, key: str, expr: Expr, env: dict, exact=()) -> float:
+        if key not in self._slack_functions:
+            inputs = sorted(variables(expr))
+            partials = engine.grad(expr, [var(name) for name in inputs]) if inputs else []
+            self._slack_functions[key] = (inputs, compile_function(partials, [var(n) for n in inputs]))
+        inputs, partials = self._slack_functions[key]
+        if not inputs:
+            return 0.0
+        try:
+            slopes = partials(*(env[name] for name in inputs))
+        except KeyError:
+            return 0.0
+        # Only the table's own numbers were rounded: η and the like are the values their cells hold.
+        labels = (name.removeprefix("previous ") for name in inputs)
+        return sum(abs(slope) * self.precision.uncertainty(label, env[name])
+                   for name, label, slope in zip(inputs, labels, slopes)
+                   if math.isfinite(slope) and name not in exact and label in self.table.columns)
+
+    def _swapped_reference(self, label: str, cell: Cell) -> tuple[str, str] | None:
+        """For a formula that cannot be read: (used, needed) when it reads this row's cell of one
+        quantity where the chain rule needs another of the same kind (t1 for t2) and misses that one."""
+        row = int(re.search(r"\d+$", cell.ref).group())
+        read = set()
+        for sheet, column, ref_row in references(cell.formula or ""):
+            if (sheet is None or sheet == self.table.sheet) and ref_row == row:
+                label_there = self.column_labels.get(column)
+                if label_there is not None:
+                    read.add(label_there)
+        return same_kind_swap(frozenset(read), variables(self.local[label]))
+
+    def _check_givens(self, k: int, row, above) -> list[Finding]:
+        """Later rows: weights must be the update of the row above, other givens unchanged."""
+        found = []
+        learning_rate = self.table.learning_rates[k]
+        table_eta = self.table_eta
+        drifted = learning_rate is not None and table_eta is not None and learning_rate.where != table_eta.where
+        if drifted:
+            learning_rate = table_eta
+        eta = learning_rate.value if learning_rate is not None else math.nan
+        state = [row[label].number if label in row and row[label].number is not None else math.nan
+                 for label in self.state_labels]
+        settings = [self.table.parameters[p.payload].value for p in self.hyperparameters]
+        wants = (self.evaluate_updates(*(above[label] for label in self.labels), *state, eta, *settings)
+                 if above is not None else [None] * len(self.carried))
+        env = None
+        if above is not None:
+            env = {previous(label).payload: value for label, value in above.items()}
+            env.update(zip(self.state_labels, state))
+            env.update(zip((p.payload for p in self.hyperparameters), settings))
+            env[LEARNING_RATE.payload] = eta
+        for q, want in zip(self.carried, wants):
+            cell = row.get(q.label)
+            if cell is None:
+                continue
+            trained = q in self.trained or q.role == "optimizer"  # what the student works out
+            if cell.is_blank:
+                continue  # reported with the row's values (_row_values)
+            if trained and learning_rate is None:
+                continue  # η unknown: the update cannot be checked (the table notes it)
+            update = self.network.update(q)
+            if q in self.trained and drifted:
+                self.judged.append((q.label, cell.ref))
+                self.drifted.add(cell.ref)
+                if not any(f.kind == "η drift" for f in found):  # one finding for the row, not one per weight
+                    read = self.table.learning_rates[k]
+                    found.append(self._finding(
+                        cell, q.label, "η drift", want,
+                        f"reads η from {read.where} (= {read.value:g}), not the table's η cell {table_eta.where} "
+                        f"(= {table_eta.value:g}); make the reference absolute ({absolute(table_eta.where)}) so every "
+                        "row uses the same η", chain_rule=self.update_rules[q.label]))
+                continue
+            if trained and cell.is_typed and not self.pasted:
+                self.judged.append((q.label, cell.ref))
+                found.append(self._finding(cell, q.label, "typed number", want,
+                                           "holds a typed number where the weight update formula belongs",
+                                           chain_rule=self.update_rules[q.label]))
+                continue
+            if cell.number is None and want is None and cell.is_typed:
+                continue
+            wrong = None if want is None or cell.number is None else self._disagree(
+                q.label, update, env, cell.number, want)
+            if not cell.is_typed:
+                if not trained and wrong is None:
+                    continue
+                finding = self._judge_formula(q.label, cell, update, env, want, wrong,
+                                              self.update_rules[q.label], update=True)
+                if finding is not None:
+                    found.append(finding)
+                elif not trained and self.judged and self.judged[-1] == (q.label, cell.ref):
+                    self.judged.pop()  # a constant carried down is no part of the score
+                continue
+            if trained:
+                self.judged.append((q.label, cell.ref))
+            if not wrong:
+                continue
+            if trained:
+                message = self._update_message(q.label, learning_rate)
+            else:
+                message = f"differs from the row above's {q.label}"
+            found.append(self._finding(cell, q.label, "wrong update", want, message,
+                                       hint=self._hint(update, [env], [cell.number], q.label),
+                                       chain_rule=self.update_rules[q.label]))
+        return found
+
+    def _formula_hint(self, right: Expr, expr: Expr, computes, lhs: str) -> str | None:
+        """The hint for a formula computing ``expr`` where ``right`` belongs, once per pair."""
+        key = ("hint", right, expr, lhs)
+        if key not in self._verdicts:
+            self._verdicts[key] = self._hint(right, self.points, computes, lhs)
+        return self._verdicts[key]
+
+    def _computes_the_same(self, expr: Expr, right: Expr, computes, right_values) -> bool:
+        key = (expr, right)
+        if key not in self._verdicts:
+            self._verdicts[key] = same_function(computes, right_values)
+        return self._verdicts[key]
+
+    def _at_points(self, expr: Expr) -> list[float] | None:
+        """``expr`` at the random points, once per expression: a column's formula is one
+        expression down all its rows."""
+        if expr not in self._point_values:
+            self._point_values[expr] = values_at(expr, self.points)
+        return self._point_values[expr]
+
+    def _update_message(self, label: str, learning_rate) -> str:
+        eta = f" (η = {learning_rate.value:g} from {learning_rate.where})" if learning_rate else ""
+        if self.network.optimizer.name == "sgd" and self.network.by_label(label).role != "optimizer":
+            return "is not the row above's weight minus η times its gradient" + eta
+        return f"is not the {self.network.optimizer.name} update of the row above" + eta
+
+    def _blank(self, cell: Cell, label: str, what: str, chain_rule: str | None = None) -> Finding:
+        self.judged.append((label, cell.ref))
+        return self._finding(cell, label, "blank", None, f"is empty: {what}", chain_rule=chain_rule)
+
+    def _finding(self, cell: Cell, label: str, kind: str, expected, message: str,
+                 hint=None, chain_rule=None, reads=None) -> Finding:
+        found = cell.number if cell.number is not None else cell.value
+        return Finding(self.table.sheet, cell.ref, label, kind, cell.formula, found, expected,
+                       relative_error(found, expected), message, hint, chain_rule, reads)
+
+    # --- hints --------------------------------------------------------------------------------
+
+    def _hint(self, expr: Expr, envs: list[dict], found: list[float], lhs: str) -> str | None:
+        tolerance = SYMBOLIC_TOLERANCE if envs is self.points else self.tolerance
+        return find_hint(expr, envs, found, lhs, tolerance)
+
+
+def _cut(root: Expr, leaves: dict[Expr, Expr]) -> Expr:
+    """``root`` with every node in ``leaves`` below it replaced by its variable."""
+    return engine.substitute(root, {node: leaf for node, leaf in leaves.items() if node is not root})
+
+
