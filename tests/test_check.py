@@ -163,6 +163,7 @@ def test_built_workbook_passes_its_own_check(build, capsys):
         assert capsys.readouterr().out.strip().endswith("2 sheets, 10 rows checked, 0 findings")
 
 
+@pytest.mark.slow  # a workbook without saved values: LibreOffice recalculates it
 def test_typed_number_in_a_built_workbook_is_found(build, tmp_path):
     path = build("--steps", "3", "--lrs", "0.5")
     book = openpyxl.load_workbook(path)
@@ -329,6 +330,7 @@ def test_a_drifting_learning_rate_reference_is_one_finding(build, tmp_path, caps
     assert "$A$2" in first["message"]
 
 
+@pytest.mark.slow  # a workbook without saved values: LibreOffice recalculates it
 def test_an_unfinished_last_row_ends_the_table(build, tmp_path, capsys):
     book = openpyxl.load_workbook(build("--lrs", "0.5", "--steps", "4"))
     sheet = book["lr=0.5"]

@@ -20,6 +20,12 @@ def _running(pattern: str) -> list[str]:
     return subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True).stdout.split()
 
 
+def _wait_for(condition, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 @pytest.mark.skipif(not shutil.which("soffice") or not shutil.which("pgrep"), reason="needs LibreOffice and pgrep")
 def test_ctrl_c_during_recalculation_leaves_nothing_in_tmpdir(build, tmp_path):
     openpyxl = pytest.importorskip("openpyxl")
@@ -35,13 +41,14 @@ def test_ctrl_c_during_recalculation_leaves_nothing_in_tmpdir(build, tmp_path):
         while not _running(f"soffice.bin.*{scratch}") and time.monotonic() < deadline:
             time.sleep(0.05)
         assert _running(f"soffice.bin.*{scratch}"), "LibreOffice never started"
-        time.sleep(0.7)  # LibreOffice has made its own temp files by now
+        # Interrupt only once LibreOffice has made its own temp files, so their removal is tested.
+        _wait_for(lambda: any(scratch.rglob("lu*.tmp")), seconds=30)
         process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=30)
     finally:
         process.kill()
     assert process.returncode == 130 and "Traceback" not in err, err
-    time.sleep(0.5)
+    _wait_for(lambda: not _running(str(scratch)), seconds=10)
     assert not _running(str(scratch)), "LibreOffice still runs"
     assert list(scratch.iterdir()) == []  # neither the profile nor LibreOffice's lu*.tmp
 
