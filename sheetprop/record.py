@@ -20,6 +20,7 @@ import json
 from typing import Sequence
 
 from sheetprop.errors import UserError
+from sheetprop.layout import MAX_ROWS
 from sheetprop.network.template import Template, parse_template, template_record
 
 RECORD_SHEET = "_sheetprop"
@@ -27,7 +28,7 @@ RECORD_FORMAT = "sheetprop-exercise-1"
 RECORD_KEYS = ("format", "template", "steps", "sheets")
 MAX_CELL_CHARACTERS = 32_767  # Excel's limit; past it a cell is cut short
 MAX_RECORD_CHARACTERS = 1 << 20  # the largest template's JSON is ~60 KB; a hostile file may hold GBs
-MAX_SHEET_ROWS = 1_048_576
+MAX_SHEET_ROWS = MAX_ROWS
 
 __all__ = ["RECORD_SHEET", "RECORD_FORMAT", "template_record", "write_exercise_record", "read_exercise_record"]
 

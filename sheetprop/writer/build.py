@@ -20,7 +20,7 @@ from sheetprop.errors import UserError
 from sheetprop.network import (CARRIED_ROLES, DEFAULT_FINITE_DIFFERENCE_STEP, FINITE_DIFFERENCE_STEP,
                                LEARNING_RATE, Network, previous)
 from sheetprop.network.template import Template
-from sheetprop import record
+from sheetprop import layout, record
 from sheetprop.writer import exercise, workbook as wb
 from sheetprop.network import labels, losses
 
@@ -36,9 +36,11 @@ _DECIMAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 GROUPS = {"target": "constants", "input": "constants", "weight": "weights", "bias": "constants",
           "forward": "forward pass", "loss": "loss", "backward": "backward pass", "gradient": "backward pass",
           "gradcheck": "gradient check", "optimizer": "optimizer state"}
+LEARNING_RATE_LABEL, GRADCHECK_STEP_LABEL = "learning rate η", "gradcheck h"
 GRADCHECK_NOTE = ("Finite differences: (E_total(p + h) − E_total(p − h)) / 2h, the loss recomputed "
-                  "from this row's given cells by one formula, with h from row 1. Beside it, the chain "
-                  "rule's ∂E/∂p minus this: tiny (about h²) when backprop is right.")
+                  "from this row's given cells by one formula, with h from the last labelled cell of "
+                  "column A. Beside it, the chain rule's ∂E/∂p minus this: tiny (about h²) when backprop "
+                  "is right.")
 
 
 def parse_learning_rates(text: str) -> list[str]:
@@ -59,8 +61,8 @@ def parse_learning_rates(text: str) -> list[str]:
             raise UserError(f"learning rate {token!r} must be greater than 0")
         if token in rates:
             raise UserError(f"learning rate {token!r} is given twice")
-        if len("lr=" + token) > 31:
-            raise UserError(f"learning rate {token!r} is too long to name a sheet (31 characters)")
+        if len(layout.sheet_name(token)) > layout.MAX_SHEET_NAME:
+            raise UserError(f"learning rate {token!r} is too long to name a sheet ({layout.MAX_SHEET_NAME} characters)")
         rates.append(token)
     if len(rates) > MAX_LEARNING_RATES:
         raise UserError(f"at most {MAX_LEARNING_RATES} learning rates, got {len(rates)}")
@@ -113,7 +115,8 @@ def describe(network: Network) -> list[str]:
     """The summary sheet's opening lines: the network, its loss and how it trains."""
     return [
         *describe_network(network),
-        "Each lr=… sheet is one run: η sits in its A2, and its first data row follows the starting "
+        f"Each {layout.SHEET_PREFIX}… sheet is one run: η sits in its {layout.cell_name(layout.LEARNING_RATE_CELL)}, "
+        "and its first data row follows the starting "
         "values below; change a starting value here and every sheet re-runs, or type over one "
         "sheet's first row to change that sheet alone.",
         f"Template: {network.template.source}",
@@ -182,13 +185,43 @@ def _new_book(tmp: Path):
     return xlsxwriter.Workbook(str(tmp), {"constant_memory": True, "tmpdir": str(tmp.parent)})
 
 
+def gradcheck_step_cell(optimizer) -> str:
+    """Where --gradcheck's h sits with this optimizer: below η and the hyper-parameters."""
+    return layout.cell_name(layout.parameter_cell(1 + len(optimizer.hyperparameters)))
+
+
+def layout_table() -> list[str]:
+    """The lr sheet's layout as README's Markdown table (README holds exactly these lines)."""
+    from sheetprop.network.optimizers import OPTIMIZERS
+
+    def cells(optimizer):
+        return ", ".join(f"`{layout.cell_name(layout.parameter_cell(1 + k))}` {p.label}"
+                         for k, p in enumerate(optimizer.hyperparameters))
+
+    rows = [("cell or rows", "what it holds"),
+            (f"`{layout.cell_name(layout.LEARNING_RATE_CELL)}`",
+             f"η, under its label in `{layout.cell_name(layout.parameter_label_cell(0))}`; every update formula reads it"),
+            *((f"below η ({name})", cells(o)) for name, o in OPTIMIZERS.items() if o.hyperparameters),
+            ("below those", "`--gradcheck`'s h: " + ", ".join(f"`{gradcheck_step_cell(o)}` with {name}"
+                                                            for name, o in OPTIMIZERS.items())),
+            (f"rows {layout.CHART_ROW + 1}–{layout.CHART_ROW + layout.CHART_HEIGHT_ROWS}", "the sheet's loss chart, right of column A"),
+            (f"row {layout.BAND_ROW + 1}", "the coloured band naming each group of columns"),
+            (f"row {layout.HEADER_ROW + 1}", "the header: one label per column"),
+            (f"row {layout.FIRST_DATA_ROW + 1} on", "one row per step, the starting values first; column A numbers the steps"),
+            ]
+    lines = [f"| {a} | {b} |" for a, b in rows]
+    lines.insert(1, "|---|---|")
+    return lines
+
+
 def _sheet_parameters(network: Network, lr_text: str) -> list[wb.Parameter]:
-    """Column A of an lr sheet: η, the optimizer's hyper-parameters, the gradient check's h."""
+    """Column A of an lr sheet, in this order: η, the optimizer's hyper-parameters, the gradient
+    check's h (``gradcheck_step_cell`` says where that puts h)."""
     hyperparameters = network.hyperparameter_values()
-    parameters = [wb.Parameter("learning rate η", LEARNING_RATE, float(lr_text))]
+    parameters = [wb.Parameter(LEARNING_RATE_LABEL, LEARNING_RATE, float(lr_text))]
     parameters += [wb.Parameter(p.label, p.symbol, hyperparameters[p.key]) for p in network.hyperparameters]
     if network.gradcheck:
-        parameters.append(wb.Parameter("gradcheck h", FINITE_DIFFERENCE_STEP, DEFAULT_FINITE_DIFFERENCE_STEP))
+        parameters.append(wb.Parameter(GRADCHECK_STEP_LABEL, FINITE_DIFFERENCE_STEP, DEFAULT_FINITE_DIFFERENCE_STEP))
     return parameters
 
 
@@ -213,9 +246,9 @@ def write_key(network: Network, columns: list[wb.Column], learning_rates: list[s
         sheets = []
         loss_index = [q.label for q in network.quantities].index(labels.LOSS)
         for lr_text in learning_rates:
-            rows = _rows(network, lr_text, steps, progress, f"lr={lr_text}")
+            rows = _rows(network, lr_text, steps, progress, layout.sheet_name(lr_text))
             steps_sheet = wb.add_steps_sheet(
-                book, formats, f"lr={lr_text}", _sheet_parameters(network, lr_text), columns,
+                book, formats, layout.sheet_name(lr_text), _sheet_parameters(network, lr_text), columns,
                 _watch_overflow(rows, results, lr_text, loss_index),
                 chart_title=f"{labels.LOSS} per step", loss_label=labels.LOSS,
                 first_row_sources=sources)
@@ -237,7 +270,7 @@ def write_exercise(network: Network, learning_rates: list[str], steps: int, tmp:
     if network.gradcheck:  # the teacher's tool, not part of the exercise: backprop alone
         network = Network(template)
     columns = sheet_columns(network)
-    names = [f"lr={lr_text}" for lr_text in learning_rates]
+    names = [layout.sheet_name(lr_text) for lr_text in learning_rates]
     book = _new_book(tmp)
     try:
         formats = wb.make_formats(book)

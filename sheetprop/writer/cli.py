@@ -6,9 +6,10 @@ import dataclasses
 import sys
 from pathlib import Path
 
-from sheetprop.writer.build import (DEFAULT_LEARNING_RATES, DEFAULT_STEPS, MAX_STEPS, build_workbook,
+from sheetprop.writer.build import (DEFAULT_LEARNING_RATES, DEFAULT_STEPS, MAX_STEPS, build_workbook, gradcheck_step_cell,
                              parse_learning_rates, parse_steps)
 from sheetprop.writer.exercise import exercise_path
+from sheetprop import layout
 from sheetprop.network.optimizers import OPTIMIZERS
 from sheetprop.network.template import builtin_templates, load_template
 
@@ -26,7 +27,7 @@ def add_parser(commands) -> None:
     )
     parser.add_argument(
         "--lrs", metavar="LIST", default=None,
-        help="comma-separated learning rates, one sheet each, named as typed (lr=0.5); "
+        help=f"comma-separated learning rates, one sheet each, named as typed ({layout.sheet_name('0.5')}); "
         f"default: the template's own, else {DEFAULT_LEARNING_RATES}")
     parser.add_argument(
         "--steps", metavar="N", default=str(DEFAULT_STEPS),
@@ -43,7 +44,9 @@ def add_parser(commands) -> None:
                         "(the CSV that 'sheetprop mnist' writes)")
     parser.add_argument("--gradcheck", action="store_true",
                         help="beside each ∂E/∂w, add the same derivative by finite differences "
-                        "(the loss recomputed with w ± h, h in a cell of row 1) and their difference")
+                        "(the loss recomputed with w ± h) and their difference; h sits in column A below "
+                        "η and the optimizer's hyper-parameters: "
+                        + ", ".join(f"{gradcheck_step_cell(o)} with {name}" for name, o in OPTIMIZERS.items()))
     parser.add_argument("--optimizer", choices=list(OPTIMIZERS), default=None,
                         help="how the weights step: sgd (w − η·∂E/∂w), momentum, rmsprop or adam, "
                         "as in torch.optim; its hyper-parameters sit in labelled cells beside η "
@@ -54,8 +57,9 @@ def add_parser(commands) -> None:
                         "same sheets and columns "
                         "with only the starting values, targets and inputs filled in, every other "
                         "cell blank for the student's formulas, and instructions on its first "
-                        "sheet; 'sheetprop check' grades the filled-in copy. Plain gradient "
-                        "descent (sgd) only; --gradcheck and --mnist-metrics go into the key alone")
+                        "sheet; 'sheetprop check' grades the filled-in copy. Any optimizer works (its "
+                        "state columns are the student's work too); --gradcheck and --mnist-metrics "
+                        "go into the key alone")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     parser.set_defaults(run=run)
 
@@ -98,7 +102,7 @@ def run(args) -> int:
                   "with the given values filled in, the rest blank to fill; grade a filled-in copy "
                   "with 'sheetprop check FILE'")
         for result in results:
-            line = f"  lr={result.learning_rate:<8} E_total {result.first_loss:.6g} -> {result.last_loss:.6g}"
+            line = f"  {layout.sheet_name(result.learning_rate):<11} E_total {result.first_loss:.6g} -> {result.last_loss:.6g}"
             if result.overflow_step is not None:
                 line += (f"  (overflows at step {result.overflow_step}: those cells show #NUM!, "
                          "as Excel computes too)")

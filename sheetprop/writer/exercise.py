@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
+from sheetprop import layout
 from sheetprop.network import optimizers
 from sheetprop.network.template import Template
 
@@ -53,7 +54,7 @@ def add_instructions_sheet(book, formats, template: Template, network_lines: Seq
         ("", ""),
         ("heading", "What to fill in"),
         ("text", f"Each of the sheets {', '.join(sheet_names)} is one run of gradient descent, one row "
-                 "per step, with the learning rate η in its cell A2."),
+                 f"per step, with the learning rate η in its cell {layout.cell_name(layout.LEARNING_RATE_CELL)}."),
         ("text", f"Step 0 (row {first_data_row}) gives you every starting value: the targets t, the "
                  "inputs i, the weights w and any biases b. Every later row gives you "
                  f"{given} again: they do not change. (They sit in a collapsed group of columns: "

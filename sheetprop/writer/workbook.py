@@ -16,16 +16,13 @@ from xlsxwriter.utility import quote_sheetname, xl_rowcol_to_cell
 
 from sheetprop.engine import Expr
 from sheetprop.errors import UserError
+from sheetprop.layout import (BAND_ROW, CHART_HEIGHT_ROWS, CHART_ROW, HEADER_ROW, LEARNING_RATE_CELL, MAX_COLUMNS,
+                              MAX_FORMULA_CHARACTERS, MAX_ROWS, STEP_LABEL, SUMMARY_SHEET, parameter_cell,
+                              parameter_label_cell)
 from sheetprop.engine.printers import ExcelPrinter
 from sheetprop.fast_worksheet import StepsWorksheet
 
-# Column A, above the step numbers, holds the parameters: η in A2 under its label in A1, then
-# any others (the gradient check's h) the same way; column A stays in view however far one scrolls.
-LEARNING_RATE_CELL = (1, 0)
-CHART_ROW, CHART_HEIGHT_ROWS = 0, 15  # the loss chart fills rows 1-15 of the first screen
-BAND_ROW = CHART_ROW + CHART_HEIGHT_ROWS  # row 16: which part of backprop each column is
-HEADER_ROW = BAND_ROW + 1    # row 17; data starts on row 18
-STEP_LABEL = "step"
+# The layout (η in A2, band, header, first data row, Excel's limits) has its home in sheetprop.layout.
 ROW_HEIGHT_PX = 20  # Excel's and LibreOffice's default row height, for sizing the chart
 # At least 6 significant digits at any magnitude, never a nonzero value shown as 0: fixed under
 # scientific for small values. One conditional section and a plain one, because a second
@@ -69,7 +66,7 @@ class StepsSheet:
 
 @dataclass(frozen=True)
 class Parameter:
-    """A sheet-wide constant in row 1 (η, the gradient check's h): one labelled cell."""
+    """A sheet-wide constant in column A (η, a hyper-parameter, the gradient check's h): one labelled cell."""
     label: str
     node: Expr
     value: float
@@ -126,10 +123,6 @@ class FormulaTemplates:
         return [t.format(*refs) if t is not None else None for t in templates]
 
 
-# Excel's own limits: past them a file opens damaged, or not at all.
-MAX_COLUMNS, MAX_ROWS, MAX_FORMULA_CHARACTERS = 16_384, 1_048_576, 8_192
-
-
 GRADCHECK_GROUP = "gradient check"
 
 
@@ -160,7 +153,7 @@ def last_row_refs(columns: Sequence[Column], parameters: Sequence[Expr], steps: 
         if column.previous is not None:
             refs.setdefault(column.previous, cell)
     for k, node in enumerate(parameters):
-        refs[node] = xl_rowcol_to_cell(LEARNING_RATE_CELL[0] + 2 * k, 0, True, True)
+        refs[node] = xl_rowcol_to_cell(*parameter_cell(k), True, True)
     return refs
 
 
@@ -201,16 +194,16 @@ def add_steps_sheet(workbook, formats, name: str, parameters: Sequence[Parameter
     # are written in order (constant_memory), so the series name goes in with η's row.
     param_refs = []
     for k, parameter in enumerate(parameters):
-        row, col = LEARNING_RATE_CELL[0] + 2 * k, LEARNING_RATE_CELL[1]
+        row, col = parameter_cell(k)
         ref = xl_rowcol_to_cell(row, col, row_abs=True, col_abs=True)
-        sheet.write_string(row - 1, col, parameter.label, formats["label"])
+        sheet.write_string(*parameter_label_cell(k), parameter.label, formats["label"])
         sheet.write_number(row, col, parameter.value, formats["learning_rate"])
         if k == 0:
             sheet.write_formula(*series_cell, f'="η = "&{ref}', formats["text"],
                                 f"η = {general_number(parameter.value)}")
             sheet.write_comment(row, col, STUDENT_ETA_NOTE if exercise else KEY_ETA_NOTE, {"x_scale": 2})
         param_refs.append(ref)
-    sheet.write_string(LEARNING_RATE_CELL[0] + 2 * len(parameters) - 1, 0,
+    sheet.write_string(*parameter_label_cell(len(parameters)),
                        "↑ change η" if len(parameters) == 1 else "↑ change any of these", formats["hint"])
 
     # Band row and header row, coloured by group, each computed column's derivation as a note.
@@ -343,7 +336,7 @@ def cross_sheet_ref(sheet_name: str, row: int, col: int, absolute: bool = False)
     return f"{quote_sheetname(sheet_name)}!{xl_rowcol_to_cell(row, col, absolute, absolute)}"
 
 
-SUMMARY = "summary"
+SUMMARY = SUMMARY_SHEET
 
 
 def add_summary_sheet(workbook, formats, title: str, lines: Sequence[str],
