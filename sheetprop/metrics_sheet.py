@@ -55,9 +55,12 @@ def validate_metrics(metrics: list[dict], source: str = "metrics") -> list[dict]
 
 def write_metrics_csv(path: Path, metrics: list[dict]) -> None:
     """Write the rows with exactly METRIC_COLUMNS as header (the caller makes the write atomic)."""
-    import pandas as pd
+    import csv
 
-    pd.DataFrame(validate_metrics(metrics), columns=list(METRIC_COLUMNS)).to_csv(path, index=False)
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=METRIC_COLUMNS, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(validate_metrics(metrics))
 
 
 MAX_METRICS_BYTES = 10 * 1024 * 1024  # 200 epochs take ~20 KB; anything near this is not our CSV
