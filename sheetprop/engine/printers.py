@@ -25,6 +25,35 @@ class UnsupportedOperation(ValueError):
     pass
 
 
+class _Text:
+    """A piece of formula as its text."""
+    atom = staticmethod(lambda text: text)
+    parenthesised = staticmethod(lambda text: f"({text})")
+    call = staticmethod(lambda template, operands, payload: template(operands, payload))
+    format = staticmethod(lambda template, operands, exponent: template.format(*operands, *exponent))
+
+
+class _Length:
+    """A piece of formula as its length in characters."""
+    atom = staticmethod(len)
+    parenthesised = staticmethod(lambda length: length + 2)
+
+    @staticmethod
+    def call(template, lengths, payload):
+        # Each operand as one private-use character: the text's length is what is left plus each
+        # operand's length times the times it appears.
+        marks = [chr(0xE000 + k) for k in range(len(lengths))]
+        text = template(marks, payload)
+        return len(text) + sum(text.count(m) * (n - 1) for m, n in zip(marks, lengths))
+
+    @staticmethod
+    def format(template, lengths, exponent):
+        return len(template.format(*[""] * len(lengths), *exponent)) + sum(lengths)
+
+
+_TEXT, _LENGTH = _Text(), _Length()
+
+
 class Printer:
     table: dict[str, tuple[str, int, tuple[int, ...]]] = {}
     # Print c·x as x/n where c = 1/n has no short decimal (the mean over 6 examples: x/6, not
@@ -34,75 +63,51 @@ class Printer:
     def doprint(self, expr: Expr, refs: dict[Expr, str] | None = None, expand_root=True) -> str:
         """Print ``expr``; with ``expand_root`` the root itself is printed even if it has a ref
         (a cell's own formula must not point at the cell)."""
-        refs = refs or {}
-        text, _ = self._print(expr, refs, expand=expand_root)
-        return text
-
-    def _print(self, node: Expr, refs, expand=False) -> tuple[str, int]:
-        # A variable has no formula of its own, so even as the root it prints as its reference.
-        if node in refs and (not expand or node.op == "var"):
-            return refs[node], ATOM
-        if node.op == "const":
-            return self.number(node.payload)
-        if node.op == "var":
-            return self.variable(node.payload), ATOM
-        node = self._readable(node)
-        try:
-            template, precedence, needs = self.table[node.op]
-        except KeyError:
-            raise UnsupportedOperation(f"{type(self).__name__} cannot print op {node.op!r}") from None
-        if callable(template):
-            return template([self._wrap(arg, refs, needs) for arg in node.args], node.payload), precedence
-        operands = [self._wrap(arg, refs, need) for arg, need in zip(node.args, needs)]
-        if node.op == "pow":
-            operands.append(self.exponent(node.payload))
-        return template.format(*operands), precedence
-
-    def _wrap(self, node, refs, need: int) -> str:
-        text, precedence = self._print(node, refs)
-        return f"({text})" if precedence < need else text
+        return self._render(expr, refs or {}, expand_root, _TEXT)
 
     def printed_length(self, expr: Expr, refs: dict[Expr, str] | None = None, expand_root=True) -> int:
         """``len(self.doprint(expr, refs, expand_root))``, without building the text: each node's
         length is counted once, so a formula that repeats a subexpression thousands of times (a
         finite difference recomputing the whole loss) is measured in the time of its graph."""
-        refs = refs or {}
-        memo: dict[Expr, tuple[int, int]] = {}
+        return self._render(expr, refs or {}, expand_root, _LENGTH)
 
-        def measure(node, expand=False) -> tuple[int, int]:
+    def _render(self, expr: Expr, refs: dict[Expr, str], expand_root: bool, out):
+        """The one walk over the graph that both printing and measuring take; ``out`` says what
+        a piece of the formula is (its text, or its length). Each node is rendered once."""
+        memo: dict[Expr, tuple] = {}
+
+        def visit(node: Expr, expand=False):
+            # A variable has no formula of its own, so even as the root it prints as its reference.
             if node in refs and (not expand or node.op == "var"):
-                return len(refs[node]), ATOM
+                return out.atom(refs[node]), ATOM
             if not expand and node in memo:
                 return memo[node]
             if node.op == "const":
                 text, precedence = self.number(node.payload)
-                return len(text), precedence
-            if node.op == "var":
-                return len(self.variable(node.payload)), ATOM
-            readable = self._readable(node)
-            try:
-                template, precedence, needs = self.table[readable.op]
-            except KeyError:
-                raise UnsupportedOperation(f"{type(self).__name__} cannot print op {node.op!r}") from None
-            if callable(template):
-                # Each operand as one private-use character: the text's length is what is left
-                # plus each operand's length times the times it appears.
-                marks = [chr(0xE000 + k) for k in range(len(readable.args))]
-                text = template(marks, readable.payload)
-                lengths = [wrapped(arg, needs) for arg in readable.args]
-                length = len(text) + sum(text.count(m) * (n - 1) for m, n in zip(marks, lengths))
+                result = out.atom(text), precedence
+            elif node.op == "var":
+                result = out.atom(self.variable(node.payload)), ATOM
             else:
-                lengths = [wrapped(arg, need) for arg, need in zip(readable.args, needs)]
-                blanks = [""] * len(lengths) + ([self.exponent(readable.payload)] if readable.op == "pow" else [])
-                length = len(template.format(*blanks)) + sum(lengths)
-            memo[node] = length, precedence
-            return length, precedence
+                readable = self._readable(node)
+                try:
+                    template, precedence, needs = self.table[readable.op]
+                except KeyError:
+                    raise UnsupportedOperation(f"{type(self).__name__} cannot print op {node.op!r}") from None
+                if callable(template):
+                    result = out.call(template, [wrapped(arg, needs) for arg in readable.args], readable.payload), precedence
+                else:
+                    operands = [wrapped(arg, need) for arg, need in zip(readable.args, needs)]
+                    exponent = [self.exponent(readable.payload)] if readable.op == "pow" else []
+                    result = out.format(template, operands, exponent), precedence
+            if not expand:
+                memo[node] = result
+            return result
 
-        def wrapped(node, need: int) -> int:
-            length, precedence = measure(node)
-            return length + 2 if precedence < need else length
+        def wrapped(node: Expr, need: int):
+            value, precedence = visit(node)
+            return out.parenthesised(value) if precedence < need else value
 
-        return measure(expr, expand=expand_root)[0]
+        return visit(expr, expand=expand_root)[0]
 
     def _readable(self, node: Expr) -> Expr:
         if not (self.reciprocals and node.op == "mul" and node.args[0].op == "const"):
