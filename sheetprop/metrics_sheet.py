@@ -10,6 +10,7 @@ import math
 from pathlib import Path
 
 from sheetprop.errors import UserError
+from sheetprop.files import read_limited
 
 # The exact header of the CSV and of the sheet; accuracies are percentages.
 METRIC_COLUMNS = ("epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "lr", "seconds")
@@ -70,19 +71,15 @@ def read_metrics_csv(path: Path) -> list[dict]:
     """Read a metrics CSV written by ``sheetprop mnist``; UserError if it is missing or malformed.
     Every line must have exactly the header's fields: an extra or missing field shifts columns."""
     import csv
+    import io
 
     path = Path(path).expanduser()
+    data = read_limited(path, "metrics file", MAX_METRICS_BYTES,
+                        f"larger than {MAX_METRICS_BYTES // 2**20} MB, it is not a metrics CSV")
     try:
-        if not path.is_file():
-            raise UserError(f"metrics file {path} does not exist" if not path.exists()
-                            else f"metrics file {path} is not a regular file")
-        if path.stat().st_size > MAX_METRICS_BYTES:
-            raise UserError(f"metrics file {path} is larger than {MAX_METRICS_BYTES // 2**20} MB; "
-                            "it is not a metrics CSV")
-        with open(path, newline="", encoding="utf-8-sig") as handle:
-            lines = list(csv.reader(handle))
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise UserError(f"cannot read metrics file {path}: {getattr(exc, 'strerror', None) or exc}") from None
+        lines = list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise UserError(f"cannot read metrics file {path}: {exc}") from None
     lines = [line for line in lines if line]  # blank lines carry nothing
     if not lines:
         raise UserError(f"metrics file {path} is empty")

@@ -49,7 +49,7 @@ def test_bad_csv_is_a_user_error_naming_the_file(tmp_path, text, message):
 
 
 def test_missing_csv(tmp_path):
-    with pytest.raises(UserError, match="does not exist"):
+    with pytest.raises(UserError, match="not found"):
         read_metrics_csv(tmp_path / "none.csv")
 
 

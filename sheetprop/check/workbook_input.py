@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import io
 import re
-import stat
 import tempfile
 import warnings
 import zipfile
 from pathlib import Path
 
 from sheetprop.errors import UserError
+from sheetprop.files import read_limited
 
 MAX_FILE_BYTES = 50 * 2**20         # the workbook file itself
 MAX_PART_BYTES = 20 * 2**20         # one part (a sheet) inflated: ~6,000 rows of the 2-2-2 table
@@ -56,23 +56,7 @@ def open_workbook(path: Path):
 
 
 def _read_limited(path: Path) -> bytes:
-    try:
-        info = path.stat()
-    except FileNotFoundError:
-        raise UserError(f"{path} not found") from None
-    except OSError as exc:
-        raise UserError(f"cannot read {path}: {exc.strerror or exc}") from None
-    if stat.S_ISDIR(info.st_mode):
-        raise UserError(f"{path} is a folder, not a workbook")
-    if not stat.S_ISREG(info.st_mode):
-        raise UserError(f"{path} is not a regular file (a FIFO, device or socket), not a workbook")
-    if info.st_size > MAX_FILE_BYTES:
-        raise UserError(f"{path.name} is {info.st_size / 2**20:.0f} MB; check reads workbooks up to "
-                        f"{MAX_FILE_BYTES // 2**20} MB")
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise UserError(f"cannot read {path}: {exc.strerror or exc}") from None
+    return read_limited(path, "workbook", MAX_FILE_BYTES, f"check reads workbooks up to {MAX_FILE_BYTES // 2**20} MB")
 
 
 def _not_a_workbook(path: Path, data: bytes) -> str:

@@ -10,7 +10,6 @@ README for the format.
 from __future__ import annotations
 
 import math
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +20,7 @@ except ModuleNotFoundError:  # Python 3.10
 
 from sheetprop.network import losses, optimizers
 from sheetprop.errors import UserError
+from sheetprop.files import read_limited
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear", "softmax")
 MAX_LAYERS, MAX_NEURONS, MAX_EXAMPLES = 5, 16, 32
@@ -99,24 +99,12 @@ MAX_NESTING = 8  # keys a.b.c and brackets [[...]]: templates need 2; a parser f
 def _read_template_text(path: Path) -> str:
     """The file's text, refusing what is not a small regular file before reading it (a FIFO
     would block forever, /dev/zero never ends) and what nests deeper than any template does."""
+    data = read_limited(path, "template", MAX_TEMPLATE_BYTES,
+                        f"templates are at most {MAX_TEMPLATE_BYTES // 1024} KB")
     try:
-        info = path.stat()
-    except FileNotFoundError:
-        raise UserError(f"template file {path} not found") from None
-    except OSError as exc:
-        raise UserError(f"cannot read template {path}: {exc.strerror or exc}") from None
-    if not stat.S_ISREG(info.st_mode):
-        kind = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
-        raise UserError(f"cannot read template {path}: it is {kind}")
-    if info.st_size > MAX_TEMPLATE_BYTES:
-        raise UserError(f"template {path} is {info.st_size:,} bytes; templates are at most "
-                        f"{MAX_TEMPLATE_BYTES // 1024} KB")
-    try:
-        text = path.read_bytes()[:MAX_TEMPLATE_BYTES + 1].decode("utf-8-sig")  # a BOM is fine
+        text = data.decode("utf-8-sig")  # a BOM is fine
     except UnicodeDecodeError:
         raise UserError(f"template {path} is not UTF-8 text") from None
-    except OSError as exc:
-        raise UserError(f"cannot read template {path}: {exc.strerror or exc}") from None
     depth = _deepest_nesting(text)
     if depth > MAX_NESTING:
         raise UserError(f"template {path} nests {depth} levels deep; templates need at most {MAX_NESTING}")
