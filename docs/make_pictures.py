@@ -17,7 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from sheetprop.writer.build import build_workbook
+from sheetprop.writer.build import build_workbook, parse_learning_rates
 from sheetprop.libreoffice import find_soffice
 from sheetprop.network.template import load_template
 
@@ -44,7 +44,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         workbook = tmp / "BackPropagation.xlsx"
-        build_workbook(load_template("era"), ["0.1", "0.2", "0.5", "0.8", "1", "2"], 100, workbook,
+        build_workbook(load_template("era"), parse_learning_rates("0.1,0.2,0.5,0.8,1,2"), 100, workbook,
                        add_extra_sheets=first_screens)
         profile = tmp / "profile"
         subprocess.run([soffice, f"-env:UserInstallation={profile.as_uri()}", "--headless", "--norestore",

@@ -178,3 +178,29 @@ def test_fast_formula_path_only_skips_functions_every_excel_knows(tmp_path):
     assert sheet._prepare_formula("=1/(1+EXP(-J4))*MAX(0,TANH(A1))") == "1/(1+EXP(-J4))*MAX(0,TANH(A1))"
     assert "_xlfn.XLOOKUP(" in sheet._prepare_formula("=XLOOKUP(A1,B1:B3,C1:C3)")
     book.close()
+
+
+def test_values_pass_once_in_their_type(tmp_path, monkeypatch):
+    """Learning rates are parsed once; with --gradcheck --exercise the network is built twice
+    (plain, and with the gradient check) and each compiles its row functions once."""
+    import sheetprop.network.network as network_module
+    import sheetprop.writer.build as writer_build
+    from sheetprop.cli import main
+
+    built, compiled = [], []
+    real_network, real_compile = writer_build.Network, network_module.compile_function
+
+    class CountingNetwork(real_network):
+        def __post_init__(self):
+            built.append(self.gradcheck)
+            super().__post_init__()
+
+    monkeypatch.setattr(writer_build, "Network", CountingNetwork)
+    monkeypatch.setattr(network_module, "compile_function", lambda *a, **k: compiled.append(1) or real_compile(*a, **k))
+    out = tmp_path / "bp.xlsx"
+    assert main(["build", "--quiet", "--gradcheck", "--exercise", "--lrs", "0.1,0.5,1", "--steps", "3",
+                 "--out", str(out)]) == 0
+    assert sorted(built) == [False, True]
+    assert len(compiled) == 2 * 2  # forward and step, for each of the two networks, however many sheets
+    rates = writer_build.parse_learning_rates([0.5, "1e-3", 2])
+    assert [(r.text, r.value) for r in rates] == [("0.5", 0.5), ("1e-3", 0.001), ("2", 2.0)]

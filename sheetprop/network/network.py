@@ -57,6 +57,7 @@ class Network:
         self.optimizer = optimizers.get(t.optimizer)
         self._start: dict[str, float] = {}
         self._next_state_cache: dict[str, Expr] | None = None
+        self._compiled = None  # (forward, step), see _row_functions
         self._trained: list[Quantity] = []
         self._trained_by_layer: list[list[Quantity]] = []  # layers are made in order
         self._nets: list[list[list[Expr]]] = []  # by example, by layer: each neuron's weighted sum
@@ -301,17 +302,27 @@ class Network:
 
     # --- numbers ------------------------------------------------------------------------------
 
+    def _row_functions(self):
+        """The compiled forward pass and update step, compiled once per network: every sheet's
+        rows (one per learning rate, key and exercise alike) reuse them."""
+        if self._compiled is None:
+            carried, computed = self.carried, self.computed
+            forward = compile_function([q.node for q in computed],
+                                       [q.node for q in carried] + ([FINITE_DIFFERENCE_STEP] if self.gradcheck else []))
+            by_kind = [q.label for q in carried] + [q.label for q in computed]
+            step = compile_function([self.next_value(q) for q in carried],
+                                    [previous(label) for label in by_kind] + self.parameters[:1 + len(self.hyperparameters)])
+            self._compiled = forward, step
+        return self._compiled
+
     def rows(self, learning_rate: float, steps: int, start: dict[str, float] | None = None,
              finite_difference_step: float = DEFAULT_FINITE_DIFFERENCE_STEP,
              hyperparameters: dict[str, float] | None = None) -> Iterator[tuple[float, ...]]:
         """One tuple of values per step, in column order (``quantities``)."""
         carried, computed = self.carried, self.computed
         constants = (finite_difference_step,) if self.gradcheck else ()
-        forward = compile_function([q.node for q in computed],
-                                   [q.node for q in carried] + ([FINITE_DIFFERENCE_STEP] if self.gradcheck else []))
+        forward, step = self._row_functions()
         by_kind = [q.label for q in carried] + [q.label for q in computed]
-        step = compile_function([self.next_value(q) for q in carried],
-                                [previous(label) for label in by_kind] + self.parameters[:1 + len(self.hyperparameters)])
         settings = {**self.hyperparameter_values(), **(hyperparameters or {})}
         rates = (learning_rate, *(settings[p.key] for p in self.hyperparameters))
         order = {q.label: k for k, q in enumerate(self.quantities)}

@@ -11,7 +11,7 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import xlsxwriter
 
@@ -43,13 +43,28 @@ GRADCHECK_NOTE = ("Finite differences: (E_total(p + h) − E_total(p − h)) / 2
                   "is right.")
 
 
-def parse_learning_rates(text: str) -> list[str]:
-    """The learning rates as typed ("0.1,0.2,1"), validated; the text names each sheet."""
-    tokens = [token.strip() for token in text.split(",")]
-    if not text.strip():
-        raise UserError("--lrs is empty; give comma-separated learning rates, e.g. --lrs 0.1,0.5,1")
-    if "" in tokens:
-        raise UserError(f"--lrs {text!r} has an empty entry; separate numbers with single commas")
+@dataclass(frozen=True)
+class LearningRate:
+    """One learning rate, parsed once: ``text`` as typed names its sheet (lr=0.5), ``value`` steps."""
+    text: str
+    value: float
+
+
+def parse_learning_rates(rates: str | Sequence[str | float]) -> list[LearningRate]:
+    """The learning rates, validated: comma-separated text as typed ("0.1,0.2,1"), or a list of
+    them (a template's, or numbers from Python), each as it will name its sheet."""
+    if isinstance(rates, str):
+        text = rates
+        if not text.strip():
+            raise UserError("--lrs is empty; give comma-separated learning rates, e.g. --lrs 0.1,0.5,1")
+        tokens = [token.strip() for token in text.split(",")]
+        if "" in tokens:
+            raise UserError(f"--lrs {text!r} has an empty entry; separate numbers with single commas")
+    else:
+        tokens = [token.strip() if isinstance(token, str) else repr(float(token)).removesuffix(".0")
+                  for token in rates]
+        if not tokens:
+            raise UserError("no learning rates given; give at least one, e.g. 0.5")
     rates = []
     for token in tokens:
         if not _DECIMAL.fullmatch(token):
@@ -59,11 +74,11 @@ def parse_learning_rates(text: str) -> list[str]:
             raise UserError(f"learning rate {token!r} is too large to be a number")
         if value <= 0:
             raise UserError(f"learning rate {token!r} must be greater than 0")
-        if token in rates:
+        if token in (rate.text for rate in rates):
             raise UserError(f"learning rate {token!r} is given twice")
         if len(layout.sheet_name(token)) > layout.MAX_SHEET_NAME:
             raise UserError(f"learning rate {token!r} is too long to name a sheet ({layout.MAX_SHEET_NAME} characters)")
-        rates.append(token)
+        rates.append(LearningRate(token, value))
     if len(rates) > MAX_LEARNING_RATES:
         raise UserError(f"at most {MAX_LEARNING_RATES} learning rates, got {len(rates)}")
     return rates
@@ -105,7 +120,7 @@ def sheet_columns(network: Network) -> list[wb.Column]:
 
 @dataclass(frozen=True)
 class LearningRateResult:
-    learning_rate: str
+    learning_rate: LearningRate
     first_loss: float
     last_loss: float
     overflow_step: int | None  # first step whose numbers overflowed (cells show #NUM!)
@@ -143,16 +158,18 @@ def describe_network(network: Network) -> list[str]:
     ]
 
 
-def build_workbook(template: Template, learning_rates: list[str], steps: int, out: Path,
+def build_workbook(template: Template, learning_rates: Sequence[LearningRate], steps: int, out: Path,
                    add_extra_sheets: Callable | None = None, progress=None,
                    gradcheck: bool = False, exercise_out: Path | None = None) -> list[LearningRateResult]:
     """Write the workbook to ``out`` atomically; return each learning rate's loss figures.
 
     With ``exercise_out``, also the student version there (see ``write_exercise``): both files
     are written before either is moved into place, so a failure leaves neither."""
+    plain = Network(template)
     if gradcheck:
-        refuse_long_gradcheck(template, steps)
-    network = Network(template, gradcheck=gradcheck)
+        refuse_long_gradcheck(plain, steps)
+    # The gradient check's columns go in the key alone; the exercise is built from the plain network.
+    network = Network(template, gradcheck=True) if gradcheck else plain
     columns = sheet_columns(network)
     wb.check_sheet_limits(columns, network.parameters, steps)
     with contextlib.ExitStack() as outputs:
@@ -160,14 +177,14 @@ def build_workbook(template: Template, learning_rates: list[str], steps: int, ou
         exercise_tmp = outputs.enter_context(atomic_output(exercise_out)) if exercise_out else None
         results = write_key(network, columns, learning_rates, steps, tmp, add_extra_sheets, progress)
         if exercise_tmp is not None:
-            write_exercise(network, learning_rates, steps, exercise_tmp, progress)
+            write_exercise(plain, learning_rates, steps, exercise_tmp, progress)
     return results
 
 
-def refuse_long_gradcheck(template: Template, steps: int) -> None:
+def refuse_long_gradcheck(network: Network, steps: int) -> None:
     """Refuse a --gradcheck whose first finite difference already passes Excel's formula length,
-    before one is built for every parameter (on a 16-16-16-16-16 network, minutes)."""
-    network = Network(template)
+    before one is built for every parameter (on a 16-16-16-16-16 network, minutes). ``network``
+    is the plain one, without the gradient check."""
     if not network.trained:
         return
     columns = sheet_columns(network)
@@ -214,23 +231,23 @@ def layout_table() -> list[str]:
     return lines
 
 
-def _sheet_parameters(network: Network, lr_text: str) -> list[wb.Parameter]:
+def _sheet_parameters(network: Network, rate: LearningRate) -> list[wb.Parameter]:
     """Column A of an lr sheet, in this order: η, the optimizer's hyper-parameters, the gradient
     check's h (``gradcheck_step_cell`` says where that puts h)."""
     hyperparameters = network.hyperparameter_values()
-    parameters = [wb.Parameter(LEARNING_RATE_LABEL, LEARNING_RATE, float(lr_text))]
+    parameters = [wb.Parameter(LEARNING_RATE_LABEL, LEARNING_RATE, rate.value)]
     parameters += [wb.Parameter(p.label, p.symbol, hyperparameters[p.key]) for p in network.hyperparameters]
     if network.gradcheck:
         parameters.append(wb.Parameter(GRADCHECK_STEP_LABEL, FINITE_DIFFERENCE_STEP, DEFAULT_FINITE_DIFFERENCE_STEP))
     return parameters
 
 
-def _rows(network: Network, lr_text: str, steps: int, progress, desc: str):
-    rows = network.rows(float(lr_text), steps)
+def _rows(network: Network, rate: LearningRate, steps: int, progress, desc: str):
+    rows = network.rows(rate.value, steps)
     return rows if progress is None else progress(rows, total=steps, desc=desc)
 
 
-def write_key(network: Network, columns: list[wb.Column], learning_rates: list[str], steps: int,
+def write_key(network: Network, columns: list[wb.Column], learning_rates: Sequence[LearningRate], steps: int,
               tmp: Path, add_extra_sheets: Callable | None = None, progress=None) -> list[LearningRateResult]:
     """The full workbook, every cell a live formula: the answer key of an exercise."""
     template = network.template
@@ -245,14 +262,14 @@ def write_key(network: Network, columns: list[wb.Column], learning_rates: list[s
             list(network.starting_values().items()), derivations)
         sheets = []
         loss_index = [q.label for q in network.quantities].index(labels.LOSS)
-        for lr_text in learning_rates:
-            rows = _rows(network, lr_text, steps, progress, layout.sheet_name(lr_text))
+        for rate in learning_rates:
+            rows = _rows(network, rate, steps, progress, layout.sheet_name(rate.text))
             steps_sheet = wb.add_steps_sheet(
-                book, formats, layout.sheet_name(lr_text), _sheet_parameters(network, lr_text), columns,
-                _watch_overflow(rows, results, lr_text, loss_index),
+                book, formats, layout.sheet_name(rate.text), _sheet_parameters(network, rate), columns,
+                _watch_overflow(rows, results, rate, loss_index),
                 chart_title=f"{labels.LOSS} per step", loss_label=labels.LOSS,
                 first_row_sources=sources)
-            sheets.append((float(lr_text), steps_sheet))
+            sheets.append((rate.value, steps_sheet))
         wb.add_summary_results(book, formats, summary, results_row, chart_anchor, sheets, labels.LOSS)
         if add_extra_sheets is not None:
             add_extra_sheets(book, formats)
@@ -262,24 +279,23 @@ def write_key(network: Network, columns: list[wb.Column], learning_rates: list[s
     return results
 
 
-def write_exercise(network: Network, learning_rates: list[str], steps: int, tmp: Path,
+def write_exercise(network: Network, learning_rates: Sequence[LearningRate], steps: int, tmp: Path,
                    progress=None) -> None:
     """The student version: the key's lr sheets with only the given numbers filled in (no
-    gradient check, no extra sheets), behind an instructions sheet."""
+    gradient check, no extra sheets), behind an instructions sheet. ``network`` is the plain
+    one: the gradient check is the teacher's tool, not part of the exercise."""
     template = network.template
-    if network.gradcheck:  # the teacher's tool, not part of the exercise: backprop alone
-        network = Network(template)
     columns = sheet_columns(network)
-    names = [layout.sheet_name(lr_text) for lr_text in learning_rates]
+    names = [layout.sheet_name(rate.text) for rate in learning_rates]
     book = _new_book(tmp)
     try:
         formats = wb.make_formats(book)
         exercise.add_instructions_sheet(book, formats, template, describe_network(network),
                                         [c.label for c in columns if not c.given], names,
                                         first_data_row=wb.HEADER_ROW + 2)
-        for lr_text, name in zip(learning_rates, names):
-            wb.add_steps_sheet(book, formats, name, _sheet_parameters(network, lr_text), columns,
-                               _rows(network, lr_text, steps, progress, f"{name} (exercise)"),
+        for rate, name in zip(learning_rates, names):
+            wb.add_steps_sheet(book, formats, name, _sheet_parameters(network, rate), columns,
+                               _rows(network, rate, steps, progress, f"{name} (exercise)"),
                                chart_title=f"{labels.LOSS} per step", loss_label=labels.LOSS,
                                exercise=True)
         record.write_exercise_record(book, template, steps, names)
@@ -287,7 +303,7 @@ def write_exercise(network: Network, learning_rates: list[str], steps: int, tmp:
         book.close()
 
 
-def _watch_overflow(rows, results: list, lr_text: str, loss_index: int):
+def _watch_overflow(rows, results: list, rate: LearningRate, loss_index: int):
     """Pass rows through, noting the first and last loss and the first row that overflowed."""
     first = last = math.nan
     overflow_step = None
@@ -298,4 +314,4 @@ def _watch_overflow(rows, results: list, lr_text: str, loss_index: int):
         if overflow_step is None and not all(math.isfinite(v) for v in row):
             overflow_step = step
         yield row
-    results.append(LearningRateResult(lr_text, first, last, overflow_step))
+    results.append(LearningRateResult(rate, first, last, overflow_step))

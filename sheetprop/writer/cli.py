@@ -69,8 +69,8 @@ def run(args) -> int:
     template = load_template(args.template)
     if args.optimizer is not None:
         template = dataclasses.replace(template, optimizer=args.optimizer)
-    learning_rates = parse_learning_rates(
-        args.lrs if args.lrs is not None else ",".join(template.learning_rates or [DEFAULT_LEARNING_RATES]))
+    learning_rates = parse_learning_rates(args.lrs if args.lrs is not None
+                                          else template.learning_rates or DEFAULT_LEARNING_RATES)
     steps = parse_steps(args.steps)
     exercise_out = exercise_path(args.out) if args.exercise else None
     add_extra_sheets = None
@@ -102,7 +102,7 @@ def run(args) -> int:
                   "with the given values filled in, the rest blank to fill; grade a filled-in copy "
                   "with 'sheetprop check FILE'")
         for result in results:
-            line = f"  {layout.sheet_name(result.learning_rate):<11} E_total {result.first_loss:.6g} -> {result.last_loss:.6g}"
+            line = f"  {layout.sheet_name(result.learning_rate.text):<11} E_total {result.first_loss:.6g} -> {result.last_loss:.6g}"
             if result.overflow_step is not None:
                 line += (f"  (overflows at step {result.overflow_step}: those cells show #NUM!, "
                          "as Excel computes too)")
