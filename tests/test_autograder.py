@@ -63,6 +63,41 @@ def test_a_key_without_sheetprops_record_is_refused(tmp_path, capsys):
     assert "error:" in capsys.readouterr().err and not (tmp_path / "a.zip").exists()
 
 
+def fake_wheel(folder: Path) -> Path:
+    """A wheel whose metadata names core dependencies, an extra's and a marker's."""
+    wheel = folder / "sheetprop-9.9.9-py3-none-any.whl"
+    metadata = ("Metadata-Version: 2.1\nName: sheetprop\nVersion: 9.9.9\n"
+                "Requires-Dist: openpyxl>=3.1\nRequires-Dist: tomli>=2.0; python_version < \"3.11\"\n"
+                "Requires-Dist: torch>=2.2; extra == \"mnist\"\n\nreadme\n")
+    with zipfile.ZipFile(wheel, "w") as zipped:
+        zipped.writestr("sheetprop-9.9.9.dist-info/METADATA", metadata)
+    return wheel
+
+
+def test_the_zip_bundles_the_wheel_its_requirements_the_key_and_a_wheelhouse(tmp_path):
+    key = tmp_path / "BackPropagation.xlsx"
+    assert main(["build", "--quiet", "--exercise", "--steps", "2", "--lrs", "0.5,1", "--out", str(key)]) == 0
+    wheelhouse = tmp_path / "wheels"
+    wheelhouse.mkdir()
+    (wheelhouse / "openpyxl-3.1.5-py2.py3-none-any.whl").write_bytes(b"stand-in")
+    archive = tmp_path / "out" / "autograder.zip"
+    assert main(["autograder", "gradescope", "--key", str(key), "--out", str(archive), "--wheel",
+                 str(fake_wheel(tmp_path)), "--wheelhouse", str(wheelhouse), "--points", "20",
+                 "--visibility", "after_due_date"]) == 0
+    with zipfile.ZipFile(archive) as zipped:
+        names = set(zipped.namelist())
+        config = json.loads(zipped.read("sheetprop-autograder.json"))
+        setup = zipped.read("setup.sh").decode()
+        requirements = zipped.read("requirements.txt").decode().splitlines()
+        assert zipped.read("key.xlsx") == key.read_bytes()
+    assert {"setup.sh", "run_autograder", "key.xlsx", "sheetprop-9.9.9-py3-none-any.whl",
+            "wheels/openpyxl-3.1.5-py2.py3-none-any.whl"} <= names
+    assert requirements == ["openpyxl>=3.1", 'tomli>=2.0; python_version < "3.11"']
+    assert (config["points"], config["visibility"], config["key_sheets"]) == (20, "after_due_date", list(SHEETS))
+    assert "--no-index --no-deps --force-reinstall \"$SOURCE\"/sheetprop-9.9.9-py3-none-any.whl" in setup
+    assert "libreoffice" not in setup
+
+
 def header(sheet):
     for row in sheet.iter_rows(max_row=40):
         if row[0].value == "step":

@@ -42,6 +42,7 @@ VENV_NAME = "sheetprop-venv"  # under the root: setup.sh makes it, run_autograde
 SETUP_SH = """#!/usr/bin/env bash
 # Gradescope runs this once, as root, when it builds the autograder image (the network is on).
 set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive  # apt asks nothing (no time zone prompt) while the image builds
 ROOT="${SHEETPROP_AUTOGRADER_ROOT:-/autograder}"
 SOURCE="$ROOT/source"
 VENV="$ROOT/sheetprop-venv"

@@ -208,7 +208,11 @@ def run(args) -> int:
         raise UserError("--out writes the file of --format gradescope or prairielearn; give --format")
     if args.json:
         raise UserError("--json and --format are two outputs; choose one")
-    result, report = platform_result(args.format, args.workbook, getattr(args, "key", None), args.tolerance)
+    # One WORKBOOK today; PATH... once `check` grades a class: either way, one submission here.
+    paths = [args.workbook] if getattr(args, "workbook", None) is not None else list(getattr(args, "paths", []))
+    if len(paths) != 1:
+        raise UserError(f"--format writes the result of one submission; give one workbook, not {len(paths)}")
+    result, report = platform_result(args.format, Path(paths[0]), getattr(args, "key", None), args.tolerance)
     write_result(result, args.out)
     if isinstance(report, str):
         print(f"sheetprop check: error: {report}", file=sys.stderr)
