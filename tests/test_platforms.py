@@ -3,14 +3,15 @@ reports here are built by hand, so every expected score is counted from the fixt
 result is validated against a schema written from the platform's documentation."""
 
 import json
+from pathlib import Path
 
 import pytest
 
 from platform_schemas import GRADESCOPE_RESULTS, PRAIRIELEARN_MAX_BYTES, PRAIRIELEARN_RESULTS, validate
-from sheetprop.check import Finding, Report
+from sheetprop.check import Finding, Report, check_workbook
 from sheetprop.check.platforms import (gradescope_result, gradescope_ungradable, prairielearn_result,
                                        prairielearn_ungradable)
-from sheetprop.check.report import Score, SheetScore
+from sheetprop.check.report import Score, SheetScore, group_labels
 from sheetprop.cli import main
 
 pytest.importorskip("jsonschema")
@@ -152,3 +153,32 @@ def test_format_options_that_contradict_are_usage_errors(tmp_path, options, caps
     bogus.write_text("x")
     assert main(["check", *options, str(bogus)]) == 2
     assert "error:" in capsys.readouterr().err
+
+
+# ../shared/wild beside the checkout (or beside the folder of worktrees a checkout sits in).
+_REPO = Path(__file__).resolve().parents[1]
+WILD = next((p for p in (_REPO.parent / "shared" / "wild", _REPO.parent.parent / "shared" / "wild") if p.is_dir()),
+            _REPO.parent / "shared" / "wild")
+
+
+@pytest.mark.parametrize("prefix", ["02", pytest.param("06", marks=pytest.mark.slow),
+                                    pytest.param("15", marks=pytest.mark.slow)])  # 15: six sheets
+def test_real_hand_made_workbooks_give_valid_results(prefix):
+    """The real workbooks of ../shared/wild (skipped where absent): each column that lost points
+    is a failed test whose output shows the first cell of each of its findings."""
+    files = sorted(WILD.glob(f"{prefix}_*.xlsx")) if WILD.is_dir() else []
+    if not files:
+        pytest.skip(f"no {prefix}_*.xlsx in {WILD}")
+    graded = check_workbook(files[0])
+    gradescope, prairielearn = gradescope_result(graded), prairielearn_result(graded)
+    validate(gradescope, GRADESCOPE_RESULTS)
+    validate(prairielearn, PRAIRIELEARN_RESULTS)
+    assert len(json.dumps(prairielearn, ensure_ascii=False).encode()) < PRAIRIELEARN_MAX_BYTES
+    tests = by_name(gradescope["tests"])
+    for sheet in graded.scores:
+        for label, score in sheet.columns:
+            test = tests[f"{sheet.sheet}: {label}"]
+            assert (test["status"] == "passed") == (score.right == score.cells)
+            firsts = [g[0].cell for g in graded.groups if g[0].sheet == sheet.sheet and label in group_labels(g)]
+            assert all(f"!{cell} " in test["output"] for cell in firsts)
+    assert gradescope["score"] == pytest.approx(100 * graded.score.right / graded.score.cells, abs=1e-3)
