@@ -102,13 +102,19 @@ def test_prairielearn_scores_the_fraction_of_right_cells():
     assert [f["cell"] for f in result["feedback"]["findings"]] == [f"Z{r}" for r in SLIP_ROWS] + ["A2"]
 
 
-def test_prairielearn_stays_under_its_1_mb_limit():
-    many = [Finding("lr=0.5", f"Z{row}", "∂E/∂w3", "wrong value", None, float(row), 1.0, 1.0, "x" * 2000)
-            for row in range(20, 1020)]  # typed values of different errors: a thousand findings
-    result = prairielearn_result(report(findings=many))
-    validate(result, PRAIRIELEARN_RESULTS)
-    assert len(json.dumps(result, ensure_ascii=False).encode()) < PRAIRIELEARN_MAX_BYTES
-    assert result["score"] == pytest.approx(RIGHT / CELLS)
+@pytest.mark.parametrize("sheets", [("lr=0.5",), ("lr=0.5", "lr=1")], ids=["one column", "every column"])
+def test_results_stay_under_prairielearns_1_mb_limit(sheets):
+    many = [Finding(sheet, f"{column}{row}", label, "wrong value", None, float(row), 1.0, 1.0, "∂" * 2000)
+            for sheet in sheets for column, label in (("F", "w1"), ("Z", "∂E/∂w3"))
+            for row in range(20, 1020, 2)]  # every other row: a thousand findings a sheet, none grouped
+    prairielearn = prairielearn_result(report(findings=many))
+    validate(prairielearn, PRAIRIELEARN_RESULTS)
+    gradescope = gradescope_result(report(findings=many))
+    validate(gradescope, GRADESCOPE_RESULTS)
+    for result in (prairielearn, gradescope):
+        assert len(json.dumps(result, ensure_ascii=False).encode()) < PRAIRIELEARN_MAX_BYTES
+        assert all("cut" in t["output"] for t in result["tests"] if t["name"].startswith(sheets))
+    assert prairielearn["score"] == pytest.approx(RIGHT / CELLS) and gradescope["score"] == pytest.approx(100 * RIGHT / CELLS)
 
 
 def test_an_ungradable_file_is_a_result_on_both_platforms():

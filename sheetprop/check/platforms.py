@@ -64,7 +64,7 @@ def gradescope_result(report: Report, points: float = DEFAULT_POINTS, visibility
     result = {"score": round(points * total.fraction, 4), "output": _clip(to_text(report)),
               # The report is plain text: "text" keeps a formula's "<" from being read as HTML.
               "output_format": "text", "tests": tests}
-    return _with_common(result, visibility, seconds)
+    return _with_common(_fit(result), visibility, seconds)
 
 
 def gradescope_ungradable(message: str, points: float = DEFAULT_POINTS, visibility: str | None = None,
@@ -101,10 +101,7 @@ def prairielearn_result(report: Report) -> dict:
               "message": f"{total.right}/{total.cells} cells right; {report.summary()}",
               "output": _clip(to_text(report)), "tests": tests,
               "feedback": json.loads(to_json(report))}
-    if len(json.dumps(result, ensure_ascii=False).encode()) > MAX_RESULT_BYTES:
-        result["feedback"] = {"summary": report.summary(), "omitted": "the full report exceeds PrairieLearn's 1 MB"}
-        result["output"] = _clip(result["output"], MAX_RESULT_BYTES // 8)
-    return result
+    return _fit(result)
 
 
 def prairielearn_ungradable(message: str) -> dict:
@@ -162,6 +159,24 @@ def _group_text(group: list[Finding]) -> str:
     if first.chain_rule:
         lines.append(f"  should be {first.chain_rule}")
     return "\n".join(lines)
+
+
+def _fit(result: dict, limit: int = MAX_RESULT_BYTES) -> dict:
+    """The result cut down to ``limit`` bytes of JSON: first the feedback report, then every
+    output to an equal share (a report of thousands of findings is read from its first pages)."""
+    def size() -> int:
+        return len(json.dumps(result, ensure_ascii=False).encode())
+
+    if size() <= limit:
+        return result
+    if "feedback" in result:
+        result["feedback"] = {"summary": result["feedback"].get("summary"),
+                              "omitted": f"the full report is over {limit:,} bytes"}
+    items = [result, *result.get("tests", [])]
+    share = limit // (4 * len(items))  # a character is up to 3 bytes in UTF-8; room for the rest
+    for item in items if size() > limit else []:
+        item["output"] = _clip(item.get("output", ""), share)
+    return result
 
 
 def _quote(sheet: str) -> str:
