@@ -181,7 +181,10 @@ def build_wheel(folder: Path) -> Path:
             shutil.copy2(source, copy / name)
     command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index",
                "--disable-pip-version-check", "--quiet", "--wheel-dir", str(folder), str(copy)]
-    done = subprocess.run(command, capture_output=True, text=True)
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    except subprocess.TimeoutExpired:
+        raise UserError("building sheetprop's wheel took over 10 minutes; give a wheel with --wheel") from None
     wheels = sorted(folder.glob("sheetprop-*.whl"))
     if done.returncode != 0 or not wheels:
         detail = (done.stderr.strip().splitlines() or ["no wheel written"])[-1]
