@@ -16,6 +16,11 @@ import sys
 import zipfile
 from pathlib import Path
 
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
 import openpyxl
 import pytest
 import xlsxwriter
@@ -30,6 +35,10 @@ SHEETS = ("lr=0.5", "lr=1")
 # What the student works out per sheet: 19 computed columns in every row, 8 new weights in every
 # later row (the 2-2-2 network without biases).
 PER_SHEET = 19 * STEPS + 8 * (STEPS - 1)
+
+
+def name(requirement: str) -> str:
+    return re.split(r"[<>=!~;\[\s]", requirement, maxsplit=1)[0].lower()
 
 
 def write_sheets(path: Path, names) -> Path:
@@ -192,8 +201,8 @@ def test_the_gradescope_autograder_runs_offline_end_to_end(kit, tmp_path):
     assert {"setup.sh", "run_autograder"} <= set(names)          # at the root, as the spec asks
     assert all(modes[n] & stat.S_IXUSR for n in ("setup.sh", "run_autograder"))
     (wheel,) = [n for n in names if re.fullmatch(r"sheetprop-[\w.]+-py3-none-any\.whl", n)]
-    assert {"openpyxl", "numpy", "defusedxml"} <= {re.split(r"[<>=;\s]", line)[0] for line in requirements.splitlines()}
-    assert "torch" not in requirements and "pytest" not in requirements   # extras stay out
+    core = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert {name(r) for r in requirements.splitlines()} == {name(r) for r in core}   # extras stay out
 
     root = gradescope_root(tmp_path, archive)
     make_venv_seeing_these_packages(root)
