@@ -40,6 +40,12 @@ def add_parser(commands) -> None:
     parser.add_argument("--json", action="store_true",
                         help="print the report as JSON (sheets, findings, groups, notes, scores, "
                         "summary; schema in README) instead of the readable report")
+    parser.add_argument("--format", choices=("gradescope", "prairielearn"), default=None,
+                        help="write the result a course platform reads: Gradescope's results.json "
+                        "(score in points of 100, one test per column of each sheet) or PrairieLearn's "
+                        "external grading result (score 0-1; gradable: false for a file that cannot be graded)")
+    parser.add_argument("--out", type=Path, metavar="FILE", default=None,
+                        help="write the --format result to FILE instead of standard output")
     parser.set_defaults(run=run)
 
 
@@ -54,6 +60,10 @@ def _tolerance(text: str) -> float:
 
 
 def run(args) -> int:
+    if args.format or args.out:
+        from sheetprop.check import platforms
+
+        return platforms.run(args)
     report = check_workbook(args.workbook, tolerance=args.tolerance)
     print(to_json(report) if args.json else to_text(report))
     return 1 if report.findings else 0  # rows not yet started are a note, and lower the score
