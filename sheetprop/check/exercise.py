@@ -84,3 +84,8 @@ def record_findings(own: dict | None, key: dict) -> list[Finding]:
     return [Finding(RECORD_SHEET, "B2", "record", "record differs", None, None, None, None,
                     f"the workbook's {RECORD_SHEET} record differs from the answer key's in {' and '.join(differences)}; "
                     "it was graded against the key")]
+
+
+def owed_total(record: dict) -> int:
+    """Every cell the exercise asks for, over all its sheets: the max_score of a submission."""
+    return len(record["sheets"]) * sum(n for _, n in owed_cells(Network(record["template"]), record["steps"]))
