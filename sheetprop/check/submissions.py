@@ -66,22 +66,28 @@ def find_submissions(paths: list[Path], workdir: Path, key_sheets: list[str] | N
             root = workdir / str(number)
             root.mkdir(parents=True)
             refused = safe_zip.extract(path, root)
-            inside = _unwrapped(root)
+            wrapper = _wrapper(path)
+            inside = root.joinpath(*wrapper)
+            if not inside.is_dir():
+                inside, wrapper = root, ()
             found.extend(_entries(inside, path.name, workdir / f"{number}-inner", key_sheets))
-            found.extend(_refused(refused, found, inside.relative_to(root).parts))
+            found.extend(_refused(refused, found, wrapper))
         else:
             found.append(Submission(path.name, [path], {path: str(path)}))
     _unique_ids(found)
     return found
 
 
-def _unwrapped(root: Path) -> Path:
-    """An export that wraps the class in one folder (class.zip → class/alice, class/bob)."""
-    entries = [e for e in root.iterdir() if not _ignored(e.name)]
-    while len(entries) == 1 and entries[0].is_dir() and not entries[0].is_symlink():
-        root = entries[0]
-        entries = [e for e in root.iterdir() if not _ignored(e.name)]
-    return root
+def _wrapper(archive: Path) -> tuple[str, ...]:
+    """The folders an export wraps the whole class in (class.zip → class/alice, class/bob): the
+    leading folders every member's name shares."""
+    with zipfile.ZipFile(archive) as book:
+        names = [[p for p in n.replace("\\", "/").split("/") if p] for n in book.namelist()]
+    names = [n for n in names if n and not _ignored(n[0])]
+    wrapper: list[str] = []
+    while names and all(len(n) > len(wrapper) + 1 for n in names) and len({n[len(wrapper)] for n in names}) == 1:
+        wrapper.append(names[0][len(wrapper)])
+    return tuple(wrapper)
 
 
 def _entries(folder: Path, shown_as: str, workdir: Path, key_sheets) -> list[Submission]:
