@@ -23,7 +23,7 @@ DEFAULT_TIME_LIMIT_S = 300
 def add_parser(commands) -> None:
     parser = commands.add_parser(
         "check",
-        help="audit hand-made backprop workbooks, or grade a class of exercise submissions",
+        help="audit a hand-made backprop workbook (find the cells where a mistake enters), or grade a class",
         description="Check a backpropagation workbook typed by hand, or grade a class. Each sheet's table is "
         "found by its header row (anywhere; label variants such as E_tot, dE/dw1, out_h1 are understood), "
         "the network is inferred from the labels and formulas (or read from the answer key given by --key, "
