@@ -271,12 +271,18 @@ def test_a_class_with_nothing_gradable_still_gives_every_row(tmp_path, capsys):
     (folder / "b").mkdir()
     (folder / "b" / "readme.md").write_text("no workbook here")
     (folder / ".DS_Store").write_text("ignored")
+    with zipfile.ZipFile(folder / "c.xlsx", "w", zipfile.ZIP_DEFLATED) as bomb:  # a workbook that is a bomb
+        bomb.writestr("[Content_Types].xml", "<Types/>")
+        bomb.writestr("xl/workbook.xml", "<workbook/>")
+        bomb.writestr("xl/worksheets/sheet1.xml", b"\0" * (30 * 2**20))
     grades = tmp_path / "grades.csv"
     assert main(["check", str(folder), "--csv", str(grades), "--jobs", "2"]) == 1
     with open(grades, newline="", encoding="utf-8") as handle:
         rows = {row["submission"]: row for row in csv.DictReader(handle)}
-    assert {name: row["status"] for name, row in rows.items()} == {"a.csv": "unreadable", "b": "unreadable"}
+    assert {name: row["status"] for name, row in rows.items()} == {"a.csv": "unreadable", "b": "unreadable",
+                                                                 "c.xlsx": "error"}
     assert "CSV" in rows["a.csv"]["message"] and "no workbook" in rows["b"]["message"]
+    assert "inflates" in rows["c.xlsx"]["message"]
 
 
 def _task(kind):

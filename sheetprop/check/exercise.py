@@ -67,6 +67,19 @@ def missing_sheet_scores(record: dict, present: set[str], notes: list[str]) -> l
     return scores
 
 
+def owed_in_full(score: SheetScore, record: dict) -> SheetScore:
+    """A sheet's score with every column owing at least what the key asks: a sheet read by its labels
+    (a header relabelled) ends at its first unfinished row, and those rows are still owed."""
+    owed = dict(owed_cells(Network(record["template"]), record["steps"]))
+    columns = dict(score.columns)
+    for label, n in owed.items():
+        have = columns.get(label, Score(0, 0))
+        columns[label] = Score(have.right, max(have.cells, n))
+    ordered = [label for label, _ in score.columns] + [label for label in owed if label not in dict(score.columns)]
+    new = tuple((label, columns[label]) for label in ordered)
+    return SheetScore(sum(c.right for _, c in new), sum(c.cells for _, c in new), score.sheet, new)
+
+
 def record_findings(own: dict | None, key: dict) -> list[Finding]:
     """One finding when the student's own record names another network, row count or sheets than
     the key's (graded against the key all the same)."""

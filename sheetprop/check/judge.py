@@ -28,7 +28,7 @@ from sheetprop.network import GIVEN_ROLES, LEARNING_RATE, previous
 from sheetprop.engine.numeric import compile_function
 from sheetprop.check.precision import StoredPrecision
 from sheetprop.check.error_values import describe_cell, error_origin, is_error_value
-from sheetprop.check.exercise import missing_sheet_scores, record_findings
+from sheetprop.check.exercise import missing_sheet_scores, owed_in_full, record_findings
 
 # Spreadsheets and the engine both compute in IEEE doubles; a right formula differs from the
 # engine only in rounding order, a few ulps (~1e-16 relative each, ~1e-15 after a dozen ops),
@@ -59,12 +59,14 @@ def check_workbook(path, tolerance: float = DEFAULT_TOLERANCE, key: dict | None 
         report.findings.extend(record_findings(audit.record, key))
     for table in audit.tables:
         report.notes.extend(f"sheet {table.sheet!r}: {note}" for note in table.notes)
-        table_check = TableCheck(table, tolerance, accept_values)
+        table_check = TableCheck(table, tolerance, accept_values, exercise=record is not None)
         findings = table_check.findings()
         report.findings.extend(findings)
         report.notes.extend(f"sheet {table.sheet!r}: {note}" for note in table_check.notes())
-        if record is None or table.sheet in record["sheets"]:
+        if record is None:
             report.scores.append(score_table(table, table_check, findings))
+        elif table.sheet in record["sheets"]:  # owes every cell the key asks for, however it was read
+            report.scores.append(owed_in_full(score_table(table, table_check, findings), record))
         else:
             report.notes.append(f"sheet {table.sheet!r} is not one of the exercise's sheets: checked, not scored")
     if record is not None:
@@ -78,7 +80,7 @@ class TableCheck:
     A cell with a formula is judged by what the formula computes (``formula_judge``); its value
     decides only how a wrong formula is reported, and cells without one are judged by value."""
 
-    def __init__(self, table: Table, tolerance: float, accept_values: bool = False):
+    def __init__(self, table: Table, tolerance: float, accept_values: bool = False, exercise: bool = False):
         self.table, self.tolerance, self.network = table, tolerance, table.network
         present = [q for q in self.network.quantities if q.label in table.columns]
         leaves: dict[Expr, Expr] = {}
@@ -115,7 +117,7 @@ class TableCheck:
         # Typed numbers judged by their value: a hand-made sheet of pasted values, or any sheet with
         # --accept-values. Otherwise a typed number where a formula belongs is a finding and earns
         # nothing; so in an exercise, whose every computed cell the key has as a formula.
-        self.by_value = accept_values or (self.pasted is not None and not table.recorded)
+        self.by_value = accept_values or (self.pasted is not None and not exercise)
         self._given_labels = {q.label for q in self.network.given}
         self.trained = set(self.network.trained)
         self.judged: list[tuple[str, str]] = []  # (label, cell) of every cell given a verdict, for the scores
