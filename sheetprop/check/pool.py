@@ -30,7 +30,9 @@ def _on_alarm(signum, frame):
 
 def _worker(connection, work: Callable, setup: Callable | None, setup_args: tuple) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    signal.signal(signal.SIGALRM, _on_alarm)
+    timed = hasattr(signal, "SIGALRM")  # not on Windows: there the parent's deadline alone stops a task
+    if timed:
+        signal.signal(signal.SIGALRM, _on_alarm)
     if setup is not None:
         setup(*setup_args)
     while True:
@@ -41,7 +43,8 @@ def _worker(connection, work: Callable, setup: Callable | None, setup_args: tupl
         if message is None:
             return
         index, task, limit = message
-        signal.setitimer(signal.ITIMER_REAL, limit)
+        if timed:
+            signal.setitimer(signal.ITIMER_REAL, limit)
         try:
             result = ("done", work(task))
         except TimeLimitExceeded:
@@ -49,7 +52,8 @@ def _worker(connection, work: Callable, setup: Callable | None, setup_args: tupl
         except Exception as exc:  # noqa: BLE001 - `work` reports its own errors; this is a bug in it
             result = ("crash", f"{type(exc).__name__}: {exc}"[:300])
         finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
+            if timed:
+                signal.setitimer(signal.ITIMER_REAL, 0)
         connection.send((index, result))
 
 
@@ -84,7 +88,7 @@ def run(tasks: list, work: Callable, failed: Callable[[object, str], object], jo
                     worker.deadline = time.monotonic() + time_limit + GRACE_S
                     worker.connection.send((worker.task[0], worker.task[1], time_limit))
             busy = [w for w in workers if w.task]
-            timeout = max(0.0, min(w.deadline for w in busy) - time.monotonic())
+            timeout = min(60.0, max(0.0, min(w.deadline for w in busy) - time.monotonic()))
             wait([w.connection for w in busy] + [w.process.sentinel for w in busy], timeout)
             for k, worker in enumerate(workers):
                 if worker.task is None:

@@ -7,6 +7,7 @@ then by depth and name; grading takes the first that holds a backprop table and 
 
 from __future__ import annotations
 
+import html
 import os
 import re
 import zipfile
@@ -160,8 +161,6 @@ def sheet_names(path: Path) -> list[str]:
             text = archive.read(info)
     except (KeyError, zipfile.BadZipFile, OSError, ValueError, NotImplementedError):
         return []
-    import html
-
     return [html.unescape(m.decode("utf-8", "replace")) for m in _SHEET.findall(text)]
 
 
