@@ -86,6 +86,9 @@ def klass(kit, tmp_path_factory):
     book = fill(key, exercise, root / "deleted.xlsx")
     del book["lr=1"]
     book.save(root / "deleted.xlsx")
+    book = fill(key, exercise, root / "renamed.xlsx")
+    book["lr=1"].title = "my lr=1"
+    book.save(root / "renamed.xlsx")
     fill(key, exercise, root / "pasted.xlsx", values=True)
 
     first_data_row = header(openpyxl.load_workbook(exercise)["lr=0.5"])[0] + 1
@@ -123,7 +126,7 @@ def graded(klass, tmp_path_factory):
 def test_every_student_gets_the_row_they_earned(graded):
     code, rows, _ = graded
     assert code == 1  # findings, short scores, an unreadable file
-    assert set(rows) == {"right.xlsx", "slip.xlsx", "blank.xlsx", "deleted.xlsx", "pasted.xlsx", "eta.xlsx",
+    assert set(rows) == {"right.xlsx", "slip.xlsx", "blank.xlsx", "deleted.xlsx", "renamed.xlsx", "pasted.xlsx", "eta.xlsx",
                          "notes.txt", "carol", "mallory.zip"}
 
     def row(name):
@@ -134,6 +137,7 @@ def test_every_student_gets_the_row_they_earned(graded):
     assert row("slip.xlsx") == ("graded", TOTAL - STEPS, TOTAL, round(100 * (TOTAL - STEPS) / TOTAL, 1), 1)
     assert row("blank.xlsx") == ("graded", 0, TOTAL, 0.0, 0)
     assert row("deleted.xlsx") == ("graded", PER_SHEET, TOTAL, 50.0, 0)
+    assert row("renamed.xlsx") == ("graded", PER_SHEET, TOTAL, 50.0, 0)  # checked, but not the exercise's sheet
     status, score, max_score, percent, findings = row("pasted.xlsx")
     assert (status, score, max_score, percent) == ("graded", 0, TOTAL, 0.0)
     assert findings == 27 * len(SHEETS)  # one per column of typed numbers: 19 computed, 8 weights
@@ -156,7 +160,7 @@ def test_the_feedback_folder_holds_each_students_report_and_workbook(graded, kla
     _, rows, out = graded
     feedback = out / "feedback"
     assert {p.name for p in feedback.glob("*.txt")} == {
-        "right.txt", "slip.txt", "blank.txt", "deleted.txt", "pasted.txt", "eta.txt", "notes.txt", "carol.txt",
+        "right.txt", "slip.txt", "blank.txt", "deleted.txt", "renamed.txt", "pasted.txt", "eta.txt", "notes.txt", "carol.txt",
         "mallory.txt"}
     eta = (feedback / "eta.txt").read_text(encoding="utf-8")
     assert "η drift" in eta and "#VALUE!" in eta and "it comes from A3, which holds the text '↑ change η'" in eta
