@@ -94,8 +94,8 @@ def _wrapper(archive: Path) -> tuple[str, ...]:
 def _entries(folder: Path, shown_as: str, workdir: Path, key_sheets) -> list[Submission]:
     found = []
     for number, entry in enumerate(sorted(folder.iterdir(), key=lambda e: e.name)):
-        if _ignored(entry.name) or entry.is_symlink():
-            continue
+        if _ignored(entry.name) or (entry.is_symlink() and not entry.exists()):
+            continue  # the class folder is the teacher's: its links are followed (inside a submission they are not)
         shown = f"{shown_as}/{entry.name}"
         if entry.is_dir():
             found.append(_from_folder(entry.name, entry, shown, key_sheets))
