@@ -324,7 +324,9 @@ def test_a_drifting_learning_rate_reference_is_one_finding(build, tmp_path, caps
     book.save(edited)
     assert main(["check", "--json", str(edited)]) == 1
     report = json.loads(capsys.readouterr().out)
-    assert [(g["kind"], g["count"]) for g in report["groups"]] == [("η drift", 4)]
+    # One finding: every weight of the four drifted rows, each cell named (so each counts as wrong).
+    assert [(g["kind"], g["count"]) for g in report["groups"]] == [("η drift", 4 * 8)]
+    assert report["groups"][0]["labels"] == [f"w{k}" for k in range(1, 9)]
     first = report["findings"][0]
     assert first["cell"] == f"F{header + 3}" and "reads η from A3 (= 0.9), not the table's η cell A2" in first["message"]
     assert "$A$2" in first["message"]
@@ -342,7 +344,7 @@ def test_an_unfinished_last_row_ends_the_table(build, tmp_path, capsys):
             cell.value = None  # the student typed the new weights and stopped
     edited = tmp_path / "stopped.xlsx"
     book.save(edited)
-    assert main(["check", str(edited)]) == 0
+    assert main(["check", str(edited)]) == 1  # no finding, but the row not done is short of full marks
     text = capsys.readouterr().out
     assert f"row {last} is unfinished" in text and text.count("is unfinished") == 1
     assert text.rstrip().endswith("1 sheet, 3 rows checked, 0 findings")

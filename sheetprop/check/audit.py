@@ -9,6 +9,7 @@ labelled cell's formula and cached value. It judges nothing: ``sheetprop.check``
 
 from __future__ import annotations
 
+import math
 import re
 import tempfile
 from collections import Counter
@@ -89,6 +90,7 @@ class Audit:
     tables: list[Table]
     skipped: list[str]        # sheets that look like the exercise but cannot be checked, and why
     recalculated: bool        # the file had no cached values and LibreOffice computed them
+    record: dict | None = None  # the workbook's own _sheetprop record, if it has one
 
 
 def references(formula: str) -> list[tuple[str | None, str, int]]:
@@ -100,12 +102,13 @@ def references(formula: str) -> list[tuple[str | None, str, int]]:
     return found
 
 
-def read_workbook(path) -> Audit:
+def read_workbook(path, record: dict | None = None) -> Audit:
     """Every backprop table in the workbook, with cached values (recalculated by LibreOffice
-    first when the file has formulas but no cached values)."""
+    first when the file has formulas but no cached values). ``record``: the answer key's, which
+    then names the network, sheets and rows instead of the workbook's own."""
     path = Path(path).expanduser()
     formulas, values = _open(path)
-    audit = _read_tables(path, formulas, values)
+    audit = _read_tables(path, formulas, values, record)
     if _lacks_cached_values(audit.tables):
         if find_soffice() is None:
             raise UserError(f"{path.name} has formulas without saved values (it was written by a "
@@ -115,7 +118,7 @@ def read_workbook(path) -> Audit:
         with tempfile.TemporaryDirectory(prefix="sheetprop-check-") as folder:
             recalculated = recalculate(path, Path(folder))
             formulas, values = _open(recalculated)
-        audit = _read_tables(path, formulas, values)
+        audit = _read_tables(path, formulas, values, record)
         audit.recalculated = True
     if not audit.tables:
         why = "; ".join(audit.skipped) if audit.skipped else (
@@ -130,9 +133,15 @@ def _open(path: Path):
     return open_workbook(path)
 
 
-def _read_tables(path: Path, formulas, values) -> Audit:
+def _read_tables(path: Path, formulas, values, key: dict | None = None) -> Audit:
     tables, skipped = [], []
-    record = read_exercise_record(formulas)
+    try:
+        own = read_exercise_record(formulas)
+    except UserError as damaged:
+        if key is None:
+            raise
+        own, skipped = None, [str(damaged)]  # graded against the key all the same
+    record = key or own
     recorded, unread = set(), {}
     if record is not None:
         # Built by sheetprop (an exercise, or its key): the exact network, every row it should have.
@@ -162,7 +171,7 @@ def _read_tables(path: Path, formulas, values) -> Audit:
         if sheet.title in unread:
             table.notes.append(f"not as the workbook's record has it ({unread[sheet.title]}): read by its labels")
         tables.append(table)
-    return Audit(path, tables, skipped, recalculated=False)
+    return Audit(path, tables, skipped, recalculated=False, record=own)
 
 
 class _NotCheckable(Exception):
@@ -411,6 +420,12 @@ def _learning_rate(table: Table, k: int, sheet, formulas, values) -> LearningRat
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 where = f"{column}{row}" if ref_sheet == sheet.title else f"'{ref_sheet}'!{column}{row}"
                 return LearningRate(float(value), where)
+    # η copied down without $ lands on the text below it ("↑ change η"), then on empty cells: that
+    # is still the cell the updates read, so it is returned (NaN: no η) and judged as a drift.
+    for (ref_sheet, column, row), _ in candidates.most_common(1):
+        if ref_sheet in values.sheetnames and not isinstance(values[ref_sheet][f"{column}{row}"].value, (int, float)):
+            where = f"{column}{row}" if ref_sheet == sheet.title else f"'{ref_sheet}'!{column}{row}"
+            return LearningRate(math.nan, where)
     return _labelled_learning_rate(values[sheet.title])
 
 

@@ -1,45 +1,75 @@
-"""The `check` command's options and its report: one block per finding, or JSON."""
+"""The `check` command: its options, and the route from them to one report or a class's grades.
+
+One workbook prints its report (text or JSON) as before. Several, or a folder or .zip of
+submissions, is a class: each submission is graded in a process pool started once (``pool``,
+``grading``), and ``class_report`` writes the CSV, JSON Lines, terminal lines and feedback."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import re
-from dataclasses import asdict
+import os
+import sys
+import tempfile
 from pathlib import Path
 
-from sheetprop.check import ABSOLUTE_FLOOR, DEFAULT_TOLERANCE, Report, check_workbook
-from sheetprop.check.report import group_labels
+from sheetprop.check import ABSOLUTE_FLOOR, DEFAULT_TOLERANCE
+from sheetprop.check.render import to_json, to_text  # noqa: F401 - the report's renderers, re-exported
+from sheetprop.errors import UserError
+
+DEFAULT_TIME_LIMIT_S = 300
 
 
 def add_parser(commands) -> None:
     parser = commands.add_parser(
         "check",
-        help="audit a hand-made backprop workbook: find the cells where a mistake enters",
-        description="Check a backpropagation workbook typed by hand. Each sheet's table is found "
-        "by its header row (anywhere; label variants such as E_tot, dE/dw1, out_h1 are understood), "
-        "the network is inferred from the labels and formulas (or read from the record of a "
-        "workbook sheetprop built), and every labelled cell is judged on its own: a formula by what "
-        "it computes over the table's cells, compared with the chain rule at random consistent "
-        "points (so rounded or pasted numbers cannot mislead it, and a formula reading t1 where "
-        "t2 belongs is wrong even where t1 = t2); a typed or pasted number by its value against the "
-        "chain rule applied to the workbook's own values of the cells it depends on, to the digits "
-        "it keeps. Each mistake is reported once, in the cell where it enters; a mistake copied "
-        "down a column is one finding. Later rows' weights are checked against w − η·∂E/∂w of the "
-        "row above. A filled-in copy of 'build --exercise' is also scored per column and per sheet. "
-        "Exit code: 0 all right, 1 findings, 2 the file cannot be read or holds no backprop table.",
+        help="audit a hand-made backprop workbook (find the cells where a mistake enters), or grade a class",
+        description="Check a backpropagation workbook typed by hand, or grade a class. Each sheet's table is "
+        "found by its header row (anywhere; label variants such as E_tot, dE/dw1, out_h1 are understood), "
+        "the network is inferred from the labels and formulas (or read from the answer key given by --key, "
+        "or from the record of a workbook sheetprop built), and every labelled cell is judged on its own: a "
+        "formula by what it computes over the table's cells, compared with the chain rule at random "
+        "consistent points; a typed or pasted number by its value against the chain rule applied to the "
+        "workbook's own values of the cells it depends on, to the digits it keeps. Each mistake is reported "
+        "once, in the cell where it enters; a mistake copied down a column is one finding. An exercise of "
+        "'build --exercise' is scored per column and per sheet. Several PATHs, a folder or a .zip of "
+        "submissions grade a class (see --csv, --feedback). Exit code: 0 every submission right and complete "
+        "(or at least --min-score), 1 findings, a score short of that, or a file that cannot be graded "
+        "(for a single workbook: 2 when it cannot be read or holds no backprop table), 2 a usage error.",
     )
-    parser.add_argument("workbook", type=Path, metavar="WORKBOOK.xlsx",
-                        help="the workbook to check (.xlsx; one without saved values, as written "
-                        "by a program, is recalculated in LibreOffice first)")
+    parser.add_argument("paths", type=Path, nargs="+", metavar="PATH",
+                        help="a workbook (.xlsx; one without saved values is recalculated in LibreOffice "
+                        "first), or a folder or .zip of submissions: each top-level entry (a student's "
+                        "folder, repo clone, zip or single file) is one submission, its name the id")
+    parser.add_argument("--key", type=Path, metavar="KEY.xlsx",
+                        help="the answer key `build --exercise` wrote beside the student version: the "
+                        "network, sheets and rows come from it, never from the student's file")
     parser.add_argument("--tolerance", metavar="REL", type=_tolerance, default=DEFAULT_TOLERANCE,
                         help=f"relative difference from the chain rule's value that counts as wrong "
                         f"(default {DEFAULT_TOLERANCE:g}: far above float rounding, far below a "
                         f"hand-typed slip; differences under {ABSOLUTE_FLOOR:g} never count)")
+    parser.add_argument("--accept-values", action="store_true",
+                        help="credit right numbers typed where the exercise has formulas (by default a "
+                        "typed number earns nothing there)")
+    parser.add_argument("--min-score", metavar="P", type=_percent,
+                        help="exit 0 for a submission scoring at least P percent, findings or not "
+                        "(default: only a submission without findings and with full marks)")
     parser.add_argument("--json", action="store_true",
-                        help="print the report as JSON (sheets, findings, groups, notes, scores, "
-                        "summary; schema in README) instead of the readable report")
+                        help="print the report as JSON (schema in README); for a class, JSON Lines: one "
+                        "object per submission, with its submission id and status")
+    parser.add_argument("--csv", type=Path, metavar="FILE",
+                        help="write one row per submission: submission, file, status, score, max_score, "
+                        "percent, findings, finding_cells, message, others")
+    parser.add_argument("--feedback", type=Path, metavar="DIR",
+                        help="write DIR/<submission>.txt, the text report each student gets back")
+    parser.add_argument("--annotate", action="store_true",
+                        help="with --feedback: also DIR/<submission>.xlsx, the student's own workbook with "
+                        "every wrong cell coloured and what is wrong, the expected value and the hint in its note")
+    parser.add_argument("--jobs", type=_positive, metavar="N", default=None,
+                        help="grade N submissions at a time (default: every core)")
+    parser.add_argument("--time-limit", type=_seconds, metavar="S", default=DEFAULT_TIME_LIMIT_S,
+                        help=f"stop grading a submission after S seconds: an `error` row "
+                        f"(default {DEFAULT_TIME_LIMIT_S})")
     parser.add_argument("--format", choices=("gradescope", "prairielearn"), default=None,
                         help="write the result a course platform reads: Gradescope's results.json "
                         "(score in points of 100, one test per column of each sheet) or PrairieLearn's "
@@ -59,100 +89,118 @@ def _tolerance(text: str) -> float:
     return value
 
 
+def _percent(text: str) -> float:
+    try:
+        value = float(text.rstrip("%"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (math.isfinite(value) and 0 <= value <= 100):
+        raise argparse.ArgumentTypeError(f"{text} must be a percentage from 0 to 100")
+    return value
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a whole number of at least 1")
+    return int(text)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"{text} must be a number of seconds above 0")
+    return value
+
+
 def run(args) -> int:
     if args.format or args.out:
         from sheetprop.check import platforms
 
         return platforms.run(args)
-    report = check_workbook(args.workbook, tolerance=args.tolerance)
-    print(to_json(report) if args.json else to_text(report))
-    return 1 if report.findings else 0  # rows not yet started are a note, and lower the score
+    from sheetprop.check.exercise import owed_total, read_key
+    from sheetprop.check.grading import Settings
+    from sheetprop.check.submissions import is_class
+
+    if args.annotate and args.feedback is None:
+        raise UserError("--annotate writes into the feedback folder: give --feedback DIR too")
+    key = read_key(args.key) if args.key is not None else None
+    settings = Settings(key, args.tolerance, args.accept_values)
+    owed = owed_total(key) if key is not None else 0
+    if is_class(args.paths) or args.csv is not None or args.feedback is not None:
+        return _grade_class(args, settings, owed)
+    return _check_one(args, settings, owed)
 
 
-def to_json(report: Report) -> str:
-    def clean(value):  # JSON has no NaN
-        return None if isinstance(value, float) and not math.isfinite(value) else value
+def _check_one(args, settings, owed: int) -> int:
+    from sheetprop.check.class_report import json_object
+    from sheetprop.check.grading import grade
+    from sheetprop.check.submissions import Submission
 
-    findings = [{key: clean(value) for key, value in asdict(f).items()} for f in report.findings]
-    cells = {id(f): k for k, f in enumerate(report.findings)}
-    groups = [{"sheet": g[0].sheet, "label": g[0].label, "labels": group_labels(g), "kind": g[0].kind,
-               "first_cell": g[0].cell, "last_cell": g[-1].cell, "count": len(g),
-               "findings": [cells[id(f)] for f in g]}
-              for g in report.groups]
-    return json.dumps({
-        "workbook": str(report.path),
-        "sheets": [{"sheet": sheet, "rows": rows} for sheet, rows in report.sheets],
-        "recalculated": report.recalculated,
-        "findings": findings,
-        "groups": groups,
-        "notes": report.notes,
-        "scores": _scores_json(report),
-        "summary": report.summary(),
-    }, ensure_ascii=False, indent=2)
+    path = args.paths[0].expanduser()
+    outcome = grade((Submission(path.name, [path], {path: str(path)}), settings))
+    if outcome.status != "graded":
+        if not args.json:
+            raise UserError(outcome.message)
+        import json
+
+        print(json.dumps(json_object(outcome, owed), ensure_ascii=False, indent=2))
+        return 2
+    report = outcome.report
+    print(to_json(report, submission=outcome.submission, status=outcome.status) if args.json else to_text(report))
+    return 0 if outcome.passes(args.min_score, owed) else 1
 
 
-def _scores_json(report: Report) -> dict:
-    def score(s):
-        return {"right": s.right, "cells": s.cells, "score": round(s.fraction, 4)}
-
-    return {**score(report.score), "exercise": report.exercise,
-            "sheets": [{"sheet": s.sheet, **score(s),
-                        "columns": [{"label": label, **score(c)} for label, c in s.columns]}
-                       for s in report.scores]}
+def default_jobs() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
 
 
-def _score_lines(report: Report) -> list[str]:
-    """One line per sheet, naming the columns that lost points."""
-    lines = [""]
-    for s in report.scores:
-        lost = [f"{label} {c.right}/{c.cells}" for label, c in s.columns if c.right < c.cells]
-        lines.append(f"score {_quote(s.sheet)}: {s.right}/{s.cells} cells right ({100 * s.fraction:.1f}%)"
-                     + (f"; short in {', '.join(lost)}" if lost else ""))
-    total = report.score
-    lines.append(f"score: {total.right}/{total.cells} cells right ({100 * total.fraction:.1f}%)")
-    return lines
+def _grade_class(args, settings, owed: int) -> int:
+    from sheetprop.check import class_report, pool
+    from sheetprop.check.grading import failed, grade
+    from sheetprop.check.submissions import find_submissions
+
+    feedback = class_report.FeedbackFolder(args.feedback) if args.feedback is not None else None
+    with tempfile.TemporaryDirectory(prefix="sheetprop-class-") as work:
+        submissions = find_submissions(args.paths, Path(work), settings.key["sheets"] if settings.key else None)
+        if not submissions:
+            raise UserError(f"no submissions in {', '.join(map(str, args.paths))}")
+        outcomes = [None] * len(submissions)
+        results = pool.run([(s, settings) for s in submissions], grade, failed, args.jobs or default_jobs(),
+                           args.time_limit)
+        for index, outcome in _with_progress(results, len(submissions)):
+            outcomes[index] = outcome
+            if feedback is not None:
+                _write_feedback(feedback, outcome, args.annotate)
+    passed = sum(o.passes(args.min_score, owed) for o in outcomes)
+    for outcome in outcomes:
+        print(class_report.json_line(outcome, owed) if args.json else class_report.terminal_line(outcome, owed))
+    if not args.json:
+        print(class_report.summary_line(outcomes, passed))
+    if args.csv is not None:
+        class_report.write_csv(args.csv, outcomes, owed)
+    return 0 if passed == len(outcomes) else 1
 
 
-def to_text(report: Report) -> str:
-    lines = [f"{report.path}"]
-    for note in report.notes:
-        lines.append(f"  note: {note}")
-    for group in report.groups:
-        f = group[0]
-        names = group_labels(group)
-        lines.append("")
-        lines.append(f"  {_quote(f.sheet)}!{f.cell}  {', '.join(names)}: {f.kind} — {f.message}")
-        if len(names) > 1:
-            first_row, last_row = (re.search(r"\d+$", g.cell).group() for g in (group[0], group[-1]))
-            lines.append(f"    repeated  in rows {first_row}–{last_row} of {len(names)} columns, to {group[-1].cell}: "
-                         f"{len(group)} cells (the first is shown)")
-        elif len(group) > 1:
-            lines.append(f"    repeated  down to {group[-1].cell}: the same mistake in {len(group)} cells in a row "
-                         "(the first is shown)")
-        lines.append(f"    formula   {f.formula if f.formula is not None else '(typed value)'}")
-        if f.reads:
-            lines.append(f"    reads as  {f.label} = {f.reads}")
-        lines.append(f"    found     {_number(f.found)}")
-        if f.expected is not None:
-            error = "" if f.relative_error is None else f"   (relative error {f.relative_error:.1e})"
-            lines.append(f"    expected  {_number(f.expected)}{error}")
-        if f.hint:
-            lines.append(f"    hint      {f.hint}")
-        if f.chain_rule:
-            lines.append(f"    should be {f.chain_rule}")
-    if report.exercise:
-        lines.extend(_score_lines(report))
-    lines.append("")
-    lines.append(report.summary())
-    return "\n".join(lines)
+def _write_feedback(feedback, outcome, annotate: bool) -> None:
+    try:
+        feedback.write(outcome, annotate)
+    except UserError as exc:  # one workbook that cannot be marked up still gets its text report
+        print(f"sheetprop check: {outcome.submission}: {exc}", file=sys.stderr)
 
 
-def _number(value) -> str:
-    if isinstance(value, float):
-        return "error value" if math.isnan(value) else f"{value:.15g}"
-    return repr(value) if value is not None else "(empty)"
+def _with_progress(results, total: int):
+    if not sys.stderr.isatty():
+        yield from results
+        return
+    from tqdm import tqdm
 
-
-def _quote(sheet: str) -> str:
-    return sheet if sheet.replace("_", "").isalnum() else f"'{sheet}'"
-
+    with tqdm(total=total, unit="submission", file=sys.stderr, leave=False) as bar:
+        for item in results:
+            bar.update()
+            yield item

@@ -27,6 +27,8 @@ from sheetprop.check.formula_judge import (SYMBOLIC_TOLERANCE, TableFormulas, ra
 from sheetprop.network import GIVEN_ROLES, LEARNING_RATE, previous
 from sheetprop.engine.numeric import compile_function
 from sheetprop.check.precision import StoredPrecision
+from sheetprop.check.error_values import describe_cell, error_origin, is_error_value
+from sheetprop.check.exercise import missing_sheet_scores, owed_in_full, record_findings
 
 # Spreadsheets and the engine both compute in IEEE doubles; a right formula differs from the
 # engine only in rounding order, a few ulps (~1e-16 relative each, ~1e-15 after a dozen ops),
@@ -41,20 +43,34 @@ ABSOLUTE_FLOOR = 1e-15
 
 
 
-def check_workbook(path, tolerance: float = DEFAULT_TOLERANCE) -> Report:
-    audit: Audit = read_workbook(path)
+def check_workbook(path, tolerance: float = DEFAULT_TOLERANCE, key: dict | None = None,
+                   accept_values: bool = False) -> Report:
+    """The report on one workbook. ``key`` is the answer key's record (``exercise.read_key``): the
+    network, sheets and rows then come from it, never from the file. ``accept_values`` credits
+    right numbers typed where an exercise has formulas (by default they earn nothing)."""
+    audit: Audit = read_workbook(path, record=key)
+    record = key or audit.record
     report = Report(audit.path, [(t.sheet, len(t.rows)) for t in audit.tables],
-                    recalculated=audit.recalculated, exercise=any(t.recorded for t in audit.tables))
+                    recalculated=audit.recalculated, exercise=record is not None)
     report.notes.extend(f"skipped {reason}" for reason in audit.skipped)
     if audit.recalculated:
         report.notes.append(f"{audit.path.name} had no saved values; LibreOffice recalculated them")
+    if key is not None:
+        report.findings.extend(record_findings(audit.record, key))
     for table in audit.tables:
         report.notes.extend(f"sheet {table.sheet!r}: {note}" for note in table.notes)
-        table_check = TableCheck(table, tolerance)
+        table_check = TableCheck(table, tolerance, accept_values, exercise=record is not None)
         findings = table_check.findings()
         report.findings.extend(findings)
         report.notes.extend(f"sheet {table.sheet!r}: {note}" for note in table_check.notes())
-        report.scores.append(score_table(table, table_check, findings))
+        if record is None:
+            report.scores.append(score_table(table, table_check, findings))
+        elif table.sheet in record["sheets"]:  # owes every cell the key asks for, however it was read
+            report.scores.append(owed_in_full(score_table(table, table_check, findings), record))
+        else:
+            report.notes.append(f"sheet {table.sheet!r} is not one of the exercise's sheets: checked, not scored")
+    if record is not None:
+        report.scores.extend(missing_sheet_scores(record, {t.sheet for t in audit.tables}, report.notes))
     return report
 
 
@@ -64,7 +80,7 @@ class TableCheck:
     A cell with a formula is judged by what the formula computes (``formula_judge``); its value
     decides only how a wrong formula is reported, and cells without one are judged by value."""
 
-    def __init__(self, table: Table, tolerance: float):
+    def __init__(self, table: Table, tolerance: float, accept_values: bool = False, exercise: bool = False):
         self.table, self.tolerance, self.network = table, tolerance, table.network
         present = [q for q in self.network.quantities if q.label in table.columns]
         leaves: dict[Expr, Expr] = {}
@@ -89,7 +105,7 @@ class TableCheck:
             + [LEARNING_RATE] + self.hyperparameters)
         # η is one cell per table, the one the first update reads: a reference that drifts down
         # row by row (B32, B33, … where $B$32 belongs) trains at other rates without a sign.
-        self.table_eta = next((lr for lr in table.learning_rates if lr is not None), None)
+        self.table_eta = next((lr for lr in table.learning_rates if lr is not None and math.isfinite(lr.value)), None)
         self.formulas = TableFormulas(table, self.table_eta.where if self.table_eta else None)
         self.points = random_points(self.network)
         self.right_at_points = {q.label: [p[q.label] for p in self.points] for q in computed}
@@ -98,6 +114,10 @@ class TableCheck:
         self.precision = self._stored_precision()
         self._slack_functions: dict[str, tuple] = {}
         self.pasted = self._holds_pasted_values()
+        # Typed numbers judged by their value: a hand-made sheet of pasted values, or any sheet with
+        # --accept-values. Otherwise a typed number where a formula belongs is a finding and earns
+        # nothing; so in an exercise, whose every computed cell the key has as a formula.
+        self.by_value = accept_values or (self.pasted is not None and not exercise)
         self._given_labels = {q.label for q in self.network.given}
         self.trained = set(self.network.trained)
         self.judged: list[tuple[str, str]] = []  # (label, cell) of every cell given a verdict, for the scores
@@ -128,7 +148,10 @@ class TableCheck:
 
     def notes(self) -> list[str]:
         notes = []
-        if self.pasted:
+        if self.pasted and not self.by_value:
+            notes.append(f"it holds pasted values ({self.pasted}), not formulas: the exercise asks for formulas, "
+                         "so typed numbers earn nothing (--accept-values credits the right ones)")
+        elif self.pasted:
             notes.append(f"it holds pasted values ({self.pasted}), not formulas: each number is judged "
                          "against the chain rule to the digits it keeps, and nothing in it follows "
                          "when an input changes")
@@ -188,7 +211,7 @@ class TableCheck:
             want = expected[q.label] if expected is not None else None
             wrong = None if want is None else (
                 cell.number is None or self._disagree(q.label, local, values, cell.number, want, first_row))
-            if cell.is_typed and self.pasted:
+            if cell.is_typed and self.by_value:
                 if wrong is not None:
                     self.judged.append((q.label, cell.ref))
                 if wrong:
@@ -210,7 +233,9 @@ class TableCheck:
                     chain_rule=chain_rule))
                 continue
             if want is not None and cell.number is None and math.isnan(want):
-                continue  # an error value where the chain rule gives none either: from upstream
+                # An error value where the chain rule gives none either: it came from upstream, and
+                # the formula is judged by what it computes (it stays in the score either way).
+                wrong = None
             finding = self._judge_formula(q.label, cell, local, values, want, wrong, chain_rule)
             if finding is not None:
                 found.append(finding)
@@ -324,8 +349,8 @@ class TableCheck:
         learning_rate = self.table.learning_rates[k]
         table_eta = self.table_eta
         drifted = learning_rate is not None and table_eta is not None and learning_rate.where != table_eta.where
-        if drifted:
-            learning_rate = table_eta
+        if drifted or (learning_rate is not None and not math.isfinite(learning_rate.value)):
+            learning_rate = table_eta  # None when no update reads a number: they cannot be checked
         eta = learning_rate.value if learning_rate is not None else math.nan
         state = [row[label].number if label in row and row[label].number is not None else math.nan
                  for label in self.state_labels]
@@ -351,15 +376,15 @@ class TableCheck:
             if q in self.trained and drifted:
                 self.judged.append((q.label, cell.ref))
                 self.drifted.add(cell.ref)
-                if not any(f.kind == "η drift" for f in found):  # one finding for the row, not one per weight
-                    read = self.table.learning_rates[k]
-                    found.append(self._finding(
-                        cell, q.label, "η drift", want,
-                        f"reads η from {read.where} (= {read.value:g}), not the table's η cell {table_eta.where} "
-                        f"(= {table_eta.value:g}); make the reference absolute ({absolute(table_eta.where)}) so every "
-                        "row uses the same η", chain_rule=self.update_rules[q.label]))
+                # One finding per weight, so each wrong cell is named; report groups them into one.
+                read = self.table.learning_rates[k]
+                found.append(self._finding(
+                    cell, q.label, "η drift", want,
+                    f"reads η from {read.where} ({describe_cell(self.table, read.where, read.value)}), not the "
+                    f"table's η cell {table_eta.where} (= {table_eta.value:g}); make the reference absolute "
+                    f"({absolute(table_eta.where)}) so every row uses the same η", chain_rule=self.update_rules[q.label]))
                 continue
-            if trained and cell.is_typed and not self.pasted:
+            if trained and cell.is_typed and not self.by_value:
                 self.judged.append((q.label, cell.ref))
                 found.append(self._finding(cell, q.label, "typed number", want,
                                            "holds a typed number where the weight update formula belongs",
@@ -425,8 +450,9 @@ class TableCheck:
     def _finding(self, cell: Cell, label: str, kind: str, expected, message: str,
                  hint=None, chain_rule=None, reads=None) -> Finding:
         found = cell.number if cell.number is not None else cell.value
+        origin = error_origin(self.table, cell.ref) if is_error_value(found) else None
         return Finding(self.table.sheet, cell.ref, label, kind, cell.formula, found, expected,
-                       relative_error(found, expected), message, hint, chain_rule, reads)
+                       relative_error(found, expected), message, hint, chain_rule, reads, origin)
 
     # --- hints --------------------------------------------------------------------------------
 

@@ -38,8 +38,9 @@ MAX_RESULT_BYTES = 1_000_000
 
 def grade(path: Path, key: Path | None = None, tolerance: float = DEFAULT_TOLERANCE) -> Report:
     """The report of one submission; a file that cannot be graded raises UserError."""
-    # TODO(lead): pass key= to check_workbook once it takes the teacher's key (the `class` branch).
-    return check_workbook(path, tolerance=tolerance)
+    from sheetprop.check.exercise import read_key
+
+    return check_workbook(path, tolerance=tolerance, key=read_key(key) if key is not None else None)
 
 
 def gradescope_result(report: Report, points: float = DEFAULT_POINTS, visibility: str | None = None,

@@ -25,6 +25,7 @@ class Finding:
     hint: str | None = None     # what the formula seems to do instead, when verified
     chain_rule: str | None = None  # the textbook expression for the cell
     reads: str | None = None    # what the formula computes, in the table's labels
+    error_from: str | None = None  # for an error value (#VALUE!): the cell it comes from, and what is there
 
 
 @dataclass
@@ -133,8 +134,10 @@ def _across_columns(groups: list[list[Finding]]) -> list[list[Finding]]:
     by_rows: dict[tuple, list[Finding]] = {}
     for group in groups:
         first = group[0]
-        if first.kind == "wrong update" and first.formula is None:
-            key = (first.sheet, _rows(group), first.message)
+        # Pasted weights that all miss their update over the same rows, and an η reference that
+        # drifts under every weight of the same rows: one mistake, whichever columns it covers.
+        if (first.kind == "wrong update" and first.formula is None) or first.kind == "η drift":
+            key = (first.sheet, _rows(group), first.kind, first.message if first.kind == "wrong update" else "")
             if key in by_rows:
                 by_rows[key].extend(group)
                 continue
