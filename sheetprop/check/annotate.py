@@ -185,9 +185,9 @@ def _rels_path(part: str) -> str:
 def _add_notes(parts: dict[str, str], part: str, number: int, notes: dict[str, str]) -> None:
     """Cell notes on the sheet ``part``: in its comments part, a new one unless it has one already."""
     rels_path = _rels_path(part)
-    rels = parts.get(rels_path, f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-                                f'<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-                                f'</Relationships>')
+    rels = parts.get(rels_path, '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+                                '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+                                '</Relationships>')
     targets = {}
     for element in re.findall(r"<(?:\w+:)?Relationship\b[^>]*>", rels):
         attributes = dict(_ATTR.findall(element))
