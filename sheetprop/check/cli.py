@@ -6,10 +6,13 @@ import argparse
 import json
 import math
 import re
+import sys
 from dataclasses import asdict
 from pathlib import Path
 
 from sheetprop.check import ABSOLUTE_FLOOR, DEFAULT_TOLERANCE, Report, check_workbook
+from sheetprop.check.budget import MAX_CHECK_SECONDS, work_budget
+from sheetprop.errors import UserError
 from sheetprop.check.report import group_labels
 
 
@@ -40,7 +43,20 @@ def add_parser(commands) -> None:
     parser.add_argument("--json", action="store_true",
                         help="print the report as JSON (sheets, findings, groups, notes, scores, "
                         "summary; schema in README) instead of the readable report")
+    parser.add_argument("--max-seconds", metavar="S", type=_seconds, default=MAX_CHECK_SECONDS,
+                        help=f"give up on a workbook that needs more than S seconds of work, with "
+                        f"'too large to check' and exit code 2 (default {MAX_CHECK_SECONDS})")
     parser.set_defaults(run=run)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not (math.isfinite(value) and 0 < value <= 86_400):
+        raise argparse.ArgumentTypeError(f"{text} must be between 0 and 86400 seconds")
+    return value
 
 
 def _tolerance(text: str) -> float:
@@ -54,7 +70,10 @@ def _tolerance(text: str) -> float:
 
 
 def run(args) -> int:
-    report = check_workbook(args.workbook, tolerance=args.tolerance)
+    if sys.__stdout__ is None:  # started with standard output closed (>&-): nowhere for the report
+        raise UserError("standard output is closed: nowhere to write the report")
+    with work_budget(args.workbook.name[:200], getattr(args, "max_seconds", MAX_CHECK_SECONDS)):
+        report = check_workbook(args.workbook, tolerance=args.tolerance)
     print(to_json(report) if args.json else to_text(report))
     return 1 if report.findings else 0  # rows not yet started are a note, and lower the score
 
@@ -78,7 +97,7 @@ def to_json(report: Report) -> str:
         "notes": report.notes,
         "scores": _scores_json(report),
         "summary": report.summary(),
-    }, ensure_ascii=False, indent=2)
+    }, ensure_ascii=False, indent=2, default=str)  # a date- or time-typed cell's value as its text
 
 
 def _scores_json(report: Report) -> dict:

@@ -34,6 +34,7 @@ from sheetprop.check.precision import StoredPrecision
 # classic exercise is 3e-2; smaller slips come from inputs that nearly coincide). 1e-9 leaves
 # several orders of magnitude on both sides.
 DEFAULT_TOLERANCE = 1e-9
+MAX_SHOWN_TEXT = 200  # characters of a cell's text a finding repeats
 # Values that should be 0 (E where an output hits its target, a relu gradient) come out as
 # rounding noise of order 1e-17; no relative test can judge those, so differences below this
 # absolute floor never count.
@@ -425,6 +426,8 @@ class TableCheck:
     def _finding(self, cell: Cell, label: str, kind: str, expected, message: str,
                  hint=None, chain_rule=None, reads=None) -> Finding:
         found = cell.number if cell.number is not None else cell.value
+        if isinstance(found, str) and len(found) > MAX_SHOWN_TEXT:  # 3,000 findings of one 30,000-character text
+            found = found[:MAX_SHOWN_TEXT] + "…"
         return Finding(self.table.sheet, cell.ref, label, kind, cell.formula, found, expected,
                        relative_error(found, expected), message, hint, chain_rule, reads)
 

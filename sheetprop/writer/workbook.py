@@ -16,6 +16,7 @@ from xlsxwriter.utility import quote_sheetname, xl_rowcol_to_cell
 
 from sheetprop.engine import Expr
 from sheetprop.errors import UserError
+from sheetprop.limits import MAX_SHEET_PART_BYTES, MAX_WORKBOOK_BYTES
 from sheetprop.engine.printers import ExcelPrinter
 from sheetprop.fast_worksheet import StepsWorksheet
 
@@ -126,6 +127,8 @@ class FormulaTemplates:
         return [t.format(*refs) if t is not None else None for t in templates]
 
 
+# A cell's XML besides its formula: <c r="AB1048576" s="12"><f>…</f><v>-0.123456789012345</v></c>.
+CELL_XML_BYTES = 50
 # Excel's own limits: past them a file opens damaged, or not at all.
 MAX_COLUMNS, MAX_ROWS, MAX_FORMULA_CHARACTERS = 16_384, 1_048_576, 8_192
 
@@ -133,8 +136,9 @@ MAX_COLUMNS, MAX_ROWS, MAX_FORMULA_CHARACTERS = 16_384, 1_048_576, 8_192
 GRADCHECK_GROUP = "gradient check"
 
 
-def check_sheet_limits(columns: Sequence[Column], parameters: Sequence[Expr], steps: int) -> None:
-    """Refuse, before anything is written, a steps sheet that would pass Excel's limits."""
+def check_sheet_limits(columns: Sequence[Column], parameters: Sequence[Expr], steps: int, sheets: int = 1) -> None:
+    """Refuse, before anything is written, a steps sheet that would pass Excel's limits, or
+    ``sheets`` of them that would pass what `check` reads."""
     last_col, last_row = len(columns), HEADER_ROW + steps  # column A holds the step number
     if last_col + 1 > MAX_COLUMNS:
         raise UserError(f"this network needs {last_col + 1:,} columns per sheet; Excel allows "
@@ -142,11 +146,25 @@ def check_sheet_limits(columns: Sequence[Column], parameters: Sequence[Expr], st
     if last_row + 1 > MAX_ROWS:
         raise UserError(f"{steps:,} steps need {last_row + 1:,} rows; Excel allows {MAX_ROWS:,}")
     refs = last_row_refs(columns, parameters, steps)
+    row_bytes = 0
     for column in columns:
         expr = column.next_row if column.given else column.node
+        length = 0
         if expr is not None:
-            check_formula_length(column.label, ExcelPrinter().printed_length(expr, refs),
-                                 column.group == GRADCHECK_GROUP)
+            length = ExcelPrinter().printed_length(expr, refs)
+            check_formula_length(column.label, length, column.group == GRADCHECK_GROUP)
+        row_bytes += length + CELL_XML_BYTES
+    estimate = steps * row_bytes
+    if estimate > MAX_SHEET_PART_BYTES:
+        raise UserError(f"{steps:,} steps of this network make a sheet of about {estimate / 2**20:,.0f} MB "
+                        f"({steps * len(columns):,} cells); 'check' reads sheets up to "
+                        f"{MAX_SHEET_PART_BYTES // 2**20} MB, so build writes no larger one: use at most "
+                        f"{max(1, MAX_SHEET_PART_BYTES // row_bytes):,} steps")
+    if estimate * sheets > MAX_WORKBOOK_BYTES:
+        raise UserError(f"{sheets} sheets of {steps:,} steps make a workbook of about "
+                        f"{estimate * sheets / 2**20:,.0f} MB inflated; 'check' reads workbooks up to "
+                        f"{MAX_WORKBOOK_BYTES // 2**20} MB, so build writes no larger one: use fewer "
+                        f"learning rates or at most {max(1, MAX_WORKBOOK_BYTES // (row_bytes * sheets)):,} steps")
 
 
 def last_row_refs(columns: Sequence[Column], parameters: Sequence[Expr], steps: int) -> dict[Expr, str]:
