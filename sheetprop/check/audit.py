@@ -357,7 +357,7 @@ def _record_disagrees(sheet, network: Network, steps: int, header_row: int, colu
         notes.append(f"the workbook's record says {steps:,} rows, and the sheet ends at row {sheet.max_row}: "
                      f"the {steps - present:,} rows it lacks count as not done")
     below = header_row + steps + 1
-    if any(not _cell(sheet, sheet, below, col).is_blank for col in columns.values()):
+    if below <= sheet.max_row and any(not _cell(sheet, sheet, below, col).is_blank for col in columns.values()):
         notes.append(f"the workbook's record says {steps:,} rows, and the table goes on in row {below}: "
                      "rows past the record's are not checked (the record may have been edited)")
     if rows:

@@ -310,6 +310,8 @@ class TableCheck:
     def _swapped_reference(self, label: str, cell: Cell) -> tuple[str, str] | None:
         """For a formula that cannot be read: (used, needed) when it reads this row's cell of one
         quantity where the chain rule needs another of the same kind (t1 for t2) and misses that one."""
+        if label not in self.local:  # a weight's update that cannot be read (η on a chartsheet): no local expression
+            return None
         row = int(re.search(r"\d+$", cell.ref).group())
         read = set()
         for sheet, column, ref_row in references(cell.formula or ""):
