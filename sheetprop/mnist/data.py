@@ -86,8 +86,10 @@ def read_idx(path: Path, expected_ndim: int) -> np.ndarray:
                 raise UserError(f"{path}: its header promises {expected:,} bytes of data (shape {shape}); "
                                 f"at most {MAX_IDX_BYTES:,} are read")
             if opener is open and path.stat().st_size != header_size + expected:
-                raise UserError(f"{path}: its header promises {expected:,} bytes of data for shape {shape}, "
-                                f"and the file holds {path.stat().st_size - header_size:,}")
+                found = path.stat().st_size - header_size
+                raise UserError(f"{path} is {'truncated' if found < expected else 'longer than its header says'}: "
+                                f"its header promises {expected:,} bytes of data for shape {shape}, and the file "
+                                f"holds {found:,}")
             raw = handle.read(expected + 1)
     except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
         raise UserError(f"{path} is truncated or not a valid gzip file ({exc}); delete it and fetch it again") from None

@@ -71,7 +71,7 @@ def parse_learning_rates(text: str) -> list[str]:
 
 def parse_steps(text: str) -> int:
     # int() takes 5_000 and Arabic-Indic digits (٧); a plain count is ASCII digits.
-    if not re.fullmatch(r"\s*\+?[0-9]{1,9}\s*", text):
+    if not re.fullmatch(r"\s*[+-]?[0-9]{1,9}\s*", text):
         raise UserError(f"--steps {text[:40]!r} is not a whole number (digits 0-9 only)")
     steps = int(text)
     if not 1 <= steps <= MAX_STEPS:
