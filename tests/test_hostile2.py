@@ -354,9 +354,10 @@ def test_a_record_claiming_a_huge_network_over_a_small_sheet_is_not_built(tmp_pa
 # --- 4. one line where a traceback was -------------------------------------------------------------
 
 def test_long_flat_sums_products_and_power_chains(tmp_path):
-    slips = {(0, "E_total"): "={E1}+{E2}" + "+0*{i1}" * 1_000,
-             (1, "E_total"): "={E1}+{E2}+0" + "*{i1}" * 1_500,
-             (2, "E_total"): "={E1}+{E2}+0*1" + "^{i1}" * 700}
+    # Terms the engine cannot fold away (0*x would be 0): each is one more level of a naive tree.
+    slips = {(0, "E_total"): "={E1}+{E2}" + "+0.001*{i1}" * 700,
+             (1, "E_total"): "={E1}+{E2}+0.001" + "*{i1}" * 1_500,
+             (2, "E_total"): "={E1}+{E2}+0.001*{i1}" + "^{i1}" * 700}
     assert all(len(formula) < 8_192 for formula in slips.values())
     result = run_cli("check", table(tmp_path / "long.xlsx", slips))
     assert checked(result), result.stderr
