@@ -555,3 +555,23 @@ def test_mnist_refuses_outputs_it_could_not_write_before_training(tmp_path, caps
     (tmp_path / "run_metrics.csv").mkdir()
     code, err = run(capsys, "mnist", "--out", tmp_path / "run.xlsx", "--no-download", "--data", tmp_path / "none")
     assert one_line_error(code, err) and "run_metrics.csv" in err, err
+
+
+@pytest.mark.slow
+def test_mnist_training_that_diverges_stops_and_says_so(tmp_path):
+    pytest.importorskip("torch")
+    from mnist_fixtures import write_mnist_folder
+
+    import torch
+    from sheetprop.errors import UserError
+    from sheetprop.mnist.batches import DeviceSplit
+    from sheetprop.mnist.data import load_mnist
+    from sheetprop.mnist.train import TrainSettings, fit
+
+    data = load_mnist(write_mnist_folder(tmp_path / "tiny", range(0, 600), range(600, 800)))
+    cpu = torch.device("cpu")
+    train = DeviceSplit.from_numpy(data.train_images, data.train_labels, cpu)
+    test = DeviceSplit.from_numpy(data.test_images, data.test_labels, cpu)
+    with pytest.raises(UserError, match="diverged"):
+        fit(train, test, TrainSettings(epochs=2, batch_size=16, lr=1e4, seed=7), checkpoint=tmp_path / "c.pt")
+    assert not (tmp_path / "c.pt").exists()  # no checkpoint of NaN weights
