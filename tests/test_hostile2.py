@@ -334,7 +334,7 @@ def test_a_file_past_the_work_budget_ends_in_one_line(tmp_path):
         for k in range(30):
             write_sheet(_Valued(book.add_worksheet(f"copy{k}")), Layout(), {}, 20)
     workbook = table(tmp_path / "copies.xlsx", more=copies)
-    result = run_cli("check", "--max-seconds", "0.5", workbook)
+    result = run_cli("check", "--time-limit", "0.5", workbook)
     assert clean_exit(result) and "too large to check" in result.stderr, result.stderr
 
 

@@ -43,7 +43,7 @@ def add_parser(commands) -> None:
     parser.add_argument("--json", action="store_true",
                         help="print the report as JSON (sheets, findings, groups, notes, scores, "
                         "summary; schema in README) instead of the readable report")
-    parser.add_argument("--max-seconds", metavar="S", type=_seconds, default=MAX_CHECK_SECONDS,
+    parser.add_argument("--time-limit", metavar="S", type=_seconds, default=MAX_CHECK_SECONDS,
                         help=f"give up on a workbook that needs more than S seconds of work, with "
                         f"'too large to check' and exit code 2 (default {MAX_CHECK_SECONDS})")
     parser.set_defaults(run=run)
@@ -72,7 +72,7 @@ def _tolerance(text: str) -> float:
 def run(args) -> int:
     if sys.__stdout__ is None:  # started with standard output closed (>&-): nowhere for the report
         raise UserError("standard output is closed: nowhere to write the report")
-    with work_budget(args.workbook.name[:200], getattr(args, "max_seconds", MAX_CHECK_SECONDS)):
+    with work_budget(args.workbook.name[:200], getattr(args, "time_limit", MAX_CHECK_SECONDS)):
         report = check_workbook(args.workbook, tolerance=args.tolerance)
     print(to_json(report) if args.json else to_text(report))
     return 1 if report.findings else 0  # rows not yet started are a note, and lower the score
