@@ -20,6 +20,8 @@ from sheetprop.errors import UserError
 
 TEMP_PREFIX = ".sheetprop-tmp-"
 MAX_NAME_BYTES = 255  # the longest file name Linux, macOS and Windows file systems take
+# Linux's PATH_MAX is 4,096 bytes; the temp folder written beside the output needs some of them.
+MAX_PATH_BYTES = 4_000
 
 
 def check_output_path(path: Path) -> Path:
@@ -27,7 +29,9 @@ def check_output_path(path: Path) -> Path:
     a new path or a regular file (never a folder, a link, a device, a FIFO or a socket, which a
     rename would replace)."""
     path = Path(path).expanduser()
-    if len(os.fsencode(path.name)) > MAX_NAME_BYTES:  # first: any look at such a path fails
+    if len(os.fsencode(str(path))) > MAX_PATH_BYTES:  # first: any look at such a path fails
+        raise UserError(f"output path is too long ({len(os.fsencode(str(path))):,} bytes; at most {MAX_PATH_BYTES:,})")
+    if len(os.fsencode(path.name)) > MAX_NAME_BYTES:
         raise UserError(f"output file name is too long ({len(os.fsencode(path.name))} bytes; "
                         f"at most {MAX_NAME_BYTES})")
     if path.is_symlink():

@@ -69,7 +69,21 @@ def _readable_anywhere() -> None:
             stream.reconfigure(errors="replace")
 
 
+def _closed_streams_to_devnull() -> None:
+    # Started with standard output or error closed (>&-, 2>&-): Python sets them to None, and the
+    # first print or isatty() would crash with nowhere to say so. Point them at /dev/null, which
+    # also fills the closed descriptor, so no file opened later becomes "standard output".
+    for name, fd in (("stdin", 0), ("stdout", 1), ("stderr", 2)):
+        if getattr(sys, name) is None:
+            opened = os.open(os.devnull, os.O_RDONLY if fd == 0 else os.O_WRONLY)
+            if opened != fd:
+                os.dup2(opened, fd)
+                os.close(opened)
+            setattr(sys, name, open(fd, "r" if fd == 0 else "w", encoding="utf-8", closefd=False))
+
+
 def main(argv: list[str] | None = None) -> int:
+    _closed_streams_to_devnull()
     _readable_anywhere()
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = make_parser(argv)

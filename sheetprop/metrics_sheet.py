@@ -7,6 +7,7 @@ Kept free of torch so the `build` command can add an MNIST metrics sheet to its 
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 from sheetprop.errors import UserError
@@ -28,6 +29,17 @@ _COLUMN_WIDTHS = {"epoch": 7, "lr": 11}
 _DEFAULT_WIDTH = 15
 
 
+# A number as a CSV writes it: float() would also take 5_000 and Arabic-Indic digits (٧).
+_PLAIN_NUMBER = re.compile(r"\s*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?\s*|\s*[+-]?(nan|inf|infinity)\s*",
+                           re.IGNORECASE)
+
+
+def _number(value) -> float:
+    if isinstance(value, str) and not _PLAIN_NUMBER.fullmatch(value):
+        raise ValueError(value)
+    return float(value)
+
+
 def validate_metrics(metrics: list[dict], source: str = "metrics") -> list[dict]:
     """Return ``metrics`` as clean rows (int epoch, float values) or raise UserError saying what is wrong."""
     rows = []
@@ -38,7 +50,7 @@ def validate_metrics(metrics: list[dict], source: str = "metrics") -> list[dict]
         clean = {}
         for column in METRIC_COLUMNS:
             try:
-                value = float(row[column])
+                value = _number(row[column])
             except (TypeError, ValueError):
                 raise UserError(f"{source}: row {index}: {column} is not a number: {row[column]!r}") from None
             if not math.isfinite(value):

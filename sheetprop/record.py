@@ -62,7 +62,7 @@ def read_exercise_record(book) -> dict | None:
     for number, (key, row) in enumerate(zip(RECORD_KEYS, rows), start=1):
         found = row[0] if row else None
         if found != key:
-            _damaged(f"A{number} should say {key!r}, it holds {found!r}")
+            _damaged(f"A{number} should say {key!r}, it holds {_shown(found)}")
     format_, template_text, steps, sheets_text = (_value(row) for row in rows)
     if format_ != RECORD_FORMAT:
         _damaged(f"B1 names the format {format_!r}; this sheetprop reads {RECORD_FORMAT!r}")
@@ -92,7 +92,7 @@ def _value(row: list):
 
 def _json(text, where: str, kind: type, what: str):
     if not isinstance(text, str):
-        _damaged(f"{where} should be {what}, it holds {text!r}")
+        _damaged(f"{where} should be {what}, it holds {_shown(text)}")
     if len(text) > MAX_RECORD_CHARACTERS:
         _damaged(f"{where} is {len(text):,} characters long; a template needs far fewer")
     try:
@@ -101,6 +101,8 @@ def _json(text, where: str, kind: type, what: str):
         _damaged(f"{where} is not valid JSON ({exc.msg} at character {exc.pos})")
     except RecursionError:
         _damaged(f"{where} nests too deep to be a template")
+    except ValueError:  # a number of more than 4,300 digits, past Python's limit for int()
+        _damaged(f"{where} holds a number too long to be one")
     if not isinstance(value, kind):
         _damaged(f"{where} should be {what}")
     return value
@@ -108,11 +110,20 @@ def _json(text, where: str, kind: type, what: str):
 
 def _steps(value) -> int:
     # A spreadsheet program that saved the file may have turned 100 into 100.0.
-    if isinstance(value, float) and value.is_integer():
+    if isinstance(value, float) and value.is_integer() and abs(value) <= MAX_SHEET_ROWS:
         value = int(value)
     if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_SHEET_ROWS:
-        _damaged(f"B3 (steps) should be a whole number of rows, it holds {value!r}")
+        _damaged(f"B3 (steps) should be a whole number of rows, it holds {_shown(value)}")
     return value
+
+
+def _shown(value) -> str:
+    """A cell's value, short, for a message (repr of an int of 5,000 digits raises)."""
+    try:
+        text = repr(value)
+    except ValueError:
+        return "a number too long to show"
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _damaged(detail: str):

@@ -117,7 +117,7 @@ def test_sigterm_during_a_long_build_leaves_no_temp_files(tmp_path):
     tmpdir = tmp_path / "tmp"
     tmpdir.mkdir()
     out = tmp_path / "out" / "big.xlsx"
-    process = subprocess.Popen([sys.executable, "-m", "sheetprop", "build", "--quiet", "--steps", "20000",
+    process = subprocess.Popen([sys.executable, "-m", "sheetprop", "build", "--quiet", "--steps", "5000",
                                 "--out", str(out)], env={**os.environ, "PYTHONPATH": str(REPO), "TMPDIR": str(tmpdir)},
                                stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 30
@@ -132,7 +132,7 @@ def test_sigterm_during_a_long_build_leaves_no_temp_files(tmp_path):
 
 def test_a_killed_runs_temp_folder_is_swept_by_the_next_run(tmp_path):
     out = tmp_path / "b.xlsx"
-    process = subprocess.Popen([sys.executable, "-m", "sheetprop", "build", "--quiet", "--steps", "20000",
+    process = subprocess.Popen([sys.executable, "-m", "sheetprop", "build", "--quiet", "--steps", "5000",
                                 "--out", str(out)], env={**os.environ, "PYTHONPATH": str(REPO)})
     deadline = time.monotonic() + 30
     while not list(tmp_path.glob(".sheetprop-tmp-*")) and time.monotonic() < deadline:

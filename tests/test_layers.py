@@ -10,7 +10,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "sheetprop"
 
 # part -> the parts it may import. "base" is what every part may use.
-BASE = {"sheetprop.errors", "sheetprop.atomic", "sheetprop.libreoffice", "sheetprop.layout", "sheetprop.files"}
+BASE = {"sheetprop.errors", "sheetprop.atomic", "sheetprop.libreoffice", "sheetprop.layout", "sheetprop.files", "sheetprop.limits"}
 ALLOWED = {
     "base": {"base"},
     "engine": {"base", "engine"},

@@ -34,6 +34,7 @@ _REFERENCE = re.compile(
 
 _ACTIVATION_MARKERS = (("TANH(", "tanh"), ("MAX(", "relu"), ("EXP(", "sigmoid"))
 MAX_HEADER_SEARCH_ROWS = 200
+MAX_ROW = 1_048_576
 
 
 def canonical_label(text) -> str | None:
@@ -49,9 +50,7 @@ class Cell:
 
     @property
     def number(self) -> float | None:
-        if isinstance(self.value, bool) or not isinstance(self.value, (int, float)):
-            return None
-        return float(self.value)
+        return as_number(self.value)
 
     @property
     def is_blank(self) -> bool:
@@ -93,13 +92,48 @@ class Audit:
     record: dict | None = None  # the workbook's own _sheetprop record, if it has one
 
 
+def as_number(value) -> float | None:
+    """A cell's value as a float, or None where it is no number (text, TRUE, a date). An integer
+    of 400 digits (openpyxl reads it exactly) is no number a spreadsheet holds either."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number
+
+
 def references(formula: str) -> list[tuple[str | None, str, int]]:
-    """(sheet or None, column letters, row) of every cell a formula references."""
+    """(sheet or None, column letters, row) of every cell a formula references; a "cell" in row 0
+    or past row 1,048,576 is none."""
     found = []
     for quoted, plain, column, row in _REFERENCE.findall(formula):
         sheet = quoted.replace("''", "'") if quoted else (plain or None)
-        found.append((sheet, column, int(row)))
+        if len(row.lstrip("0")) <= 7 and 1 <= int(row) <= MAX_ROW:
+            found.append((sheet, column, int(row)))
     return found
+
+
+def present_rows(sheet, first: int, last: int):
+    """The cells a sheet really holds in rows ``first``…``last``, row by row (rows without any
+    left out). ``iter_rows`` makes every cell of the used range, and a sheet holding only A1
+    and XFD200 has 3 million of them."""
+    cells = getattr(sheet, "_cells", None)
+    if cells is None:  # not an openpyxl worksheet in memory: its own iteration
+        yield from sheet.iter_rows(min_row=first, max_row=last)
+        return
+    rows: dict[int, list] = {}
+    for (row, col), cell in list(cells.items()):
+        if first <= row <= last:
+            rows.setdefault(row, []).append(cell)
+    for row in sorted(rows):
+        yield sorted(rows[row], key=lambda cell: cell.column)
+
+
+def worksheet_names(book) -> set[str]:
+    """The sheets that hold cells: a chartsheet (a chart on a tab of its own) has none."""
+    return {sheet.title for sheet in book.worksheets}
 
 
 def read_workbook(path, record: dict | None = None) -> Audit:
@@ -145,9 +179,11 @@ def _read_tables(path: Path, formulas, values, key: dict | None = None) -> Audit
     recorded, unread = set(), {}
     if record is not None:
         # Built by sheetprop (an exercise, or its key): the exact network, every row it should have.
+        worksheets = worksheet_names(formulas)
         for name in record["sheets"]:
-            if name not in formulas.sheetnames:
-                skipped.append(f"sheet {name!r} is named in the workbook's record but missing")
+            if name not in worksheets:
+                skipped.append(f"sheet {name!r} is named in the workbook's record but missing"
+                               + (" (it is a chartsheet, without cells)" if name in formulas.sheetnames else ""))
                 continue
             try:
                 tables.append(_read_recorded_table(formulas[name], values[name], record, formulas, values))
@@ -170,6 +206,9 @@ def _read_tables(path: Path, formulas, values, key: dict | None = None) -> Audit
             continue
         if sheet.title in unread:
             table.notes.append(f"not as the workbook's record has it ({unread[sheet.title]}): read by its labels")
+        elif record is not None:
+            table.notes.append("a table the workbook's record does not list: read by its labels "
+                               "(the record may have been edited)")
         tables.append(table)
     return Audit(path, tables, skipped, recalculated=False, record=own)
 
@@ -180,7 +219,7 @@ class _NotCheckable(Exception):
 
 def _find_header(sheet) -> tuple[int, dict[str, int]] | None:
     """The first row that names inputs, weights and the loss or its gradients."""
-    for row in sheet.iter_rows(min_row=1, max_row=min(sheet.max_row, MAX_HEADER_SEARCH_ROWS)):
+    for row in present_rows(sheet, 1, min(sheet.max_row, MAX_HEADER_SEARCH_ROWS)):
         columns: dict[str, int] = {}
         for cell in row:
             label = canonical_label(cell.value)
@@ -266,10 +305,17 @@ def _read_table(sheet, value_sheet, header, formulas, values) -> Table:
 
 def _read_recorded_table(sheet, value_sheet, record: dict, formulas, values) -> Table:
     """A sheet of a workbook sheetprop built: its header holds the network's labels exactly, and
-    its table has exactly ``steps`` rows, blank or not (a blank cell is one the student left)."""
-    network = Network(record["template"])
+    its table has exactly ``steps`` rows, blank or not (a blank cell is one the student left).
+    The record can be edited, so what it claims is held against the sheet: a network wider than
+    the sheet's header, rows the sheet does not have, starting values the first row does not hold."""
+    template = record["template"]
+    header_cells = sum(len(row) for row in present_rows(sheet, 1, min(sheet.max_row, MAX_HEADER_SEARCH_ROWS)))
+    if len(template.weights) > header_cells:  # before building the network, which may be huge
+        raise _NotCheckable(f"the record's network has {len(template.weights):,} weights, and the sheet "
+                            f"has {header_cells:,} cells in its first {MAX_HEADER_SEARCH_ROWS} rows")
+    network = Network(template)
     wanted = {q.label for q in network.quantities}
-    for row in sheet.iter_rows(min_row=1, max_row=min(sheet.max_row, MAX_HEADER_SEARCH_ROWS)):
+    for row in present_rows(sheet, 1, min(sheet.max_row, MAX_HEADER_SEARCH_ROWS)):
         texts = [cell.value for cell in row]
         columns = {cell.value: cell.column for cell in row if isinstance(cell.value, str) and cell.value in wanted}
         if labels.STEP in texts and all(q.label in columns for q in network.carried):
@@ -278,8 +324,11 @@ def _read_recorded_table(sheet, value_sheet, record: dict, formulas, values) -> 
     else:
         raise _NotCheckable(f"no header row with {labels.STEP} and the recorded network's columns "
                             f"({', '.join(q.label for q in network.given[:4])}, …)")
+    # Rows the sheet does not have (a record claiming a million steps) are not made cell by cell:
+    # they are counted as not done.
+    present = max(0, min(record["steps"], sheet.max_row - header_row))
     rows = [{label: _cell(sheet, value_sheet, r, col) for label, col in columns.items()}
-            for r in range(header_row + 1, header_row + 1 + record["steps"])]
+            for r in range(header_row + 1, header_row + 1 + present)]
     # The rows the student has not started (no computed cell filled in) end the table; their cells
     # still count in the score, as not done.
     computed = [q.label for q in network.computed if q.label in columns]
@@ -291,6 +340,8 @@ def _read_recorded_table(sheet, value_sheet, record: dict, formulas, values) -> 
     unfinished: Counter = Counter()
     for k, row in enumerate(rows[started:], start=started):
         unfinished.update(label for label in student if k > 0 or label in computed)
+    for label in student:
+        unfinished[label] += record["steps"] - present
     rows = rows[:started]
     table = Table(sheet.title, header_row, columns, network, rows, books=(formulas, values), recorded=True,
                   unfinished_cells=dict(unfinished), parameters=_parameter_cells(value_sheet, network, header_row))
@@ -299,6 +350,7 @@ def _read_recorded_table(sheet, value_sheet, record: dict, formulas, values) -> 
         table.notes.append(f"row {first} is unfinished (no computed cell filled in): the table ends above it"
                            if first == last else
                            f"rows {first}–{last} are unfinished (no computed cell filled in): the table ends above them")
+    table.notes.extend(_record_disagrees(sheet, network, record["steps"], header_row, columns, rows, present))
     table.learning_rates = [None] + [_learning_rate(table, k, sheet, formulas, values) for k in range(1, len(rows))]
     missing = [p.label for p in network.hyperparameters if p.symbol.payload not in table.parameters]
     if missing:
@@ -306,17 +358,39 @@ def _read_recorded_table(sheet, value_sheet, record: dict, formulas, values) -> 
     return table
 
 
+def _record_disagrees(sheet, network: Network, steps: int, header_row: int, columns: dict[str, int],
+                      rows: list, present: int) -> list[str]:
+    """Where the sheet contradicts its record (which a student can edit): said, not trusted."""
+    notes = []
+    if present < steps:
+        notes.append(f"the workbook's record says {steps:,} rows, and the sheet ends at row {sheet.max_row}: "
+                     f"the {steps - present:,} rows it lacks count as not done")
+    below = header_row + steps + 1
+    if below <= sheet.max_row and any(not _cell(sheet, sheet, below, col).is_blank for col in columns.values()):
+        notes.append(f"the workbook's record says {steps:,} rows, and the table goes on in row {below}: "
+                     "rows past the record's are not checked (the record may have been edited)")
+    if rows:
+        starting = network.starting_values()
+        differ = [label for label, cell in rows[0].items()
+                  if label in starting and cell.formula is None and cell.number is not None
+                  and abs(cell.number - starting[label]) > 1e-9 * max(1.0, abs(starting[label]))]
+        if differ:
+            notes.append(f"the first row's {', '.join(differ[:5])}{' …' if len(differ) > 5 else ''} differ from "
+                         "the starting values in the workbook's record: the record may have been edited")
+    return notes
+
+
 def _parameter_cells(sheet, network: Network, header_row: int) -> dict[str, LearningRate]:
     """The optimizer's hyper-parameter cells (β1, μ, …), each below its label, as build writes
     them, by the name of the variable the update formulas use."""
     by_label = {p.label: p.symbol.payload for p in network.hyperparameters}
     found = {}
-    for row in sheet.iter_rows(min_row=1, max_row=header_row - 1):
+    for row in present_rows(sheet, 1, header_row - 1):
         for cell in row:
             name = by_label.get(cell.value) if isinstance(cell.value, str) else None
-            below = sheet.cell(cell.row + 1, cell.column).value
-            if name and isinstance(below, (int, float)) and not isinstance(below, bool):
-                found[name] = LearningRate(float(below), sheet.cell(cell.row + 1, cell.column).coordinate)
+            below = as_number(sheet.cell(cell.row + 1, cell.column).value) if name else None
+            if below is not None:
+                found[name] = LearningRate(below, sheet.cell(cell.row + 1, cell.column).coordinate)
     return found
 
 
@@ -376,8 +450,7 @@ def _infer_network(sheet, header_row: int, columns: dict[str, int]) -> Network:
 def _first_number(sheet, col: int | None, row: int) -> float | None:
     if col is None:
         return None
-    value = sheet.cell(row, col).value
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    return as_number(sheet.cell(row, col).value)
 
 
 def _activation(sheet, columns, prefix: str, count: int, first_row: int) -> str:
@@ -414,23 +487,26 @@ def _learning_rate(table: Table, k: int, sheet, formulas, values) -> LearningRat
             key = (ref_sheet or sheet.title, column, row)
             if key not in own:
                 candidates[key] += 1
+    worksheets = worksheet_names(values)
     for (ref_sheet, column, row), _ in candidates.most_common():
-        if ref_sheet in values.sheetnames:
-            value = values[ref_sheet][f"{column}{row}"].value
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                where = f"{column}{row}" if ref_sheet == sheet.title else f"'{ref_sheet}'!{column}{row}"
-                return LearningRate(float(value), where)
+        if ref_sheet in worksheets:
+            value = as_number(values[ref_sheet][f"{column}{row}"].value)
+            if value is not None:
+                quoted = ref_sheet.replace("'", "''")
+                where = f"{column}{row}" if ref_sheet == sheet.title else f"'{quoted}'!{column}{row}"
+                return LearningRate(value, where)
     # η copied down without $ lands on the text below it ("↑ change η"), then on empty cells: that
     # is still the cell the updates read, so it is returned (NaN: no η) and judged as a drift.
     for (ref_sheet, column, row), _ in candidates.most_common(1):
-        if ref_sheet in values.sheetnames and not isinstance(values[ref_sheet][f"{column}{row}"].value, (int, float)):
-            where = f"{column}{row}" if ref_sheet == sheet.title else f"'{ref_sheet}'!{column}{row}"
+        if ref_sheet in worksheets and as_number(values[ref_sheet][f"{column}{row}"].value) is None:
+            quoted = ref_sheet.replace("'", "''")
+            where = f"{column}{row}" if ref_sheet == sheet.title else f"'{quoted}'!{column}{row}"
             return LearningRate(math.nan, where)
     return _labelled_learning_rate(values[sheet.title])
 
 
 def _labelled_learning_rate(sheet) -> LearningRate | None:
-    for row in sheet.iter_rows(min_row=1, max_row=min(sheet.max_row, MAX_HEADER_SEARCH_ROWS)):
+    for row in present_rows(sheet, 1, min(sheet.max_row, MAX_HEADER_SEARCH_ROWS)):
         for cell in row:
             if not isinstance(cell.value, str):
                 continue
@@ -438,9 +514,9 @@ def _labelled_learning_rate(sheet) -> LearningRate | None:
             if not _LEARNING_RATE_LABEL.fullmatch(key):
                 continue
             for neighbour in (sheet.cell(cell.row, cell.column + 1), sheet.cell(cell.row + 1, cell.column)):
-                value = neighbour.value
-                if isinstance(value, (int, float)) and not isinstance(value, bool):
-                    return LearningRate(float(value), neighbour.coordinate)
+                value = as_number(neighbour.value)
+                if value is not None:
+                    return LearningRate(value, neighbour.coordinate)
     return None
 
 

@@ -59,7 +59,7 @@ def json_object(outcome: Outcome, owed: int = 0) -> dict:
 
 
 def json_line(outcome: Outcome, owed: int = 0) -> str:
-    return json.dumps(json_object(outcome, owed), ensure_ascii=False)
+    return json.dumps(json_object(outcome, owed), ensure_ascii=False, default=str)
 
 
 def terminal_line(outcome: Outcome, owed: int = 0) -> str:

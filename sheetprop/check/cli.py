@@ -15,9 +15,10 @@ from pathlib import Path
 
 from sheetprop.check import ABSOLUTE_FLOOR, DEFAULT_TOLERANCE
 from sheetprop.check.render import to_json, to_text  # noqa: F401 - the report's renderers, re-exported
+from sheetprop.check.budget import MAX_CHECK_SECONDS, work_budget
 from sheetprop.errors import UserError
 
-DEFAULT_TIME_LIMIT_S = 300
+DEFAULT_TIME_LIMIT_S = MAX_CHECK_SECONDS
 
 
 def add_parser(commands) -> None:
@@ -79,6 +80,16 @@ def add_parser(commands) -> None:
     parser.set_defaults(run=run)
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not (math.isfinite(value) and 0 < value <= 86_400):
+        raise argparse.ArgumentTypeError(f"{text} must be between 0 and 86400 seconds")
+    return value
+
+
 def _tolerance(text: str) -> float:
     try:
         value = float(text)
@@ -116,6 +127,8 @@ def _seconds(text: str) -> float:
 
 
 def run(args) -> int:
+    if sys.__stdout__ is None:  # started with standard output closed (>&-): nowhere for the report
+        raise UserError("standard output is closed: nowhere to write the report")
     if args.format or args.out:
         from sheetprop.check import platforms
 
@@ -140,7 +153,8 @@ def _check_one(args, settings, owed: int) -> int:
     from sheetprop.check.submissions import Submission
 
     path = args.paths[0].expanduser()
-    outcome = grade((Submission(path.name, [path], {path: str(path)}), settings))
+    with work_budget(path.name[:200], args.time_limit):
+        outcome = grade((Submission(path.name, [path], {path: str(path)}), settings))
     if outcome.status != "graded":
         if not args.json:
             raise UserError(outcome.message)

@@ -23,6 +23,7 @@ from xlsxwriter.utility import xl_col_to_name
 from sheetprop import engine
 
 from sheetprop.check import formulas
+from sheetprop.check.audit import as_number
 from sheetprop.engine import Expr, var
 from sheetprop.network import Network, previous
 from sheetprop.engine.numeric import compile_function
@@ -70,6 +71,9 @@ class TableFormulas:
         if eta_where:
             self.parameters[_location(eta_where, table.sheet)] = LEARNING_RATE
         self._cache: dict[tuple, Reading | None] = {}
+        # Cells read through, by (cell, judged row, judged label): a chain 7 deep of cells that
+        # each read 40 others is read once a cell, not 40^7 times.
+        self._through: dict[tuple, tuple[Expr, bool]] = {}
 
     def read(self, label: str, cell) -> Reading | None:
         """``cell``'s formula as an expression, or None where it cannot be read."""
@@ -114,11 +118,23 @@ class TableFormulas:
     def _read_through_cell(self, sheet: str, column: str, ref_row: int, row: int, trail: tuple) -> Expr:
         self._read_through = True
         books = self.table.books
-        if books is None or sheet not in books[0].sheetnames:
-            raise formulas.FormulaError(f"no sheet {sheet!r}")
+        if books is None or sheet not in books[0].sheetnames or not hasattr(books[0][sheet], "iter_rows"):
+            raise formulas.FormulaError(f"no worksheet {sheet!r}")  # a chartsheet holds no cells
         where = (sheet, column, ref_row)
         if where in trail or len(trail) >= MAX_READ_THROUGH:
             raise formulas.FormulaError("a chain of cells too long to follow, or circular")
+        key = (where, row, self._judged)
+        if key not in self._through:
+            constants, self._constants = self._constants, False
+            expr = self._read_cell(sheet, column, ref_row, row, trail)
+            self._through[key] = (expr, self._constants)
+            self._constants = constants
+        expr, constants = self._through[key]
+        self._constants = self._constants or constants
+        return expr
+
+    def _read_cell(self, sheet: str, column: str, ref_row: int, row: int, trail: tuple) -> Expr:
+        books, where = self.table.books, (sheet, column, ref_row)
         content = books[0][sheet][f"{column}{ref_row}"].value
         if hasattr(content, "text"):  # an array formula
             content = content.text
@@ -128,10 +144,11 @@ class TableFormulas:
         value = books[1][sheet][f"{column}{ref_row}"].value
         if value is None:
             return engine.ZERO  # an empty cell counts as 0, as in every spreadsheet
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        number = as_number(value)
+        if number is None:
             raise formulas.FormulaError(f"{sheet}!{column}{ref_row} holds no number")
         self._constants = True
-        return engine.const(float(value))
+        return engine.const(number)
 
     def _resolve_name(self, name: str):
         books = self.table.books
@@ -141,7 +158,10 @@ class TableFormulas:
             defined = scope.get(name) if hasattr(scope, "get") else None
             if defined is None:
                 continue
-            destinations = list(defined.destinations)
+            try:  # a name may hold another name, a bare A1, an unterminated quote: none is one cell
+                destinations = list(defined.destinations)
+            except Exception:  # noqa: BLE001 - openpyxl's tokenizer raises anything on such text
+                return None
             if len(destinations) == 1 and (match := re.fullmatch(r"\$?([A-Z]{1,3})\$?(\d+)", destinations[0][1])):
                 return destinations[0][0], match[1], int(match[2])
         return None

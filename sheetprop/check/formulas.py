@@ -20,6 +20,15 @@ from sheetprop import engine
 from sheetprop.engine import Expr
 
 MAX_RANGE_CELLS = 256
+# Excel's own limits. A longer formula cannot come from a spreadsheet program, and openpyxl's
+# tokenizer copies the rest of the formula at each token, so its time grows with the square of
+# the length (100,000 quotes took minutes): refusing past Excel's length keeps each formula fast.
+MAX_FORMULA_CHARACTERS = 8_192
+MAX_NESTING = 64          # parentheses and functions inside one another (Excel allows 64)
+MAX_ROW, MAX_COLUMN = 1_048_576, 16_384
+# A run of + and − (or * and /) longer than this becomes a balanced tree, so a flat SUM of a
+# thousand terms is ~10 deep, not a thousand (every walk over an expression would recurse that deep).
+_BALANCE_FROM = 32
 
 
 class FormulaError(ValueError):
@@ -53,6 +62,8 @@ class _Comparison:
 def parse(formula: str, resolve: Resolver, resolve_name: NameResolver | None = None) -> Expr:
     """The expression ``formula`` computes, each reference replaced by ``resolve(ref)``."""
     text = formula if formula.startswith("=") else "=" + formula
+    if len(text) > MAX_FORMULA_CHARACTERS + 1:
+        raise FormulaError(f"the formula has {len(text) - 1:,} characters; Excel allows {MAX_FORMULA_CHARACTERS:,}")
     try:
         tokens = [t for t in Tokenizer(text).items if t.type != "WHITE-SPACE"]
     except (TokenizerError, IndexError, ValueError) as exc:
@@ -78,6 +89,7 @@ class _Parser:
     def __init__(self, tokens, resolve: Resolver, resolve_name: NameResolver):
         self.tokens, self.position = tokens, 0
         self.resolve, self.resolve_name = resolve, resolve_name
+        self.depth = 0
 
     def peek(self):
         return self.tokens[self.position] if self.position < len(self.tokens) else None
@@ -90,7 +102,12 @@ class _Parser:
         return token
 
     def expression(self, min_precedence: int = 1):
+        self.depth += 1
+        if self.depth > 4 * MAX_NESTING:
+            raise FormulaError(f"the formula nests deeper than Excel's {MAX_NESTING} levels")
         left = self.unary()
+        run = []  # a run of + and − (or * and /) on one level: (operator, operand)
+        powers = 0
         while (token := self.peek()) is not None and token.type == "OPERATOR-INFIX":
             precedence = _INFIX_PRECEDENCE.get(token.value)
             if precedence is None:
@@ -98,9 +115,35 @@ class _Parser:
             if precedence < min_precedence:
                 break
             self.take()
+            powers += token.value == "^"
+            if powers > MAX_NESTING:  # x^y^z… groups from the left: each ^ is one level deeper
+                raise FormulaError(f"more than {MAX_NESTING} powers of powers")
             right = self.expression(precedence + 1)
-            left = self.combine(token.value, left, right)
-        return left
+            if token.value in _ARITHMETIC and not (run and _INFIX_PRECEDENCE[run[0][0]] != precedence):
+                run.append((token.value, right))
+                continue
+            left = self._fold(left, run)
+            run = []
+            if token.value in _ARITHMETIC:
+                run.append((token.value, right))
+            else:
+                left = self.combine(token.value, left, right)
+        self.depth -= 1
+        return self._fold(left, run)
+
+    def _fold(self, left, run: list):
+        """``left`` combined with a run of same-precedence operations, from the left as Excel
+        does; a long run as a balanced tree (a − b − c + d as a + d − (b + c)), the same number."""
+        if len(run) < _BALANCE_FROM:
+            for op, right in run:
+                left = self.combine(op, left, right)
+            return left
+        inverse = "-" if run[0][0] in "+-" else "/"
+        kept = [_number(left)] + [_number(right) for op, right in run if op != inverse]
+        taken = [_number(right) for op, right in run if op == inverse]
+        whole = _balanced(kept, _ARITHMETIC["+" if inverse == "-" else "*"])
+        return self.combine(inverse, whole, _balanced(taken, _ARITHMETIC["+" if inverse == "-" else "*"])
+                            ) if taken else whole
 
     def combine(self, op: str, left, right):
         if isinstance(left, _Comparison) or isinstance(right, _Comparison):
@@ -114,12 +157,12 @@ class _Parser:
         return _Comparison(op, left, right)
 
     def unary(self):
-        token = self.peek()
-        if token is not None and token.type == "OPERATOR-PREFIX":
-            self.take()
-            operand = self.unary()
-            return engine.neg(_number(operand)) if token.value == "-" else operand
-        return self.postfix(self.primary())
+        signs = 0
+        while (token := self.peek()) is not None and token.type == "OPERATOR-PREFIX":
+            self.take()  # a run of signs (− − −x) is read in a loop, not one call a sign
+            signs += token.value == "-"
+        operand = self.postfix(self.primary())
+        return engine.neg(_number(operand)) if signs % 2 else operand
 
     def postfix(self, value):
         while (token := self.peek()) is not None and token.type == "OPERATOR-POSTFIX":
@@ -139,7 +182,10 @@ class _Parser:
             return self.call(token.value[:-1].upper())
         if token.type == "OPERAND":
             if token.subtype == "NUMBER":
-                return engine.const(float(token.value))
+                try:
+                    return engine.const(float(token.value))
+                except (OverflowError, ValueError):
+                    raise FormulaError(f"the number {token.value[:20]}… is not a number Excel holds") from None
             if token.subtype == "LOGICAL":
                 return engine.const(1.0 if token.value.upper() == "TRUE" else 0.0)
             if token.subtype == "RANGE":
@@ -186,11 +232,15 @@ class _Parser:
             terms = [term for arg in args for term in (arg if isinstance(arg, list) else [_number(arg)])]
             if not terms:
                 raise FormulaError("SUM of nothing")
+            if len(terms) >= _BALANCE_FROM:
+                return _balanced(terms, engine.add)
             total = terms[0]
             for term in terms[1:]:
                 total = total + term
             return total
         values = [_number(a) for a in args]
+        if name in ("MAX", "MIN") and len(values) >= _BALANCE_FROM:
+            return _balanced(values, _maximum if name == "MAX" else _minimum)
         if name in ("MAX", "MIN") and len(values) >= 2:
             result = values[0]
             for value in values[1:]:
@@ -214,13 +264,14 @@ class _Parser:
             first, last = address.split(":", 1)
             if not (_CELL.fullmatch(first) and _CELL.fullmatch(last)):
                 raise FormulaError(f"the range {text} is not a block of cells")
-            (r0, c0), (r1, c1) = xl_cell_to_rowcol(first.replace("$", "")), xl_cell_to_rowcol(last.replace("$", ""))
+            (r0, c0), (r1, c1) = _row_col(first), _row_col(last)
             rows, cols = range(min(r0, r1), max(r0, r1) + 1), range(min(c0, c1), max(c0, c1) + 1)
             if len(rows) * len(cols) > MAX_RANGE_CELLS:
                 raise FormulaError(f"the range {text} has more than {MAX_RANGE_CELLS} cells")
             return [self.resolve((sheet, xl_col_to_name(c), r + 1)) for r in rows for c in cols]
-        if match := _CELL.fullmatch(address):
-            return [self.resolve((sheet, match[1].upper(), int(match[2])))]
+        if _CELL.fullmatch(address):
+            row, col = _row_col(address)
+            return [self.resolve((sheet, xl_col_to_name(col), row + 1))]
         if sheet is None and _NAME.fullmatch(address):
             target = self.resolve_name(address)
             if target is None:
@@ -236,6 +287,23 @@ def relative_to_row(formula: str, row: int) -> str:
     """``formula`` with each relative row number written as an offset from ``row`` (A5 in row 5 is
     A[0]): the same text for a formula copied down a column."""
     return _RELATIVE_ROW.sub(lambda m: f"{m.group(1)}[{int(m.group(2)) - row}]", formula)
+
+
+def _row_col(address: str) -> tuple[int, int]:
+    """(row, column), from 0, of a cell address inside the sheet; row 0 or past the last is no cell."""
+    match = _CELL.fullmatch(address)
+    digits = match[2].lstrip("0")  # 5,000 digits would pass Python's limit for int()
+    row = int(digits) - 1 if 0 < len(digits) <= 7 else -1
+    col = xl_cell_to_rowcol(match[1].upper() + "1")[1]
+    if not (0 <= row < MAX_ROW and 0 <= col < MAX_COLUMN):
+        raise FormulaError(f"{address} is outside a sheet's {MAX_ROW:,} rows and {MAX_COLUMN:,} columns")
+    return row, col
+
+
+def _balanced(terms: list, combine) -> Expr:
+    while len(terms) > 1:
+        terms = [combine(*terms[k:k + 2]) if k + 1 < len(terms) else terms[k] for k in range(0, len(terms), 2)]
+    return terms[0]
 
 
 def _number(value) -> Expr:

@@ -36,6 +36,7 @@ from sheetprop.check.exercise import missing_sheet_scores, owed_in_full, record_
 # classic exercise is 3e-2; smaller slips come from inputs that nearly coincide). 1e-9 leaves
 # several orders of magnitude on both sides.
 DEFAULT_TOLERANCE = 1e-9
+MAX_SHOWN_TEXT = 200  # characters of a cell's text a finding repeats
 # Values that should be 0 (E where an output hits its target, a relu gradient) come out as
 # rounding noise of order 1e-17; no relative test can judge those, so differences below this
 # absolute floor never count.
@@ -334,6 +335,8 @@ class TableCheck:
     def _swapped_reference(self, label: str, cell: Cell) -> tuple[str, str] | None:
         """For a formula that cannot be read: (used, needed) when it reads this row's cell of one
         quantity where the chain rule needs another of the same kind (t1 for t2) and misses that one."""
+        if label not in self.local:  # a weight's update that cannot be read (η on a chartsheet): no local expression
+            return None
         row = int(re.search(r"\d+$", cell.ref).group())
         read = set()
         for sheet, column, ref_row in references(cell.formula or ""):
@@ -450,6 +453,8 @@ class TableCheck:
     def _finding(self, cell: Cell, label: str, kind: str, expected, message: str,
                  hint=None, chain_rule=None, reads=None) -> Finding:
         found = cell.number if cell.number is not None else cell.value
+        if isinstance(found, str) and len(found) > MAX_SHOWN_TEXT:  # 3,000 findings of one 30,000-character text
+            found = found[:MAX_SHOWN_TEXT] + "…"
         origin = error_origin(self.table, cell.ref) if is_error_value(found) else None
         return Finding(self.table.sheet, cell.ref, label, kind, cell.formula, found, expected,
                        relative_error(found, expected), message, hint, chain_rule, reads, origin)

@@ -13,7 +13,7 @@ from sheetprop.check.report import group_labels
 
 def to_json(report: Report, **extra) -> str:
     """The JSON report, pretty-printed; ``extra`` keys (submission, status) go first."""
-    return json.dumps({**extra, **report_dict(report)}, ensure_ascii=False, indent=2)
+    return json.dumps({**extra, **report_dict(report)}, ensure_ascii=False, indent=2, default=str)  # a date- or time-typed cell as its text
 
 
 def report_dict(report: Report) -> dict:

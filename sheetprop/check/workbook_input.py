@@ -18,10 +18,11 @@ from pathlib import Path
 
 from sheetprop.errors import UserError
 from sheetprop.files import read_limited
+from sheetprop.limits import MAX_SHEET_PART_BYTES, MAX_WORKBOOK_BYTES
 
 MAX_FILE_BYTES = 50 * 2**20         # the workbook file itself
-MAX_PART_BYTES = 20 * 2**20         # one part (a sheet) inflated: ~6,000 rows of the 2-2-2 table
-MAX_TOTAL_BYTES = 100 * 2**20       # all parts inflated
+MAX_PART_BYTES = MAX_SHEET_PART_BYTES  # one part (a sheet) inflated: ~6,000 rows of the 2-2-2 table
+MAX_TOTAL_BYTES = MAX_WORKBOOK_BYTES  # all parts inflated
 MAX_RATIO = 100                     # inflated / compressed, for parts over 1 MB
 MAX_PARTS = 10_000
 _OLE = bytes.fromhex("D0CF11E0A1B11AE1")  # encrypted .xlsx and old .xls files are OLE containers

@@ -70,6 +70,15 @@ def load_checkpoint(path: Path, device: torch.device, what: str = "--resume") ->
     if not intact:
         raise UserError(f"{what}: {path} is damaged or was edited (its checksum does not match); "
                         "train afresh without --resume")
+    # Checked now, before any work: NaN weights would fail only when written (xlsxwriter takes no
+    # NaN), forged metrics only after an epoch has trained.
+    from sheetprop.metrics_sheet import validate_metrics
+
+    validate_metrics(state["metrics"], source=f"{what}: {path}'s metrics")
+    for name, tensor in state["model"].items():
+        if torch.is_tensor(tensor) and tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise UserError(f"{what}: {path} holds weights that are not finite numbers ({name}): "
+                            "the run that saved it diverged; train again with a smaller --lr")
     # RNG states must stay CPU byte tensors whatever map_location did.
     state["rng"] = {name: value.cpu() for name, value in state["rng"].items()}
     return state

@@ -101,6 +101,14 @@ def format_epoch(row: dict, epochs: int) -> str:
 def run(args: argparse.Namespace) -> int:
     out = check_output_path(args.out)
     runtime = torch_runtime()
+    # Every file the run will write, checked now rather than after the training.
+    from sheetprop.mnist.checkpoint import checkpoint_path_for
+    from sheetprop.mnist.export import OutputPaths
+
+    beside = OutputPaths.beside(out)
+    for path in (beside.metrics_csv, beside.curves_png, beside.misclassified_png,
+                 out.with_name(f"{out.stem}_model.xlsx"), checkpoint_path_for(out)):
+        check_output_path(path)
     from sheetprop.mnist.batches import DeviceSplit
     from sheetprop.mnist.checkpoint import checkpoint_path_for
     from sheetprop.mnist.data import load_mnist

@@ -53,6 +53,7 @@ def missing_files(root: Path, dataset: Dataset = MNIST) -> list[str]:
 
 
 MAX_IDX_ITEMS = 1_000_000  # images or labels in one file: MNIST has 70,000
+MAX_IDX_BYTES = 200 * 2**20  # one file's data: MNIST's training images are 47 MB
 
 
 def read_idx(path: Path, expected_ndim: int) -> np.ndarray:
@@ -79,6 +80,16 @@ def read_idx(path: Path, expected_ndim: int) -> np.ndarray:
                 raise UserError(f"{path}: its header promises shape {shape}; at most {MAX_IDX_ITEMS:,} "
                                 "items of at most 4096x4096 are read")
             expected = math.prod(shape)
+            # The header's sizes each pass, and still promise 1,000,000 x 4096 x 4096 bytes: the
+            # data is bounded as a whole too, and a plain file's size must match before reading.
+            if expected > MAX_IDX_BYTES:
+                raise UserError(f"{path}: its header promises {expected:,} bytes of data (shape {shape}); "
+                                f"at most {MAX_IDX_BYTES:,} are read")
+            if opener is open and path.stat().st_size != header_size + expected:
+                found = path.stat().st_size - header_size
+                raise UserError(f"{path} is {'truncated' if found < expected else 'longer than its header says'}: "
+                                f"its header promises {expected:,} bytes of data for shape {shape}, and the file "
+                                f"holds {found:,}")
             raw = handle.read(expected + 1)
     except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
         raise UserError(f"{path} is truncated or not a valid gzip file ({exc}); delete it and fetch it again") from None

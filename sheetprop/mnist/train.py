@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 import sys
 import time
 from dataclasses import dataclass
@@ -140,6 +141,9 @@ def fit(train: DeviceSplit, test: DeviceSplit, settings: TrainSettings, checkpoi
             started = time.perf_counter()
             trained = train_epoch(model, optimizer, scheduler, train, settings.batch_size, settings.augment,
                                   progress=progress, description=f"epoch {epoch}/{settings.epochs}")
+            if not math.isfinite(trained["loss"]):  # diverged: every later epoch is NaN too
+                raise UserError(f"training diverged in epoch {epoch}: the training loss is {trained['loss']} "
+                                f"(learning rate {settings.lr:g} is too large; try a smaller --lr)")
             tested = evaluate(model, test)
             row = {
                 "epoch": epoch,

@@ -160,6 +160,7 @@ def get(name: str) -> Optimizer:
 
 def hyperparameter_problem(key: str, value) -> str | None:
     """Why a template's hyper-parameter value cannot be used, or None."""
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+    if (not isinstance(value, (int, float)) or isinstance(value, bool)
+            or (isinstance(value, int) and value.bit_length() > 1023) or not math.isfinite(value)):
         return "must be a number"
     return HYPERPARAMETERS[key].check(float(value))

@@ -276,4 +276,7 @@ def _weight_count(layers) -> int:
 
 
 def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    # An integer past a float's range (400 digits in a TOML file or a record) is no number a
+    # network can hold: float() of it overflows, and str() of 5,000 digits passes Python's limit.
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and not (isinstance(value, int) and value.bit_length() > 1023))

@@ -31,7 +31,8 @@ DEFAULT_STEPS = 100
 # 1,048,576 rows. Past this, a chart of the loss says nothing a smaller run would not.
 MAX_STEPS = 50_000
 MAX_LEARNING_RATES = 20
-_DECIMAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+# ASCII digits only: \d would take Arabic-Indic digits (١) and float() takes them, and 5_000.
+_DECIMAL = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 # Which band of the sheet each role of quantity sits under.
 GROUPS = {"target": "constants", "input": "constants", "weight": "weights", "bias": "constants",
           "forward": "forward pass", "loss": "loss", "backward": "backward pass", "gradient": "backward pass",
@@ -74,8 +75,9 @@ def parse_learning_rates(rates: str | Sequence[str | float]) -> list[LearningRat
             raise UserError(f"learning rate {token!r} is too large to be a number")
         if value <= 0:
             raise UserError(f"learning rate {token!r} must be greater than 0")
-        if token in (rate.text for rate in rates):
-            raise UserError(f"learning rate {token!r} is given twice")
+        twin = next((rate for rate in rates if rate.value == value), None)
+        if twin is not None:  # 1, 1.0 and 01 are one rate: three sheets of the same numbers
+            raise UserError(f"learning rate {token!r} is given twice" + (f" (as {twin.text!r})" if twin.text != token else ""))
         if len(layout.sheet_name(token)) > layout.MAX_SHEET_NAME:
             raise UserError(f"learning rate {token!r} is too long to name a sheet ({layout.MAX_SHEET_NAME} characters)")
         rates.append(LearningRate(token, value))
@@ -85,10 +87,10 @@ def parse_learning_rates(rates: str | Sequence[str | float]) -> list[LearningRat
 
 
 def parse_steps(text: str) -> int:
-    try:
-        steps = int(text)
-    except ValueError:
-        raise UserError(f"--steps {text!r} is not a whole number") from None
+    # int() takes 5_000 and Arabic-Indic digits (٧); a plain count is ASCII digits.
+    if not re.fullmatch(r"\s*[+-]?[0-9]{1,9}\s*", text):
+        raise UserError(f"--steps {text[:40]!r} is not a whole number (digits 0-9 only)")
+    steps = int(text)
     if not 1 <= steps <= MAX_STEPS:
         raise UserError(f"--steps must be between 1 and {MAX_STEPS:,}, got {steps:,}")
     return steps
@@ -171,7 +173,7 @@ def build_workbook(template: Template, learning_rates: Sequence[LearningRate], s
     # The gradient check's columns go in the key alone; the exercise is built from the plain network.
     network = Network(template, gradcheck=True) if gradcheck else plain
     columns = sheet_columns(network)
-    wb.check_sheet_limits(columns, network.parameters, steps)
+    wb.check_sheet_limits(columns, network.parameters, steps, len(learning_rates))
     with contextlib.ExitStack() as outputs:
         tmp = outputs.enter_context(atomic_output(out))
         exercise_tmp = outputs.enter_context(atomic_output(exercise_out)) if exercise_out else None

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
+import os
 import sys
 from pathlib import Path
 
@@ -36,7 +38,7 @@ def add_parser(commands) -> None:
         "--template", metavar="NAME|PATH", default="era",
         help=f"network template: a built-in name ({', '.join(builtin_templates()) or 'era'}) "
         "or the path of a .toml file (format in README); default era")
-    parser.add_argument("--out", metavar="FILE", type=Path, default=DEFAULT_OUT,
+    parser.add_argument("--out", metavar="FILE", type=_output_file, default=DEFAULT_OUT,
                         help=f"the workbook to write (default {DEFAULT_OUT}; its folder is created, "
                         "and the file is written atomically)")
     parser.add_argument("--mnist-metrics", metavar="CSV", type=Path, default=None,
@@ -62,6 +64,14 @@ def add_parser(commands) -> None:
                         "go into the key alone")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     parser.set_defaults(run=run)
+
+
+def _output_file(text: str) -> Path:
+    # Path("newdir/") is Path("newdir"): a trailing slash, which names a folder, would be lost.
+    if text.endswith(("/", os.sep)):
+        raise argparse.ArgumentTypeError(f"{text[:200]} names a folder; give a file name such as "
+                                         f"{text[:200]}BackPropagation.xlsx")
+    return Path(text)
 
 
 def run(args) -> int:

@@ -19,6 +19,7 @@ from sheetprop.errors import UserError
 from sheetprop.layout import (BAND_ROW, CHART_HEIGHT_ROWS, CHART_ROW, HEADER_ROW, LEARNING_RATE_CELL, MAX_COLUMNS,
                               MAX_FORMULA_CHARACTERS, MAX_ROWS, STEP_LABEL, SUMMARY_SHEET, parameter_cell,
                               parameter_label_cell)
+from sheetprop.limits import MAX_SHEET_PART_BYTES, MAX_WORKBOOK_BYTES
 from sheetprop.engine.printers import ExcelPrinter
 from sheetprop.fast_worksheet import StepsWorksheet
 
@@ -123,11 +124,18 @@ class FormulaTemplates:
         return [t.format(*refs) if t is not None else None for t in templates]
 
 
+# A cell's XML besides its formula, <c r="AB1048576" s="12"><f>…</f><v>-0.123456789012345</v></c>,
+# and a row's, <row r="1048576" spans="1:242">…</row>: a little more than measured, so the
+# estimate is never short (deep with Adam: 21.4 MB written for 1,004 rows, 21.6 MB estimated).
+CELL_XML_BYTES, ROW_XML_BYTES = 53, 60
+
+
 GRADCHECK_GROUP = "gradient check"
 
 
-def check_sheet_limits(columns: Sequence[Column], parameters: Sequence[Expr], steps: int) -> None:
-    """Refuse, before anything is written, a steps sheet that would pass Excel's limits."""
+def check_sheet_limits(columns: Sequence[Column], parameters: Sequence[Expr], steps: int, sheets: int = 1) -> None:
+    """Refuse, before anything is written, a steps sheet that would pass Excel's limits, or
+    ``sheets`` of them that would pass what `check` reads."""
     last_col, last_row = len(columns), HEADER_ROW + steps  # column A holds the step number
     if last_col + 1 > MAX_COLUMNS:
         raise UserError(f"this network needs {last_col + 1:,} columns per sheet; Excel allows "
@@ -135,11 +143,25 @@ def check_sheet_limits(columns: Sequence[Column], parameters: Sequence[Expr], st
     if last_row + 1 > MAX_ROWS:
         raise UserError(f"{steps:,} steps need {last_row + 1:,} rows; Excel allows {MAX_ROWS:,}")
     refs = last_row_refs(columns, parameters, steps)
+    row_bytes = ROW_XML_BYTES
     for column in columns:
         expr = column.next_row if column.given else column.node
+        length = 0
         if expr is not None:
-            check_formula_length(column.label, ExcelPrinter().printed_length(expr, refs),
-                                 column.group == GRADCHECK_GROUP)
+            length = ExcelPrinter().printed_length(expr, refs)
+            check_formula_length(column.label, length, column.group == GRADCHECK_GROUP)
+        row_bytes += length + CELL_XML_BYTES
+    estimate = steps * row_bytes
+    if estimate > MAX_SHEET_PART_BYTES:
+        raise UserError(f"{steps:,} steps of this network make a sheet of about {estimate / 2**20:,.0f} MB "
+                        f"({steps * len(columns):,} cells); 'check' reads sheets up to "
+                        f"{MAX_SHEET_PART_BYTES // 2**20} MB, so build writes no larger one: use at most "
+                        f"{max(1, MAX_SHEET_PART_BYTES // row_bytes):,} steps")
+    if estimate * sheets > MAX_WORKBOOK_BYTES:
+        raise UserError(f"{sheets} sheets of {steps:,} steps make a workbook of about "
+                        f"{estimate * sheets / 2**20:,.0f} MB inflated; 'check' reads workbooks up to "
+                        f"{MAX_WORKBOOK_BYTES // 2**20} MB, so build writes no larger one: use fewer "
+                        f"learning rates or at most {max(1, MAX_WORKBOOK_BYTES // (row_bytes * sheets)):,} steps")
 
 
 def last_row_refs(columns: Sequence[Column], parameters: Sequence[Expr], steps: int) -> dict[Expr, str]:
