@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 from pathlib import Path
 
-from sheetprop.writer.build import (DEFAULT_LEARNING_RATES, DEFAULT_STEPS, MAX_STEPS, build_workbook,
-                             parse_learning_rates, parse_steps)
+from sheetprop.writer.build import DEFAULT_LEARNING_RATES, DEFAULT_STEPS, MAX_STEPS, build_workbook
+from sheetprop.writer.options import resolve
 from sheetprop.writer.exercise import exercise_path
 from sheetprop.network.optimizers import OPTIMIZERS
-from sheetprop.network.template import builtin_templates, load_template
+from sheetprop.network.template import builtin_templates
 
 DEFAULT_OUT = Path("output") / "BackPropagation.xlsx"
 
@@ -62,12 +61,8 @@ def add_parser(commands) -> None:
 
 def run(args) -> int:
     # Validate everything before writing anything, so a bad option leaves no trace.
-    template = load_template(args.template)
-    if args.optimizer is not None:
-        template = dataclasses.replace(template, optimizer=args.optimizer)
-    learning_rates = parse_learning_rates(
-        args.lrs if args.lrs is not None else ",".join(template.learning_rates or [DEFAULT_LEARNING_RATES]))
-    steps = parse_steps(args.steps)
+    options = resolve(args.template, args.optimizer, args.lrs, args.steps)
+    template, learning_rates, steps = options.template, options.learning_rates, options.steps
     exercise_out = exercise_path(args.out) if args.exercise else None
     add_extra_sheets = None
     if args.mnist_metrics is not None:

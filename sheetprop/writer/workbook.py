@@ -18,6 +18,7 @@ from sheetprop.engine import Expr
 from sheetprop.errors import UserError
 from sheetprop.engine.printers import ExcelPrinter
 from sheetprop.fast_worksheet import StepsWorksheet
+from sheetprop.writer.number_formats import BASE_FORMAT, NumberFormats
 
 # Column A, above the step numbers, holds the parameters: η in A2 under its label in A1, then
 # any others (the gradient check's h) the same way; column A stays in view however far one scrolls.
@@ -27,10 +28,11 @@ BAND_ROW = CHART_ROW + CHART_HEIGHT_ROWS  # row 16: which part of backprop each 
 HEADER_ROW = BAND_ROW + 1    # row 17; data starts on row 18
 STEP_LABEL = "step"
 ROW_HEIGHT_PX = 20  # Excel's and LibreOffice's default row height, for sizing the chart
-# At least 6 significant digits at any magnitude, never a nonzero value shown as 0: fixed under
-# scientific for small values. One conditional section and a plain one, because a second
-# condition's section drops the minus sign in LibreOffice.
-NUMBER_FORMAT = "[<0.1]0.00000E+00;0.000000"
+# Every number cell's own format; conditional rules by magnitude (number_formats) give at least
+# six significant digits at any size, zeros as 0, E-notation only below 1e-4.
+NUMBER_FORMAT = BASE_FORMAT
+# A printed page: this many table columns beside the repeated step column, at a legible size.
+PRINT_COLUMNS_PER_PAGE = 7  # a landscape page: 7 columns of 12.5 beside column A, at full size
 # Band colours per column group: (band fill, header fill).
 GROUP_COLOURS = {
     "constants": ("#7F7F7F", "#EDEDED"),
@@ -65,6 +67,7 @@ class StepsSheet:
     columns: dict[str, int]  # label -> column index
     first_values: tuple      # one row of values, in column order (column index - 1)
     last_values: tuple
+    series_name_cell: tuple[int, int] = (0, 0)  # "η = …", following the η cell: a chart's legend
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,7 @@ def make_formats(workbook) -> dict:
         "learning_rate": add({"num_format": "General", "font_color": "#1F4E79",
                               "bg_color": "#FFF2CC", "bold": True, "border": 1}),
         "linked_learning_rate": add({"num_format": "General", "font_color": "#1F4E79"}),
+        "numbers": NumberFormats(workbook),
     }
     for group, (band, header) in [*GROUP_COLOURS.items(), ("", NEUTRAL_GROUP)]:
         formats[f"band {group}"] = add({"bold": True, "align": "center", "font_color": "#FFFFFF",
@@ -180,7 +184,7 @@ def add_steps_sheet(workbook, formats, name: str, parameters: Sequence[Parameter
                     columns: Sequence[Column], rows: Iterable[Sequence[float]],
                     chart_title: str, loss_label: str,
                     first_row_sources: dict[str, str] | None = None,
-                    exercise: bool = False) -> StepsSheet:
+                    exercise: bool = False, first_screen_only: bool = False) -> StepsSheet:
     """One sheet: the parameter cells, the loss chart on the first screen, a band row naming each
     part of backprop, a header row, one row of formulas per step.
 
@@ -236,9 +240,10 @@ def add_steps_sheet(workbook, formats, name: str, parameters: Sequence[Parameter
         options = {"level": 1, "hidden": True} if collapsed else ({"collapsed": True} if after_group else {})
         sheet.set_column(first_col + k, first_col + k, 12.5, None, options)
     sheet.freeze_panes(HEADER_ROW + 1, first_col)
-    sheet.set_landscape()
-    sheet.fit_to_pages(1, 0)  # one page wide, as many tall as the steps need
-    sheet.repeat_rows(BAND_ROW, HEADER_ROW)
+    if first_screen_only:  # one page: the picture of the sheet a README shows
+        print_first_screen(sheet, HEADER_ROW + 12, chart_col + 8)
+    else:
+        set_print_pages(sheet, [c.group for c in columns], first_col)
 
     templates = FormulaTemplates(columns, [p.node for p in parameters])
     first_row = row = HEADER_ROW + 1
@@ -266,6 +271,7 @@ def add_steps_sheet(workbook, formats, name: str, parameters: Sequence[Parameter
         first_values = first_values or values
         row += 1
     last_row = row - 1
+    formats["numbers"].apply(sheet, first_row, first_col, last_row, first_col + len(columns) - 1)
 
     col_of = {c.label: first_col + k for k, c in enumerate(columns)}
     chart = loss_chart(workbook, chart_title, last_row - first_row + 1, loss_label)
@@ -273,7 +279,7 @@ def add_steps_sheet(workbook, formats, name: str, parameters: Sequence[Parameter
     chart.set_legend({"position": "top"})
     chart.set_size({"width": 760, "height": CHART_HEIGHT_ROWS * ROW_HEIGHT_PX})
     sheet.insert_chart(CHART_ROW, chart_col, chart, {"object_position": 3})
-    return StepsSheet(name, first_row, last_row, col_of, tuple(first_values), tuple(values))
+    return StepsSheet(name, first_row, last_row, col_of, tuple(first_values), tuple(values), series_cell)
 
 
 KEY_ETA_NOTE = ("Change η here: every later row of this sheet recalculates. The starting values are "
@@ -282,6 +288,39 @@ KEY_ETA_NOTE = ("Change η here: every later row of this sheet recalculates. The
 STUDENT_ETA_NOTE = ("η of this sheet: each later row's weights are the row above's w − η·∂E/∂w, "
                     "with η read from this cell (an absolute reference, $A$2, so it stays put when a "
                     "formula is copied down).")
+
+
+def print_first_screen(sheet, last_row: int, last_col: int) -> None:
+    """Print what a window first shows, on one page."""
+    sheet.set_landscape()
+    sheet.print_area(0, 0, last_row, last_col)
+    sheet.fit_to_pages(1, 1)
+
+
+def set_print_pages(sheet, groups: Sequence[str], first_col: int) -> None:
+    """Printed pages a person can read: landscape at full size, the band and header rows and the
+    step column on every page, and a page break where a group of columns (forward pass, loss,
+    backward pass...) starts once a page holds enough, rather than the whole table shrunk to
+    one page's width. The hidden constants take no room."""
+    sheet.set_landscape()
+    sheet.set_paper(9)  # A4
+    sheet.repeat_rows(BAND_ROW, HEADER_ROW)
+    sheet.repeat_columns(0, 0)
+    breaks, on_page = [], 0
+    for first, last, group in _runs(list(groups)):
+        width = 0 if group == "constants" else last - first + 1
+        # A group wider than a page is cut every page's width; a new group starts a page when
+        # it would not fit beside what the page holds.
+        if on_page and on_page + width > PRINT_COLUMNS_PER_PAGE:
+            breaks.append(first_col + first)
+            on_page = 0
+        while width > PRINT_COLUMNS_PER_PAGE:
+            first += PRINT_COLUMNS_PER_PAGE
+            width -= PRINT_COLUMNS_PER_PAGE
+            breaks.append(first_col + first)
+        on_page += width
+    if breaks:
+        sheet.set_v_pagebreaks(breaks)
 
 
 def given_to_student(column: Column, step: int) -> bool:
@@ -347,13 +386,17 @@ SUMMARY = "summary"
 
 
 def add_summary_sheet(workbook, formats, title: str, lines: Sequence[str],
-                      starting_values: Sequence[tuple[str, float]], derivations: Sequence[str]):
+                      starting_values: Sequence[tuple[str, float]], derivations: Sequence[str],
+                      first_screen_only: bool = False):
     """The first sheet: what the network is, the starting values every lr sheet follows, and
     every formula as math. Returns the sheet, its first free row and chart anchor (for
     ``add_summary_results``) and each starting value's cell, by label."""
     sheet = workbook.add_worksheet(SUMMARY)
     sheet.set_landscape()
-    sheet.fit_to_pages(1, 0)  # printed or exported to PDF, the charts are not cut in half
+    if first_screen_only:
+        print_first_screen(sheet, len(lines) + 26, 25)
+    else:
+        sheet.fit_to_pages(1, 0)  # printed or exported to PDF, the charts are not cut in half
     sheet.set_column(0, 0, 16)
     sheet.set_column(1, 1, 14)
     sheet.set_column(2, 4, 16)
@@ -370,6 +413,7 @@ def add_summary_sheet(workbook, formats, title: str, lines: Sequence[str],
         sheet.write_string(row, 0, label, formats["label"])
         sheet.write_number(row, 1, value, formats["given"])
         sources[label] = cross_sheet_ref(SUMMARY, row, 1, absolute=True)
+    formats["numbers"].apply(sheet, len(lines) + 3, 1, row, 1)
     chart_anchor = (len(lines) + 2, 3)
 
     # Leave room for the charts beside the starting values before the derivations begin.
@@ -387,7 +431,7 @@ def add_summary_results(workbook, formats, summary, first_row: int, chart_anchor
     two charts with a line per learning rate: linear, and logarithmic for the small losses."""
     sheet = summary
     sheet.write_string(first_row, 0, "Loss per learning rate", formats["heading"])
-    header = ["learning rate", "sheet", f"{loss_label} first", f"{loss_label} last", "series"]
+    header = ["learning rate", "sheet", f"{loss_label} first", f"{loss_label} last"]
     for col, text in enumerate(header):
         sheet.write_string(first_row + 1, col, text, formats["header"])
     steps = max(s.last_row - s.first_row + 1 for _, s in sheets)
@@ -406,11 +450,10 @@ def add_summary_results(workbook, formats, summary, first_row: int, chart_anchor
             cached = value if math.isfinite(value) else ERROR_VALUE
             sheet.write_formula(row, col, "=" + cross_sheet_ref(steps.name, value_row, loss_col),
                                 formats["computed"], cached)
-        sheet.write_formula(row, 4, f'="η = "&{xl_rowcol_to_cell(row, 0)}', formats["text"],
-                            f"η = {general_number(learning_rate)}")
-        for chart in charts:
+        for chart in charts:  # the legend names η by the sheet's own "η = …" cell
             add_loss_series(chart, steps.name, steps.first_row, steps.last_row, loss_col,
-                            [SUMMARY, row, 4])
+                            [steps.name, *steps.series_name_cell])
+    formats["numbers"].apply(sheet, first_row + 2, 2, first_row + 1 + len(sheets), 3)
     for k, chart in enumerate(charts):
         chart.set_size({"width": 700, "height": 420})
         sheet.insert_chart(chart_anchor[0], chart_anchor[1] + 11 * k, chart)
