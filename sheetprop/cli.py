@@ -1,4 +1,4 @@
-"""Command line: ``python -m sheetprop {build,mnist,mnist-sheet,check}``."""
+"""Command line: ``python -m sheetprop {build,mnist,mnist-sheet,check,readme}``."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ COMMANDS = {
     "mnist": "sheetprop.mnist.cli",
     "mnist-sheet": "sheetprop.mnist.sheet_cli",
     "check": "sheetprop.check.cli",
+    "readme": "sheetprop.handin.cli",
 }
 
 

@@ -23,6 +23,23 @@ def add_parser(commands) -> None:
         "learning rate, with native charts of the loss. The formulas come from a symbolic "
         "chain-rule engine, and every cell also stores its computed value.",
     )
+    add_build_arguments(parser)
+    parser.add_argument("--out", metavar="FILE", type=Path, default=DEFAULT_OUT,
+                        help=f"the workbook to write (default {DEFAULT_OUT}; its folder is created, "
+                        "and the file is written atomically)")
+    parser.add_argument("--exercise", action="store_true",
+                        help="teacher's kit: the --out file is the answer key, and beside it the student "
+                        "version, named with _exercise (output/BackPropagation_exercise.xlsx): the "
+                        "same sheets and columns "
+                        "with only the starting values, targets and inputs filled in, every other "
+                        "cell blank for the student's formulas, and instructions on its first "
+                        "sheet; 'sheetprop check' grades the filled-in copy. Plain gradient "
+                        "descent (sgd) only; --gradcheck and --mnist-metrics go into the key alone")
+    parser.set_defaults(run=run)
+
+
+def add_build_arguments(parser) -> None:
+    """The options that say what to build (not where): shared with `sheetprop readme`."""
     parser.add_argument(
         "--lrs", metavar="LIST", default=None,
         help="comma-separated learning rates, one sheet each, named as typed (lr=0.5); "
@@ -34,9 +51,6 @@ def add_parser(commands) -> None:
         "--template", metavar="NAME|PATH", default="era",
         help=f"network template: a built-in name ({', '.join(builtin_templates()) or 'era'}) "
         "or the path of a .toml file (format in README); default era")
-    parser.add_argument("--out", metavar="FILE", type=Path, default=DEFAULT_OUT,
-                        help=f"the workbook to write (default {DEFAULT_OUT}; its folder is created, "
-                        "and the file is written atomically)")
     parser.add_argument("--mnist-metrics", metavar="CSV", type=Path, default=None,
                         help="also add an 'mnist' sheet with these per-epoch metrics "
                         "(the CSV that 'sheetprop mnist' writes)")
@@ -47,16 +61,7 @@ def add_parser(commands) -> None:
                         help="how the weights step: sgd (w − η·∂E/∂w), momentum, rmsprop or adam, "
                         "as in torch.optim; its hyper-parameters sit in labelled cells beside η "
                         "(default: the template's, else sgd)")
-    parser.add_argument("--exercise", action="store_true",
-                        help="teacher's kit: the --out file is the answer key, and beside it the student "
-                        "version, named with _exercise (output/BackPropagation_exercise.xlsx): the "
-                        "same sheets and columns "
-                        "with only the starting values, targets and inputs filled in, every other "
-                        "cell blank for the student's formulas, and instructions on its first "
-                        "sheet; 'sheetprop check' grades the filled-in copy. Plain gradient "
-                        "descent (sgd) only; --gradcheck and --mnist-metrics go into the key alone")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
-    parser.set_defaults(run=run)
 
 
 def run(args) -> int:
