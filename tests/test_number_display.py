@@ -11,12 +11,12 @@ import openpyxl
 import pytest
 import xlsxwriter
 
-from sheetprop.handin.screens import print_to_pdf, printed_text
+from sheetprop.handin.screens import print_all_to_pdf, print_to_pdf, printed_text
 from sheetprop.libreoffice import find_soffice
 from sheetprop.network.optimizers import OPTIMIZERS
 from sheetprop.network.template import builtin_templates
 from sheetprop.writer.number_formats import BASE_FORMAT, NumberFormats
-from tests.displays import MINUS, excel_texts, gnumeric_text, has_gnumeric
+from displays import MINUS, excel_texts, gnumeric_text, has_gnumeric
 
 # Each value with the text the course's sheets show for it, typed out by hand.
 CASES = [
@@ -57,6 +57,7 @@ def test_libreoffice_prints_each_case_as_the_course_does(tmp_path):
     assert lines == [text for _, text in CASES]
 
 
+@pytest.mark.slow  # formulon compiles its engine on first use: ~20 s
 def test_excel_shows_each_case_as_the_course_does(tmp_path):
     pytest.importorskip("formulon")
     texts = excel_texts(_fixture(tmp_path / "n.xlsx"), 0, 0, 0, len(CASES) - 1, 0)
@@ -92,7 +93,7 @@ def test_every_template_and_optimizer_reads_right_in_gnumeric_and_excel(build, t
     bad, checked = [], 0
     for template, optimizer in itertools.product(builtin_templates(), OPTIMIZERS):
         built = build("--template", template, "--optimizer", optimizer, "--steps", "6", "--lrs", "0.5",
-                      "--out", str(tmp_path / f"{template}-{optimizer}.xlsx"))
+                      name=f"{template}-{optimizer}.xlsx")
         cells = _number_cells(built, "lr=0.5")
         shown = gnumeric_text(built, "lr=0.5", tmp_path / f"g-{template}-{optimizer}")
         try:
@@ -115,10 +116,11 @@ def test_every_template_and_optimizer_reads_right_in_gnumeric_and_excel(build, t
 @pytest.mark.skipif(find_soffice() is None, reason="LibreOffice not installed")
 def test_every_template_and_optimizer_prints_right_in_libreoffice(build, tmp_path):
     pytest.importorskip("shutil").which("pdftotext") or pytest.skip("pdftotext not installed")
-    for template, optimizer in itertools.product(builtin_templates(), OPTIMIZERS):
-        built = build("--template", template, "--optimizer", optimizer, "--steps", "6", "--lrs", "0.5",
-                      "--out", str(tmp_path / f"{template}-{optimizer}.xlsx"))
-        text = printed_text(print_to_pdf(built, tmp_path / f"pdf-{template}-{optimizer}"))
+    combinations = list(itertools.product(builtin_templates(), OPTIMIZERS))
+    built = [build("--template", template, "--optimizer", optimizer, "--steps", "6", "--lrs", "0.5",
+                   name=f"{template}-{optimizer}.xlsx") for template, optimizer in combinations]
+    for (template, optimizer), pdf in zip(combinations, print_all_to_pdf(built, tmp_path / "pdf")):
+        text = printed_text(pdf)
         tokens = [t.replace(MINUS, "-") for t in re.findall(r"[-−]?\d+\.\d{5,}(?:E[-+−]\d+)?", text)]
         assert len(tokens) > 100, (template, optimizer)
         # The sheets' E format has five decimals: any such token from 1e-4 up, or a zero, is wrong.

@@ -28,8 +28,13 @@ def missing_tools() -> list[str]:
 
 def print_to_pdf(workbook: Path, out_dir: Path, timeout: float = 300) -> Path:
     """The workbook as LibreOffice prints it (each sheet's print settings), into ``out_dir``."""
-    _convert([workbook], out_dir, PDF, timeout, recalculated=False)
-    return Path(out_dir).resolve() / (Path(workbook).stem + ".pdf")
+    return print_all_to_pdf([workbook], out_dir, timeout)[0]
+
+
+def print_all_to_pdf(workbooks, out_dir: Path, timeout: float = 600) -> list[Path]:
+    """``print_to_pdf`` for several workbooks in one LibreOffice run (it starts once)."""
+    _convert(list(workbooks), out_dir, PDF, timeout, recalculated=False)
+    return [Path(out_dir).resolve() / (Path(w).stem + ".pdf") for w in workbooks]
 
 
 def pdf_pages_to_png(pdf: Path, names: list[Path], timeout: float = 120) -> list[Path]:

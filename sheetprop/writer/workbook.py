@@ -19,6 +19,7 @@ from sheetprop.errors import UserError
 from sheetprop.engine.printers import ExcelPrinter
 from sheetprop.fast_worksheet import StepsWorksheet
 from sheetprop.writer.number_formats import BASE_FORMAT, NumberFormats
+from sheetprop.writer.print_pages import print_first_screen, runs, set_print_pages
 
 # Column A, above the step numbers, holds the parameters: η in A2 under its label in A1, then
 # any others (the gradient check's h) the same way; column A stays in view however far one scrolls.
@@ -31,8 +32,6 @@ ROW_HEIGHT_PX = 20  # Excel's and LibreOffice's default row height, for sizing t
 # Every number cell's own format; conditional rules by magnitude (number_formats) give at least
 # six significant digits at any size, zeros as 0, E-notation only below 1e-4.
 NUMBER_FORMAT = BASE_FORMAT
-# A printed page: this many table columns beside the repeated step column, at a legible size.
-PRINT_COLUMNS_PER_PAGE = 7  # a landscape page: 7 columns of 12.5 beside column A, at full size
 # Band colours per column group: (band fill, header fill).
 GROUP_COLOURS = {
     "constants": ("#7F7F7F", "#EDEDED"),
@@ -219,7 +218,7 @@ def add_steps_sheet(workbook, formats, name: str, parameters: Sequence[Parameter
 
     # Band row and header row, coloured by group, each computed column's derivation as a note.
     sheet.write_blank(BAND_ROW, 0, None, formats["band "])
-    for first, last, group in _runs([c.group for c in columns]):
+    for first, last, group in runs([c.group for c in columns]):
         # Not merged (constant_memory mode cannot): the name runs on over its blank coloured cells.
         band = formats.get(f"band {group}", formats["band "])
         sheet.write_string(BAND_ROW, first_col + first, group, band)
@@ -243,7 +242,7 @@ def add_steps_sheet(workbook, formats, name: str, parameters: Sequence[Parameter
     if first_screen_only:  # one page: the picture of the sheet a README shows
         print_first_screen(sheet, HEADER_ROW + 12, chart_col + 8)
     else:
-        set_print_pages(sheet, [c.group for c in columns], first_col)
+        set_print_pages(sheet, [c.group for c in columns], first_col, BAND_ROW, HEADER_ROW)
 
     templates = FormulaTemplates(columns, [p.node for p in parameters])
     first_row = row = HEADER_ROW + 1
@@ -290,39 +289,6 @@ STUDENT_ETA_NOTE = ("η of this sheet: each later row's weights are the row abov
                     "formula is copied down).")
 
 
-def print_first_screen(sheet, last_row: int, last_col: int) -> None:
-    """Print what a window first shows, on one page."""
-    sheet.set_landscape()
-    sheet.print_area(0, 0, last_row, last_col)
-    sheet.fit_to_pages(1, 1)
-
-
-def set_print_pages(sheet, groups: Sequence[str], first_col: int) -> None:
-    """Printed pages a person can read: landscape at full size, the band and header rows and the
-    step column on every page, and a page break where a group of columns (forward pass, loss,
-    backward pass...) starts once a page holds enough, rather than the whole table shrunk to
-    one page's width. The hidden constants take no room."""
-    sheet.set_landscape()
-    sheet.set_paper(9)  # A4
-    sheet.repeat_rows(BAND_ROW, HEADER_ROW)
-    sheet.repeat_columns(0, 0)
-    breaks, on_page = [], 0
-    for first, last, group in _runs(list(groups)):
-        width = 0 if group == "constants" else last - first + 1
-        # A group wider than a page is cut every page's width; a new group starts a page when
-        # it would not fit beside what the page holds.
-        if on_page and on_page + width > PRINT_COLUMNS_PER_PAGE:
-            breaks.append(first_col + first)
-            on_page = 0
-        while width > PRINT_COLUMNS_PER_PAGE:
-            first += PRINT_COLUMNS_PER_PAGE
-            width -= PRINT_COLUMNS_PER_PAGE
-            breaks.append(first_col + first)
-        on_page += width
-    if breaks:
-        sheet.set_v_pagebreaks(breaks)
-
-
 def given_to_student(column: Column, step: int) -> bool:
     """Whether the student's copy shows this cell's number: every given value of the first row,
     and later the constants (targets, inputs, fixed biases: their next row is the row above).
@@ -337,15 +303,6 @@ def _write_student_cell(sheet, row: int, col: int, column: Column, step: int, va
     else:
         # Blank but formatted, so what the student types shows as the key's numbers do.
         sheet.write_blank(row, col, None, formats["given_later"] if column.given else formats["computed"])
-
-
-def _runs(groups: Sequence[str]):
-    """(first index, last index, group) of each run of equal neighbours."""
-    start = 0
-    for k in range(1, len(groups) + 1):
-        if k == len(groups) or groups[k] != groups[start]:
-            yield start, k - 1, groups[start]
-            start = k
 
 
 def general_number(value: float) -> str:
