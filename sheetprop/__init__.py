@@ -11,6 +11,9 @@ The Python API (for notebooks), each function the command of the same name:
 Bad input raises ``sheetprop.SheetpropError`` with the command line's one-line message.
 """
 
+import sys
+import types
+
 from sheetprop.errors import SheetpropError
 
 __version__ = "0.1.0"
@@ -19,10 +22,24 @@ _API = {"build", "check", "readme", "train", "BuildResult", "CheckReport", "Trai
 
 
 def __getattr__(name):
-    # Lazily: `import sheetprop` (and `python -m sheetprop --help`) stays cheap, and
-    # the API and its imports load on first use.
+    # Lazily: `import sheetprop` (and `python -m sheetprop --help`) stays cheap; the API and what
+    # it imports load on first use.
     if name in _API:
         from sheetprop import api
 
         return getattr(api, name)
     raise AttributeError(f"module 'sheetprop' has no attribute {name!r}")
+
+
+class _Face(types.ModuleType):
+    """Importing the subpackage sheetprop.check sets the attribute ``check`` to it, which would
+    hide the function ``sheetprop.check``: the subpackage stays importable by its dotted path
+    (sys.modules), and the name stays the API's."""
+
+    def __setattr__(self, name, value):
+        if name in _API and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Face

@@ -93,9 +93,10 @@ def test_readme_writes_named_pngs_and_math_that_renders(tmp_path, monkeypatch, c
     assert not errors, errors
     # The table's first and last loss are the workbook's own cells.
     sheet = openpyxl.load_workbook(out / "BackPropagation.xlsx", data_only=True)["lr=2"]
-    header = next(r for r in sheet.iter_rows(values_only=True) if r[0] == "step")
-    k = header.index("E_total")
-    losses = [r[k] for r in sheet.iter_rows(values_only=True) if isinstance(r[0], int)]
+    rows = list(sheet.iter_rows(values_only=True))
+    top = next(n for n, r in enumerate(rows) if r[0] == "step")
+    k = rows[top].index("E_total")
+    losses = [r[k] for r in rows[top + 1:] if r[0] is not None]
     row = next(line for line in text.splitlines() if line.startswith("| 2 |"))
     first, last = (float(cell) for cell in row.split("|")[2:4])
     assert first == pytest.approx(losses[0], rel=1e-5) and last == pytest.approx(losses[-1], rel=1e-5)

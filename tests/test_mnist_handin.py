@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import openpyxl
+from openpyxl.utils.cell import range_boundaries
 import pytest
 
 from sheetprop.mnist.export import MODEL_COLUMNS, write_outputs
@@ -60,7 +61,8 @@ def test_confusion_colours_errors_only(tmp_path):
     ranges, rule = scales[0]
     cells = set()
     for part in ranges.split():
-        cells |= {(c.row, c.column) for row in sheet[part] for c in (row if isinstance(row, tuple) else (row,))}
+        left, top, right, bottom = range_boundaries(part)
+        cells |= {(r, c) for r in range(top, bottom + 1) for c in range(left, right + 1)}
     diagonal = {(2 + k, 2 + k) for k in range(10)}
     assert len(cells) == 90 and not cells & diagonal  # every error cell, no right answer
     low = rule.colorScale.cfvo[0]
