@@ -131,7 +131,7 @@ def train(out="output/mnist.xlsx", **options) -> TrainResult:
         flag = "--" + name.replace("_", "-")
         if value is True:
             argv.append(flag)
-        elif value not in (False, None):
+        elif value is not False and value is not None:  # 0 is a value (and a bad --epochs)
             argv += [flag, str(value)]
     from sheetprop.cli import make_parser
 

@@ -112,3 +112,27 @@ def test_importing_sheetprop_loads_no_writer_or_checker():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[1]).stdout
     assert out.strip() == "[]"
+
+
+def test_train_checks_options_as_the_command_line_does(tmp_path):
+    with pytest.raises(sheetprop.SheetpropError) as raised:
+        sheetprop.train(out=tmp_path / "m.xlsx", epochs=0)
+    assert "--epochs" in str(raised.value) and "\n" not in str(raised.value)
+    with pytest.raises(sheetprop.SheetpropError, match="unrecognized arguments: --colour"):
+        sheetprop.train(out=tmp_path / "m.xlsx", colour="red")
+
+
+@pytest.mark.slow
+def test_train_returns_the_epochs_and_the_outputs(tmp_path):
+    pytest.importorskip("torch")
+    from mnist_fixtures import write_mnist_folder
+
+    data = write_mnist_folder(tmp_path / "data", range(0, 300), range(300, 400), layout="flat")
+    run = sheetprop.train(out=tmp_path / "out" / "mnist.xlsx", data=data, epochs=1, batch_size=50,
+                          no_download=True)
+    assert [row["epoch"] for row in run.metrics] == [1]
+    assert 0 <= run.metrics[0]["test_accuracy"] <= 100
+    for path in (run.paths.workbook, run.paths.metrics_csv, run.paths.curves_png, run.paths.readme,
+                 run.model_workbook):
+        assert path.is_file(), path
+    assert f"| 1 | {run.metrics[0]['train_loss']:.4f} |" in run.paths.readme.read_text(encoding="utf-8")

@@ -42,6 +42,9 @@ ABSOLUTE_FLOOR = 1e-15
 
 
 def check_workbook(path, tolerance: float = DEFAULT_TOLERANCE) -> Report:
+    """Grade the workbook at ``path``: every table of backprop it holds, each computed cell
+    against the chain rule of the cells it reads (relative ``tolerance``). Returns the Report
+    `sheetprop check` prints: findings (wrong cells), notes, and scores per sheet and column."""
     audit: Audit = read_workbook(path)
     report = Report(audit.path, [(t.sheet, len(t.rows)) for t in audit.tables],
                     recalculated=audit.recalculated, exercise=any(t.recorded for t in audit.tables))
