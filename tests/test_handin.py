@@ -121,3 +121,27 @@ def test_readme_draws_each_sheets_first_screen(tmp_path):
     text = (out / "README.md").read_text(encoding="utf-8")
     assert "](sheet_lr_0.1.png)" in text and "](sheet_summary.png)" in text
     _check_markdown(out / "README.md")
+
+
+@pytest.mark.parametrize("template", ["era", "mazur", "xor", "softmax", "deep"])
+def test_every_templates_derivation_is_latex_a_math_renderer_reads(template):
+    from sheetprop.handin.markdown import latex_derivation
+    from sheetprop.network import Network
+    from sheetprop.network.template import load_template
+
+    network = Network(load_template(template))
+    blocks = [latex_derivation(network, q) for q in network.computed if q.role != "gradcheck"]
+    assert len(blocks) > 10
+    assert all("∂" not in b and "·" not in b and "−" not in b for b in blocks), "no unicode math left"
+    errors = [(b, _mathtext_ok(b)) for b in blocks if _mathtext_ok(b)]
+    assert not errors, errors[:3]
+
+
+def test_the_readmes_math_example_is_what_the_printer_prints():
+    from sheetprop.handin.markdown import latex_derivation
+    from sheetprop.network import Network
+    from sheetprop.network.template import load_template
+
+    network = Network(load_template("era"))
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    assert f"$$\n{latex_derivation(network, network.by_label('∂E/∂w5'))}\n$$" in readme

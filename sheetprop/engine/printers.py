@@ -265,14 +265,15 @@ class LatexPrinter(Printer):
         "mul": ("{0} \\cdot {1}", MUL, (MUL, MUL)),
         "div": ("\\frac{{{0}}}{{{1}}}", ATOM, (LOWEST, LOWEST)),
         "neg": ("-{0}", NEG, (POW,)),
-        "pow": ("{0}^{{{1}}}", POW, (ATOM,)),
+        # The base in braces: a symbol may carry its own superscript (a_{h1}^{(2)}).
+        "pow": ("{{{0}}}^{{{1}}}", POW, (ATOM,)),
         "exp": ("e^{{{0}}}", ATOM, (LOWEST,)),
         "sigmoid": ("\\sigma({0})", ATOM, (LOWEST,)),
         "tanh": ("\\tanh({0})", ATOM, (LOWEST,)),
         "relu": ("\\mathrm{{relu}}({0})", ATOM, (LOWEST,)),
         "step": ("[{0} > 0]", ATOM, (LOWEST,)),
         "log": ("\\ln({0})", ATOM, (LOWEST,)),
-        "raise_to": ("{0}^{{{1}}}", POW, (ATOM, LOWEST)),
+        "raise_to": ("{{{0}}}^{{{1}}}", POW, (ATOM, LOWEST)),
         "softmax": (lambda o, k: f"\\frac{{e^{{{o[k]}}}}}{{{' + '.join(f'e^{{{x}}}' for x in o)}}}",
                     ATOM, LOWEST),
         "softmax_cross_entropy": (lambda args, _: "-(" + " + ".join(
