@@ -162,11 +162,12 @@ def _parse(parser, argv: list[str]):
 
 def readme(template="era", lrs: Iterable[float] | str | None = None, steps: int = 100,
            optimizer: str | None = None, out="output/handin", gradcheck: bool = False,
-           mnist_metrics=None):
+           mnist_metrics=None, progress=None):
     """Write a hand-in folder, as ``sheetprop readme``; returns a HandinResult (workbook,
     readme, loss_pngs by η as typed, combined_png, sheet_pngs, skipped)."""
     from sheetprop.handin.readme import write_handin
     from sheetprop.writer.options import resolve
 
     options = resolve(template, optimizer, lrs, steps)
-    return write_handin(options, Path(out), gradcheck=gradcheck, add_extra_sheets=_extra_sheets(mnist_metrics))
+    return write_handin(options, Path(out), gradcheck=gradcheck, add_extra_sheets=_extra_sheets(mnist_metrics),
+                        progress=progress)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sheetprop.writer.cli import add_build_arguments
+from sheetprop.writer.cli import add_build_arguments, progress_bar
 
 DEFAULT_FOLDER = Path("output") / "handin"
 
@@ -28,8 +28,12 @@ def add_parser(commands) -> None:
 def run(args) -> int:
     from sheetprop import api
 
-    result = api.readme(template=args.template, optimizer=args.optimizer, lrs=args.lrs, steps=args.steps,
-                        out=args.out, gradcheck=args.gradcheck, mnist_metrics=args.mnist_metrics)
+    from sheetprop.writer.options import resolve
+
+    options = resolve(args.template, args.optimizer, args.lrs, args.steps)
+    result = api.readme(template=options.template, lrs=options.learning_rates, steps=options.steps,
+                        out=args.out, gradcheck=args.gradcheck, mnist_metrics=args.mnist_metrics,
+                        progress=progress_bar(args.quiet, options.steps * len(options.learning_rates)))
     if not args.quiet:
         print(f"wrote {result.readme} with {result.workbook.name}, {len(result.loss_pngs)} loss PNGs "
               f"and {result.combined_png.name}")

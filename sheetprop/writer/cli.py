@@ -64,6 +64,18 @@ def add_build_arguments(parser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
 
 
+def progress_bar(quiet: bool, rows: int):
+    """A progress bar per sheet on a terminal, for builds long enough to want one; else None."""
+    if quiet or not sys.stderr.isatty() or rows < 20_000:
+        return None
+    from tqdm import tqdm
+
+    def progress(rows, total, desc):
+        return tqdm(rows, total=total, desc=desc, unit="row", leave=False)
+
+    return progress
+
+
 def run(args) -> int:
     # Validate everything before writing anything, so a bad option leaves no trace.
     options = resolve(args.template, args.optimizer, args.lrs, args.steps)
@@ -78,13 +90,7 @@ def run(args) -> int:
         def add_extra_sheets(book, formats):
             add_metrics_sheet(book, metrics, name="mnist")
 
-    progress = None
-    if not args.quiet and sys.stderr.isatty() and steps * len(learning_rates) >= 20_000:
-        from tqdm import tqdm
-
-        def progress(rows, total, desc):
-            return tqdm(rows, total=total, desc=desc, unit="row", leave=False)
-
+    progress = progress_bar(args.quiet, steps * len(learning_rates))
     results = build_workbook(template, learning_rates, steps, args.out, add_extra_sheets, progress,
                              gradcheck=args.gradcheck, exercise_out=exercise_out)
     if not args.quiet:
