@@ -108,6 +108,9 @@ def test_readme_takes_builds_bad_input_as_build_does(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "readme: error: learning rate '-1' must be greater than 0" in err and err.count("\n") == 1
     assert not (tmp_path / "h").exists()
+    (tmp_path / "file").write_text("x")
+    assert main(["readme", "--out", str(tmp_path / "file")]) == 2
+    assert "is a file; readme writes a folder" in capsys.readouterr().err
 
 
 @pytest.mark.slow

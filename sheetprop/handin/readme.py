@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sheetprop.atomic import atomic_output
+from sheetprop.errors import UserError
 from sheetprop.handin import loss_figures, markdown, screens
 from sheetprop.network import Network
 from sheetprop.writer.build import build_workbook, describe_network
@@ -36,7 +37,12 @@ def safe_name(text: str) -> str:
 def write_handin(options: BuildOptions, folder: Path, gradcheck: bool = False, add_extra_sheets=None,
                  progress=None) -> HandinResult:
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    if folder.exists() and not folder.is_dir():
+        raise UserError(f"--out {folder} is a file; readme writes a folder (e.g. --out output/handin)")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot make the folder {folder}: {exc.strerror or exc}") from None
     workbook = folder / WORKBOOK_NAME
     build_workbook(options.template, options.learning_rates, options.steps, workbook, add_extra_sheets,
                    progress, gradcheck=gradcheck)
