@@ -136,3 +136,16 @@ def test_train_returns_the_epochs_and_the_outputs(tmp_path):
                  run.model_workbook):
         assert path.is_file(), path
     assert f"| 1 | {run.metrics[0]['train_loss']:.4f} |" in run.paths.readme.read_text(encoding="utf-8")
+
+
+def test_check_with_a_key_grades_against_it_or_says_it_cannot(tmp_path):
+    import inspect
+
+    from sheetprop.check import check_workbook
+
+    built = sheetprop.build(lrs=[0.5], steps=4, out=tmp_path / "k.xlsx")
+    if "key" in inspect.signature(check_workbook).parameters:
+        assert sheetprop.check(built.path, key=built.path).findings == []
+    else:
+        with pytest.raises(sheetprop.SheetpropError, match="takes no answer key"):
+            sheetprop.check(built.path, key=built.path)
