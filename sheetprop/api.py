@@ -53,7 +53,7 @@ def build(template="era", lrs: Iterable[float] | str | None = None, steps: int =
     extra = _extra_sheets(mnist_metrics)
     build_workbook(options.template, options.learning_rates, options.steps, out, extra,
                    gradcheck=gradcheck, exercise_out=exercise_out)
-    return _result(out, options.learning_rates, exercise_out)
+    return _result(out, options.rate_texts, exercise_out)
 
 
 def _result(out: Path, learning_rates: list[str], exercise_out=None) -> BuildResult:

@@ -31,7 +31,7 @@ def run(args) -> int:
     from sheetprop.writer.options import resolve
 
     options = resolve(args.template, args.optimizer, args.lrs, args.steps)
-    result = api.readme(template=options.template, lrs=options.learning_rates, steps=options.steps,
+    result = api.readme(template=options.template, lrs=options.rate_texts, steps=options.steps,
                         out=args.out, gradcheck=args.gradcheck, mnist_metrics=args.mnist_metrics,
                         progress=progress_bar(args.quiet, options.steps * len(options.learning_rates)))
     if not args.quiet:

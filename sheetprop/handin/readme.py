@@ -46,7 +46,7 @@ def write_handin(options: BuildOptions, folder: Path, gradcheck: bool = False, a
     workbook = folder / WORKBOOK_NAME
     build_workbook(options.template, options.learning_rates, options.steps, workbook, add_extra_sheets,
                    progress, gradcheck=gradcheck)
-    curves = loss_figures.read_loss_curves(workbook, [f"lr={text}" for text in options.learning_rates])
+    curves = loss_figures.read_loss_curves(workbook, [f"lr={text}" for text in options.rate_texts])
     title = options.template.name
     loss_pngs = {}
     for curve in curves:
@@ -78,7 +78,7 @@ def write_handin(options: BuildOptions, folder: Path, gradcheck: bool = False, a
 def draw_first_screens(options: BuildOptions, folder: Path, gradcheck: bool) -> dict[str, Path]:
     """Each sheet's first screen as a PNG: the same workbook built to print one page per sheet,
     printed by LibreOffice and drawn by pdftoppm."""
-    names = ["summary", *(f"lr={text}" for text in options.learning_rates)]
+    names = ["summary", *(f"lr={text}" for text in options.rate_texts)]
     with tempfile.TemporaryDirectory(prefix="sheetprop-screens-") as scratch:
         copy = Path(scratch, "screens.xlsx")
         build_workbook(options.template, options.learning_rates, options.steps, copy,

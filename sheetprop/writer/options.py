@@ -20,8 +20,13 @@ _SHORT_NAMES = {"sgd": "SGD", "momentum": "momentum", "rmsprop": "RMSprop", "ada
 @dataclass(frozen=True)
 class BuildOptions:
     template: Template
-    learning_rates: list[str]  # as typed: each names its sheet
+    learning_rates: list  # what parse_learning_rates gives, for build_workbook
     steps: int
+
+    @property
+    def rate_texts(self) -> list[str]:
+        """Each learning rate as typed, which names its sheet (lr=0.5)."""
+        return [getattr(rate, "text", rate) for rate in self.learning_rates]
 
 
 def resolve(template: str | Template = "era", optimizer: str | None = None,
