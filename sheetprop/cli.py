@@ -1,4 +1,4 @@
-"""Command line: ``python -m sheetprop {build,mnist,mnist-sheet,check,autograder}``."""
+"""Command line: ``python -m sheetprop {build,readme,mnist,mnist-sheet,check,autograder}``."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ COMMANDS = {
     "mnist-sheet": "sheetprop.mnist.sheet_cli",
     "check": "sheetprop.check.cli",
     "autograder": "sheetprop.check.autograder",
+    "readme": "sheetprop.handin.cli",
 }
 
 

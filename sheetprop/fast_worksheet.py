@@ -11,7 +11,8 @@ from sheetprop.engine.printers import ExcelPrinter
 
 
 # Functions the MNIST model workbook's sheets write besides the engine's (mnist/model_workbook.py).
-MODEL_SHEET_FUNCTIONS = frozenset({"SUM", "SUMPRODUCT", "AVERAGE", "INDEX", "MATCH", "MAX", "EXP"})
+MODEL_SHEET_FUNCTIONS = frozenset({"SUM", "SUMPRODUCT", "AVERAGE", "INDEX", "MATCH", "MAX", "EXP",
+                                   "IF", "IFERROR", "ISNA"})  # the digit cell's fallback (Excel 2007+)
 
 
 class StepsWorksheet(Worksheet):

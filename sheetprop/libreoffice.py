@@ -104,7 +104,9 @@ def recalculate_all(sources, out_dir: Path, timeout: float = 300) -> list[Path]:
 def displayed_text(source: Path, out_dir: Path, timeout: float = 300, recalculated: bool = True
                    ) -> dict[str, list[list[str]]]:
     """Every sheet of ``source`` as the text LibreOffice displays in each cell: of the values it
-    computes itself, or (``recalculated=False``) of the values the file carries, as on opening."""
+    computes itself, or (``recalculated=False``) of the values the file carries, as on opening.
+    Each cell in its own number format: LibreOffice's CSV export ignores conditional formats
+    (its printing applies them: sheetprop.handin.screens)."""
     import csv
 
     _convert([source], out_dir, _CSV_AS_SHOWN, timeout, recalculated)

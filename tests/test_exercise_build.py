@@ -135,8 +135,9 @@ def test_the_record_rebuilds_the_network(tmp_path, template, options):
     key, student = build_exercise(tmp_path, "--template", template, "--lrs", "0.1,0.50", "--steps", "3",
                                   *options)
     built = load_template(template)
-    if options:
-        built = dataclasses.replace(built, optimizer="sgd")
+    if options:  # the name follows the optimizer, so the sheets' titles say the one used
+        renamed = {"xor": "XOR with SGD", "deep": "Two hidden layers with SGD"}[template]
+        built = dataclasses.replace(built, optimizer="sgd", name=renamed)
     assert built.examples > 1 or template == "era" or built.biases_per_neuron
     for path in (key, student):
         record = read_exercise_record(openpyxl.load_workbook(path))

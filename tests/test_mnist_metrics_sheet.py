@@ -26,7 +26,18 @@ def test_csv_round_trip(tmp_path):
     path = tmp_path / "m.csv"
     write_metrics_csv(path, sample_rows())
     assert path.read_text().splitlines()[0] == HEADER
-    assert read_metrics_csv(path) == sample_rows()
+    rows = read_metrics_csv(path)
+    assert [row["epoch"] for row in rows] == [1, 2, 3]
+    for row, written in zip(rows, sample_rows()):
+        assert row == pytest.approx(written, abs=1e-6)  # rounded: 6 decimals for losses
+
+
+def test_csv_holds_rounded_numbers(tmp_path):
+    path = tmp_path / "m.csv"
+    row = {"epoch": 1, "train_loss": 0.123456789, "train_accuracy": 80.84999918937683,
+           "test_loss": 0.0987654321, "test_accuracy": 91.23456789, "lr": 0.0012345678912, "seconds": 12.3456}
+    write_metrics_csv(path, [row])
+    assert path.read_text().splitlines()[1] == "1,0.123457,80.85,0.098765,91.2346,0.00123457,12.35"
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@ openpyxl = pytest.importorskip("openpyxl")
 from sheetprop.mnist.datasets import MNIST  # noqa: E402
 from sheetprop.mnist.model import MnistNet  # noqa: E402
 
-ALLOWED_FUNCTIONS = {"SUMPRODUCT", "MAX", "EXP", "SUM", "AVERAGE", "INDEX", "MATCH"}
+ALLOWED_FUNCTIONS = {"SUMPRODUCT", "MAX", "EXP", "SUM", "AVERAGE", "INDEX", "MATCH", "IFERROR", "IF", "ISNA"}
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +123,15 @@ def test_libreoffice_gives_pytorchs_probabilities_for_typed_digits(trained, tmp_
     drawn = typed_over(workbook, tmp_path / "drawn.xlsx", 1,
                        {f"{openpyxl.utils.get_column_letter(5 + j)}{4 + i}": v for (i, j), v in stroke.items()})
     edited = typed_over(drawn, tmp_path / "edited.xlsx", 3, {kernel_cell: weight + 2.0})
-    recalculated = recalculate_all(variants + [drawn, edited], tmp_path / "recalculated")
+    # An index past the drop-down (pasted): the first offered image, and one cell saying so.
+    unoffered = with_digit(workbook, tmp_path / "unoffered.xlsx", 1_000_000)
+    recalculated = recalculate_all(variants + [unoffered, drawn, edited], tmp_path / "recalculated")
+    probabilities, prediction = shown(recalculated[len(digits)])
+    assert np.abs(probabilities - torch_probabilities(checkpoint, test_images[0])).max() <= 1e-6
+    predict = openpyxl.load_workbook(recalculated[len(digits)], data_only=True)["predict"]
+    assert "1000000 is not an offered index" in predict["C2"].value
+    assert predict["E3"].value == f"predicted: {prediction}   true: {labels[500]}"
+    assert openpyxl.load_workbook(recalculated[0], data_only=True)["predict"]["C2"].value in (None, "")
     for digit, path in zip(digits, recalculated):
         probabilities, prediction = shown(path)
         expected = torch_probabilities(checkpoint, test_images[digit])

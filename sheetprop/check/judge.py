@@ -46,7 +46,10 @@ ABSOLUTE_FLOOR = 1e-15
 
 def check_workbook(path, tolerance: float = DEFAULT_TOLERANCE, key: dict | None = None,
                    accept_values: bool = False) -> Report:
-    """The report on one workbook. ``key`` is the answer key's record (``exercise.read_key``): the
+    """Grade the workbook at ``path``: every table of backprop it holds, each computed cell
+    against the chain rule of the cells it reads (relative ``tolerance``). Returns the Report
+    `sheetprop check` prints: findings (wrong cells), notes, and scores per sheet and column.
+    ``key`` is the answer key's record (``exercise.read_key``): the
     network, sheets and rows then come from it, never from the file. ``accept_values`` credits
     right numbers typed where an exercise has formulas (by default they earn nothing)."""
     audit: Audit = read_workbook(path, record=key)

@@ -256,3 +256,67 @@ def _halves(args):
     """(probability, target) pairs of a fused cross-entropy's arguments."""
     half = len(args) // 2
     return zip(args[:half], args[half:])
+
+
+class LatexPrinter(Printer):
+    """LaTeX math, as GitHub renders between $$ … $$: \\sigma(h_{1}) \\cdot w_{5}. Labels print
+    through ``latex_symbol`` (w5 → w_{5}, ∂E/∂w5 → \\frac{\\partial E}{\\partial w_{5}})."""
+
+    reciprocals = True
+
+    table = {
+        "add": ("{0} + {1}", ADD, (ADD, ADD)),
+        "sub": ("{0} - {1}", ADD, (ADD, MUL)),
+        "mul": ("{0} \\cdot {1}", MUL, (MUL, MUL)),
+        "div": ("\\frac{{{0}}}{{{1}}}", ATOM, (LOWEST, LOWEST)),
+        "neg": ("-{0}", NEG, (POW,)),
+        # The base in braces: a symbol may carry its own superscript (a_{h1}^{(2)}).
+        "pow": ("{{{0}}}^{{{1}}}", POW, (ATOM,)),
+        "exp": ("e^{{{0}}}", ATOM, (LOWEST,)),
+        "sigmoid": ("\\sigma({0})", ATOM, (LOWEST,)),
+        "tanh": ("\\tanh({0})", ATOM, (LOWEST,)),
+        "relu": ("\\mathrm{{relu}}({0})", ATOM, (LOWEST,)),
+        "step": ("[{0} > 0]", ATOM, (LOWEST,)),
+        "log": ("\\ln({0})", ATOM, (LOWEST,)),
+        "raise_to": ("{{{0}}}^{{{1}}}", POW, (ATOM, LOWEST)),
+        "softmax": (lambda o, k: f"\\frac{{e^{{{o[k]}}}}}{{{' + '.join(f'e^{{{x}}}' for x in o)}}}",
+                    ATOM, LOWEST),
+        "softmax_cross_entropy": (lambda args, _: "-(" + " + ".join(
+            f"{t} \\ln({a})" for a, t in _halves(args)) + ")", NEG, MUL),
+        "sigmoid_binary_cross_entropy": (
+            lambda args, _: "-({1} \\ln({0}) + (1 - {1}) \\ln(1 - {0}))".format(*args), NEG, ATOM),
+    }
+
+    def variable(self, name: str) -> str:
+        return latex_symbol(name)
+
+    def exponent(self, value: float) -> str:
+        return self.number(value)[0]
+
+
+# The characters labels use beyond ASCII, in LaTeX.
+_LATEX_CHARACTERS = {"η": "\\eta ", "μ": "\\mu ", "α": "\\alpha ", "β": "\\beta ", "ε": "\\epsilon ",
+                     "Σ": "\\Sigma ", "σ": "\\sigma ", "−": "-", "·": " \\cdot ", "√": "\\sqrt "}
+_SUPERSCRIPT_DIGITS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹", "0123456789")
+
+
+def latex_symbol(label: str) -> str:
+    """A sheet's label as a LaTeX symbol: w5 → w_{5}, a_h1 → a_{h1}, E_total → E_{total},
+    i1⁽²⁾ → i_{1}^{(2)}, ∂E/∂w5 → \\frac{\\partial E}{\\partial w_{5}}."""
+    import re
+
+    if label.startswith("∂") and "/∂" in label:
+        top, bottom = label[1:].split("/∂", 1)
+        return f"\\frac{{\\partial {latex_symbol(top)}}}{{\\partial {latex_symbol(bottom)}}}"
+    example = ""
+    match = re.fullmatch(r"(.*?)⁽([⁰¹²³⁴⁵⁶⁷⁸⁹]+)⁾", label)
+    if match:
+        label, example = match.group(1), f"^{{({match.group(2).translate(_SUPERSCRIPT_DIGITS)})}}"
+    text = "".join(_LATEX_CHARACTERS.get(ch, ch) for ch in label)
+    head, sep, tail = text.partition("_")
+    if sep:
+        body = f"{head}_{{\\mathrm{{{tail.replace('_', ',')}}}}}"
+    else:
+        match = re.fullmatch(r"([A-Za-z]+)(\d+)", text)
+        body = f"{match.group(1)}_{{{match.group(2)}}}" if match else text
+    return body + example

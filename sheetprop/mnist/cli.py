@@ -147,14 +147,14 @@ def run(args: argparse.Namespace) -> int:
     try:
         paths = write_outputs(out, result.metrics, layer_table(result.model), count_parameters(result.model),
                               data.test_images, data.test_labels, result.predictions.cpu().numpy(),
-                              class_names=dataset.class_names)
+                              class_names=dataset.class_names, title=dataset.title)
         model_workbook, _ = write_for_model(out.with_name(f"{out.stem}_model.xlsx"), result.model, dataset,
                                             data.test_images, data.test_labels, result.predictions.cpu().numpy())
     finally:
         signal.signal(signal.SIGINT, previous)
     final = result.metrics[-1]
     print(f"test accuracy {final['test_accuracy']:.2f}% after {final['epoch']} epochs; "
-          f"wrote {paths.workbook}, {paths.metrics_csv}, {paths.curves_png}, {paths.misclassified_png}, "
+          f"wrote {paths.workbook}, {paths.metrics_csv}, {paths.curves_png}, {paths.misclassified_png}, {paths.readme}, "
           f"{model_workbook} (the trained CNN as live formulas)")
     if result.interrupted:
         print(f"sheetprop mnist: interrupted after epoch {final['epoch']}; continue with --resume", file=sys.stderr)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import xlsxwriter
+from xlsxwriter.utility import xl_range
 
 from sheetprop.atomic import atomic_output
 from sheetprop.metrics_sheet import add_metrics_sheet, write_metrics_csv
@@ -25,6 +26,7 @@ class OutputPaths:
     metrics_csv: Path
     curves_png: Path
     misclassified_png: Path
+    readme: Path  # a README fragment: the pictures, the model table, the accuracy per epoch
 
     @classmethod
     def beside(cls, workbook: Path) -> "OutputPaths":
@@ -34,6 +36,7 @@ class OutputPaths:
             workbook.with_name(f"{workbook.stem}_metrics.csv"),
             workbook.with_name(f"{workbook.stem}_curves.png"),
             workbook.with_name(f"{workbook.stem}_misclassified.png"),
+            workbook.with_name(f"{workbook.stem}_README.md"),
         )
 
 
@@ -50,11 +53,27 @@ def _add_model_sheet(workbook, layers: list[dict], total_params: int, header_for
         sheet.write_row(row, 0, [layer[column] for column in MODEL_COLUMNS])
     total_row = len(layers) + 1
     sheet.write_string(total_row, 0, "total params", header_format)
-    sheet.write_number(total_row, 1, total_params, header_format)
+    sheet.write_number(total_row, MODEL_COLUMNS.index("parameters"), total_params, header_format)
     sheet.set_column(0, 0, 24)
     sheet.set_column(1, 1, 18)
     sheet.set_column(2, len(MODEL_COLUMNS) - 1, 15)
     sheet.freeze_panes(1, 0)
+
+
+def colour_errors_only(workbook, sheet, top: int, left: int, n: int = NUM_CLASSES) -> None:
+    """Shade the confusion matrix's errors, white for none to red for the most; the diagonal (the
+    right answers, far larger) apart in its own fill, so it neither sets the scale nor reads as an
+    error."""
+    off_diagonal = " ".join(
+        xl_range(top + i, left + a, top + i, left + b)
+        for i in range(n) for a, b in ((0, i - 1), (i + 1, n - 1)) if a <= b)
+    sheet.conditional_format(off_diagonal.split()[0], {"type": "2_color_scale", "multi_range": off_diagonal,
+                                     "min_type": "num", "min_value": 0, "min_color": "#FFFFFF",
+                                     "max_color": "#F8696B"})
+    diagonal = workbook.add_format({"bg_color": "#E2EFDA", "bold": True})
+    for i in range(n):
+        sheet.conditional_format(top + i, left + i, top + i, left + i,
+                                 {"type": "formula", "criteria": "=TRUE", "format": diagonal})
 
 
 def _add_confusion_sheet(workbook, confusion: np.ndarray, class_names, header_format, percent_format):
@@ -70,7 +89,7 @@ def _add_confusion_sheet(workbook, confusion: np.ndarray, class_names, header_fo
     for digit in range(NUM_CLASSES):
         total = int(confusion[digit].sum())
         sheet.write_number(1 + digit, recall_col, 100 * confusion[digit, digit] / total if total else 0, percent_format)
-    sheet.conditional_format(1, 1, NUM_CLASSES, NUM_CLASSES, {"type": "3_color_scale"})
+    colour_errors_only(workbook, sheet, 1, 1)
     sheet.set_column(0, 0, 16)
     sheet.set_column(1, NUM_CLASSES, max(6, max(len(name) for name in class_names) + 1))
     sheet.set_column(recall_col, recall_col, 11)
@@ -80,7 +99,7 @@ def _add_confusion_sheet(workbook, confusion: np.ndarray, class_names, header_fo
 
 def write_outputs(out: Path, metrics: list[dict], layers: list[dict], total_params: int,
                   test_images: np.ndarray, test_labels: np.ndarray, predictions: np.ndarray,
-                  class_names=MNIST.class_names) -> OutputPaths:
+                  class_names=MNIST.class_names, title: str = "MNIST") -> OutputPaths:
     """Write every output atomically; the PNGs go first because the workbook embeds them."""
     paths = OutputPaths.beside(out)
     with atomic_output(paths.metrics_csv) as tmp:
@@ -91,6 +110,11 @@ def write_outputs(out: Path, metrics: list[dict], layers: list[dict], total_para
     with atomic_output(paths.misclassified_png) as tmp:
         plot_misclassified(test_images[wrong], test_labels[wrong], predictions[wrong], tmp, class_names=class_names)
 
+    from sheetprop.handin.mnist_fragment import readme_fragment
+
+    with atomic_output(paths.readme) as tmp:
+        tmp.write_text(readme_fragment(metrics, layers, total_params, paths.curves_png, paths.misclassified_png,
+                                       title=title), encoding="utf-8")
     with atomic_output(paths.workbook) as tmp:
         workbook = xlsxwriter.Workbook(str(tmp), {"tmpdir": str(tmp.parent)})
         header_format = workbook.add_format({"bold": True, "bottom": 1})

@@ -23,7 +23,18 @@ def _integer_locator():
     return MaxNLocator(integer=True)
 
 
+MAX_LABELLED_EPOCHS = 20
+
+
 def plot_curves(metrics: list[dict], path: Path) -> None:
+    plt = _pyplot()
+    fig = curves_figure(metrics)
+    fig.savefig(path, format="png")
+    plt.close(fig)
+
+
+def curves_figure(metrics: list[dict]):
+    """Loss and accuracy per epoch, train and test, a marker per epoch."""
     plt = _pyplot()
     epochs = [row["epoch"] for row in metrics]
     fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(10, 4), dpi=100)
@@ -31,15 +42,18 @@ def plot_curves(metrics: list[dict], path: Path) -> None:
         for split in ("train", "test"):
             ax.plot(epochs, [row[f"{split}_{key}"] for row in metrics], marker="o", markersize=3, label=split)
         ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(_integer_locator())  # no "epoch 1.5"
+        if len(epochs) <= MAX_LABELLED_EPOCHS:
+            ax.set_xticks(epochs)  # each epoch, never 0.945 … 1.050 around a single one
+            ax.set_xlim(epochs[0] - 0.5, epochs[-1] + 0.5)
+        else:
+            ax.xaxis.set_major_locator(_integer_locator())  # no "epoch 1.5"
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
         ax.legend()
     loss_ax.set_title("Loss")
     acc_ax.set_title("Accuracy")
     fig.tight_layout()
-    fig.savefig(path, format="png")
-    plt.close(fig)
+    return fig
 
 
 def plot_misclassified(images: np.ndarray, true: np.ndarray, predicted: np.ndarray, path: Path,

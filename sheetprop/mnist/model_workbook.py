@@ -95,6 +95,7 @@ class _Writer:
                            "bg_color": "#FFF9E5", "align": "center"}),
             "prob": add({"num_format": "0.000000"}),
             "text": add({}),
+            "warning": add({"bold": True, "font_color": "#C00000"}),
         }
         n = len(self.class_names)
         self.probability_cells = [(4 + k, 1) for k in range(n)]  # B5…: P(k), on the predict sheet
@@ -133,7 +134,12 @@ class _Writer:
                            "or type 0-255 over any pixel to draw", f["hint"])
         sheet.write_string(1, 0, "digits row", f["label"])
         row_number = indices.index(digit) + 1
-        self.formula(sheet, 1, 1, f"=MATCH($B$1,{offered},0)", row_number, f["text"])
+        # An index typed past the drop-down (or pasted) falls back to the first offered image, and
+        # one cell says so, instead of #N/A in every cell of every sheet.
+        match = f"MATCH($B$1,{offered},0)"
+        self.formula(sheet, 1, 1, f"=IFERROR({match},1)", row_number, f["text"])
+        sheet.write_formula(1, 2, f'=IF(ISNA({match}),"⚠ "&$B$1&" is not an offered index (column A of '
+                            f'the digits sheet): showing the first one","")', f["warning"], "")
         probs = xl_range_abs(self.probability_cells[0][0], 1, self.probability_cells[-1][0], 1)
         activations = forward(self.cnn, pixels)
         sheet.write_string(2, 0, "prediction", f["label"])
@@ -142,8 +148,14 @@ class _Writer:
         sheet.write_string(2, 2, "true label", f["label"])
         self.formula(sheet, 2, 3, f"=INDEX({DIGITS}!{xl_range_abs(1, 1, last - 1, 1)},$B$2)",
                      int(labels[digit]), f["text"])
+        # The answer in words: the classes' names beside their probabilities, read by both.
+        names = xl_range_abs(self.probability_cells[0][0], 2, self.probability_cells[-1][0], 2)
+        predicted, true = int(np.argmax(activations.probabilities)), int(labels[digit])
+        sheet.write_formula(2, 4, f'="predicted: "&INDEX({names},$B$3+1)&"   true: "&INDEX({names},$D$3+1)',
+                            f["label"], f"predicted: {self.class_names[predicted]}   true: {self.class_names[true]}")
         for k, (row, col) in enumerate(self.probability_cells):
             name = self.class_names[k]
+            sheet.write_string(row, col + 1, name, f["text"])
             sheet.write_string(row, 0, f"P({k})" if name == str(k) else f"P({k}) {name}", f["label"])
             # Written by the head sheet's formulas; here a link, so the answer sits beside the digit.
             self.formula(sheet, row, col, f"={HEAD}!{xl_rowcol_to_cell(6 + k, 20)}",

@@ -9,7 +9,18 @@ from sheetprop.errors import UserError
 
 DEFAULT_DATA = Path("data")
 DATASET_NAMES = ("mnist", "fashion-mnist")  # the keys of datasets.DATASETS (kept here: --help must stay light)
-INSTALL_HINT = "the mnist command needs PyTorch: pip install 'sheetprop[mnist]' (or install torch for your platform from https://pytorch.org)"
+# sheetprop is installed from its source folder, not from an index: `pip install 'sheetprop[mnist]'`
+# fails. torch itself is on PyPI, whichever way sheetprop was installed.
+INSTALL_HINT = ("the mnist command needs PyTorch: pip install torch (CPU only: pip install torch "
+                "--index-url https://download.pytorch.org/whl/cpu; other platforms: https://pytorch.org)")
+
+
+def install_hint() -> str:
+    """The hint, with the extra that also works where sheetprop runs from its source folder."""
+    checkout = Path(__file__).resolve().parents[2]
+    if (checkout / "pyproject.toml").is_file():
+        return f"{INSTALL_HINT}, or in {checkout}: pip install -e '.[mnist]'"
+    return INSTALL_HINT
 
 
 def torch_runtime():
@@ -20,5 +31,5 @@ def torch_runtime():
     except ImportError as exc:
         if (exc.name or "").split(".")[0] != "torch":
             raise
-        raise UserError(INSTALL_HINT) from None
+        raise UserError(install_hint()) from None
     return runtime

@@ -128,6 +128,13 @@ class LearningRateResult:
     overflow_step: int | None  # first step whose numbers overflowed (cells show #NUM!)
 
 
+def summary_title(network: Network) -> str:
+    """The summary's title: the template's name (which follows a changed optimizer, see
+    writer.options.with_optimizer) and the network's shape."""
+    t = network.template
+    return f"Backpropagation, step by step — {t.name} ({'-'.join(map(str, t.layers))} network)"
+
+
 def describe(network: Network) -> list[str]:
     """The summary sheet's opening lines: the network, its loss and how it trains."""
     return [
@@ -162,8 +169,12 @@ def describe_network(network: Network) -> list[str]:
 
 def build_workbook(template: Template, learning_rates: Sequence[LearningRate], steps: int, out: Path,
                    add_extra_sheets: Callable | None = None, progress=None,
-                   gradcheck: bool = False, exercise_out: Path | None = None) -> list[LearningRateResult]:
+                   gradcheck: bool = False, exercise_out: Path | None = None,
+                   first_screen_only: bool = False) -> list[LearningRateResult]:
     """Write the workbook to ``out`` atomically; return each learning rate's loss figures.
+
+    ``first_screen_only``: each sheet prints as one page of what its window first shows (the
+    pictures `sheetprop readme` renders), instead of readable pages of the whole table.
 
     With ``exercise_out``, also the student version there (see ``write_exercise``): both files
     are written before either is moved into place, so a failure leaves neither."""
@@ -177,7 +188,8 @@ def build_workbook(template: Template, learning_rates: Sequence[LearningRate], s
     with contextlib.ExitStack() as outputs:
         tmp = outputs.enter_context(atomic_output(out))
         exercise_tmp = outputs.enter_context(atomic_output(exercise_out)) if exercise_out else None
-        results = write_key(network, columns, learning_rates, steps, tmp, add_extra_sheets, progress)
+        results = write_key(network, columns, learning_rates, steps, tmp, add_extra_sheets, progress,
+                            first_screen_only)
         if exercise_tmp is not None:
             write_exercise(plain, learning_rates, steps, exercise_tmp, progress)
     return results
@@ -250,7 +262,8 @@ def _rows(network: Network, rate: LearningRate, steps: int, progress, desc: str)
 
 
 def write_key(network: Network, columns: list[wb.Column], learning_rates: Sequence[LearningRate], steps: int,
-              tmp: Path, add_extra_sheets: Callable | None = None, progress=None) -> list[LearningRateResult]:
+              tmp: Path, add_extra_sheets: Callable | None = None, progress=None,
+              first_screen_only: bool = False) -> list[LearningRateResult]:
     """The full workbook, every cell a live formula: the answer key of an exercise."""
     template = network.template
     results = []
@@ -259,9 +272,9 @@ def write_key(network: Network, columns: list[wb.Column], learning_rates: Sequen
         formats = wb.make_formats(book)
         derivations = [network.derivation(q) for q in network.computed if q.role != "gradcheck"]
         summary, results_row, chart_anchor, sources = wb.add_summary_sheet(
-            book, formats, f"Backpropagation, step by step — {template.name}",
+            book, formats, summary_title(network),
             describe(network),
-            list(network.starting_values().items()), derivations)
+            list(network.starting_values().items()), derivations, first_screen_only)
         sheets = []
         loss_index = [q.label for q in network.quantities].index(labels.LOSS)
         for rate in learning_rates:
@@ -270,7 +283,7 @@ def write_key(network: Network, columns: list[wb.Column], learning_rates: Sequen
                 book, formats, layout.sheet_name(rate.text), _sheet_parameters(network, rate), columns,
                 _watch_overflow(rows, results, rate, loss_index),
                 chart_title=f"{labels.LOSS} per step", loss_label=labels.LOSS,
-                first_row_sources=sources)
+                first_row_sources=sources, first_screen_only=first_screen_only)
             sheets.append((rate.value, steps_sheet))
         wb.add_summary_results(book, formats, summary, results_row, chart_anchor, sheets, labels.LOSS)
         if add_extra_sheets is not None:

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import sys
 from pathlib import Path
 
-from sheetprop.writer.build import (DEFAULT_LEARNING_RATES, DEFAULT_STEPS, MAX_STEPS, build_workbook, gradcheck_step_cell,
-                             parse_learning_rates, parse_steps)
-from sheetprop.writer.exercise import exercise_path
 from sheetprop import layout
+from sheetprop.writer.build import DEFAULT_LEARNING_RATES, DEFAULT_STEPS, MAX_STEPS, build_workbook, gradcheck_step_cell
+from sheetprop.writer.options import resolve
+from sheetprop.writer.exercise import exercise_path
 from sheetprop.network.optimizers import OPTIMIZERS
-from sheetprop.network.template import builtin_templates, load_template
+from sheetprop.network.template import builtin_templates
 
 DEFAULT_OUT = Path("output") / "BackPropagation.xlsx"
 
@@ -27,6 +26,24 @@ def add_parser(commands) -> None:
         "learning rate, with native charts of the loss. The formulas come from a symbolic "
         "chain-rule engine, and every cell also stores its computed value.",
     )
+    add_build_arguments(parser)
+    parser.add_argument("--out", metavar="FILE", type=output_file, default=DEFAULT_OUT,
+                        help=f"the workbook to write (default {DEFAULT_OUT}; its folder is created, "
+                        "and the file is written atomically)")
+    parser.add_argument("--exercise", action="store_true",
+                        help="teacher's kit: the --out file is the answer key, and beside it the student "
+                        "version, named with _exercise (output/BackPropagation_exercise.xlsx): the "
+                        "same sheets and columns "
+                        "with only the starting values, targets and inputs filled in, every other "
+                        "cell blank for the student's formulas, and instructions on its first "
+                        "sheet; 'sheetprop check' grades the filled-in copy. Any optimizer works (its "
+                        "state columns are the student's work too); --gradcheck and --mnist-metrics "
+                        "go into the key alone")
+    parser.set_defaults(run=run)
+
+
+def add_build_arguments(parser) -> None:
+    """The options that say what to build (not where): shared with `sheetprop readme`."""
     parser.add_argument(
         "--lrs", metavar="LIST", default=None,
         help=f"comma-separated learning rates, one sheet each, named as typed ({layout.sheet_name('0.5')}); "
@@ -38,9 +55,6 @@ def add_parser(commands) -> None:
         "--template", metavar="NAME|PATH", default="era",
         help=f"network template: a built-in name ({', '.join(builtin_templates()) or 'era'}) "
         "or the path of a .toml file (format in README); default era")
-    parser.add_argument("--out", metavar="FILE", type=_output_file, default=DEFAULT_OUT,
-                        help=f"the workbook to write (default {DEFAULT_OUT}; its folder is created, "
-                        "and the file is written atomically)")
     parser.add_argument("--mnist-metrics", metavar="CSV", type=Path, default=None,
                         help="also add an 'mnist' sheet with these per-epoch metrics "
                         "(the CSV that 'sheetprop mnist' writes)")
@@ -53,35 +67,34 @@ def add_parser(commands) -> None:
                         help="how the weights step: sgd (w − η·∂E/∂w), momentum, rmsprop or adam, "
                         "as in torch.optim; its hyper-parameters sit in labelled cells beside η "
                         "(default: the template's, else sgd)")
-    parser.add_argument("--exercise", action="store_true",
-                        help="teacher's kit: the --out file is the answer key, and beside it the student "
-                        "version, named with _exercise (output/BackPropagation_exercise.xlsx): the "
-                        "same sheets and columns "
-                        "with only the starting values, targets and inputs filled in, every other "
-                        "cell blank for the student's formulas, and instructions on its first "
-                        "sheet; 'sheetprop check' grades the filled-in copy. Any optimizer works (its "
-                        "state columns are the student's work too); --gradcheck and --mnist-metrics "
-                        "go into the key alone")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
-    parser.set_defaults(run=run)
 
 
-def _output_file(text: str) -> Path:
-    # Path("newdir/") is Path("newdir"): a trailing slash, which names a folder, would be lost.
+def output_file(text: str) -> Path:
+    """--out as a file path: Path("newdir/") is Path("newdir"), so a trailing slash, which names
+    a folder, would be lost."""
     if text.endswith(("/", os.sep)):
         raise argparse.ArgumentTypeError(f"{text[:200]} names a folder; give a file name such as "
                                          f"{text[:200]}BackPropagation.xlsx")
     return Path(text)
 
 
+def progress_bar(quiet: bool, rows: int):
+    """A progress bar per sheet on a terminal, for builds long enough to want one; else None."""
+    if quiet or not sys.stderr.isatty() or rows < 20_000:
+        return None
+    from tqdm import tqdm
+
+    def progress(rows, total, desc):
+        return tqdm(rows, total=total, desc=desc, unit="row", leave=False)
+
+    return progress
+
+
 def run(args) -> int:
     # Validate everything before writing anything, so a bad option leaves no trace.
-    template = load_template(args.template)
-    if args.optimizer is not None:
-        template = dataclasses.replace(template, optimizer=args.optimizer)
-    learning_rates = parse_learning_rates(args.lrs if args.lrs is not None
-                                          else template.learning_rates or DEFAULT_LEARNING_RATES)
-    steps = parse_steps(args.steps)
+    options = resolve(args.template, args.optimizer, args.lrs, args.steps)
+    template, learning_rates, steps = options.template, options.learning_rates, options.steps
     exercise_out = exercise_path(args.out) if args.exercise else None
     add_extra_sheets = None
     if args.mnist_metrics is not None:
@@ -92,13 +105,7 @@ def run(args) -> int:
         def add_extra_sheets(book, formats):
             add_metrics_sheet(book, metrics, name="mnist")
 
-    progress = None
-    if not args.quiet and sys.stderr.isatty() and steps * len(learning_rates) >= 20_000:
-        from tqdm import tqdm
-
-        def progress(rows, total, desc):
-            return tqdm(rows, total=total, desc=desc, unit="row", leave=False)
-
+    progress = progress_bar(args.quiet, steps * len(learning_rates))
     results = build_workbook(template, learning_rates, steps, args.out, add_extra_sheets, progress,
                              gradcheck=args.gradcheck, exercise_out=exercise_out)
     if not args.quiet:

@@ -22,13 +22,14 @@ from sheetprop.layout import (BAND_ROW, CHART_HEIGHT_ROWS, CHART_ROW, HEADER_ROW
 from sheetprop.limits import MAX_SHEET_PART_BYTES, MAX_WORKBOOK_BYTES
 from sheetprop.engine.printers import ExcelPrinter
 from sheetprop.fast_worksheet import StepsWorksheet
+from sheetprop.writer.number_formats import BASE_FORMAT, NumberFormats
+from sheetprop.writer.print_pages import print_first_screen, runs, set_print_pages
 
 # The layout (η in A2, band, header, first data row, Excel's limits) has its home in sheetprop.layout.
 ROW_HEIGHT_PX = 20  # Excel's and LibreOffice's default row height, for sizing the chart
-# At least 6 significant digits at any magnitude, never a nonzero value shown as 0: fixed under
-# scientific for small values. One conditional section and a plain one, because a second
-# condition's section drops the minus sign in LibreOffice.
-NUMBER_FORMAT = "[<0.1]0.00000E+00;0.000000"
+# Every number cell's own format; conditional rules by magnitude (number_formats) give at least
+# six significant digits at any size, zeros as 0, E-notation only below 1e-4.
+NUMBER_FORMAT = BASE_FORMAT
 # Band colours per column group: (band fill, header fill).
 GROUP_COLOURS = {
     "constants": ("#7F7F7F", "#EDEDED"),
@@ -63,6 +64,7 @@ class StepsSheet:
     columns: dict[str, int]  # label -> column index
     first_values: tuple      # one row of values, in column order (column index - 1)
     last_values: tuple
+    series_name_cell: tuple[int, int] = (0, 0)  # "η = …", following the η cell: a chart's legend
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,7 @@ def make_formats(workbook) -> dict:
         "learning_rate": add({"num_format": "General", "font_color": "#1F4E79",
                               "bg_color": "#FFF2CC", "bold": True, "border": 1}),
         "linked_learning_rate": add({"num_format": "General", "font_color": "#1F4E79"}),
+        "numbers": NumberFormats(workbook),
     }
     for group, (band, header) in [*GROUP_COLOURS.items(), ("", NEUTRAL_GROUP)]:
         formats[f"band {group}"] = add({"bold": True, "align": "center", "font_color": "#FFFFFF",
@@ -195,7 +198,7 @@ def add_steps_sheet(workbook, formats, name: str, parameters: Sequence[Parameter
                     columns: Sequence[Column], rows: Iterable[Sequence[float]],
                     chart_title: str, loss_label: str,
                     first_row_sources: dict[str, str] | None = None,
-                    exercise: bool = False) -> StepsSheet:
+                    exercise: bool = False, first_screen_only: bool = False) -> StepsSheet:
     """One sheet: the parameter cells, the loss chart on the first screen, a band row naming each
     part of backprop, a header row, one row of formulas per step.
 
@@ -230,7 +233,7 @@ def add_steps_sheet(workbook, formats, name: str, parameters: Sequence[Parameter
 
     # Band row and header row, coloured by group, each computed column's derivation as a note.
     sheet.write_blank(BAND_ROW, 0, None, formats["band "])
-    for first, last, group in _runs([c.group for c in columns]):
+    for first, last, group in runs([c.group for c in columns]):
         # Not merged (constant_memory mode cannot): the name runs on over its blank coloured cells.
         band = formats.get(f"band {group}", formats["band "])
         sheet.write_string(BAND_ROW, first_col + first, group, band)
@@ -251,9 +254,10 @@ def add_steps_sheet(workbook, formats, name: str, parameters: Sequence[Parameter
         options = {"level": 1, "hidden": True} if collapsed else ({"collapsed": True} if after_group else {})
         sheet.set_column(first_col + k, first_col + k, 12.5, None, options)
     sheet.freeze_panes(HEADER_ROW + 1, first_col)
-    sheet.set_landscape()
-    sheet.fit_to_pages(1, 0)  # one page wide, as many tall as the steps need
-    sheet.repeat_rows(BAND_ROW, HEADER_ROW)
+    if first_screen_only:  # one page: the picture of the sheet a README shows
+        print_first_screen(sheet, HEADER_ROW + 12, chart_col + 8)
+    else:
+        set_print_pages(sheet, [c.group for c in columns], first_col, BAND_ROW, HEADER_ROW)
 
     templates = FormulaTemplates(columns, [p.node for p in parameters])
     first_row = row = HEADER_ROW + 1
@@ -281,6 +285,7 @@ def add_steps_sheet(workbook, formats, name: str, parameters: Sequence[Parameter
         first_values = first_values or values
         row += 1
     last_row = row - 1
+    formats["numbers"].apply(sheet, first_row, first_col, last_row, first_col + len(columns) - 1)
 
     col_of = {c.label: first_col + k for k, c in enumerate(columns)}
     chart = loss_chart(workbook, chart_title, last_row - first_row + 1, loss_label)
@@ -288,7 +293,7 @@ def add_steps_sheet(workbook, formats, name: str, parameters: Sequence[Parameter
     chart.set_legend({"position": "top"})
     chart.set_size({"width": 760, "height": CHART_HEIGHT_ROWS * ROW_HEIGHT_PX})
     sheet.insert_chart(CHART_ROW, chart_col, chart, {"object_position": 3})
-    return StepsSheet(name, first_row, last_row, col_of, tuple(first_values), tuple(values))
+    return StepsSheet(name, first_row, last_row, col_of, tuple(first_values), tuple(values), series_cell)
 
 
 KEY_ETA_NOTE = ("Change η here: every later row of this sheet recalculates. The starting values are "
@@ -313,15 +318,6 @@ def _write_student_cell(sheet, row: int, col: int, column: Column, step: int, va
     else:
         # Blank but formatted, so what the student types shows as the key's numbers do.
         sheet.write_blank(row, col, None, formats["given_later"] if column.given else formats["computed"])
-
-
-def _runs(groups: Sequence[str]):
-    """(first index, last index, group) of each run of equal neighbours."""
-    start = 0
-    for k in range(1, len(groups) + 1):
-        if k == len(groups) or groups[k] != groups[start]:
-            yield start, k - 1, groups[start]
-            start = k
 
 
 def general_number(value: float) -> str:
@@ -362,13 +358,17 @@ SUMMARY = SUMMARY_SHEET
 
 
 def add_summary_sheet(workbook, formats, title: str, lines: Sequence[str],
-                      starting_values: Sequence[tuple[str, float]], derivations: Sequence[str]):
+                      starting_values: Sequence[tuple[str, float]], derivations: Sequence[str],
+                      first_screen_only: bool = False):
     """The first sheet: what the network is, the starting values every lr sheet follows, and
     every formula as math. Returns the sheet, its first free row and chart anchor (for
     ``add_summary_results``) and each starting value's cell, by label."""
     sheet = workbook.add_worksheet(SUMMARY)
     sheet.set_landscape()
-    sheet.fit_to_pages(1, 0)  # printed or exported to PDF, the charts are not cut in half
+    if first_screen_only:
+        print_first_screen(sheet, len(lines) + 26, 25)
+    else:
+        sheet.fit_to_pages(1, 0)  # printed or exported to PDF, the charts are not cut in half
     sheet.set_column(0, 0, 16)
     sheet.set_column(1, 1, 14)
     sheet.set_column(2, 4, 16)
@@ -385,6 +385,7 @@ def add_summary_sheet(workbook, formats, title: str, lines: Sequence[str],
         sheet.write_string(row, 0, label, formats["label"])
         sheet.write_number(row, 1, value, formats["given"])
         sources[label] = cross_sheet_ref(SUMMARY, row, 1, absolute=True)
+    formats["numbers"].apply(sheet, len(lines) + 3, 1, row, 1)
     chart_anchor = (len(lines) + 2, 3)
 
     # Leave room for the charts beside the starting values before the derivations begin.
@@ -402,7 +403,7 @@ def add_summary_results(workbook, formats, summary, first_row: int, chart_anchor
     two charts with a line per learning rate: linear, and logarithmic for the small losses."""
     sheet = summary
     sheet.write_string(first_row, 0, "Loss per learning rate", formats["heading"])
-    header = ["learning rate", "sheet", f"{loss_label} first", f"{loss_label} last", "series"]
+    header = ["learning rate", "sheet", f"{loss_label} first", f"{loss_label} last"]
     for col, text in enumerate(header):
         sheet.write_string(first_row + 1, col, text, formats["header"])
     steps = max(s.last_row - s.first_row + 1 for _, s in sheets)
@@ -421,11 +422,10 @@ def add_summary_results(workbook, formats, summary, first_row: int, chart_anchor
             cached = value if math.isfinite(value) else ERROR_VALUE
             sheet.write_formula(row, col, "=" + cross_sheet_ref(steps.name, value_row, loss_col),
                                 formats["computed"], cached)
-        sheet.write_formula(row, 4, f'="η = "&{xl_rowcol_to_cell(row, 0)}', formats["text"],
-                            f"η = {general_number(learning_rate)}")
-        for chart in charts:
+        for chart in charts:  # the legend names η by the sheet's own "η = …" cell
             add_loss_series(chart, steps.name, steps.first_row, steps.last_row, loss_col,
-                            [SUMMARY, row, 4])
+                            [steps.name, *steps.series_name_cell])
+    formats["numbers"].apply(sheet, first_row + 2, 2, first_row + 1 + len(sheets), 3)
     for k, chart in enumerate(charts):
         chart.set_size({"width": 700, "height": 420})
         sheet.insert_chart(chart_anchor[0], chart_anchor[1] + 11 * k, chart)

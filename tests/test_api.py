@@ -1,0 +1,151 @@
+"""The Python API: the README's notebook example runs as written; results equal the workbook's
+cells; bad input raises SheetpropError with the command line's message."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+import sheetprop
+from sheetprop.cli import main
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def readme_example() -> str:
+    text = README.read_text(encoding="utf-8")
+    marker = text.index("<!-- api-example")
+    return re.search(r"```python\n(.*?)```", text[marker:], re.S).group(1)
+
+
+def test_the_readme_example_runs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    from sheetprop.handin import screens
+
+    monkeypatch.setattr(screens, "missing_tools", lambda: ["LibreOffice (soffice)"])  # fast: no pictures
+    shown = io.StringIO()
+    with contextlib.redirect_stdout(shown):
+        exec(compile(readme_example(), "README.md", "exec"), {})
+    lines = shown.getvalue().splitlines()
+    assert lines[0] == "['summary', 'lr=0.1', 'lr=0.5', 'lr=2']"
+    assert lines[2] == "1.0 0"
+    assert lines[-1] == "learning rate '0' must be greater than 0"
+    assert (tmp_path / "output" / "handin" / "README.md").is_file()
+
+
+def _cells(path, sheet):
+    ws = openpyxl.load_workbook(path, data_only=True)[sheet]
+    rows = list(ws.iter_rows(values_only=True))
+    top = next(k for k, r in enumerate(rows) if r[0] == "step")
+    k = rows[top].index("E_total")
+    return [r[k] for r in rows[top + 1:] if r[0] is not None]
+
+
+def test_build_returns_the_workbooks_losses_by_number(tmp_path):
+    result = sheetprop.build(template="xor", lrs=[0.05, 1, 1e-3], steps=12, out=tmp_path / "b.xlsx")
+    assert result.path == tmp_path / "b.xlsx"
+    assert result.sheet_names == ["summary", "lr=0.05", "lr=1", "lr=0.001"]
+    assert sorted(result.losses) == [0.001, 0.05, 1.0]
+    for rate, sheet in ((0.05, "lr=0.05"), (1.0, "lr=1"), (0.001, "lr=0.001")):
+        assert result.losses[rate] == _cells(result.path, sheet)
+        assert len(result.losses[rate]) == 12
+
+
+def test_text_learning_rates_name_the_sheets_as_typed(tmp_path):
+    result = sheetprop.build(lrs="0.50,2", steps=3, out=tmp_path / "t.xlsx")
+    assert result.sheet_names[1:] == ["lr=0.50", "lr=2"] and sorted(result.losses) == [0.5, 2.0]
+
+
+@pytest.mark.parametrize("options, argv", [
+    ({"lrs": [-1]}, ["--lrs", "-1"]),
+    ({"lrs": [0.5, 0.5]}, ["--lrs", "0.5,0.5"]),
+    ({"steps": 0}, ["--steps", "0"]),
+    ({"template": "nope"}, ["--template", "nope"]),
+    ({"optimizer": "adamw"}, None),
+    ({"lrs": [True]}, None),
+])
+def test_bad_input_raises_the_command_lines_message(tmp_path, capsys, options, argv):
+    with pytest.raises(sheetprop.SheetpropError) as raised:
+        sheetprop.build(out=tmp_path / "x.xlsx", **options)
+    assert "\n" not in str(raised.value) and not (tmp_path / "x.xlsx").exists()
+    if argv is not None:
+        assert main(["build", "--out", str(tmp_path / "y.xlsx"), *argv]) == 2
+        assert capsys.readouterr().err.strip() == f"sheetprop build: error: {raised.value}"
+
+
+def test_check_reports_findings_score_text_and_json(tmp_path):
+    built = sheetprop.build(lrs=[0.5], steps=5, out=tmp_path / "c.xlsx")
+    report = sheetprop.check(built.path)
+    assert report.findings == [] and report.score == 1.0
+    assert "5 rows" in report.text()
+    assert '"findings": []' in report.to_json()
+    # A hand-made copy without sheetprop's record: no exercise, no score; a wrong cell is a finding.
+    book = openpyxl.load_workbook(built.path)
+    del book["_sheetprop"]
+    ws = book["lr=0.5"]
+    header = next(r for r in ws.iter_rows() if r[0].value == "step")
+    cell = next(c for c in header if c.value == "E_total")
+    ws.cell(row=cell.row + 2, column=cell.column).value = "=1+1"
+    book.save(tmp_path / "hand.xlsx")
+    hand = sheetprop.check(tmp_path / "hand.xlsx")
+    assert hand.score is None
+    assert any(f.label == "E_total" for f in hand.findings)
+
+
+def test_deep_with_adam_is_not_titled_rmsprop(tmp_path):
+    result = sheetprop.build(template="deep", optimizer="adam", lrs=[0.01], steps=2, out=tmp_path / "d.xlsx")
+    title = openpyxl.load_workbook(result.path)["summary"]["A1"].value
+    assert "RMSprop" not in title and "Adam" in title
+
+
+def test_importing_sheetprop_loads_no_writer_or_checker():
+    import subprocess
+    import sys
+
+    code = ("import sys, sheetprop; heavy = [m for m in ('sheetprop.writer', 'sheetprop.check', 'openpyxl', "
+            "'xlsxwriter') if m in sys.modules]; print(heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[1]).stdout
+    assert out.strip() == "[]"
+
+
+def test_train_checks_options_as_the_command_line_does(tmp_path):
+    with pytest.raises(sheetprop.SheetpropError) as raised:
+        sheetprop.train(out=tmp_path / "m.xlsx", epochs=0)
+    assert "--epochs" in str(raised.value) and "\n" not in str(raised.value)
+    with pytest.raises(sheetprop.SheetpropError, match="unrecognized arguments: --colour"):
+        sheetprop.train(out=tmp_path / "m.xlsx", colour="red")
+
+
+@pytest.mark.slow
+def test_train_returns_the_epochs_and_the_outputs(tmp_path):
+    pytest.importorskip("torch")
+    from mnist_fixtures import write_mnist_folder
+
+    data = write_mnist_folder(tmp_path / "data", range(0, 300), range(300, 400), layout="flat")
+    run = sheetprop.train(out=tmp_path / "out" / "mnist.xlsx", data=data, epochs=1, batch_size=50,
+                          no_download=True)
+    assert [row["epoch"] for row in run.metrics] == [1]
+    assert 0 <= run.metrics[0]["test_accuracy"] <= 100
+    for path in (run.paths.workbook, run.paths.metrics_csv, run.paths.curves_png, run.paths.readme,
+                 run.model_workbook):
+        assert path.is_file(), path
+    assert f"| 1 | {run.metrics[0]['train_loss']:.4f} |" in run.paths.readme.read_text(encoding="utf-8")
+
+
+def test_check_with_a_key_grades_against_it_or_says_it_cannot(tmp_path):
+    import inspect
+
+    from sheetprop.check import check_workbook
+
+    built = sheetprop.build(lrs=[0.5], steps=4, out=tmp_path / "k.xlsx")
+    if "key" in inspect.signature(check_workbook).parameters:
+        assert sheetprop.check(built.path, key=built.path).findings == []
+    else:
+        with pytest.raises(sheetprop.SheetpropError, match="takes no answer key"):
+            sheetprop.check(built.path, key=built.path)

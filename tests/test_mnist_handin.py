@@ -1,0 +1,82 @@
+"""MNIST outputs a hand-in shows, without torch: integer epoch ticks, the model table's total
+under its parameters, the confusion matrix shaded on errors only, the README fragment."""
+
+from __future__ import annotations
+
+import numpy as np
+import openpyxl
+from openpyxl.utils.cell import range_boundaries
+import pytest
+
+from sheetprop.mnist.export import MODEL_COLUMNS, write_outputs
+from sheetprop.mnist.figures import curves_figure
+
+LAYERS = [
+    {"layer": "features.block1.conv", "type": "Conv2d", "output_shape": "8x26x26", "parameters": 80,
+     "receptive_field": 3, "jump": 1},
+    {"layer": "head.fc", "type": "Linear", "output_shape": "10", "parameters": 1010, "receptive_field": 28,
+     "jump": 1},
+]
+
+
+def metrics(epochs):
+    return [{"epoch": e, "train_loss": 0.5 / e, "train_accuracy": 80.84999918937683 + e, "test_loss": 0.4 / e,
+             "test_accuracy": 85.0 + e, "lr": 0.05, "seconds": 3.0} for e in range(1, epochs + 1)]
+
+
+@pytest.mark.parametrize("epochs", [1, 3])
+def test_epoch_ticks_are_the_epochs(epochs):
+    import matplotlib.pyplot as plt
+
+    fig = curves_figure(metrics(epochs))
+    for ax in fig.axes:
+        assert list(ax.get_xticks()) == list(range(1, epochs + 1))
+        assert all(len(line.get_xdata()) == epochs and line.get_marker() == "o" for line in ax.get_lines())
+    plt.close(fig)
+
+
+def _outputs(tmp_path):
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 255, size=(40, 28, 28), dtype=np.uint8)
+    labels = np.arange(40) % 10
+    predictions = labels.copy()
+    predictions[[3, 13, 25]] = [5, 5, 1]  # three errors: 3→5 twice, 5→1 once
+    return write_outputs(tmp_path / "mnist.xlsx", metrics(2), LAYERS, 1090, images, labels, predictions)
+
+
+def test_total_params_sits_in_the_parameters_column(tmp_path):
+    paths = _outputs(tmp_path)
+    sheet = openpyxl.load_workbook(paths.workbook)["model"]
+    total = next(row for row in sheet.iter_rows() if row[0].value == "total params")
+    assert total[MODEL_COLUMNS.index("parameters")].value == 1090
+    assert total[MODEL_COLUMNS.index("type")].value is None
+
+
+def test_confusion_colours_errors_only(tmp_path):
+    paths = _outputs(tmp_path)
+    sheet = openpyxl.load_workbook(paths.workbook)["confusion"]
+    scales = [(str(cf.sqref), rule) for cf in sheet.conditional_formatting for rule in cf.rules
+              if rule.type == "colorScale"]
+    assert len(scales) == 1
+    ranges, rule = scales[0]
+    cells = set()
+    for part in ranges.split():
+        left, top, right, bottom = range_boundaries(part)
+        cells |= {(r, c) for r in range(top, bottom + 1) for c in range(left, right + 1)}
+    diagonal = {(2 + k, 2 + k) for k in range(10)}
+    assert len(cells) == 90 and not cells & diagonal  # every error cell, no right answer
+    low = rule.colorScale.cfvo[0]
+    assert (low.type, float(low.val)) == ("num", 0.0)  # zero errors: the scale's white end
+    assert rule.colorScale.color[0].rgb.endswith("FFFFFF")
+
+
+def test_readme_fragment_shows_the_run(tmp_path):
+    paths = _outputs(tmp_path)
+    text = paths.readme.read_text(encoding="utf-8")
+    assert "](mnist_curves.png)" in text and "](mnist_misclassified.png)" in text
+    assert "| 1 | 0.5000 | 81.85 | 0.4000 | 86.00 |" in text
+    assert "| 2 | 0.2500 | 82.85 | 0.2000 | 87.00 |" in text
+    assert "| features.block1.conv | Conv2d | 8x26x26 | 80 | 3 |" in text
+    assert "**1,090**" in text
+    csv = paths.metrics_csv.read_text().splitlines()
+    assert csv[1].split(",")[2] == "81.85"

@@ -1,0 +1,61 @@
+"""Pages a person can read: lr sheets print a column group per page with the step column
+repeated, at full size; the summary's loss table has no helper column; titles say the
+optimizer used."""
+
+from __future__ import annotations
+
+import re
+import zipfile
+
+import openpyxl
+
+from sheetprop.writer.print_pages import PRINT_COLUMNS_PER_PAGE
+
+
+def test_lr_sheets_print_column_groups_at_full_size(build):
+    built = build("--steps", "20", "--lrs", "0.1,2")
+    book = openpyxl.load_workbook(built)
+    sheet = book["lr=0.1"]
+    assert sheet.print_title_cols == "A:A" or sheet.print_title_cols == "$A:$A"
+    assert "16:17" in str(sheet.print_title_rows).replace("$", "")
+    assert not (sheet.sheet_properties.pageSetUpPr and sheet.sheet_properties.pageSetUpPr.fitToPage)
+    breaks = [b.id for b in sheet.col_breaks.brk]
+    assert breaks, "the table is cut into pages"
+    header = {c.column - 1: c.value for c in sheet[17] if c.value}
+    visible = [k for k in sorted(header) if k > 0 and not sheet.column_dimensions[
+        openpyxl.utils.get_column_letter(k + 1)].hidden]
+    edges = [visible[0], *breaks, max(header) + 1]
+    for start, end in zip(edges, edges[1:]):
+        shown = [k for k in visible if start <= k < end]
+        assert 0 < len(shown) <= PRINT_COLUMNS_PER_PAGE, (start, end)
+    # Each break starts a group (the band row names it) or cuts a group wider than a page.
+    band = {c.column - 1: c.value for c in sheet[16] if c.value}
+    for b in breaks:
+        assert b in band or all(b - k not in band for k in range(1, PRINT_COLUMNS_PER_PAGE)), b
+
+
+def test_summary_table_has_no_helper_column_and_legends_follow_each_eta(build):
+    built = build("--steps", "5", "--lrs", "0.1,2")
+    summary = openpyxl.load_workbook(built)["summary"]
+    header = next(row for row in summary.iter_rows() if row[0].value == "learning rate")
+    assert [c.value for c in header if c.value] == ["learning rate", "sheet", "E_total first", "E_total last"]
+    body = summary.iter_rows(min_row=header[0].row + 1, max_row=header[0].row + 2)
+    assert all(c.value is None for row in body for c in row[4:])
+    with zipfile.ZipFile(built) as z:
+        charts = [z.read(n).decode() for n in z.namelist() if n.startswith("xl/charts/chart")]
+    names = {ref for chart in charts for ref in re.findall(r"<c:tx><c:strRef><c:f>([^<]+)</c:f>", chart)}
+    # Each legend entry is its sheet's "η = …" cell, which follows that sheet's η.
+    assert {n.split("!")[0] for n in names} == {"'lr=0.1'", "'lr=2'"}, names
+    cell = next(n for n in names if n.startswith("'lr=2'")).split("!")[1].replace("$", "")
+    shown = openpyxl.load_workbook(built)["lr=2"][cell].value
+    assert shown == '="η = "&$A$2' 
+
+
+def test_titles_follow_the_optimizer(build):
+    for template, optimizer, absent, present in (("deep", "adam", "RMSprop", "Adam"),
+                                                 ("xor", "sgd", "Adam", "SGD"),
+                                                 ("era", "momentum", None, "momentum")):
+        built = build("--template", template, "--optimizer", optimizer, "--steps", "2", "--lrs", "0.1",
+                      name=f"{template}.xlsx")
+        title = openpyxl.load_workbook(built)["summary"]["A1"].value
+        assert present in title and (absent is None or absent not in title), title
