@@ -8,7 +8,6 @@ line does (the same functions: writer.options, the mnist parser), so bad input r
 from __future__ import annotations
 
 import contextlib
-import inspect
 import io
 import json
 from dataclasses import dataclass, field
@@ -102,23 +101,13 @@ class CheckReport:
 
 
 def check(path, key=None, tolerance: float | None = None) -> CheckReport:
-    """Grade a workbook, as ``sheetprop check``. ``key``: an answer key to grade against, where
-    this version of check takes one."""
+    """Grade a workbook, as ``sheetprop check``. ``key``: the answer key `build --exercise` wrote;
+    the network, sheets and rows then come from it, as with ``check --key``."""
     from sheetprop.check import DEFAULT_TOLERANCE, check_workbook
+    from sheetprop.check.exercise import read_key
 
-    kwargs = {"tolerance": DEFAULT_TOLERANCE if tolerance is None else tolerance}
-    if key is not None:
-        # lead: pass-through for the class grading's --key (main's check_workbook takes the key's
-        # record, from check.exercise.read_key); on this branch check_workbook has no key.
-        if "key" not in inspect.signature(check_workbook).parameters:
-            raise SheetpropError("this version of check grades against the workbook's own record; "
-                                 "it takes no answer key")
-        try:
-            from sheetprop.check.exercise import read_key
-        except ImportError:
-            read_key = Path
-        kwargs["key"] = read_key(Path(key))
-    return CheckReport(check_workbook(Path(path), **kwargs))
+    return CheckReport(check_workbook(Path(path), DEFAULT_TOLERANCE if tolerance is None else tolerance,
+                                      key=read_key(Path(key)) if key is not None else None))
 
 
 @dataclass(frozen=True)

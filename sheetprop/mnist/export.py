@@ -110,7 +110,7 @@ def write_outputs(out: Path, metrics: list[dict], layers: list[dict], total_para
     with atomic_output(paths.misclassified_png) as tmp:
         plot_misclassified(test_images[wrong], test_labels[wrong], predictions[wrong], tmp, class_names=class_names)
 
-    from sheetprop.handin.mnist_fragment import readme_fragment
+    from sheetprop.mnist.readme_fragment import readme_fragment
 
     with atomic_output(paths.readme) as tmp:
         tmp.write_text(readme_fragment(metrics, layers, total_params, paths.curves_png, paths.misclassified_png,
