@@ -18,6 +18,7 @@ from pathlib import Path
 
 from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
 
+from sheetprop.check import infer
 from sheetprop.network import labels
 from sheetprop.errors import UserError
 from sheetprop.record import read_exercise_record
@@ -81,6 +82,7 @@ class Table:
     recorded: bool = False                # the network is the one the workbook's _sheetprop record names
     unfinished_cells: dict[str, int] = field(default_factory=dict)  # per label: cells of rows not started
     parameters: dict[str, LearningRate] = field(default_factory=dict)  # an optimizer's β1, μ… cells, by variable
+    shown_labels: dict[str, str] = field(default_factory=dict)  # network label -> the student's, where they differ
 
 
 @dataclass
@@ -208,6 +210,10 @@ def _settle_by_formula(sheet, header_row: int, label: str, first_col: int, col: 
 def _read_table(sheet, value_sheet, header, formulas, values) -> Table:
     header_row, columns = header
     network = _infer_network(sheet, header_row, columns)
+    numbering = (infer.weight_numbering(sheet, header_row + 1, columns, list(network.template.layers))
+                 if len(network.template.layers) == 3 else None)
+    if numbering:
+        columns = infer.renumbered(columns, numbering)
     missing = [q.label for q in network.given if q.label not in columns]
     if missing:
         raise _NotCheckable(f"header row {header_row} has no column for {', '.join(missing)}, "
@@ -242,6 +248,10 @@ def _read_table(sheet, value_sheet, header, formulas, values) -> Table:
     if not rows:
         raise _NotCheckable(f"no data rows below the header in row {header_row}")
     table = Table(sheet.title, header_row, columns, network, rows, books=(formulas, values))
+    if numbering:
+        table.notes.append(infer.describe(numbering))
+        table.shown_labels = {make(ours): make(student) for student, ours in numbering.items()
+                              for make in (lambda w: w, labels.gradient) if student != ours}
     if unfinished is not None:
         table.notes.append(f"row {unfinished} is unfinished (no computed cell filled in): the table ends above it")
     if not_a_step is not None:

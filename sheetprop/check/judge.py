@@ -425,6 +425,7 @@ class TableCheck:
     def _finding(self, cell: Cell, label: str, kind: str, expected, message: str,
                  hint=None, chain_rule=None, reads=None) -> Finding:
         found = cell.number if cell.number is not None else cell.value
+        label = self.table.shown_labels.get(label, label)  # as the student numbers it
         return Finding(self.table.sheet, cell.ref, label, kind, cell.formula, found, expected,
                        relative_error(found, expected), message, hint, chain_rule, reads)
 

@@ -1,0 +1,105 @@
+"""Read what a hand-made table means from its formulas, where its labels alone do not say.
+
+Students number weights their own way: by (from, to), so that h1 = w1·i1 + w3·i2 where
+sheetprop's networks (and most handouts) write h1 = w1·i1 + w2·i2. Labels cannot tell these
+apart; the forward formulas can. ``weight_numbering`` reads, from the first data row's
+weighted sums, which weight column connects which source to which neuron, and maps the
+student's numbers onto the network's, so every cell is judged under the student's own scheme.
+"""
+
+from __future__ import annotations
+
+import math
+
+from xlsxwriter.utility import xl_col_to_name
+
+from sheetprop import engine
+from sheetprop.check import formulas
+from sheetprop.engine import var
+from sheetprop.network import labels
+
+
+def weight_numbering(sheet, first_row: int, columns: dict[str, int],
+                     layers: list[int]) -> dict[str, str] | None:
+    """{student's weight label: the network's} where the forward formulas number the weights
+    otherwise than the network does (a permutation within each layer); None where they agree,
+    or where the formulas do not say (a neuron's weighted sum missing, unreadable, or odd)."""
+    n_in, n_hidden, n_out = layers
+    layer_plan = [([labels.hidden(j) for j in range(1, n_hidden + 1)], [labels.input_(i) for i in range(1, n_in + 1)], 0),
+                  ([labels.output(k) for k in range(1, n_out + 1)],
+                   [labels.activation(labels.hidden(j)) for j in range(1, n_hidden + 1)], n_in * n_hidden)]
+    by_column = {xl_col_to_name(col - 1): label for label, col in columns.items()}
+    mapping: dict[str, str] = {}
+    for neurons, sources, offset in layer_plan:
+        for j, neuron in enumerate(neurons):
+            expr = _weighted_sum(sheet, first_row, columns.get(neuron), by_column)
+            if expr is None:
+                return None
+            for i, source in enumerate(sources):
+                connecting = [w for w in _weights_read(expr) if _multiplies(expr, w, source)]
+                if len(connecting) != 1:
+                    return None
+                mapping[connecting[0]] = labels.weight(offset + j * len(sources) + i + 1)
+    n_weights = n_in * n_hidden + n_hidden * n_out
+    if len(mapping) != n_weights or set(mapping.values()) != {labels.weight(n) for n in range(1, n_weights + 1)}:
+        return None
+    if all(student == ours for student, ours in mapping.items()):
+        return None
+    return mapping
+
+
+def renumbered(columns: dict[str, int], mapping: dict[str, str]) -> dict[str, int]:
+    """The columns under the network's numbering: each weight and its gradient moved over."""
+    moved = {}
+    for student, ours in mapping.items():
+        for make in (lambda w: w, labels.gradient):
+            if make(student) in columns:
+                moved[make(ours)] = columns[make(student)]
+    return {**{label: col for label, col in columns.items() if label not in moved}, **moved}
+
+
+def describe(mapping: dict[str, str]) -> str:
+    """One note: which numbering was read."""
+    changed = ", ".join(f"{student} is {ours}" for student, ours in sorted(
+        mapping.items(), key=lambda item: int(item[1][1:])) if student != ours)
+    return (f"its weights are numbered its own way (read from the forward formulas: {changed} in the "
+            "usual numbering, where h1 = w1·i1 + w2·i2); every cell is judged under its numbering")
+
+
+def _weighted_sum(sheet, row: int, col: int | None, by_column: dict[str, str]):
+    if col is None:
+        return None
+    formula = sheet.cell(row, col).value
+    if not (isinstance(formula, str) and formula.startswith("=")):
+        return None
+
+    def resolve(ref):
+        ref_sheet, column, ref_row = ref
+        label = by_column.get(column)
+        if ref_sheet not in (None, sheet.title) or ref_row != row or label is None:
+            raise formulas.FormulaError("not a cell of this row")
+        return var(label)
+
+    try:
+        return formulas.parse(formula, resolve)
+    except (formulas.FormulaError, RecursionError):
+        return None
+
+
+def _weights_read(expr) -> list[str]:
+    return sorted({n.payload for n in engine.topological_order([expr])
+                   if n.op == "var" and n.payload.startswith("w") and n.payload[1:].isdigit()})
+
+
+def _multiplies(expr, weight: str, source: str) -> bool:
+    """Whether ``weight`` multiplies ``source`` in ``expr``: the sum moves only when both are set."""
+    names = {n.payload for n in engine.topological_order([expr]) if n.op == "var"}
+
+    def at(**ones):
+        return engine.evaluate([expr], {name: ones.get(name, 0.0) for name in names})[0]
+
+    base = at()
+    both = at(**{weight: 1.0, source: 1.0})
+    alone = (at(**{weight: 1.0}), at(**{source: 1.0}))
+    return (math.isfinite(both) and not math.isclose(both, base)
+            and all(math.isclose(value, base) for value in alone))
