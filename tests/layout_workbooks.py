@@ -43,9 +43,11 @@ def evaluate(cells: dict, stale: dict | None = None) -> dict:
     return values
 
 
-def write(path, sheets: dict[str, dict], stale: dict | None = None) -> None:
-    """``sheets``: sheet name -> cells. ``stale``: sheet name -> {cell: cached value to save}."""
+def write(path, sheets: dict[str, dict], stale: dict | None = None, bold: dict | None = None) -> None:
+    """``sheets``: sheet name -> cells. ``stale``: sheet name -> {cell: cached value to save}.
+    ``bold``: sheet name -> cells written in bold (so the file has a cell format besides the default)."""
     book = xlsxwriter.Workbook(str(path))
+    strong = book.add_format({"bold": True})
     for name, cells in sheets.items():
         sheet = book.add_worksheet(name)
         values = evaluate(cells, (stale or {}).get(name))
@@ -54,7 +56,7 @@ def write(path, sheets: dict[str, dict], stale: dict | None = None) -> None:
             if isinstance(content, str) and content.startswith("="):
                 sheet.write_formula(row, col, content, None, values[ref])
             elif isinstance(content, str):
-                sheet.write_string(row, col, content)
+                sheet.write_string(row, col, content, strong if ref in (bold or {}).get(name, ()) else None)
             else:
                 sheet.write_number(row, col, content)
     book.close()

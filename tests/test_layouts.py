@@ -1,0 +1,155 @@
+"""`check` on the layouts of issue 19, each fixture laid out by hand here (``layout_workbooks``):
+helper columns, the student's own weight numbering, η drifting through a relative reference,
+and files from other spreadsheet programs (Hancom Office, a rights-protected workbook)."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import zipfile
+
+from layout_workbooks import cell, write
+from sheetprop.cli import main
+
+ETA_CELL = "B1"
+ETA = 0.5
+STEPS = 4
+
+# Mazur's 2-2-2 example with the weights numbered by (from, to), as some students do:
+# h1 = w1·i1 + w3·i2, h2 = w2·i1 + w4·i2, o1 = w5·a_h1 + w7·a_h2, o2 = w6·a_h1 + w8·a_h2.
+DO1 = "({ao1}-{t1})*{ao1}*(1-{ao1})"
+DO2 = "({ao2}-{t2})*{ao2}*(1-{ao2})"
+FROM_TO = {
+    "h1": "={w1}*{i1}+{w3}*{i2}", "ah1": "=1/(1+EXP(-{h1}))",
+    "h2": "={w2}*{i1}+{w4}*{i2}", "ah2": "=1/(1+EXP(-{h2}))",
+    "o1": "={w5}*{ah1}+{w7}*{ah2}", "ao1": "=1/(1+EXP(-{o1}))",
+    "o2": "={w6}*{ah1}+{w8}*{ah2}", "ao2": "=1/(1+EXP(-{o2}))",
+    "E1": "=0.5*({t1}-{ao1})^2", "E2": "=0.5*({t2}-{ao2})^2", "E_tot": "={E1}+{E2}",
+    # ∂E/∂w1 (i1 → h1): δ_h1 = (δo1·w5 + δo2·w6)·σ'(h1), under this numbering.
+    "dw1": f"=({DO1}*{{w5}}+{DO2}*{{w6}})*{{ah1}}*(1-{{ah1}})*{{i1}}",
+    "dw2": f"=({DO1}*{{w7}}+{DO2}*{{w8}})*{{ah2}}*(1-{{ah2}})*{{i1}}",
+    "dw3": f"=({DO1}*{{w5}}+{DO2}*{{w6}})*{{ah1}}*(1-{{ah1}})*{{i2}}",
+    "dw4": f"=({DO1}*{{w7}}+{DO2}*{{w8}})*{{ah2}}*(1-{{ah2}})*{{i2}}",
+    "dw5": f"={DO1}*{{ah1}}", "dw6": f"={DO2}*{{ah1}}", "dw7": f"={DO1}*{{ah2}}", "dw8": f"={DO2}*{{ah2}}",
+}
+STARTING = {"t1": 0.01, "t2": 0.99, "i1": 0.05, "i2": 0.1,
+            "w1": 0.15, "w2": 0.25, "w3": 0.2, "w4": 0.3, "w5": 0.4, "w6": 0.5, "w7": 0.45, "w8": 0.55}
+HEADERS = {**{k: k for k in STARTING}, "h1": "h1", "ah1": "a_h1", "h2": "h2", "ah2": "a_h2",
+           "o1": "o1", "ao1": "a_o1", "o2": "o2", "ao2": "a_o2", "E1": "E1", "E2": "E2",
+           "E_tot": "E_total", **{f"dw{k}": f"∂E/∂w{k}" for k in range(1, 9)}}
+ORDER = ["t1", "t2", "i1", "i2", "w1", "w2", "w3", "w4", "h1", "ah1", "h2", "ah2", "w5", "w6", "w7",
+         "w8", "o1", "ao1", "o2", "ao2", "E1", "E2", "E_tot", *(f"dw{k}" for k in range(1, 9))]
+HEADER_ROW = 2  # 0-based: row 3
+
+
+def table(formulas: dict, order=ORDER, headers=HEADERS, slips=None, update=None, steps=STEPS) -> dict:
+    """One sheet's cells: η in B1, the header in row 3, a step a row. ``slips``: {(step, name):
+    formula}; ``update(step, name)`` may give a weight's update formula (else w − $B$1·∂E/∂w)."""
+    slips = slips or {}
+    cells = {"A1": "η", ETA_CELL: ETA}
+    columns = {name: k for k, name in enumerate(order)}
+    for name, col in columns.items():
+        cells[cell(HEADER_ROW, col)] = headers[name]
+    for step in range(steps):
+        row = HEADER_ROW + 1 + step
+        refs = {name: cell(row, col) for name, col in columns.items()}
+        refs.update({f"prev_{name}": cell(row - 1, col) for name, col in columns.items()})
+        for name, col in columns.items():
+            content = slips.get((step, name))
+            if content is None and name in formulas:
+                content = formulas[name]
+            elif content is None and name.startswith("w") and step > 0:
+                content = (update(step, name) if update else None) or "={prev_%s}-$B$1*{prev_d%s}" % (name, name)
+            elif content is None:
+                content = STARTING[name]
+            cells[cell(row, col)] = content.format(**refs) if isinstance(content, str) else content
+    return cells
+
+
+def check(path, capsys):
+    code = main(["check", "--json", str(path)])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def groups(report) -> set:
+    return {(g["first_cell"], g["last_cell"], g["label"]) for g in report["groups"]}
+
+
+def column_cells(name: str, first: int = 0, last: int = STEPS - 1, order=ORDER) -> tuple[str, str]:
+    col = order.index(name)
+    return cell(HEADER_ROW + 1 + first, col), cell(HEADER_ROW + 1 + last, col)
+
+
+# --- the student's own weight numbering ------------------------------------------------------
+
+def test_weights_numbered_from_to_are_read_and_judged_under_that_numbering(tmp_path, capsys):
+    path = tmp_path / "from_to.xlsx"
+    write(path, {"Sheet1": table(FROM_TO)})
+    code, report = check(path, capsys)
+    assert (code, report["findings"]) == (0, [])
+    (note,) = [n for n in report["notes"] if "numbered its own way" in n]
+    assert "w3 is w2" in note and "w2 is w3" in note
+
+
+def test_a_slip_under_the_students_numbering_is_named_in_its_own_terms(tmp_path, capsys):
+    # ∂E/∂w3 (i2 → h1 here) written with σ'(h2): wrong under this numbering, and only there.
+    slip = f"=({DO1}*{{w5}}+{DO2}*{{w6}})*{{ah2}}*(1-{{ah2}})*{{i2}}"
+    path = tmp_path / "from_to_slip.xlsx"
+    write(path, {"Sheet1": table(FROM_TO, slips={(step, "dw3"): slip for step in range(STEPS)})})
+    code, report = check(path, capsys)
+    first, last = column_cells("dw3")
+    assert code == 1
+    assert groups(report) == {(first, last, "∂E/∂w3")}
+
+
+# --- files from other programs ---------------------------------------------------------------
+
+def _as_hancom_writes_it(path):
+    """The file rewritten as Hancom Office's "Cell" saves it: every element of the main namespace
+    with an x: prefix, and each cell format inside a markup-compatibility block."""
+    source, result = zipfile.ZipFile(path), io.BytesIO()
+    main_ns = b'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+    with zipfile.ZipFile(result, "w") as target:
+        for item in source.infolist():
+            part = source.read(item.filename)
+            if main_ns in part:
+                part = part.replace(main_ns, main_ns.replace(b"xmlns=", b"xmlns:x="))
+                part = re.sub(rb"<(/?)(?=[A-Za-z])(?![a-z]+:)", rb"<\1x:", part)
+            if item.filename == "xl/styles.xml":
+                part = re.sub(
+                    rb"(<x:cellXfs[^>]*>)(.*?)(</x:cellXfs>)",
+                    lambda m: m[1] + re.sub(
+                        rb"<x:xf\b.*?(?:/>|</x:xf>)",
+                        lambda xf: (b'<mc:AlternateContent xmlns:mc="http://schemas.openxmlformats.org/'
+                                    b'markup-compatibility/2006"><mc:Choice xmlns:hs="urn:hs" Requires="hs">'
+                                    + xf[0] + b"</mc:Choice><mc:Fallback>" + xf[0]
+                                    + b"</mc:Fallback></mc:AlternateContent>"), m[2], flags=re.S) + m[3],
+                    part, flags=re.S)
+            target.writestr(item, part)
+    path.write_bytes(result.getvalue())
+
+
+def test_a_workbook_hancom_office_saved_is_read(tmp_path, capsys):
+    path = tmp_path / "hancom.xlsx"
+    cells = table(FROM_TO)
+    write(path, {"시트1": cells}, bold={"시트1": [cell(HEADER_ROW, 0)]})
+    _as_hancom_writes_it(path)
+    assert b"<x:worksheet" in zipfile.ZipFile(path).read("xl/worksheets/sheet1.xml")
+    code, report = check(path, capsys)
+    assert (code, report["findings"]) == (0, [])
+
+
+def test_a_rights_protected_workbook_is_refused_with_that_reason(tmp_path, capsys):
+    wrapped = tmp_path / "protected.xlsx"
+    wrapped.write_bytes(b"\x00\x01<## DRMONE  This document is protected by a DRM vendor ##>\x00" + bytes(range(256)) * 8)
+    irm = tmp_path / "irm.xlsx"  # Microsoft's rights management: an OLE container naming its transform
+    irm.write_bytes(bytes.fromhex("D0CF11E0A1B11AE1") + bytes(504) + "DRMEncryptedDataSpace".encode("utf-16-le"))
+    for path in (wrapped, irm):
+        assert main(["check", str(path)]) == 2
+        err = capsys.readouterr().err
+        assert "rights-protected (DRM)" in err and len(err.strip().splitlines()) == 1
+    password = tmp_path / "password.xlsx"  # an encrypted workbook without DRM keeps its own reason
+    password.write_bytes(bytes.fromhex("D0CF11E0A1B11AE1") + bytes(504) + "EncryptedPackage".encode("utf-16-le"))
+    assert main(["check", str(password)]) == 2
+    assert "password-protected" in capsys.readouterr().err
