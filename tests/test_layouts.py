@@ -153,3 +153,50 @@ def test_a_rights_protected_workbook_is_refused_with_that_reason(tmp_path, capsy
     password.write_bytes(bytes.fromhex("D0CF11E0A1B11AE1") + bytes(504) + "EncryptedPackage".encode("utf-16-le"))
     assert main(["check", str(password)]) == 2
     assert "password-protected" in capsys.readouterr().err
+
+
+# --- helper columns ---------------------------------------------------------------------------
+
+# The usual numbering, with δ of each neuron in a helper column of its own (headed A…D, as in
+# many handouts) that the gradients read.
+HELPED = {
+    **{k: v for k, v in FROM_TO.items() if not k.startswith("dw")},
+    "h1": "={w1}*{i1}+{w2}*{i2}", "h2": "={w3}*{i1}+{w4}*{i2}",
+    "o1": "={w5}*{ah1}+{w6}*{ah2}", "o2": "={w7}*{ah1}+{w8}*{ah2}",
+    "dh1": f"=({DO1}*{{w5}}+{DO2}*{{w7}})*{{ah1}}*(1-{{ah1}})",
+    "dh2": f"=({DO1}*{{w6}}+{DO2}*{{w8}})*{{ah2}}*(1-{{ah2}})",
+    "do1": f"={DO1}", "do2": f"={DO2}",
+    "dw1": "={dh1}*{i1}", "dw2": "={dh1}*{i2}", "dw3": "={dh2}*{i1}", "dw4": "={dh2}*{i2}",
+    "dw5": "={do1}*{ah1}", "dw6": "={do1}*{ah2}", "dw7": "={do2}*{ah1}", "dw8": "={do2}*{ah2}",
+}
+HELPED_ORDER = [*ORDER[:23], "dh1", "dh2", "do1", "do2", *ORDER[23:]]
+HELPED_HEADERS = {**HEADERS, "dh1": "A", "dh2": "B", "do1": "C", "do2": "D"}
+USUAL = {**STARTING, "w2": 0.2, "w3": 0.25, "w6": 0.45, "w7": 0.5}
+
+
+def helped_table(slips=None):
+    cells = table(HELPED, HELPED_ORDER, HELPED_HEADERS, slips=slips)
+    # The usual starting weights (the fixture's STARTING numbers them from-to).
+    for name, value in USUAL.items():
+        cells[cell(HEADER_ROW + 1, HELPED_ORDER.index(name))] = value
+    return cells
+
+
+def test_right_helper_columns_are_read_through(tmp_path, capsys):
+    path = tmp_path / "helped.xlsx"
+    write(path, {"Sheet1": helped_table()})
+    code, report = check(path, capsys)
+    assert (code, report["findings"]) == (0, [])
+
+
+def test_a_slip_inside_a_helper_column_is_named_there(tmp_path, capsys):
+    # δ of h2 written with σ'(h1): ∂E/∂w3 and ∂E/∂w4 read it and only inherit the slip.
+    slip = f"=({DO1}*{{w6}}+{DO2}*{{w8}})*{{ah1}}*(1-{{ah1}})"
+    path = tmp_path / "helped_slip.xlsx"
+    write(path, {"Sheet1": helped_table({(step, "dh2"): slip for step in range(STEPS)})})
+    code, report = check(path, capsys)
+    assert code == 1
+    first, last = column_cells("dh2", order=HELPED_ORDER)
+    assert groups(report) == {(first, last, "B")}
+    (shown,) = {f["hint"] for f in report["findings"]}
+    assert "uses a_h1·(1 − a_h1)" in shown and "δ of h2" in report["findings"][0]["message"]

@@ -83,6 +83,7 @@ class Table:
     unfinished_cells: dict[str, int] = field(default_factory=dict)  # per label: cells of rows not started
     parameters: dict[str, LearningRate] = field(default_factory=dict)  # an optimizer's β1, μ… cells, by variable
     shown_labels: dict[str, str] = field(default_factory=dict)  # network label -> the student's, where they differ
+    helpers: dict[str, str] = field(default_factory=dict)  # unlabelled formula columns: letters -> header text
 
 
 @dataclass
@@ -248,6 +249,7 @@ def _read_table(sheet, value_sheet, header, formulas, values) -> Table:
     if not rows:
         raise _NotCheckable(f"no data rows below the header in row {header_row}")
     table = Table(sheet.title, header_row, columns, network, rows, books=(formulas, values))
+    table.helpers = infer.helper_columns(sheet, header_row, columns)
     if numbering:
         table.notes.append(infer.describe(numbering))
         table.shown_labels = {make(ours): make(student) for student, ours in numbering.items()

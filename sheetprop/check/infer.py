@@ -66,6 +66,20 @@ def describe(mapping: dict[str, str]) -> str:
             "usual numbering, where h1 = w1·i1 + w2·i2); every cell is judged under its numbering")
 
 
+def helper_columns(sheet, header_row: int, columns: dict[str, int]) -> dict[str, str]:
+    """Columns among the table's own (between its first and last labelled column) that hold a
+    formula in the first data row but no label of the network: {letters: header text}."""
+    labelled = set(columns.values())
+    found = {}
+    for col in range(min(labelled), max(labelled) + 1):
+        formula = sheet.cell(header_row + 1, col).value
+        if col not in labelled and isinstance(formula, str) and formula.startswith("="):
+            header = sheet.cell(header_row, col).value
+            letters = xl_col_to_name(col - 1)
+            found[letters] = str(header).strip() if header not in (None, "") else letters
+    return found
+
+
 def _weighted_sum(sheet, row: int, col: int | None, by_column: dict[str, str]):
     if col is None:
         return None
