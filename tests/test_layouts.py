@@ -9,6 +9,8 @@ import json
 import re
 import zipfile
 
+from xlsxwriter.utility import xl_col_to_name as xl_col
+
 from layout_workbooks import cell, write
 from sheetprop.cli import main
 
@@ -174,6 +176,16 @@ HELPED_HEADERS = {**HEADERS, "dh1": "A", "dh2": "B", "do1": "C", "do2": "D"}
 USUAL = {**STARTING, "w2": 0.2, "w3": 0.25, "w6": 0.45, "w7": 0.5}
 
 
+# The usual numbering written inline (no helper columns).
+HELPED_FROM_USUAL = {**{k: v for k, v in HELPED.items() if k not in ("dh1", "dh2", "do1", "do2")},
+                     **{f"dw{k}": f"=({DO1}*{{w5}}+{DO2}*{{w7}})*{{ah1}}*(1-{{ah1}})*{{i{(k + 1) % 2 + 1}}}"
+                        for k in (1, 2)},
+                     **{f"dw{k}": f"=({DO1}*{{w6}}+{DO2}*{{w8}})*{{ah2}}*(1-{{ah2}})*{{i{(k + 1) % 2 + 1}}}"
+                        for k in (3, 4)},
+                     "dw5": f"={DO1}*{{ah1}}", "dw6": f"={DO1}*{{ah2}}", "dw7": f"={DO2}*{{ah1}}",
+                     "dw8": f"={DO2}*{{ah2}}"}
+
+
 def helped_table(slips=None):
     cells = table(HELPED, HELPED_ORDER, HELPED_HEADERS, slips=slips)
     # The usual starting weights (the fixture's STARTING numbers them from-to).
@@ -200,3 +212,31 @@ def test_a_slip_inside_a_helper_column_is_named_there(tmp_path, capsys):
     assert groups(report) == {(first, last, "B")}
     (shown,) = {f["hint"] for f in report["findings"]}
     assert "uses a_h1·(1 − a_h1)" in shown and "δ of h2" in report["findings"][0]["message"]
+
+
+# --- η drifting through a relative reference to a weight ---------------------------------------
+
+def test_eta_drifting_down_one_weights_own_column_is_an_eta_drift_of_that_column(tmp_path, capsys):
+    # η sits above the table in w3's column (G1 here); w3's update reads $G$1 in the first two
+    # update rows, then $G2, $G3, … (above the table, its header, w3's own earlier values) where the other
+    # seven read $G$1.
+    steps = 6
+    w3 = xl_col(ORDER.index("w3"))
+    eta = f"${w3}$1"
+
+    def update(step, name):
+        if name == "w3" and step >= 2:
+            return "={prev_w3}-$%s%d*{prev_dw3}" % (w3, step)
+        return "={prev_%s}-%s*{prev_d%s}" % (name, eta, name)
+
+    cells = table(HELPED_FROM_USUAL, update=update, steps=steps)
+    cells.pop("A1"), cells.pop(ETA_CELL)
+    cells[f"{xl_col(ORDER.index('w3') - 1)}1"], cells[f"{w3}1"] = "η", ETA
+    path = tmp_path / "drift.xlsx"
+    write(path, {"Sheet1": cells})
+    code, report = check(path, capsys)
+    assert code == 1
+    drifts = [f for f in report["findings"] if f["kind"] == "η drift"]
+    assert {f["cell"] for f in drifts} == {cell(HEADER_ROW + 1 + step, ORDER.index("w3")) for step in range(2, steps)}
+    assert {f["cell"] for f in report["findings"]} == {f["cell"] for f in drifts}
+    assert all(f"{w3}$1" in f["message"] for f in drifts)

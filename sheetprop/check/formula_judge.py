@@ -71,9 +71,9 @@ class TableFormulas:
         self.labels_by_column = {xl_col_to_name(col - 1): label for label, col in table.columns.items()}
         # The cells that stand for a variable wherever a formula reads them: η, and an
         # optimizer's hyper-parameters (β1, μ, …).
-        self.parameters = {_location(p.where, table.sheet): var(name) for name, p in table.parameters.items()}
+        self.parameters = {location(p.where, table.sheet): var(name) for name, p in table.parameters.items()}
         if eta_where:
-            self.parameters[_location(eta_where, table.sheet)] = LEARNING_RATE
+            self.parameters[location(eta_where, table.sheet)] = LEARNING_RATE
         self._cache: dict[tuple, Reading | None] = {}
         self._opaque: str | None = None
 
@@ -157,7 +157,7 @@ class TableFormulas:
         return None
 
 
-def _location(where: str, default_sheet: str) -> tuple[str, str, int]:
+def location(where: str, default_sheet: str) -> tuple[str, str, int]:
     """"B1" or "'Sheet 2'!B1" as (sheet, column, row)."""
     match = _WHERE.fullmatch(where)
     quoted, plain, column, row = match.groups()

@@ -22,8 +22,8 @@ from sheetprop.check.audit import Audit, Cell, Table, read_workbook, references
 from sheetprop.check.hints import absolute, as_read, find_hint, same_kind_swap, student_name, update_rule
 from sheetprop.check.report import Finding, Report, relative_error, score_table
 from sheetprop.engine import Expr, var
-from sheetprop.check.formula_judge import (SYMBOLIC_TOLERANCE, TableFormulas, helper_variable, random_points,
-                                           same_function, values_at, variables)
+from sheetprop.check.formula_judge import (SYMBOLIC_TOLERANCE, TableFormulas, helper_variable, location,
+                                           random_points, same_function, values_at, variables)
 from sheetprop.check.helpers import HelperRoles
 from sheetprop.network import GIVEN_ROLES, LEARNING_RATE, previous
 from sheetprop.engine.numeric import compile_function
@@ -111,6 +111,7 @@ class TableCheck:
         self.drifted: set[str] = set()  # updates reading a drifted η: one finding a row, every cell wrong
         self.helper_roles = HelperRoles(self.network, self.points)
         self._helpers_reported: set[str] = set()
+        self._parameter_cells = {location(p.where, table.sheet) for p in table.parameters.values()}
 
     def findings(self) -> list[Finding]:
         found: list[Finding] = []
@@ -414,6 +415,17 @@ class TableCheck:
                         f"(= {table_eta.value:g}); make the reference absolute ({absolute(table_eta.where)}) so every "
                         "row uses the same η", chain_rule=self.update_rules[q.label]))
                 continue
+            stray = self._stray_eta(cell, k) if q in self.trained and table_eta and not cell.is_typed else None
+            if stray is not None:
+                self.judged.append((q.label, cell.ref))
+                self.drifted.add(cell.ref)
+                where, value = stray
+                found.append(self._finding(
+                    cell, q.label, "η drift", want,
+                    f"reads η from {where} (= {value:g}), not the table's η cell {table_eta.where} "
+                    f"(= {table_eta.value:g}) that the other updates read; make the reference absolute "
+                    f"({absolute(table_eta.where)})", chain_rule=self.update_rules[q.label]))
+                continue
             if trained and cell.is_typed and not self.pasted:
                 self.judged.append((q.label, cell.ref))
                 found.append(self._finding(cell, q.label, "typed number", want,
@@ -446,6 +458,26 @@ class TableCheck:
                                        hint=self._hint(update, [env], [cell.number], q.label),
                                        chain_rule=self.update_rules[q.label]))
         return found
+
+    def _stray_eta(self, cell: Cell, k: int) -> tuple[str, object] | None:
+        """(cell, its value) where a weight's update reads, instead of the table's η cell, a cell
+        above the table or an earlier row's cell of the table ($G21, $G22, … that drifted down
+        a weight's own column); None where it reads the η cell or neither."""
+        eta = location(self.table_eta.where, self.table.sheet)
+        row = self.table.header_row + 1 + k
+        stray = None
+        for sheet, column, ref_row in references(cell.formula or ""):
+            where = (sheet or self.table.sheet, column, ref_row)
+            if where == eta:
+                return None
+            if stray is None and where[0] == self.table.sheet and (
+                    ref_row <= self.table.header_row
+                    or (column in self.column_labels and ref_row not in (row, row - 1))):
+                stray = where
+        if stray is None or stray in self._parameter_cells:
+            return None
+        value = self.table.books[1][stray[0]][f"{stray[1]}{stray[2]}"].value if self.table.books else None
+        return f"{stray[1]}{stray[2]}", value if isinstance(value, (int, float)) else math.nan
 
     def _formula_hint(self, right: Expr, expr: Expr, computes, lhs: str) -> str | None:
         """The hint for a formula computing ``expr`` where ``right`` belongs, once per pair."""
