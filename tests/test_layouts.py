@@ -240,3 +240,27 @@ def test_eta_drifting_down_one_weights_own_column_is_an_eta_drift_of_that_column
     assert {f["cell"] for f in drifts} == {cell(HEADER_ROW + 1 + step, ORDER.index("w3")) for step in range(2, steps)}
     assert {f["cell"] for f in report["findings"]} == {f["cell"] for f in drifts}
     assert all(f"{w3}$1" in f["message"] for f in drifts)
+
+
+# --- η read from a cell inside the table ---------------------------------------------------------
+
+def test_eta_read_from_a_cell_of_the_table_is_circular_and_its_stale_values_are_not_trusted(tmp_path, capsys):
+    # Every update reads $X$5 (E_total of the third data row) where the η cell $B$1 belongs:
+    # rows 4 and 5 close a circle, and the saved values are those from before it closed (each
+    # weight as it was, as if η were 0).
+    steps = 5
+    inside = cell(HEADER_ROW + 3, ORDER.index("E_tot"))
+    absolute = "$" + re.sub(r"(\d+)", r"$\1", inside)
+    cells = table(HELPED_FROM_USUAL, steps=steps,
+                  update=lambda step, name: "={prev_%s}-%s*{prev_d%s}" % (name, absolute, name))
+    weights = [f"w{k}" for k in range(1, 9)]
+    stale = {cell(HEADER_ROW + 1 + step, ORDER.index(w)): USUAL[w] for step in range(1, steps) for w in weights}
+    for w in weights:
+        cells[cell(HEADER_ROW + 1, ORDER.index(w))] = USUAL[w]
+    path = tmp_path / "circular.xlsx"
+    write(path, {"Sheet1": cells}, stale={"Sheet1": stale})
+    code, report = check(path, capsys)
+    assert code == 1
+    assert groups(report) == {(*column_cells(w, 1, steps - 1), w) for w in weights}
+    assert all(inside in f["message"] for f in report["findings"])
+    assert sum("circular" in note for note in report["notes"]) == 1

@@ -84,6 +84,10 @@ class Table:
     parameters: dict[str, LearningRate] = field(default_factory=dict)  # an optimizer's β1, μ… cells, by variable
     shown_labels: dict[str, str] = field(default_factory=dict)  # network label -> the student's, where they differ
     helpers: dict[str, str] = field(default_factory=dict)  # unlabelled formula columns: letters -> header text
+    # Cells of the table itself that weight updates read where η belongs, by (sheet, column, row):
+    # never η. The workbook is circular where such a cell lies in or below the rows that read it.
+    eta_inside: dict[tuple, str] = field(default_factory=dict)
+    stale_values: bool = False            # circular: the saved values predate the circle, not to be trusted
 
 
 @dataclass
@@ -259,6 +263,14 @@ def _read_table(sheet, value_sheet, header, formulas, values) -> Table:
     if not_a_step is not None:
         table.notes.append(f"the table ends at row {not_a_step - 1}: row {not_a_step} is not a step of it "
                            "(no inputs and weights there), so it and what follows are not checked")
+    table.eta_inside, circular = infer.table_cells_read_as_eta(table)
+    table.stale_values = circular
+    if table.eta_inside:
+        named = ", ".join(f"{column}{row} ({label})" for (_, column, row), label in list(table.eta_inside.items())[:3])
+        table.notes.append(f"its weight updates read a cell of the table where η belongs ({named})"
+                           + (": the workbook is circular, so its saved values were computed before the circle "
+                              "closed and are stale; every cell is judged by its formula, not its value"
+                              if circular else ""))
     table.learning_rates = [None] + [_learning_rate(table, k, sheet, formulas, values)
                                      for k in range(1, len(rows))]
     if len(rows) > 1 and not any(table.learning_rates):
@@ -415,7 +427,7 @@ def _learning_rate(table: Table, k: int, sheet, formulas, values) -> LearningRat
         formula = table.rows[k][q.label].formula
         for ref_sheet, column, row in references(formula or ""):
             key = (ref_sheet or sheet.title, column, row)
-            if key not in own:
+            if key not in own and key not in table.eta_inside:
                 candidates[key] += 1
     for (ref_sheet, column, row), _ in candidates.most_common():
         if ref_sheet in values.sheetnames:

@@ -80,6 +80,30 @@ def helper_columns(sheet, header_row: int, columns: dict[str, int]) -> dict[str,
     return found
 
 
+def table_cells_read_as_eta(table) -> tuple[dict[tuple, str], bool]:
+    """The table's own cells (a labelled column, a data row other than this one or the row
+    above) that weight updates read, {(sheet, column, row): label}, and whether any lies in or
+    below a row that reads it (a circular workbook)."""
+    from sheetprop.check.audit import references  # audit imports this module
+
+    by_column = {xl_col_to_name(col - 1): label for label, col in table.columns.items()}
+    first, last = table.header_row + 1, table.header_row + len(table.rows)
+    weights = [q.label for q in table.network.given if q.role == "weight" and q.label in table.columns]
+    readers: dict[tuple, set[int]] = {}
+    for k, row in enumerate(table.rows[1:], start=first + 1):
+        for label in weights:
+            for sheet, column, ref_row in references(row[label].formula or ""):
+                if (sheet in (None, table.sheet) and column in by_column and first <= ref_row <= last
+                        and ref_row not in (k, k - 1)):
+                    readers.setdefault((table.sheet, column, ref_row), set()).add(k)
+    # One cell read from several rows is taken for η; a reference that moves down row by row
+    # ($G21, $G22, …) is η drifting, judged as such (``TableCheck``).
+    fixed = {where: rows for where, rows in readers.items() if len(rows) > 1 or len(table.rows) == 2}
+    found = {where: f"{by_column[where[1]]} of row {where[2]}" for where in fixed}
+    circular = any(where[2] >= min(rows) for where, rows in fixed.items())
+    return found, circular
+
+
 def _weighted_sum(sheet, row: int, col: int | None, by_column: dict[str, str]):
     if col is None:
         return None

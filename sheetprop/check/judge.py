@@ -121,6 +121,8 @@ class TableCheck:
                 found.extend(self._check_givens(k, row, above))
             values, problems = self._row_values(row)
             found.extend(problems)
+            if self.table.stale_values:
+                values = None  # computed before a circle closed: the formulas alone are judged
             above = None
             expected = None
             if values is not None:
@@ -415,6 +417,15 @@ class TableCheck:
                         f"(= {table_eta.value:g}); make the reference absolute ({absolute(table_eta.where)}) so every "
                         "row uses the same η", chain_rule=self.update_rules[q.label]))
                 continue
+            inside = self._eta_inside(cell) if q in self.trained and self.table.eta_inside else None
+            if inside is not None:
+                self.judged.append((q.label, cell.ref))
+                eta_cell = f", not the η cell {table_eta.where}" if table_eta else ""
+                found.append(self._finding(
+                    cell, q.label, "wrong update", want,
+                    f"reads η from {inside[0]} ({inside[1]}), a cell of the table itself{eta_cell}",
+                    chain_rule=self.update_rules[q.label]))
+                continue
             stray = self._stray_eta(cell, k) if q in self.trained and table_eta and not cell.is_typed else None
             if stray is not None:
                 self.judged.append((q.label, cell.ref))
@@ -458,6 +469,14 @@ class TableCheck:
                                        hint=self._hint(update, [env], [cell.number], q.label),
                                        chain_rule=self.update_rules[q.label]))
         return found
+
+    def _eta_inside(self, cell: Cell) -> tuple[str, str] | None:
+        """(cell, what it holds) where a weight update reads a cell of the table as its η."""
+        for sheet, column, ref_row in references(cell.formula or ""):
+            what = self.table.eta_inside.get((sheet or self.table.sheet, column, ref_row))
+            if what is not None:
+                return f"{column}{ref_row}", what
+        return None
 
     def _stray_eta(self, cell: Cell, k: int) -> tuple[str, object] | None:
         """(cell, its value) where a weight's update reads, instead of the table's η cell, a cell
