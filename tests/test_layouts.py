@@ -58,6 +58,8 @@ def table(formulas: dict, order=ORDER, headers=HEADERS, slips=None, update=None,
         refs = {name: cell(row, col) for name, col in columns.items()}
         refs.update({f"prev_{name}": cell(row - 1, col) for name, col in columns.items()})
         for name, col in columns.items():
+            if name.startswith("blank "):
+                continue  # a header cell with nothing below it
             content = slips.get((step, name))
             if content is None and name in formulas:
                 content = formulas[name]
@@ -264,3 +266,28 @@ def test_eta_read_from_a_cell_of_the_table_is_circular_and_its_stale_values_are_
     assert groups(report) == {(*column_cells(w, 1, steps - 1), w) for w in weights}
     assert all(inside in f["message"] for f in report["findings"])
     assert sum("circular" in note for note in report["notes"]) == 1
+
+
+# --- a header that repeats the table's labels --------------------------------------------------
+
+def test_a_header_naming_each_label_twice_reads_the_columns_that_hold_the_table(tmp_path, capsys):
+    # Left of the table an empty copy of its header (two columns both i1, both w1, …), as
+    # students leave a block to fill in; the table proper starts after it.
+    blank = [f"blank {name}" for name in ORDER]
+    order = blank + ORDER
+    headers = {**HEADERS, **{f"blank {name}": HEADERS[name] for name in ORDER}}
+    cells = table(HELPED_FROM_USUAL, order, headers)
+    for name in ("w1", "w2", "w3", "w4", "w5", "w6", "w7", "w8"):
+        cells[cell(HEADER_ROW + 1, order.index(name))] = USUAL[name]
+    path = tmp_path / "repeated.xlsx"
+    write(path, {"Sheet1": cells})
+    code, report = check(path, capsys)
+    assert (code, report["findings"]) == (0, [])
+    assert report["sheets"][0]["rows"] == STEPS
+    # A slip in the table proper is found in its own cells.
+    slipped = dict(cells)
+    dw5 = order.index("dw5")
+    slipped[cell(HEADER_ROW + 2, dw5)] = slipped[cell(HEADER_ROW + 2, dw5)] + "*1.001"
+    write(path, {"Sheet1": slipped})
+    code, report = check(path, capsys)
+    assert code == 1 and {f["cell"] for f in report["findings"]} == {cell(HEADER_ROW + 2, dw5)}

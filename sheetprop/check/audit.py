@@ -186,6 +186,9 @@ def _find_header(sheet) -> tuple[int, dict[str, int]] | None:
                 continue
             if label in columns:
                 label = _settle_by_formula(sheet, row[0].row, label, columns[label], cell.column)
+            if label in columns and _blank_below(sheet, row[0].row, columns[label]) \
+                    and not _blank_below(sheet, row[0].row, cell.column):
+                columns[label] = cell.column  # an empty column named like the table's (a blank copy beside it)
             columns.setdefault(label, cell.column)  # a label still repeated: the first one counts
         if labels.EXAMPLE_LOSS in columns and labels.LOSS not in columns:
             columns[labels.LOSS] = columns.pop(labels.EXAMPLE_LOSS)  # a lone "E" is the loss
@@ -193,6 +196,10 @@ def _find_header(sheet) -> tuple[int, dict[str, int]] | None:
         if {"i", "w"} <= kinds and ("E_total" in kinds or "∂E/∂w" in kinds):
             return row[0].row, columns
     return None
+
+
+def _blank_below(sheet, header_row: int, col: int) -> bool:
+    return sheet.cell(header_row + 1, col).value in (None, "")
 
 
 _ACTIVATION_FORMULA = re.compile(r"EXP\(|TANH\(|MAX\(", re.IGNORECASE)
