@@ -10,6 +10,7 @@ student's numbers onto the network's, so every cell is judged under the student'
 from __future__ import annotations
 
 import math
+import re
 
 from xlsxwriter.utility import xl_col_to_name
 
@@ -80,27 +81,26 @@ def helper_columns(sheet, header_row: int, columns: dict[str, int]) -> dict[str,
     return found
 
 
-def table_cells_read_as_eta(table) -> tuple[dict[tuple, str], bool]:
-    """The table's own cells (a labelled column, a data row other than this one or the row
-    above) that weight updates read, {(sheet, column, row): label}, and whether any lies in or
-    below a row that reads it (a circular workbook)."""
-    from sheetprop.check.audit import references  # audit imports this module
+# A reference to this sheet's cell with its row made absolute (X$5, $X$5): a cell meant to stay put.
+_ROW_ABSOLUTE = re.compile(r"(?<![\w.$!'])\$?([A-Z]{1,3})\$([0-9]+)(?![\w(])")
 
+
+def table_cells_read_as_eta(table) -> tuple[dict[tuple, str], bool]:
+    """The table's own cells (a labelled column, a data row) that weight updates read through an
+    absolute reference, where η belongs: {(sheet, column, row): what it holds}, and whether any
+    lies in or below a row that reads it (a circular workbook). A relative reference that moves
+    down row by row ($G21, $G22, …) is η drifting instead, judged as such (``TableCheck``)."""
     by_column = {xl_col_to_name(col - 1): label for label, col in table.columns.items()}
     first, last = table.header_row + 1, table.header_row + len(table.rows)
     weights = [q.label for q in table.network.given if q.role == "weight" and q.label in table.columns]
-    readers: dict[tuple, set[int]] = {}
+    found, circular = {}, False
     for k, row in enumerate(table.rows[1:], start=first + 1):
         for label in weights:
-            for sheet, column, ref_row in references(row[label].formula or ""):
-                if (sheet in (None, table.sheet) and column in by_column and first <= ref_row <= last
-                        and ref_row not in (k, k - 1)):
-                    readers.setdefault((table.sheet, column, ref_row), set()).add(k)
-    # One cell read from several rows is taken for η; a reference that moves down row by row
-    # ($G21, $G22, …) is η drifting, judged as such (``TableCheck``).
-    fixed = {where: rows for where, rows in readers.items() if len(rows) > 1 or len(table.rows) == 2}
-    found = {where: f"{by_column[where[1]]} of row {where[2]}" for where in fixed}
-    circular = any(where[2] >= min(rows) for where, rows in fixed.items())
+            for column, ref_row in _ROW_ABSOLUTE.findall(row[label].formula or ""):
+                ref_row = int(ref_row)
+                if column in by_column and first <= ref_row <= last and ref_row not in (k, k - 1):
+                    found[(table.sheet, column, ref_row)] = f"{by_column[column]} of row {ref_row}"
+                    circular = circular or ref_row >= k
     return found, circular
 
 
