@@ -104,6 +104,54 @@ def table_cells_read_as_eta(table) -> tuple[dict[tuple, str], bool]:
     return found, circular
 
 
+def eta_inside_read(table, cell) -> tuple[str, str] | None:
+    """(cell, what it holds) where a weight update reads a cell of the table as its η."""
+    from sheetprop.check.audit import references  # audit imports this module
+
+    for sheet, column, ref_row in references(cell.formula or ""):
+        what = table.eta_inside.get((sheet or table.sheet, column, ref_row))
+        if what is not None:
+            return f"{column}{ref_row}", what
+    return None
+
+
+def stray_eta(table, cell, k: int, eta_where: str, parameter_cells: set) -> tuple[str, float] | None:
+    """(cell, its value) where the update of row ``k`` reads, instead of the table's η cell, a
+    cell above the table or an earlier row's cell of the table ($G21, $G22, … that drifted down
+    a weight's own column); None where it reads the η cell or neither."""
+    from sheetprop.check.audit import references
+    from sheetprop.check.formula_judge import location
+
+    if _reads_cell(cell.formula or "", eta_where):
+        return None  # the usual case, told without taking the formula apart
+    eta = location(eta_where, table.sheet)
+    labelled = {xl_col_to_name(col - 1) for col in table.columns.values()}
+    row = table.header_row + 1 + k
+    stray = None
+    for sheet, column, ref_row in references(cell.formula or ""):
+        where = (sheet or table.sheet, column, ref_row)
+        if where == eta:
+            return None
+        if stray is None and where[0] == table.sheet and (
+                ref_row <= table.header_row or (column in labelled and ref_row not in (row, row - 1))):
+            stray = where
+    if stray is None or stray in parameter_cells:
+        return None
+    value = table.books[1][stray[0]][f"{stray[1]}{stray[2]}"].value if table.books else None
+    return f"{stray[1]}{stray[2]}", float(value) if isinstance(value, (int, float)) else math.nan
+
+
+_CELL_PATTERNS: dict[str, re.Pattern] = {}
+
+
+def _reads_cell(formula: str, where: str) -> bool:
+    """Whether ``formula`` names the cell ``where`` ("B1", "'lr'!B1") absolutely or not: $B$1, B$1, B1."""
+    if where not in _CELL_PATTERNS:
+        column, row = re.search(r"([A-Z]{1,3})(\d+)$", where).groups()
+        _CELL_PATTERNS[where] = re.compile(rf"(?<![A-Z$])\$?{column}\${{0,1}}{row}(?!\d)")
+    return bool(_CELL_PATTERNS[where].search(formula))
+
+
 def _weighted_sum(sheet, row: int, col: int | None, by_column: dict[str, str]):
     if col is None:
         return None

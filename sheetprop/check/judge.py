@@ -24,6 +24,7 @@ from sheetprop.check.report import Finding, Report, relative_error, score_table
 from sheetprop.engine import Expr, var
 from sheetprop.check.formula_judge import (SYMBOLIC_TOLERANCE, TableFormulas, helper_variable, location,
                                            random_points, same_function, values_at, variables)
+from sheetprop.check import infer
 from sheetprop.check.helpers import HelperRoles
 from sheetprop.network import GIVEN_ROLES, LEARNING_RATE, previous
 from sheetprop.engine.numeric import compile_function
@@ -417,7 +418,7 @@ class TableCheck:
                         f"(= {table_eta.value:g}); make the reference absolute ({absolute(table_eta.where)}) so every "
                         "row uses the same η", chain_rule=self.update_rules[q.label]))
                 continue
-            inside = self._eta_inside(cell) if q in self.trained and self.table.eta_inside else None
+            inside = infer.eta_inside_read(self.table, cell) if q in self.trained and self.table.eta_inside else None
             if inside is not None:
                 self.judged.append((q.label, cell.ref))
                 eta_cell = f", not the η cell {table_eta.where}" if table_eta else ""
@@ -426,7 +427,8 @@ class TableCheck:
                     f"reads η from {inside[0]} ({inside[1]}), a cell of the table itself{eta_cell}",
                     chain_rule=self.update_rules[q.label]))
                 continue
-            stray = self._stray_eta(cell, k) if q in self.trained and table_eta and not cell.is_typed else None
+            stray = (infer.stray_eta(self.table, cell, k, table_eta.where, self._parameter_cells)
+                     if q in self.trained and table_eta and not cell.is_typed else None)
             if stray is not None:
                 self.judged.append((q.label, cell.ref))
                 self.drifted.add(cell.ref)
@@ -469,34 +471,6 @@ class TableCheck:
                                        hint=self._hint(update, [env], [cell.number], q.label),
                                        chain_rule=self.update_rules[q.label]))
         return found
-
-    def _eta_inside(self, cell: Cell) -> tuple[str, str] | None:
-        """(cell, what it holds) where a weight update reads a cell of the table as its η."""
-        for sheet, column, ref_row in references(cell.formula or ""):
-            what = self.table.eta_inside.get((sheet or self.table.sheet, column, ref_row))
-            if what is not None:
-                return f"{column}{ref_row}", what
-        return None
-
-    def _stray_eta(self, cell: Cell, k: int) -> tuple[str, object] | None:
-        """(cell, its value) where a weight's update reads, instead of the table's η cell, a cell
-        above the table or an earlier row's cell of the table ($G21, $G22, … that drifted down
-        a weight's own column); None where it reads the η cell or neither."""
-        eta = location(self.table_eta.where, self.table.sheet)
-        row = self.table.header_row + 1 + k
-        stray = None
-        for sheet, column, ref_row in references(cell.formula or ""):
-            where = (sheet or self.table.sheet, column, ref_row)
-            if where == eta:
-                return None
-            if stray is None and where[0] == self.table.sheet and (
-                    ref_row <= self.table.header_row
-                    or (column in self.column_labels and ref_row not in (row, row - 1))):
-                stray = where
-        if stray is None or stray in self._parameter_cells:
-            return None
-        value = self.table.books[1][stray[0]][f"{stray[1]}{stray[2]}"].value if self.table.books else None
-        return f"{stray[1]}{stray[2]}", value if isinstance(value, (int, float)) else math.nan
 
     def _formula_hint(self, right: Expr, expr: Expr, computes, lhs: str) -> str | None:
         """The hint for a formula computing ``expr`` where ``right`` belongs, once per pair."""
