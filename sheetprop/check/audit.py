@@ -270,16 +270,24 @@ def _read_table(sheet, value_sheet, header, formulas, values) -> Table:
     if not_a_step is not None:
         table.notes.append(f"the table ends at row {not_a_step - 1}: row {not_a_step} is not a step of it "
                            "(no inputs and weights there), so it and what follows are not checked")
-    table.eta_inside, circular = infer.table_cells_read_as_eta(table)
-    table.stale_values = circular
-    if table.eta_inside:
-        named = ", ".join(f"{column}{row} ({label})" for (_, column, row), label in list(table.eta_inside.items())[:3])
-        table.notes.append(f"its weight updates read a cell of the table where η belongs ({named})"
-                           + (": the workbook is circular, so its saved values were computed before the circle "
-                              "closed and are stale; every cell is judged by its formula, not its value"
-                              if circular else ""))
     table.learning_rates = [None] + [_learning_rate(table, k, sheet, formulas, values)
                                      for k in range(1, len(rows))]
+    data_columns = {xl_col_to_name(col - 1) for col in table.columns.values()}
+    if any(lr is not None and re.sub(r"\d+$", "", lr.where) in data_columns
+           and header_row < int(re.search(r"\d+$", lr.where).group()) <= header_row + len(rows)
+           for lr in table.learning_rates):
+        # The updates read a cell of the table where η belongs: it is no η (the usual table never
+        # gets here, so it pays nothing for this).
+        table.eta_inside, circular = infer.table_cells_read_as_eta(table)
+        table.stale_values = circular
+        if table.eta_inside:
+            named = ", ".join(f"{column}{row} ({label})" for (_, column, row), label in list(table.eta_inside.items())[:3])
+            table.notes.append(f"its weight updates read a cell of the table where η belongs ({named})"
+                               + (": the workbook is circular, so its saved values were computed before the circle "
+                                  "closed and are stale; every cell is judged by its formula, not its value"
+                                  if circular else ""))
+            table.learning_rates = [None] + [_learning_rate(table, k, sheet, formulas, values)
+                                             for k in range(1, len(rows))]
     if len(rows) > 1 and not any(table.learning_rates):
         table.notes.append("no learning rate found (no cell that the weight updates reference, "
                            "nor one labelled η or learning rate): weight updates not checked")

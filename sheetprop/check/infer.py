@@ -17,6 +17,7 @@ from xlsxwriter.utility import xl_col_to_name
 from sheetprop import engine
 from sheetprop.check import formulas
 from sheetprop.engine import var
+from sheetprop.engine.numeric import compile_function
 from sheetprop.network import labels
 
 
@@ -36,8 +37,9 @@ def weight_numbering(sheet, first_row: int, columns: dict[str, int],
             expr = _weighted_sum(sheet, first_row, columns.get(neuron), by_column)
             if expr is None:
                 return None
+            multiplies = _products(expr, _weights_read(expr), sources)
             for i, source in enumerate(sources):
-                connecting = [w for w in _weights_read(expr) if _multiplies(expr, w, source)]
+                connecting = [w for w, s in multiplies if s == source]
                 if len(connecting) != 1:
                     return None
                 mapping[connecting[0]] = labels.weight(offset + j * len(sources) + i + 1)
@@ -119,11 +121,11 @@ def stray_eta(table, cell, k: int, eta_where: str, parameter_cells: set) -> tupl
     """(cell, its value) where the update of row ``k`` reads, instead of the table's η cell, a
     cell above the table or an earlier row's cell of the table ($G21, $G22, … that drifted down
     a weight's own column); None where it reads the η cell or neither."""
+    if _reads_cell(cell.formula or "", eta_where):
+        return None  # the usual case, told without taking the formula apart
     from sheetprop.check.audit import references
     from sheetprop.check.formula_judge import location
 
-    if _reads_cell(cell.formula or "", eta_where):
-        return None  # the usual case, told without taking the formula apart
     eta = location(eta_where, table.sheet)
     labelled = {xl_col_to_name(col - 1) for col in table.columns.values()}
     row = table.header_row + 1 + k
@@ -177,15 +179,16 @@ def _weights_read(expr) -> list[str]:
                    if n.op == "var" and n.payload.startswith("w") and n.payload[1:].isdigit()})
 
 
-def _multiplies(expr, weight: str, source: str) -> bool:
-    """Whether ``weight`` multiplies ``source`` in ``expr``: the sum moves only when both are set."""
+def _products(expr, weights: list[str], sources: list[str]) -> list[tuple[str, str]]:
+    """The (weight, source) pairs multiplied in ``expr``: the sum moves only when both are set."""
     names = {n.payload for n in engine.topological_order([expr]) if n.op == "var"}
+    function = compile_function([expr], [var(name) for name in sorted(names)])
 
-    def at(**ones):
-        return engine.evaluate([expr], {name: ones.get(name, 0.0) for name in names})[0]
+    def at(*ones):
+        return function(*(1.0 if name in ones else 0.0 for name in sorted(names)))[0]
 
     base = at()
-    both = at(**{weight: 1.0, source: 1.0})
-    alone = (at(**{weight: 1.0}), at(**{source: 1.0}))
-    return (math.isfinite(both) and not math.isclose(both, base)
-            and all(math.isclose(value, base) for value in alone))
+    alone = {name: at(name) for name in (*weights, *sources)}
+    return [(w, s) for w in weights for s in sources
+            if math.isclose(alone[w], base) and math.isclose(alone[s], base)
+            and math.isfinite(both := at(w, s)) and not math.isclose(both, base)]
