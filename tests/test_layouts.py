@@ -45,7 +45,8 @@ ORDER = ["t1", "t2", "i1", "i2", "w1", "w2", "w3", "w4", "h1", "ah1", "h2", "ah2
 HEADER_ROW = 2  # 0-based: row 3
 
 
-def table(formulas: dict, order=ORDER, headers=HEADERS, slips=None, update=None, steps=STEPS) -> dict:
+def table(formulas: dict, order=ORDER, headers=HEADERS, slips=None, update=None, steps=STEPS,
+          starting=STARTING) -> dict:
     """One sheet's cells: η in B1, the header in row 3, a step a row. ``slips``: {(step, name):
     formula}; ``update(step, name)`` may give a weight's update formula (else w − $B$1·∂E/∂w)."""
     slips = slips or {}
@@ -63,10 +64,10 @@ def table(formulas: dict, order=ORDER, headers=HEADERS, slips=None, update=None,
             content = slips.get((step, name))
             if content is None and name in formulas:
                 content = formulas[name]
-            elif content is None and name.startswith("w") and step > 0:
+            elif content is None and name[0] in "wb" and name[1:].isdigit() and step > 0:
                 content = (update(step, name) if update else None) or "={prev_%s}-$B$1*{prev_d%s}" % (name, name)
             elif content is None:
-                content = STARTING[name]
+                content = starting[name]
             cells[cell(row, col)] = content.format(**refs) if isinstance(content, str) else content
     return cells
 
@@ -291,3 +292,47 @@ def test_a_header_naming_each_label_twice_reads_the_columns_that_hold_the_table(
     write(path, {"Sheet1": slipped})
     code, report = check(path, capsys)
     assert code == 1 and {f["cell"] for f in report["findings"]} == {cell(HEADER_ROW + 2, dw5)}
+
+
+# --- another shape: 2-2-1 with a bias of its own for each neuron, trained --------------------------
+
+DO = "({ao1}-{t1})*{ao1}*(1-{ao1})"
+XOR = {
+    "h1": "={w1}*{i1}+{w2}*{i2}+{b1}", "ah1": "=1/(1+EXP(-{h1}))",
+    "h2": "={w3}*{i1}+{w4}*{i2}+{b2}", "ah2": "=1/(1+EXP(-{h2}))",
+    "o1": "={w5}*{ah1}+{w6}*{ah2}+{b3}", "ao1": "=1/(1+EXP(-{o1}))",
+    "E_tot": "=0.5*({t1}-{ao1})^2",
+    "dw5": f"={DO}*{{ah1}}", "dw6": f"={DO}*{{ah2}}", "db3": f"={DO}",
+    "db1": f"={DO}*{{w5}}*{{ah1}}*(1-{{ah1}})", "db2": f"={DO}*{{w6}}*{{ah2}}*(1-{{ah2}})",
+    "dw1": f"={DO}*{{w5}}*{{ah1}}*(1-{{ah1}})*{{i1}}", "dw2": f"={DO}*{{w5}}*{{ah1}}*(1-{{ah1}})*{{i2}}",
+    "dw3": f"={DO}*{{w6}}*{{ah2}}*(1-{{ah2}})*{{i1}}", "dw4": f"={DO}*{{w6}}*{{ah2}}*(1-{{ah2}})*{{i2}}",
+}
+XOR_ORDER = ["i1", "i2", "t1", "w1", "w2", "w3", "w4", "b1", "b2", "h1", "ah1", "h2", "ah2", "w5", "w6", "b3",
+             "o1", "ao1", "E_tot", *(f"dw{k}" for k in range(1, 7)), *(f"db{k}" for k in range(1, 4))]
+XOR_HEADERS = {**HEADERS, "b1": "b1", "b2": "b2", "b3": "b3", **{f"db{k}": f"∂E/∂b{k}" for k in range(1, 4)}}
+XOR_START = {"i1": 1.0, "i2": 0.0, "t1": 1.0, "w1": 0.3, "w2": -0.4, "w3": 0.7, "w4": 0.2, "w5": -0.5,
+             "w6": 0.9, "b1": 0.1, "b2": -0.2, "b3": 0.05}
+
+
+def test_a_2_2_1_network_with_a_trained_bias_for_each_neuron_is_inferred(tmp_path, capsys):
+    path = tmp_path / "xor.xlsx"
+    write(path, {"XOR": table(XOR, XOR_ORDER, XOR_HEADERS, starting=XOR_START)})
+    code, report = check(path, capsys)
+    assert (code, report["findings"]) == (0, [])
+    assert any("one per neuron" in note and "b3 is b_o1" in note for note in report["notes"])
+
+
+def test_slips_in_a_2_2_1_network_with_biases_are_found_where_they_enter(tmp_path, capsys):
+    # ∂E/∂b2 with σ'(h1) for σ'(h2), and b1's update reading w5 where η belongs.
+    slips = {(step, "db2"): f"={DO}*{{w6}}*{{ah1}}*(1-{{ah1}})" for step in range(STEPS)}
+    path = tmp_path / "xor_slips.xlsx"
+    b1 = XOR_ORDER.index("b1")
+
+    def update(step, name):
+        return "={prev_b1}-{w5}*{prev_db1}" if name == "b1" and step == 2 else None
+
+    write(path, {"XOR": table(XOR, XOR_ORDER, XOR_HEADERS, slips=slips, update=update, starting=XOR_START)})
+    code, report = check(path, capsys)
+    assert code == 1
+    assert groups(report) == {(*column_cells("db2", order=XOR_ORDER), "∂E/∂b2"),
+                              (cell(HEADER_ROW + 3, b1), cell(HEADER_ROW + 3, b1), "b1")}

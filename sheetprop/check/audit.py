@@ -221,7 +221,7 @@ def _settle_by_formula(sheet, header_row: int, label: str, first_col: int, col: 
 
 def _read_table(sheet, value_sheet, header, formulas, values) -> Table:
     header_row, columns = header
-    network = _infer_network(sheet, header_row, columns)
+    network, columns, bias_names = _infer_network(sheet, header_row, columns)
     numbering = (infer.weight_numbering(sheet, header_row + 1, columns, list(network.template.layers))
                  if len(network.template.layers) == 3 else None)
     if numbering:
@@ -261,10 +261,13 @@ def _read_table(sheet, value_sheet, header, formulas, values) -> Table:
         raise _NotCheckable(f"no data rows below the header in row {header_row}")
     table = Table(sheet.title, header_row, columns, network, rows, books=(formulas, values))
     table.helpers = infer.helper_columns(sheet, header_row, columns)
+    if bias_names:
+        table.notes.append(infer.describe_biases(bias_names))
+    for names in (numbering or {}, bias_names or {}):
+        table.shown_labels.update({make(ours): make(student) for student, ours in names.items()
+                                   for make in (lambda w: w, labels.gradient) if student != ours})
     if numbering:
         table.notes.append(infer.describe(numbering))
-        table.shown_labels = {make(ours): make(student) for student, ours in numbering.items()
-                              for make in (lambda w: w, labels.gradient) if student != ours}
     if unfinished is not None:
         table.notes.append(f"row {unfinished} is unfinished (no computed cell filled in): the table ends above it")
     if not_a_step is not None:
@@ -359,7 +362,9 @@ def _cell(sheet, value_sheet, row: int, col: int) -> Cell:
     return Cell(xl_rowcol_to_cell(row - 1, col - 1), formula, value_sheet.cell(row, col).value)
 
 
-def _infer_network(sheet, header_row: int, columns: dict[str, int]) -> Network:
+def _infer_network(sheet, header_row: int, columns: dict[str, int]):
+    """(network, columns, bias names): the network the labels and formulas imply, the columns
+    under its labels, and {student's bias label: b_h1, …} where each neuron has a bias of its own."""
     def count(*prefixes):
         indices = [int(m.group(1)) for label in columns for prefix in prefixes
                    if (m := re.fullmatch(re.escape(prefix) + r"(\d+)", label))]
@@ -374,6 +379,12 @@ def _infer_network(sheet, header_row: int, columns: dict[str, int]) -> Network:
         raise _NotCheckable(f"header row {header_row} implies layers {layers}; at most 9 neurons each")
     n_in, n_hidden, n_out = layers
     n_weights = n_in * n_hidden + n_hidden * n_out
+    bias_names = infer.neuron_biases(sheet, header_row + 1, columns, layers) if "b1" in columns else None
+    if bias_names:
+        columns = infer.renumbered(columns, bias_names)
+    neuron_biases = [labels.neuron_bias(n) for n in [labels.hidden(j) for j in range(1, n_hidden + 1)]
+                     + [labels.output(k) for k in range(1, n_out + 1)]]
+    per_neuron = all(label in columns for label in neuron_biases)
     has_biases = "b1" in columns or "b2" in columns
     if has_biases and not ("b1" in columns and "b2" in columns):
         raise _NotCheckable("sheetprop's network has one bias per layer: b1 and b2 both, or neither")
@@ -395,10 +406,14 @@ def _infer_network(sheet, header_row: int, columns: dict[str, int]) -> Network:
         "targets": [starting(f"t{k}") for k in range(1, n_out + 1)],
         "weights": [starting(f"w{k}") for k in range(1, n_weights + 1)],
     }
-    if has_biases:
+    if per_neuron:
+        data["biases"] = [[starting(label) for label in neuron_biases[:n_hidden]],
+                          [starting(label) for label in neuron_biases[n_hidden:]]]
+        data["train_biases"] = infer.trained(sheet, first_row, columns, neuron_biases)
+    elif has_biases:
         data["biases"] = [starting("b1"), starting("b2")]
     try:
-        return Network(parse_template(data, source=f"sheet {sheet.title!r}"))
+        return Network(parse_template(data, source=f"sheet {sheet.title!r}")), columns, bias_names
     except UserError as exc:
         raise _NotCheckable(str(exc)) from None
 

@@ -51,6 +51,40 @@ def weight_numbering(sheet, first_row: int, columns: dict[str, int],
     return mapping
 
 
+def neuron_biases(sheet, first_row: int, columns: dict[str, int], layers: list[int]) -> dict[str, str] | None:
+    """{student's bias label: b_h1, b_o1, …} where the forward formulas add one bias of its own
+    to each neuron (b1 to h1, b2 to h2, b3 to o1); None where a layer shares one (b1 in h1 and
+    h2: sheetprop's per-layer biases) or the formulas do not say."""
+    n_in, n_hidden, n_out = layers
+    student = [label for label in columns if re.fullmatch(r"b\d+", label)]
+    neurons = [labels.hidden(j) for j in range(1, n_hidden + 1)] + [labels.output(k) for k in range(1, n_out + 1)]
+    if len(student) != len(neurons):
+        return None
+    by_column = {xl_col_to_name(col - 1): label for label, col in columns.items()}
+    mapping = {}
+    for neuron in neurons:
+        expr = _weighted_sum(sheet, first_row, columns.get(neuron), by_column)
+        if expr is None:
+            return None
+        added = [b for b in student if _adds(expr, b)]
+        if len(added) != 1 or added[0] in mapping:
+            return None
+        mapping[added[0]] = labels.neuron_bias(neuron)
+    return mapping
+
+
+def trained(sheet, first_row: int, columns: dict[str, int], parameters: list[str]) -> bool:
+    """Whether the second data row updates these parameters (a formula reading several cells),
+    rather than typing or copying them (=B5)."""
+    from sheetprop.check.audit import references  # audit imports this module
+
+    for label in parameters:
+        formula = sheet.cell(first_row + 1, columns[label]).value
+        if isinstance(formula, str) and formula.startswith("=") and len(references(formula)) > 1:
+            return True
+    return False
+
+
 def renumbered(columns: dict[str, int], mapping: dict[str, str]) -> dict[str, int]:
     """The columns under the network's numbering: each weight and its gradient moved over."""
     moved = {}
@@ -59,6 +93,11 @@ def renumbered(columns: dict[str, int], mapping: dict[str, str]) -> dict[str, in
             if make(student) in columns:
                 moved[make(ours)] = columns[make(student)]
     return {**{label: col for label, col in columns.items() if label not in moved}, **moved}
+
+
+def describe_biases(mapping: dict[str, str]) -> str:
+    named = ", ".join(f"{student} is {ours}" for student, ours in mapping.items())
+    return f"its biases are one per neuron (read from the forward formulas: {named})"
 
 
 def describe(mapping: dict[str, str]) -> str:
@@ -177,6 +216,17 @@ def _weighted_sum(sheet, row: int, col: int | None, by_column: dict[str, str]):
 def _weights_read(expr) -> list[str]:
     return sorted({n.payload for n in engine.topological_order([expr])
                    if n.op == "var" and n.payload.startswith("w") and n.payload[1:].isdigit()})
+
+
+def _adds(expr, name: str) -> bool:
+    """Whether ``name`` is added to ``expr`` on its own: setting it alone moves the sum by itself."""
+    names = {n.payload for n in engine.topological_order([expr]) if n.op == "var"}
+    if name not in names:
+        return False
+    env = dict.fromkeys(names, 0.0)
+    base = engine.evaluate([expr], env)[0]
+    moved = engine.evaluate([expr], {**env, name: 1.0})[0]
+    return math.isclose(moved - base, 1.0)
 
 
 def _products(expr, weights: list[str], sources: list[str]) -> list[tuple[str, str]]:
