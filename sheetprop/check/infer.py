@@ -86,16 +86,18 @@ def trained(sheet, first_row: int, columns: dict[str, int], parameters: list[str
 
 
 def renumbered(columns: dict[str, int], mapping: dict[str, str]) -> dict[str, int]:
-    """The columns under the network's numbering: each weight and its gradient moved over."""
-    moved = {}
+    """The columns under the network's labels: each parameter and its gradient moved over."""
+    moved, gone = {}, set()
     for student, ours in mapping.items():
         for make in (lambda w: w, labels.gradient):
             if make(student) in columns:
                 moved[make(ours)] = columns[make(student)]
-    return {**{label: col for label, col in columns.items() if label not in moved}, **moved}
+                gone.add(make(student))
+    return {**{label: col for label, col in columns.items() if label not in moved and label not in gone}, **moved}
 
 
 def describe_biases(mapping: dict[str, str]) -> str:
+    """One note: which neuron each bias belongs to."""
     named = ", ".join(f"{student} is {ours}" for student, ours in mapping.items())
     return f"its biases are one per neuron (read from the forward formulas: {named})"
 
