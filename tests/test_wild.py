@@ -141,3 +141,30 @@ def test_pasted_sheets_and_a_results_block(capsys):
 def test_a_table_of_givens_only_has_nothing_to_check(capsys):
     code = main(["check", str(wild("08"))])
     assert code == 2 and "unfinished" in capsys.readouterr().err
+
+
+def test_a_slip_inside_a_helper_column_is_named_there(capsys):
+    # 36: δ of h2 kept in column Y (headed "B") is written with a_h1; ∂E/∂w3 and ∂E/∂w4 read it.
+    code, report = run(wild("36"), capsys)
+    assert code == 1
+    assert {(g["sheet"], g["first_cell"], g["last_cell"], g["count"]) for g in report["groups"]} == {
+        ("Sheet1", "Y41", "Y125", 85)}
+
+
+def test_the_students_own_weight_numbering_is_read(capsys):
+    # 43: weights numbered by (from, to), every formula consistent with it.
+    code, report = run(wild("43"), capsys)
+    assert (code, report["findings"]) == (0, [])
+    assert sum("numbered its own way" in note for note in report["notes"]) == 1
+
+
+@pytest.mark.parametrize("prefix", ["44", "45"])
+def test_labels_in_other_scripts_are_read_and_the_files_are_clean(prefix, capsys):
+    code, report = run(wild(prefix), capsys)
+    assert (code, report["findings"]) == (0, []) and report["sheets"]
+
+
+def test_a_hancom_office_file_opens(capsys):
+    # 56 (Hancom Office "Cell", x:-prefixed XML): opened, not "cannot read … IndexError".
+    main(["check", str(wild("56"))])
+    assert "cannot read" not in capsys.readouterr().err

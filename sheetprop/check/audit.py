@@ -19,6 +19,7 @@ from pathlib import Path
 
 from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
 
+from sheetprop.check import infer
 from sheetprop.network import labels
 from sheetprop.errors import UserError
 from sheetprop.record import read_exercise_record
@@ -81,6 +82,12 @@ class Table:
     recorded: bool = False                # the network is the one the workbook's _sheetprop record names
     unfinished_cells: dict[str, int] = field(default_factory=dict)  # per label: cells of rows not started
     parameters: dict[str, LearningRate] = field(default_factory=dict)  # an optimizer's β1, μ… cells, by variable
+    shown_labels: dict[str, str] = field(default_factory=dict)  # network label -> the student's, where they differ
+    helpers: dict[str, str] = field(default_factory=dict)  # unlabelled formula columns: letters -> header text
+    # Cells of the table itself that weight updates read where η belongs, by (sheet, column, row):
+    # never η. The workbook is circular where such a cell lies in or below the rows that read it.
+    eta_inside: dict[tuple, str] = field(default_factory=dict)
+    stale_values: bool = False            # circular: the saved values predate the circle, not to be trusted
 
 
 @dataclass
@@ -227,6 +234,9 @@ def _find_header(sheet) -> tuple[int, dict[str, int]] | None:
                 continue
             if label in columns:
                 label = _settle_by_formula(sheet, row[0].row, label, columns[label], cell.column)
+            if label in columns and _blank_below(sheet, row[0].row, columns[label]) \
+                    and not _blank_below(sheet, row[0].row, cell.column):
+                columns[label] = cell.column  # an empty column named like the table's (a blank copy beside it)
             columns.setdefault(label, cell.column)  # a label still repeated: the first one counts
         if labels.EXAMPLE_LOSS in columns and labels.LOSS not in columns:
             columns[labels.LOSS] = columns.pop(labels.EXAMPLE_LOSS)  # a lone "E" is the loss
@@ -234,6 +244,10 @@ def _find_header(sheet) -> tuple[int, dict[str, int]] | None:
         if {"i", "w"} <= kinds and ("E_total" in kinds or "∂E/∂w" in kinds):
             return row[0].row, columns
     return None
+
+
+def _blank_below(sheet, header_row: int, col: int) -> bool:
+    return sheet.cell(header_row + 1, col).value in (None, "")
 
 
 _ACTIVATION_FORMULA = re.compile(r"EXP\(|TANH\(|MAX\(", re.IGNORECASE)
@@ -255,7 +269,11 @@ def _settle_by_formula(sheet, header_row: int, label: str, first_col: int, col: 
 
 def _read_table(sheet, value_sheet, header, formulas, values) -> Table:
     header_row, columns = header
-    network = _infer_network(sheet, header_row, columns)
+    network, columns, bias_names = _infer_network(sheet, header_row, columns)
+    numbering = (infer.weight_numbering(sheet, header_row + 1, columns, list(network.template.layers))
+                 if len(network.template.layers) == 3 else None)
+    if numbering:
+        columns = infer.renumbered(columns, numbering)
     missing = [q.label for q in network.given if q.label not in columns]
     if missing:
         raise _NotCheckable(f"header row {header_row} has no column for {', '.join(missing)}, "
@@ -290,6 +308,14 @@ def _read_table(sheet, value_sheet, header, formulas, values) -> Table:
     if not rows:
         raise _NotCheckable(f"no data rows below the header in row {header_row}")
     table = Table(sheet.title, header_row, columns, network, rows, books=(formulas, values))
+    table.helpers = infer.helper_columns(sheet, header_row, columns)
+    if bias_names:
+        table.notes.append(infer.describe_biases(bias_names))
+    for names in (numbering or {}, bias_names or {}):
+        table.shown_labels.update({make(ours): make(student) for student, ours in names.items()
+                                   for make in (lambda w: w, labels.gradient) if student != ours})
+    if numbering:
+        table.notes.append(infer.describe(numbering))
     if unfinished is not None:
         table.notes.append(f"row {unfinished} is unfinished (no computed cell filled in): the table ends above it")
     if not_a_step is not None:
@@ -297,6 +323,22 @@ def _read_table(sheet, value_sheet, header, formulas, values) -> Table:
                            "(no inputs and weights there), so it and what follows are not checked")
     table.learning_rates = [None] + [_learning_rate(table, k, sheet, formulas, values)
                                      for k in range(1, len(rows))]
+    data_columns = {xl_col_to_name(col - 1) for col in table.columns.values()}
+    if any(lr is not None and re.sub(r"\d+$", "", lr.where) in data_columns
+           and header_row < int(re.search(r"\d+$", lr.where).group()) <= header_row + len(rows)
+           for lr in table.learning_rates):
+        # The updates read a cell of the table where η belongs: it is no η (the usual table never
+        # gets here, so it pays nothing for this).
+        table.eta_inside, circular = infer.table_cells_read_as_eta(table)
+        table.stale_values = circular
+        if table.eta_inside:
+            named = ", ".join(f"{column}{row} ({label})" for (_, column, row), label in list(table.eta_inside.items())[:3])
+            table.notes.append(f"its weight updates read a cell of the table where η belongs ({named})"
+                               + (": the workbook is circular, so its saved values were computed before the circle "
+                                  "closed and are stale; every cell is judged by its formula, not its value"
+                                  if circular else ""))
+            table.learning_rates = [None] + [_learning_rate(table, k, sheet, formulas, values)
+                                             for k in range(1, len(rows))]
     if len(rows) > 1 and not any(table.learning_rates):
         table.notes.append("no learning rate found (no cell that the weight updates reference, "
                            "nor one labelled η or learning rate): weight updates not checked")
@@ -403,7 +445,9 @@ def _cell(sheet, value_sheet, row: int, col: int) -> Cell:
     return Cell(xl_rowcol_to_cell(row - 1, col - 1), formula, value_sheet.cell(row, col).value)
 
 
-def _infer_network(sheet, header_row: int, columns: dict[str, int]) -> Network:
+def _infer_network(sheet, header_row: int, columns: dict[str, int]):
+    """(network, columns, bias names): the network the labels and formulas imply, the columns
+    under its labels, and {student's bias label: b_h1, …} where each neuron has a bias of its own."""
     def count(*prefixes):
         indices = [int(m.group(1)) for label in columns for prefix in prefixes
                    if (m := re.fullmatch(re.escape(prefix) + r"(\d+)", label))]
@@ -418,6 +462,12 @@ def _infer_network(sheet, header_row: int, columns: dict[str, int]) -> Network:
         raise _NotCheckable(f"header row {header_row} implies layers {layers}; at most 9 neurons each")
     n_in, n_hidden, n_out = layers
     n_weights = n_in * n_hidden + n_hidden * n_out
+    bias_names = infer.neuron_biases(sheet, header_row + 1, columns, layers) if "b1" in columns else None
+    if bias_names:
+        columns = infer.renumbered(columns, bias_names)
+    neuron_biases = [labels.neuron_bias(n) for n in [labels.hidden(j) for j in range(1, n_hidden + 1)]
+                     + [labels.output(k) for k in range(1, n_out + 1)]]
+    per_neuron = all(label in columns for label in neuron_biases)
     has_biases = "b1" in columns or "b2" in columns
     if has_biases and not ("b1" in columns and "b2" in columns):
         raise _NotCheckable("sheetprop's network has one bias per layer: b1 and b2 both, or neither")
@@ -439,10 +489,14 @@ def _infer_network(sheet, header_row: int, columns: dict[str, int]) -> Network:
         "targets": [starting(f"t{k}") for k in range(1, n_out + 1)],
         "weights": [starting(f"w{k}") for k in range(1, n_weights + 1)],
     }
-    if has_biases:
+    if per_neuron:
+        data["biases"] = [[starting(label) for label in neuron_biases[:n_hidden]],
+                          [starting(label) for label in neuron_biases[n_hidden:]]]
+        data["train_biases"] = infer.trained(sheet, first_row, columns, neuron_biases)
+    elif has_biases:
         data["biases"] = [starting("b1"), starting("b2")]
     try:
-        return Network(parse_template(data, source=f"sheet {sheet.title!r}"))
+        return Network(parse_template(data, source=f"sheet {sheet.title!r}")), columns, bias_names
     except UserError as exc:
         raise _NotCheckable(str(exc)) from None
 
@@ -485,7 +539,7 @@ def _learning_rate(table: Table, k: int, sheet, formulas, values) -> LearningRat
         formula = table.rows[k][q.label].formula
         for ref_sheet, column, row in references(formula or ""):
             key = (ref_sheet or sheet.title, column, row)
-            if key not in own:
+            if key not in own and key not in table.eta_inside:
                 candidates[key] += 1
     worksheets = worksheet_names(values)
     for (ref_sheet, column, row), _ in candidates.most_common():

@@ -47,6 +47,11 @@ class Reading:
     read_constants: bool      # it read a typed number outside the table (a block of starting values)
 
 
+def helper_variable(column: str) -> Expr:
+    """The unknown standing for this row's cell of a helper column (see ``helpers``)."""
+    return var(f"helper {column}")
+
+
 def agree(a: float, b: float, tolerance: float = SYMBOLIC_TOLERANCE) -> bool:
     if math.isnan(a) or math.isnan(b):
         return math.isnan(a) and math.isnan(b)
@@ -67,22 +72,25 @@ class TableFormulas:
         self.labels_by_column = {xl_col_to_name(col - 1): label for label, col in table.columns.items()}
         # The cells that stand for a variable wherever a formula reads them: η, and an
         # optimizer's hyper-parameters (β1, μ, …).
-        self.parameters = {_location(p.where, table.sheet): var(name) for name, p in table.parameters.items()}
+        self.parameters = {location(p.where, table.sheet): var(name) for name, p in table.parameters.items()}
         if eta_where:
-            self.parameters[_location(eta_where, table.sheet)] = LEARNING_RATE
+            self.parameters[location(eta_where, table.sheet)] = LEARNING_RATE
         self._cache: dict[tuple, Reading | None] = {}
         # Cells read through, by (cell, judged row, judged label): a chain 7 deep of cells that
         # each read 40 others is read once a cell, not 40^7 times.
         self._through: dict[tuple, tuple[Expr, bool]] = {}
+        self._opaque: str | None = None
 
-    def read(self, label: str, cell) -> Reading | None:
-        """``cell``'s formula as an expression, or None where it cannot be read."""
+    def read(self, label: str, cell, opaque: str | None = None) -> Reading | None:
+        """``cell``'s formula as an expression, or None where it cannot be read. ``opaque``: a
+        helper column whose cell of this row is read as an unknown, not through its formula."""
         row = int(re.search(r"\d+$", cell.ref).group())
         # One column's formulas are the same text once rows are written relative to the cell's
         # own, and read the same way when they read only table cells and η: read them once.
-        key = (label, formulas.relative_to_row(cell.formula, row))
+        key = (label, formulas.relative_to_row(cell.formula, row), opaque)
         if key in self._cache:
             return self._cache[key]
+        self._opaque = opaque
         self._read_through = False
         self._constants = False
         self._judged = label
@@ -103,6 +111,8 @@ class TableFormulas:
         sheet = sheet or context
         if (sheet, column, ref_row) in self.parameters:
             return self.parameters[(sheet, column, ref_row)]
+        if column == self._opaque and sheet == self.sheet and ref_row == row and not trail:
+            return helper_variable(column)
         if sheet == self.sheet and ref_row >= self.first_data_row:
             label = self.labels_by_column.get(column)
             if label is not None:
@@ -167,7 +177,7 @@ class TableFormulas:
         return None
 
 
-def _location(where: str, default_sheet: str) -> tuple[str, str, int]:
+def location(where: str, default_sheet: str) -> tuple[str, str, int]:
     """"B1" or "'Sheet 2'!B1" as (sheet, column, row)."""
     match = _WHERE.fullmatch(where)
     quoted, plain, column, row = match.groups()

@@ -22,8 +22,10 @@ from sheetprop.check.audit import Audit, Cell, Table, read_workbook, references
 from sheetprop.check.hints import absolute, as_read, find_hint, same_kind_swap, student_name, update_rule
 from sheetprop.check.report import Finding, Report, relative_error, score_table
 from sheetprop.engine import Expr, var
-from sheetprop.check.formula_judge import (SYMBOLIC_TOLERANCE, TableFormulas, random_points, same_function,
-                                           values_at, variables)
+from sheetprop.check.formula_judge import (SYMBOLIC_TOLERANCE, TableFormulas, helper_variable, location,
+                                           random_points, same_function, values_at, variables)
+from sheetprop.check import infer
+from sheetprop.check.helpers import HelperRoles
 from sheetprop.network import GIVEN_ROLES, LEARNING_RATE, previous
 from sheetprop.engine.numeric import compile_function
 from sheetprop.check.precision import StoredPrecision
@@ -91,6 +93,7 @@ class TableCheck:
         for q in present:
             leaves.setdefault(q.node, var(q.label))  # given quantities are such variables already
         self.local = {q.label: _cut(q.node, leaves) for q in self.network.computed}
+        self._leaves = leaves
         self.inputs = [var(q.label) for q in present]
         computed = self.network.computed
         self.evaluate_local = compile_function([self.local[q.label] for q in computed], self.inputs)
@@ -131,6 +134,9 @@ class TableCheck:
         self.derivations = {q.label: self.network.derivation(q) for q in computed}
         self.update_rules = {q.label: update_rule(q.label, self.network.update(q)) for q in self.carried}
         self.drifted: set[str] = set()  # updates reading a drifted η: one finding a row, every cell wrong
+        self.helper_roles = HelperRoles(self.network, self.points)
+        self._helpers_reported: set[str] = set()
+        self._parameter_cells = {location(p.where, table.sheet) for p in table.parameters.values()}
 
     def findings(self) -> list[Finding]:
         found: list[Finding] = []
@@ -140,6 +146,8 @@ class TableCheck:
                 found.extend(self._check_givens(k, row, above))
             values, problems = self._row_values(row)
             found.extend(problems)
+            if self.table.stale_values:
+                values = None  # computed before a circle closed: the formulas alone are judged
             above = None
             expected = None
             if values is not None:
@@ -264,6 +272,10 @@ class TableCheck:
         self.judged.append((label, cell.ref))
         if reading is not None and self._computes_the_same(reading.expr, right, computes, right_values):
             return None
+        if self.table.helpers and not update and computes is not None:
+            blamed = self._blame_helper(label, cell, right_values, values)
+            if blamed is not False:
+                return blamed
         lhs = label if update else chain_rule.split(" = ")[0]
         shown = as_read(reading.expr, update) if reading is not None else None
         if wrong or wrong is None:
@@ -302,6 +314,53 @@ class TableCheck:
                              f"{detail} (the value agrees only because they hold the same number in this row)",
                              hint=(self._formula_hint(right, reading.expr, computes, lhs) if computes is not None else None),
                              chain_rule=chain_rule, reads=shown)
+
+    def _blame_helper(self, label: str, cell: Cell, right_values, values: dict | None):
+        """When the cell is right with one helper column it reads taken for a quantity of the
+        chain rule, the slip entered in that helper: its finding (once a helper cell), or None
+        when already reported; False when no helper column explains the cell."""
+        row = re.search(r"\d+$", cell.ref).group()
+        read = {column for sheet, column, ref_row in references(cell.formula or "")
+                if (sheet is None or sheet == self.table.sheet) and str(ref_row) == row and column in self.table.helpers}
+        for column in sorted(read):
+            reading = self.formulas.read(label, cell, opaque=column)
+            if reading is None:
+                continue
+            key = ("helper", reading.expr, column, label)
+            if key not in self._verdicts:
+                self._verdicts[key] = self.helper_roles.role_making_right(
+                    reading.expr, helper_variable(column), right_values)
+            role = self._verdicts[key]
+            if role is None:
+                continue
+            where = f"{column}{row}"
+            if where in self._helpers_reported:
+                return None
+            self._helpers_reported.add(where)
+            return self._helper_finding(column, where, role, values)
+        return False
+
+    def _helper_finding(self, column: str, where: str, role, values: dict | None) -> Finding:
+        formulas_book, values_book = self.table.books
+        content = formulas_book[self.table.sheet][where].value
+        helper = Cell(where, content if isinstance(content, str) and content.startswith("=") else None,
+                      values_book[self.table.sheet][where].value)
+        name = self.table.helpers[column]
+        try:
+            want = engine.evaluate([role.node], values)[0] if values is not None else None
+        except KeyError:
+            want = None
+        reading = self.formulas.read(f"helper {column}", helper) if helper.formula else None
+        self.judged.append((name, where))
+        right = _cut(role.node, self._leaves)  # in the table's own terms: a_h2, not σ(w3·i1 + w4·i2)
+        computes = self._at_points(reading.expr) if reading is not None else None
+        return self._finding(
+            helper, name, "wrong formula", want,
+            f"helper column {column}: the cells reading it need {role.name} here, and its formula "
+            "computes something else",
+            hint=self._formula_hint(right, reading.expr, computes, role.name) if computes is not None else None,
+            chain_rule=f"{role.name} = {as_read(right, False)}",
+            reads=as_read(reading.expr, False) if reading is not None else None)
 
     def _disagree(self, label: str, expr: Expr, env: dict, found: float, expected: float,
                   first_row: bool = False) -> bool:
@@ -390,6 +449,27 @@ class TableCheck:
                     f"table's η cell {table_eta.where} (= {table_eta.value:g}); make the reference absolute "
                     f"({absolute(table_eta.where)}) so every row uses the same η", chain_rule=self.update_rules[q.label]))
                 continue
+            inside = infer.eta_inside_read(self.table, cell) if q in self.trained and self.table.eta_inside else None
+            if inside is not None:
+                self.judged.append((q.label, cell.ref))
+                eta_cell = f", not the η cell {table_eta.where}" if table_eta else ""
+                found.append(self._finding(
+                    cell, q.label, "wrong update", want,
+                    f"reads η from {inside[0]} ({inside[1]}), a cell of the table itself{eta_cell}",
+                    chain_rule=self.update_rules[q.label]))
+                continue
+            stray = (infer.stray_eta(self.table, cell, k, table_eta.where, self._parameter_cells)
+                     if q in self.trained and table_eta and not cell.is_typed else None)
+            if stray is not None:
+                self.judged.append((q.label, cell.ref))
+                self.drifted.add(cell.ref)
+                where, value = stray
+                found.append(self._finding(
+                    cell, q.label, "η drift", want,
+                    f"reads η from {where} (= {value:g}), not the table's η cell {table_eta.where} "
+                    f"(= {table_eta.value:g}) that the other updates read; make the reference absolute "
+                    f"({absolute(table_eta.where)})", chain_rule=self.update_rules[q.label]))
+                continue
             if trained and cell.is_typed and not self.by_value:
                 self.judged.append((q.label, cell.ref))
                 found.append(self._finding(cell, q.label, "typed number", want,
@@ -459,6 +539,7 @@ class TableCheck:
         if isinstance(found, str) and len(found) > MAX_SHOWN_TEXT:  # 3,000 findings of one 30,000-character text
             found = found[:MAX_SHOWN_TEXT] + "…"
         origin = error_origin(self.table, cell.ref) if is_error_value(found) else None
+        label = self.table.shown_labels.get(label, label)  # as the student numbers it
         return Finding(self.table.sheet, cell.ref, label, kind, cell.formula, found, expected,
                        relative_error(found, expected), message, hint, chain_rule, reads, origin)
 

@@ -26,12 +26,20 @@ MAX_TOTAL_BYTES = MAX_WORKBOOK_BYTES  # all parts inflated
 MAX_RATIO = 100                     # inflated / compressed, for parts over 1 MB
 MAX_PARTS = 10_000
 _OLE = bytes.fromhex("D0CF11E0A1B11AE1")  # encrypted .xlsx and old .xls files are OLE containers
+# Rights management (DRM): Microsoft's IRM names its transform in the OLE container (UTF-16);
+# other vendors wrap the file in a header of their own that says DRM in plain ASCII.
+_IRM = "DRMEncrypted".encode("utf-16-le")
+_DRM_HEADER = re.compile(rb"DRM|Fasoo|SoftCamp|MarkAny|DocumentSafer", re.IGNORECASE)
 _ODS = b"application/vnd.oasis.opendocument.spreadsheet"
 
 
 def open_workbook(path: Path):
     """(formulas, values): the workbook loaded twice by openpyxl, as formulas and as cached values."""
     data = _read_limited(path)
+    if _rights_protected(data):
+        raise UserError(f"{path.name} is rights-protected (DRM): it is encrypted for its owner's account or "
+                        "company, so no program without their key can read it; save an unprotected copy "
+                        "as .xlsx and check that")
     if data.startswith(_OLE):
         raise UserError(f"{path.name} is password-protected (an encrypted workbook) or an old .xls file; "
                         "save it as an unencrypted .xlsx and check that")
@@ -46,10 +54,11 @@ def open_workbook(path: Path):
     try:
         formulas = _load(path, data, data_only=False)
     except UserError as first:
-        # Gnumeric writes cell notes without authors, which openpyxl cannot index; check never
-        # reads notes, so give them one author and try again.
+        # Gnumeric writes cell notes without authors, which openpyxl cannot index; Hancom Office
+        # wraps styles in markup-compatibility blocks openpyxl skips, so cells point past the
+        # styles it kept. Check reads neither notes nor styles: repair both and try again.
         try:
-            data = _with_note_authors(data)
+            data = _with_fallback_content(_with_note_authors(data))
         except Exception:  # noqa: BLE001 - a damaged part: the first reason stands
             raise first from None
         formulas = _load(path, data, data_only=False)
@@ -119,6 +128,31 @@ def _with_note_authors(data: bytes) -> bytes:
             if re.fullmatch(r"xl/comments\d*\.xml", item.filename):
                 part = re.sub(rb'authorId="\d+"', b'authorId="0"', part)
                 part = re.sub(rb"<authors\s*/>|<authors>\s*</authors>", b"<authors><author>-</author></authors>", part)
+            target.writestr(item, part)
+    return result.getvalue()
+
+
+def _rights_protected(data: bytes) -> bool:
+    if data.startswith(_OLE):
+        return _IRM in data
+    head = data[:1024]
+    binary = b"\x00" in head  # a wrapper's header, not a CSV or text file that mentions DRM
+    return not data.startswith(b"PK") and binary and bool(_DRM_HEADER.search(head))
+
+
+# <mc:AlternateContent><mc:Choice Requires="hs">…</mc:Choice><mc:Fallback>…</mc:Fallback></mc:AlternateContent>
+_ALTERNATE = re.compile(rb"<(\w+):AlternateContent\b[^>]*>(?:(?!</\1:AlternateContent>).)*?"
+                        rb"<\1:Fallback>(.*?)</\1:Fallback>\s*</\1:AlternateContent>", re.DOTALL)
+
+
+def _with_fallback_content(data: bytes) -> bytes:
+    """Each markup-compatibility block replaced by its fallback, the content every reader knows."""
+    source, result = zipfile.ZipFile(io.BytesIO(data)), io.BytesIO()
+    with zipfile.ZipFile(result, "w", zipfile.ZIP_DEFLATED) as target:
+        for item in source.infolist():
+            part = source.read(item.filename)
+            if item.filename.startswith("xl/") and item.filename.endswith(".xml") and b"AlternateContent" in part:
+                part = _ALTERNATE.sub(rb"\2", part)
             target.writestr(item, part)
     return result.getvalue()
 

@@ -113,6 +113,7 @@ _NEURON = re.compile(r"(?P<prefix>net|a|out|act)?(?P<kind>[ho])(?P<n>\d+)")
 _OUTPUT_LOSS = re.compile(r"e(?P<n>\d+)")
 # ∂E/∂w1 and its spellings: dE/dw1, δE_tot/δw1, dE_t/dw1, E∂w1, Edw1, dw1.
 _GRADIENT = re.compile(rf"(?:d?(?:{_LOSS_NAME}|e)/?)?dw(?P<n>\d+)")
+_BIAS_GRADIENT = re.compile(rf"(?:d?(?:{_LOSS_NAME}|e)/?)?db(?P<n>\d+)")  # ∂E/∂b1, dE/db2
 
 
 # Every label this module makes, as a grammar: a header written by ``build`` reads back as itself.
@@ -142,4 +143,6 @@ def parse(text) -> str | None:
         return LOSS
     if match := _GRADIENT.fullmatch(key):
         return gradient(weight(int(match["n"])))
+    if match := _BIAS_GRADIENT.fullmatch(key):
+        return gradient(bias(int(match["n"])))
     return None
