@@ -27,6 +27,7 @@ from __future__ import annotations
 import posixpath
 import re
 import zipfile
+import zlib
 from xml.etree.ElementTree import ParseError, XMLPullParser
 
 CHUNK_BYTES = 1 << 16
@@ -41,7 +42,13 @@ class NotStreamable(Exception):
 
 def read_xlsx(archive: zipfile.ZipFile) -> tuple["BookView", "BookView"]:
     """(formulas, values): the workbook in ``archive`` read once, as two openpyxl-like views."""
-    book = _Book(archive)
+    try:
+        book = _Book(archive)
+    except NotStreamable:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a damaged part (a bad shared-string index, a broken
+        # stream): openpyxl reads it again and words the reason as check always has
+        raise NotStreamable(f"{type(exc).__name__}: {exc}") from None
     return BookView(book, formulas=True), BookView(book, formulas=False)
 
 
@@ -83,7 +90,7 @@ def _elements(archive: zipfile.ZipFile, member: str, wanted: set[str]):
                 name = _local(element.tag)
                 if name in wanted:
                     yield name, element
-    except (ParseError, KeyError, zipfile.BadZipFile, EOFError, ValueError) as exc:
+    except (ParseError, KeyError, zipfile.BadZipFile, EOFError, ValueError, OSError, zlib.error) as exc:
         raise NotStreamable(f"{member}: {exc}") from None
 
 
