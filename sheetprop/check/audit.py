@@ -13,7 +13,6 @@ import re
 import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 
 from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
@@ -40,7 +39,7 @@ def canonical_label(text) -> str | None:
     return labels.parse(text)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a table of 18,000 rows holds half a million cells
 class Cell:
     ref: str                # "AC5"
     formula: str | None     # "=F4-$B$1*AB4", or None where the cell holds a typed value
@@ -56,10 +55,11 @@ class Cell:
     def is_blank(self) -> bool:
         return self.formula is None and self.value in (None, "")
 
-    @cached_property  # asked for every row; a frozen dataclass still has a __dict__ to cache in
+    @property
     def is_typed(self) -> bool:
         """A number typed (or pasted) in, or a formula without a single cell reference (=0.52)."""
-        return self.formula is None or not references(self.formula)
+        # search, not references(): it stops at the first reference, so asking again is cheap
+        return self.formula is None or _REFERENCE.search(self.formula) is None
 
 
 @dataclass(frozen=True)

@@ -200,12 +200,10 @@ class SheetView:
         self.defined_names = sheet.defined_names
 
     def value(self, row: int, column: int):
-        if self._formulas:
-            formula = self._formula_rows.get(row)
-            if formula is not None and column in formula:
-                return formula[column]
-        values = self._values.get(row)
-        return None if values is None else values.get(column)
+        cells = self._sheet.cells
+        if self._formulas and cells.has(self._formula_rows, row, column):
+            return cells.get(self._formula_rows, row, column)
+        return cells.get(self._values, row, column)
 
     def cell(self, row: int, column: int) -> CellView:
         return CellView(self.value(row, column), row, column)
