@@ -21,6 +21,8 @@ from sheetprop.network import labels
 from sheetprop.errors import UserError
 from sheetprop.record import read_exercise_record
 from sheetprop.libreoffice import find_soffice, recalculate
+from sheetprop.check.xlsx_cells import column_letters
+from sheetprop.check.xlsx_reader import SheetView
 from sheetprop.network import GIVEN_ROLES, Network
 from sheetprop.network.template import parse_template
 
@@ -312,12 +314,17 @@ def _parameter_cells(sheet, network: Network, header_row: int) -> dict[str, Lear
 
 
 def _cell(sheet, value_sheet, row: int, col: int) -> Cell:
-    formula = sheet.cell(row, col).value
+    if isinstance(sheet, SheetView):  # the one-pass reader's: no cell object made to read a value
+        formula, value = sheet.value(row, col), value_sheet.value(row, col)
+        ref = f"{column_letters(col)}{row}"
+    else:  # openpyxl's (see workbook_input)
+        formula, value = sheet.cell(row, col).value, value_sheet.cell(row, col).value
+        ref = xl_rowcol_to_cell(row - 1, col - 1)
     if hasattr(formula, "text"):  # an array formula
         formula = formula.text
     if not (isinstance(formula, str) and formula.startswith("=")):
         formula = None
-    return Cell(xl_rowcol_to_cell(row - 1, col - 1), formula, value_sheet.cell(row, col).value)
+    return Cell(ref, formula, value)
 
 
 def _infer_network(sheet, header_row: int, columns: dict[str, int]) -> Network:

@@ -13,6 +13,7 @@ follow openpyxl's rules (see ``xlsx_reader``).
 from __future__ import annotations
 
 import codecs
+import functools
 import html
 import re
 import zipfile
@@ -365,6 +366,7 @@ def column_number(letters: str) -> int:
     return number
 
 
+@functools.lru_cache(maxsize=1024)
 def column_letters(number: int) -> str:
     letters = ""
     while number > 0:
