@@ -46,22 +46,20 @@ class Cell:
     ref: str                # "AC5"
     formula: str | None     # "=F4-$B$1*AB4", or None where the cell holds a typed value
     value: object           # the cached value: a float, an error text such as "#DIV/0!", or None
+    # Worked out once, when the cell is read: the checks ask each several times a cell.
+    number: float | None = field(init=False, compare=False, repr=False)
+    is_typed: bool = field(init=False, compare=False, repr=False)
 
-    @property
-    def number(self) -> float | None:
-        if isinstance(self.value, bool) or not isinstance(self.value, (int, float)):
-            return None
-        return float(self.value)
+    def __post_init__(self):
+        value = self.value
+        number = None if isinstance(value, bool) or not isinstance(value, (int, float)) else float(value)
+        object.__setattr__(self, "number", number)
+        # A number typed (or pasted) in, or a formula without a single cell reference (=0.52).
+        object.__setattr__(self, "is_typed", self.formula is None or _REFERENCE.search(self.formula) is None)
 
     @property
     def is_blank(self) -> bool:
         return self.formula is None and self.value in (None, "")
-
-    @property
-    def is_typed(self) -> bool:
-        """A number typed (or pasted) in, or a formula without a single cell reference (=0.52)."""
-        # search, not references(): it stops at the first reference, so asking again is cheap
-        return self.formula is None or _REFERENCE.search(self.formula) is None
 
 
 @dataclass(frozen=True)

@@ -94,6 +94,7 @@ class TableCheck:
         self.column_labels = {xl_col_to_name(col - 1): label for label, col in table.columns.items()}
         # Every later row's givens from the row above: w − η·∂E/∂w, or the same value.
         self.labels = [q.label for q in self.network.quantities]
+        self._previous_names = [(label, previous(label).payload) for label in self.labels]  # once, not per row
         # What the row above (and an optimizer's state beside it) gives each carried cell: a
         # given's update, an optimizer state's next value.
         self.carried = self.network.carried
@@ -355,7 +356,7 @@ class TableCheck:
                  if above is not None else [None] * len(self.carried))
         env = None
         if above is not None:
-            env = {previous(label).payload: value for label, value in above.items()}
+            env = {name: above[label] for label, name in self._previous_names}
             env.update(zip(self.state_labels, state))
             env.update(zip((p.payload for p in self.hyperparameters), settings))
             env[LEARNING_RATE.payload] = eta

@@ -90,22 +90,6 @@ class SheetCells:
         self.max_row = self.max_column = 1
         self._shared: dict[str, SharedFormula] = {}
 
-    def get(self, rows: dict, row: int, column: int):
-        cells = rows.get(row)
-        if cells is None:
-            return None
-        if type(cells) is list:
-            return cells[column - 1] if column <= len(cells) else None
-        return cells.get(column)
-
-    def has(self, rows: dict, row: int, column: int) -> bool:
-        cells = rows.get(row)
-        if cells is None:
-            return False
-        if type(cells) is list:
-            return column <= len(cells) and cells[column - 1] is not None
-        return column in cells
-
     def pack(self) -> "SheetCells":
         for rows in (self.values, self.formulas):
             for row, cells in rows.items():

@@ -200,10 +200,20 @@ class SheetView:
         self.defined_names = sheet.defined_names
 
     def value(self, row: int, column: int):
-        cells = self._sheet.cells
-        if self._formulas and cells.has(self._formula_rows, row, column):
-            return cells.get(self._formula_rows, row, column)
-        return cells.get(self._values, row, column)
+        # Asked for every cell of a table: the lookups written out (a row is a list or a dict).
+        if self._formulas:
+            cells = self._formula_rows.get(row)
+            if cells is not None:
+                formula = ((cells[column - 1] if column <= len(cells) else None) if type(cells) is list
+                           else cells.get(column))
+                if formula is not None:  # a formula is text, never None
+                    return formula
+        cells = self._values.get(row)
+        if cells is None:
+            return None
+        if type(cells) is list:
+            return cells[column - 1] if column <= len(cells) else None
+        return cells.get(column)
 
     def cell(self, row: int, column: int) -> CellView:
         return CellView(self.value(row, column), row, column)
