@@ -96,17 +96,18 @@ LEARNING_RATE_SETS = ("0.1,0.2,0.5,0.8,1,2", "0.5,1", "0.1,0.5,1", "0.2,0.8,2", 
 
 def with_slip(source: Path, target: Path, rng: random.Random) -> None:
     """A copy of ``source`` with one formula changed as a student slips: EXP(-x) typed EXP(x)
-    in one cell of one sheet (its saved value left as it was)."""
+    in one cell of one sheet, saved with the value it gives (σ(−x) = 1 − σ(x))."""
     with zipfile.ZipFile(source) as original, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as copy:
         sheets = [n for n in original.namelist() if re.fullmatch(r"xl/worksheets/sheet\d+\.xml", n)]
         slipped = rng.choice(sheets[1:-1] or sheets)
         for item in original.infolist():
             data = original.read(item.filename)
             if item.filename == slipped:
-                starts = [m.start() for m in re.finditer(rb"EXP\(-", data)]
-                if starts:
-                    at = rng.choice(starts)
-                    data = data[:at] + b"EXP(" + data[at + 5:]
+                found = list(re.finditer(rb"EXP\(-([^<]*)</f><v>([^<]*)</v>", data))
+                if found:
+                    match = rng.choice(found)
+                    slipped = b"EXP(" + match[1] + b"</f><v>" + repr(1 - float(match[2])).encode() + b"</v>"
+                    data = data[:match.start()] + slipped + data[match.end():]
             copy.writestr(item, data)
 
 
