@@ -1,6 +1,7 @@
 """Wall time and peak memory of `sheetprop check`, against opening the same workbook alone.
 
     python benchmarks/check_bench.py [--steps 100,1000,3000] [--repeat 3]
+    python benchmarks/check_bench.py --class [--submissions 120] [--jobs 2] [--key-steps 3000]
 
 For each step count it builds the default workbook (6 learning rates) and then runs, each in a
 fresh interpreter (times include interpreter start and imports, as a user sees them):
@@ -10,14 +11,29 @@ and prints a markdown table with check/open, measured in the same run: what judg
 (reading each column's formula once, evaluating it at four random points, each value against
 the chain rule) costs beyond reading the file. A second table does the same for the real
 student workbooks in ../shared/wild, where present. Best of --repeat runs.
+
+--class times a class: ~120 real-size submissions (answer keys of `build --exercise`, most with
+one slip, a few handed in untouched, and copies of the wild workbooks where present), each in a
+fresh interpreter:
+  open   openpyxl opening each file once, in one process (no cell read twice, nothing judged)
+  grade  check_workbook on every file in a pool of --jobs processes started once (as a batch
+         command grades; the pool's start and imports are counted)
+and prints grade/open, measured in the same run, with each worker's peak memory; then the peak
+memory of `check` on the key of --key-steps steps × 6 learning rates (18,000 rows at 3000).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import random
+import re
+import shutil
 import subprocess
 import sys
 import tempfile
+import time
+import zipfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -38,11 +54,123 @@ def measure(path: Path, repeat: int) -> tuple[float, float, float, float]:
     return seconds, memory, floor, floor_memory
 
 
+OPEN_EACH = """
+import sys, time, warnings, openpyxl
+warnings.simplefilter("ignore")
+start = time.perf_counter()
+for path in sys.argv[1:]:
+    try:
+        openpyxl.load_workbook(path)
+    except Exception:
+        pass  # a file openpyxl cannot read costs what it cost
+print(time.perf_counter() - start)
+"""
+GRADE_ALL = """
+import json, resource, sys, time
+start = time.perf_counter()
+from multiprocessing import Pool
+
+def grade(path):
+    from sheetprop.check.judge import check_workbook
+    from sheetprop.errors import UserError
+    try:
+        report = check_workbook(path)
+        status = "graded" if report.findings or report.scores else "no-table"
+    except UserError:
+        status = "unreadable"
+    import os
+    return os.getpid(), status, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+if __name__ == "__main__":
+    with Pool(int(sys.argv[1])) as pool:
+        results = pool.map(grade, sys.argv[2:], chunksize=1)
+    peaks = {}
+    for pid, _, peak in results:
+        peaks[pid] = max(peaks.get(pid, 0), peak)
+    statuses = sorted({status for _, status, _ in results})
+    print(json.dumps({"seconds": time.perf_counter() - start, "peaks": sorted(peaks.values()),
+                      "statuses": statuses}))
+"""
+LEARNING_RATE_SETS = ("0.1,0.2,0.5,0.8,1,2", "0.5,1", "0.1,0.5,1", "0.2,0.8,2", "1,2")
+
+
+def with_slip(source: Path, target: Path, rng: random.Random) -> None:
+    """A copy of ``source`` with one formula changed as a student slips: EXP(-x) typed EXP(x)
+    in one cell of one sheet, saved with the value it gives (σ(−x) = 1 − σ(x))."""
+    with zipfile.ZipFile(source) as original, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as copy:
+        sheets = [n for n in original.namelist() if re.fullmatch(r"xl/worksheets/sheet\d+\.xml", n)]
+        slipped = rng.choice(sheets[1:-1] or sheets)
+        for item in original.infolist():
+            data = original.read(item.filename)
+            if item.filename == slipped:
+                found = list(re.finditer(rb"EXP\(-([^<]*)</f><v>([^<]*)</v>", data))
+                if found:
+                    match = rng.choice(found)
+                    slipped = b"EXP(" + match[1] + b"</f><v>" + repr(1 - float(match[2])).encode() + b"</v>"
+                    data = data[:match.start()] + slipped + data[match.end():]
+            copy.writestr(item, data)
+
+
+def build_class(folder: Path, count: int) -> list[Path]:
+    rng = random.Random(18)
+    keys = []
+    for k, rates in enumerate(LEARNING_RATE_SETS):
+        key = folder / f"key{k}.xlsx"
+        subprocess.run([sys.executable, "-m", "sheetprop", "build", "--quiet", "--exercise", "--lrs", rates,
+                        "--steps", "100", "--out", str(key)], check=True)
+        keys.append(key)
+    wild = sorted(WILD.glob("*.xlsx")) if WILD.is_dir() else []
+    files = []
+    for n in range(count):
+        target = folder / f"student{n:03d}.xlsx"
+        if wild and n % 4 == 3:
+            shutil.copyfile(wild[(n // 4) % len(wild)], target)
+        elif n % 10 == 9:
+            shutil.copyfile(keys[n % len(keys)].with_name(keys[n % len(keys)].stem + "_exercise.xlsx"), target)
+        else:
+            with_slip(keys[n % len(keys)], target, rng)
+        files.append(target)
+    return files
+
+
+def run_class(args) -> int:
+    with tempfile.TemporaryDirectory() as folder:
+        files = build_class(Path(folder), args.submissions)
+        names = [str(f) for f in files]
+        opened = float(subprocess.run([sys.executable, "-c", OPEN_EACH, *names], check=True,
+                                      capture_output=True, text=True).stdout)
+        started = time.perf_counter()
+        done = subprocess.run([sys.executable, "-c", GRADE_ALL, str(args.jobs), *names], check=True,
+                              capture_output=True, text=True)
+        graded = json.loads(done.stdout.strip().splitlines()[-1])
+        outside = time.perf_counter() - started
+        print(f"| measure ({len(files)} submissions) | s | vs open | peak MiB per worker |")
+        print("|---|---:|---:|---:|")
+        print(f"| openpyxl opens each once, 1 process | {opened:.2f} | 1.00 | |")
+        print(f"| check grades all, pool of {args.jobs} | {outside:.2f} | {outside / opened:.2f} | "
+              f"{max(graded['peaks']):.0f} |", flush=True)
+        if args.key_steps:
+            key = Path(folder, "big.xlsx")
+            subprocess.run([sys.executable, "-m", "sheetprop", "build", "--quiet", "--exercise",
+                            "--lrs", LEARNING_RATE_SETS[0], "--steps", str(args.key_steps), "--out", str(key)],
+                           check=True)
+            seconds, memory = best_of(1, [sys.executable, "-m", "sheetprop", "check", str(key)], allowed=(0, 1, 2))
+            print(f"| check on the key of {6 * args.key_steps:,} rows, 1 process | {seconds:.2f} | | {memory:.0f} |")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", default="100,1000,3000")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--class", dest="class_", action="store_true",
+                        help="time grading a class of submissions in a pool (see above)")
+    parser.add_argument("--submissions", type=int, default=120)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--key-steps", type=int, default=3000, help="0 skips the 18,000-row key")
     args = parser.parse_args()
+    if args.class_:
+        return run_class(args)
     print("| workbook | rows | check s | open s | check/open | check MiB |")
     print("|---|---:|---:|---:|---:|---:|")
     with tempfile.TemporaryDirectory() as folder:

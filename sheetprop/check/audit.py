@@ -14,7 +14,6 @@ import re
 import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 
 from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
@@ -24,6 +23,8 @@ from sheetprop.network import labels
 from sheetprop.errors import UserError
 from sheetprop.record import read_exercise_record
 from sheetprop.libreoffice import find_soffice, recalculate
+from sheetprop.check.xlsx_cells import column_letters
+from sheetprop.check.xlsx_reader import SheetView
 from sheetprop.network import GIVEN_ROLES, Network
 from sheetprop.network.template import parse_template
 
@@ -43,24 +44,24 @@ def canonical_label(text) -> str | None:
     return labels.parse(text)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a table of 18,000 rows holds half a million cells
 class Cell:
     ref: str                # "AC5"
     formula: str | None     # "=F4-$B$1*AB4", or None where the cell holds a typed value
     value: object           # the cached value: a float, an error text such as "#DIV/0!", or None
+    # Worked out once, when the cell is read: the checks ask each several times a cell.
+    number: float | None = field(init=False, compare=False, repr=False)
+    is_typed: bool = field(init=False, compare=False, repr=False)
 
-    @property
-    def number(self) -> float | None:
-        return as_number(self.value)
+    def __post_init__(self):
+        value = self.value
+        object.__setattr__(self, "number", as_number(value))
+        # A number typed (or pasted) in, or a formula without a single cell reference (=0.52).
+        object.__setattr__(self, "is_typed", self.formula is None or _REFERENCE.search(self.formula) is None)
 
     @property
     def is_blank(self) -> bool:
         return self.formula is None and self.value in (None, "")
-
-    @cached_property  # asked for every row; a frozen dataclass still has a __dict__ to cache in
-    def is_typed(self) -> bool:
-        """A number typed (or pasted) in, or a formula without a single cell reference (=0.52)."""
-        return self.formula is None or not references(self.formula)
 
 
 @dataclass(frozen=True)
@@ -437,12 +438,17 @@ def _parameter_cells(sheet, network: Network, header_row: int) -> dict[str, Lear
 
 
 def _cell(sheet, value_sheet, row: int, col: int) -> Cell:
-    formula = sheet.cell(row, col).value
+    if isinstance(sheet, SheetView):  # the one-pass reader's: no cell object made to read a value
+        formula, value = sheet.value(row, col), value_sheet.value(row, col)
+        ref = f"{column_letters(col)}{row}"
+    else:  # openpyxl's (see workbook_input)
+        formula, value = sheet.cell(row, col).value, value_sheet.cell(row, col).value
+        ref = xl_rowcol_to_cell(row - 1, col - 1)
     if hasattr(formula, "text"):  # an array formula
         formula = formula.text
     if not (isinstance(formula, str) and formula.startswith("=")):
         formula = None
-    return Cell(xl_rowcol_to_cell(row - 1, col - 1), formula, value_sheet.cell(row, col).value)
+    return Cell(ref, formula, value)
 
 
 def _infer_network(sheet, header_row: int, columns: dict[str, int]):

@@ -36,6 +36,7 @@ ABSOLUTE_FLOOR = 1e-15
 POINTS = 4
 MAX_READ_THROUGH = 8  # cells read through, one inside another, before giving up
 
+_ROW_OF = re.compile(r"\d+$")
 _WHERE = re.compile(r"(?:'((?:[^']|'')+)'!|([^'!]+)!)?\$?([A-Z]{1,3})\$?(\d+)")
 
 
@@ -84,7 +85,7 @@ class TableFormulas:
     def read(self, label: str, cell, opaque: str | None = None) -> Reading | None:
         """``cell``'s formula as an expression, or None where it cannot be read. ``opaque``: a
         helper column whose cell of this row is read as an unknown, not through its formula."""
-        row = int(re.search(r"\d+$", cell.ref).group())
+        row = int(_ROW_OF.search(cell.ref).group())
         # One column's formulas are the same text once rows are written relative to the cell's
         # own, and read the same way when they read only table cells and η: read them once.
         key = (label, formulas.relative_to_row(cell.formula, row), opaque)

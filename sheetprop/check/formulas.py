@@ -286,7 +286,10 @@ _RELATIVE_ROW = re.compile(r"(?<![A-Za-z_$])(\$?[A-Z]{1,3})(\d+)(?![\w(])")
 def relative_to_row(formula: str, row: int) -> str:
     """``formula`` with each relative row number written as an offset from ``row`` (A5 in row 5 is
     A[0]): the same text for a formula copied down a column."""
-    return _RELATIVE_ROW.sub(lambda m: f"{m.group(1)}[{int(m.group(2)) - row}]", formula)
+    # split, not sub with a function: this runs for every formula cell of a table.
+    parts = _RELATIVE_ROW.split(formula)  # text, column, row, text, column, row, …, text
+    parts[2::3] = [f"[{int(number) - row}]" for number in parts[2::3]]
+    return "".join(parts)
 
 
 def _row_col(address: str) -> tuple[int, int]:

@@ -43,7 +43,23 @@ MAX_SHOWN_TEXT = 200  # characters of a cell's text a finding repeats
 # rounding noise of order 1e-17; no relative test can judge those, so differences below this
 # absolute floor never count.
 ABSOLUTE_FLOOR = 1e-15
+MAX_CACHED_VERDICTS = 100_000  # ~100 bytes each besides the expressions, which the workbooks hold anyway
 
+
+class _VerdictCache(dict):
+    """Verdicts and hints for the whole process: a class of students copies one template, so
+    most formulas of the next submission were judged in an earlier one. Bounded: when full, the
+    older half goes (dicts keep insertion order)."""
+
+    def put(self, key, value) -> None:
+        if len(self) >= MAX_CACHED_VERDICTS:
+            for old in list(self)[:MAX_CACHED_VERDICTS // 2]:
+                del self[old]
+        self[key] = value
+
+
+_VERDICTS = _VerdictCache()
+_POINTS: dict[tuple, int] = {}  # the random points of each network shape seen, numbered
 
 
 def check_workbook(path, tolerance: float = DEFAULT_TOLERANCE, key: dict | None = None,
@@ -101,6 +117,7 @@ class TableCheck:
         self.column_labels = {xl_col_to_name(col - 1): label for label, col in table.columns.items()}
         # Every later row's givens from the row above: w − η·∂E/∂w, or the same value.
         self.labels = [q.label for q in self.network.quantities]
+        self._previous_names = [(label, previous(label).payload) for label in self.labels]  # once, not per row
         # What the row above (and an optimizer's state beside it) gives each carried cell: a
         # given's update, an optimizer state's next value.
         self.carried = self.network.carried
@@ -129,7 +146,12 @@ class TableCheck:
         self.trained = set(self.network.trained)
         self.judged: list[tuple[str, str]] = []  # (label, cell) of every cell given a verdict, for the scores
         self._point_values: dict[Expr, list[float] | None] = {}
-        self._verdicts: dict[tuple, object] = {}  # verdicts and hints, once per (formula, chain rule)
+        # Verdicts and hints are kept per process, not per table (see _VERDICTS), under the points
+        # they were found at: the same formula against the same chain rule at the same points
+        # has the same verdict in every submission of a class.
+        self._verdicts = _VERDICTS
+        points = tuple(tuple(sorted(point.items())) for point in self.points)
+        self._points_key = _POINTS.setdefault(points, len(_POINTS))  # a small number: hashed for every cell
         # Printed once, not once a cell.
         self.derivations = {q.label: self.network.derivation(q) for q in computed}
         self.update_rules = {q.label: update_rule(q.label, self.network.update(q)) for q in self.carried}
@@ -424,7 +446,7 @@ class TableCheck:
                  if above is not None else [None] * len(self.carried))
         env = None
         if above is not None:
-            env = {previous(label).payload: value for label, value in above.items()}
+            env = {name: above[label] for label, name in self._previous_names}
             env.update(zip(self.state_labels, state))
             env.update(zip((p.payload for p in self.hyperparameters), settings))
             env[LEARNING_RATE.payload] = eta
@@ -505,15 +527,15 @@ class TableCheck:
 
     def _formula_hint(self, right: Expr, expr: Expr, computes, lhs: str) -> str | None:
         """The hint for a formula computing ``expr`` where ``right`` belongs, once per pair."""
-        key = ("hint", right, expr, lhs)
+        key = ("hint", right, expr, lhs, self._points_key)
         if key not in self._verdicts:
-            self._verdicts[key] = self._hint(right, self.points, computes, lhs)
+            self._verdicts.put(key, self._hint(right, self.points, computes, lhs))
         return self._verdicts[key]
 
     def _computes_the_same(self, expr: Expr, right: Expr, computes, right_values) -> bool:
-        key = (expr, right)
+        key = (expr, right, self._points_key)
         if key not in self._verdicts:
-            self._verdicts[key] = same_function(computes, right_values)
+            self._verdicts.put(key, same_function(computes, right_values))
         return self._verdicts[key]
 
     def _at_points(self, expr: Expr) -> list[float] | None:

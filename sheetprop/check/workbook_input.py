@@ -16,6 +16,7 @@ import warnings
 import zipfile
 from pathlib import Path
 
+from sheetprop.check.xlsx_reader import NotStreamable, read_xlsx
 from sheetprop.errors import UserError
 from sheetprop.files import read_limited
 from sheetprop.limits import MAX_SHEET_PART_BYTES, MAX_WORKBOOK_BYTES
@@ -34,7 +35,8 @@ _ODS = b"application/vnd.oasis.opendocument.spreadsheet"
 
 
 def open_workbook(path: Path):
-    """(formulas, values): the workbook loaded twice by openpyxl, as formulas and as cached values."""
+    """(formulas, values): the workbook as formulas and as cached values, two openpyxl-like views
+    of one streaming read (``xlsx_reader``), or openpyxl's two loads where that reader cannot."""
     data = _read_limited(path)
     if _rights_protected(data):
         raise UserError(f"{path.name} is rights-protected (DRM): it is encrypted for its owner's account or "
@@ -48,9 +50,13 @@ def open_workbook(path: Path):
     archive = _checked_zip(path, data)
     if archive.namelist()[:1] == ["mimetype"] and archive.read("mimetype").startswith(_ODS):
         data = _converted_from_ods(path)
-        _checked_zip(path, data)
+        archive = _checked_zip(path, data)
     elif "xl/workbook.xml" not in archive.namelist():
         raise UserError(f"{path.name} is a zip archive but not an Excel workbook (no xl/workbook.xml)")
+    try:
+        return read_xlsx(archive)  # one streaming pass (xlsx_reader); openpyxl twice where it cannot
+    except NotStreamable:
+        pass
     try:
         formulas = _load(path, data, data_only=False)
     except UserError as first:
