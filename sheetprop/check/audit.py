@@ -127,6 +127,9 @@ def present_rows(sheet, first: int, last: int):
     """The cells a sheet really holds in rows ``first``…``last``, row by row (rows without any
     left out). ``iter_rows`` makes every cell of the used range, and a sheet holding only A1
     and XFD200 has 3 million of them."""
+    if hasattr(sheet, "present_rows"):  # check's own reader (xlsx_reader) knows its cells
+        yield from sheet.present_rows(first, last)
+        return
     cells = getattr(sheet, "_cells", None)
     if cells is None:  # not an openpyxl worksheet in memory: its own iteration
         yield from sheet.iter_rows(min_row=first, max_row=last)

@@ -224,6 +224,19 @@ class SheetView:
             raise KeyError(coordinate)
         return self.cell(int(match[2]), column_number(match[1]))
 
+    def present_rows(self, first: int, last: int):
+        """The cells this sheet really holds in rows ``first``…``last``, row by row: a sheet
+        holding only A1 and XFD200 is two cells, not its used range's three million."""
+        rows = set(self._values) | (set(self._formula_rows) if self._formulas else set())
+        for row in sorted(r for r in rows if first <= r <= last):
+            columns = set()
+            for source in (self._values.get(row), self._formula_rows.get(row) if self._formulas else None):
+                if type(source) is list:
+                    columns.update(k + 1 for k, value in enumerate(source) if value is not None)
+                elif source:
+                    columns.update(source)
+            yield tuple(self.cell(row, column) for column in sorted(columns))
+
     def iter_rows(self, min_row: int = 1, max_row: int | None = None, values_only: bool = False):
         last = self.max_row if max_row is None else max_row
         for row in range(min_row, last + 1):
