@@ -9,6 +9,7 @@ import torch
 
 from sheetprop.atomic import atomic_output
 from sheetprop.errors import UserError
+from sheetprop.mnist.architecture import Architecture, load_architecture
 
 FORMAT_VERSION = 1
 
@@ -70,9 +71,19 @@ def load_checkpoint(path: Path, device: torch.device, what: str = "--resume") ->
     if not intact:
         raise UserError(f"{what}: {path} is damaged or was edited (its checksum does not match); "
                         "train afresh without --resume")
+    # Checkpoints from before layer lists trained the default network (same module names).
+    state["settings"].setdefault("model", load_architecture(None).record())
     # RNG states must stay CPU byte tensors whatever map_location did.
     state["rng"] = {name: value.cpu() for name, value in state["rng"].items()}
     return state
+
+
+def architecture_of(state: dict, path: Path) -> Architecture:
+    """The network a checkpoint holds, as its settings record it."""
+    record = state["settings"]["model"]
+    if not isinstance(record, dict):
+        raise UserError(f"{path} is damaged: its model record is a {type(record).__name__}")
+    return Architecture.from_record(record, f"{path} (its model)")
 
 
 def check_compatible(state: dict, path: Path, **settings) -> None:
