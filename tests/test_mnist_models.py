@@ -263,3 +263,13 @@ def test_mnist_compare_draws_one_line_per_run(small_run, tmp_path, capsys):
     assert by_run["tiny"][9:12] == (None, *accuracies)  # only two epochs: the third-last is empty
     assert main(["mnist-compare", str(other.with_name("tiny_model.xlsx")), "--out", str(out)]) == 2
     assert "no 'epochs' sheet" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_resume_refuses_another_model(small_run, tmp_path, capsys):
+    _, data, small = small_run
+    copy = tmp_path / "small.xlsx"
+    (tmp_path / "small.ckpt.pt").write_bytes(small.with_name("small.ckpt.pt").read_bytes())
+    assert main(["mnist", "--model", "tiny-4k", "--data", str(data), "--out", str(copy), "--no-download",
+                 "--quiet", "--epochs", "2", "--batch-size", "32", "--resume"]) == 2
+    assert "model small -> tiny-4k" in capsys.readouterr().err

@@ -89,7 +89,16 @@ def architecture_of(state: dict, path: Path) -> Architecture:
 def check_compatible(state: dict, path: Path, **settings) -> None:
     """Resuming with a different batch size, learning rate or dataset would silently change the run."""
     saved = state["settings"]
-    changed = [("other training data (same size, other images)" if key == "data" else f"{key} {saved.get(key)} -> {value}")
-               for key, value in settings.items() if saved.get(key) != value]
+    def change(key, value) -> str:
+        if key == "data":
+            return "other training data (same size, other images)"
+        if key == "model":  # the records are whole layer lists: name them, and the list if the name is the same
+            old, new = saved.get(key) or {}, value
+            same_name = old.get("name") == new.get("name")
+            return (f"model {old.get('name')} -> {new.get('name')}" if not same_name
+                    else f"model {new.get('name')}'s layers {old.get('layers')} -> {new.get('layers')}")
+        return f"{key} {saved.get(key)} -> {value}"
+
+    changed = [change(key, value) for key, value in settings.items() if saved.get(key) != value]
     if changed:
         raise UserError(f"--resume: {path} was trained with other settings ({'; '.join(changed)}); keep them or start afresh")

@@ -117,7 +117,11 @@ def run(args: argparse.Namespace) -> int:
     architecture = load_architecture(args.model)
     check_budget(architecture, args.max_params)
     if args.summary:
-        print(summary_text(architecture))
+        from sheetprop.mnist.workbook_budget import estimate_architecture
+
+        guess = estimate_architecture(architecture)
+        verdict = f"over its budget: {', '.join(guess.broken())}" if guess.broken() else "within its budgets"
+        print(f"{summary_text(architecture)}\nmodel workbook: {guess.describe()} ({verdict})")
         return 0
     out = check_output_path(args.out)
     runtime = torch_runtime()
