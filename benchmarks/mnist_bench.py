@@ -197,7 +197,9 @@ def main() -> None:
     parser.add_argument("--sweep-images", type=int, default=12_800)
     parser.add_argument("--rounds", type=int, default=3, help="timings of each sweep setting (median shown)")
     parser.add_argument("--model", default=None, help="the network, as for 'sheetprop mnist --model' (default: default)")
-    parser.add_argument("--no-compile", action="store_true", help="leave torch.compile out of the sweep")
+    parser.add_argument("--no-compile", action="store_true", help="leave torch.compile out")
+    parser.add_argument("--epoch-images", type=int, default=EPOCH_IMAGES,
+                        help="training images per timed epoch (default: all 60,000; fewer on a busy machine)")
     args = parser.parse_args()
     global ARCHITECTURE
     ARCHITECTURE = load_architecture(args.model)
@@ -214,23 +216,34 @@ def main() -> None:
 
     rows = []
     if args.repeat > 0:
-        train = DeviceSplit.from_numpy(data.train_images, data.train_labels, cpu, dataset.mean, dataset.std)
-        our_epoch_seconds(DeviceSplit.from_numpy(data.train_images[:1024], data.train_labels[:1024], cpu),
-                          args.batch_size, cpu)  # warm-up
-        ours, references = [], {workers: [] for workers in args.ref_workers}
-        for _ in range(args.repeat):  # alternating, so a burst of other work hits both pipelines alike
-            ours.append(our_epoch_seconds(train, args.batch_size, cpu))
+        n = args.epoch_images
+        train = DeviceSplit.from_numpy(data.train_images[:n], data.train_labels[:n], cpu, dataset.mean, dataset.std)
+        warm_up = DeviceSplit.from_numpy(data.train_images[:1024], data.train_labels[:1024], cpu)
+        variants = {"ours": {}, "ours + channels_last": {"channels_last": True}}
+        if not args.no_compile:
+            variants["ours + torch.compile"] = {"compiled": True}
+        for options in variants.values():  # warm-up: oneDNN kernels, and torch.compile's compilation
+            our_epoch_seconds(warm_up, args.batch_size, cpu, **options)
+        ours, references = {name: [] for name in variants}, {workers: [] for workers in args.ref_workers}
+        for _ in range(args.repeat):  # alternating, so a burst of other work hits every pipeline alike
+            for name, options in variants.items():
+                ours[name].append(our_epoch_seconds(train, args.batch_size, cpu, **options))
             for workers in args.ref_workers:
-                references[workers].append(reference_epoch_seconds(data.train_images, data.train_labels, dataset.mean,
-                                                                   dataset.std, args.batch_size, workers, cpu))
-        our_median = statistics.median(ours)
+                references[workers].append(reference_epoch_seconds(data.train_images[:n], data.train_labels[:n],
+                                                                   dataset.mean, dataset.std, args.batch_size, workers,
+                                                                   cpu))
         runs = f", median of {args.repeat}" if args.repeat > 1 else ""
-        rows.append((f"CPU seconds per 60k-image epoch: ours (on-device batches, batched augmentation{runs})",
-                     f"{our_median:.1f} ({EPOCH_IMAGES / our_median:,.0f} images/s)"))
-        for workers, seconds in references.items():
-            reference = statistics.median(seconds)
-            rows.append((f"CPU seconds per 60k-image epoch: course pipeline (DataLoader, per-sample transforms, "
-                         f"{workers} workers{runs})", f"{reference:.1f} (ours is {reference / our_median:.2f}x faster)"))
+        epoch = f"{n // 1000}k-image epoch"
+        slowest_reference = {workers: statistics.median(seconds) for workers, seconds in references.items()}
+        for name, seconds in ours.items():
+            median = statistics.median(seconds)
+            against = "; ".join(f"{slowest_reference[w] / median:.2f}x the course's with {w} workers"
+                                for w in slowest_reference)
+            rows.append((f"CPU seconds per {epoch}: {name} (on-device batches, batched augmentation{runs})",
+                         f"{median:.1f} ({n / median:,.0f} images/s; {against})"))
+        for workers, reference in slowest_reference.items():
+            rows.append((f"CPU seconds per {epoch}: course pipeline (DataLoader, per-sample transforms, "
+                         f"{workers} workers{runs})", f"{reference:.1f} ({n / reference:,.0f} images/s)"))
 
     if torch.cuda.is_available():
         gpu = torch.device("cuda")

@@ -273,3 +273,30 @@ def test_resume_refuses_another_model(small_run, tmp_path, capsys):
     assert main(["mnist", "--model", "tiny-4k", "--data", str(data), "--out", str(copy), "--no-download",
                  "--quiet", "--epochs", "2", "--batch-size", "32", "--resume"]) == 2
     assert "model small -> tiny-4k" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_checkpoint_from_before_layer_lists_loads_as_the_default(tmp_path, capsys):
+    """Old checkpoints record no model: their weights carry today's names, and load as the default."""
+    import torch
+
+    from sheetprop.mnist.checkpoint import FORMAT_VERSION, checksum
+    from sheetprop.mnist.model import MnistNet
+
+    torch.manual_seed(3)
+    weights = MnistNet().state_dict()
+    assert list(weights) == TODAYS_KEYS
+    state = {"epoch": 1, "settings": {"batch_size": 32, "lr": 0.05, "train_size": 1600, "augment": True,
+                                      "dataset": "mnist", "data": "0" * 16},
+             "model": weights, "optimizer": {}, "metrics": [], "rng": {"cpu": torch.get_rng_state()}}
+    old = tmp_path / "old.ckpt.pt"
+    torch.save({"format_version": FORMAT_VERSION, **state, "checksum": checksum(state)}, old)
+    data = write_mnist_folder(tmp_path / "data", range(0, 10), range(10, 60), layout="flat")
+    for stem in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"):
+        (data / stem).unlink()  # mnist-sheet needs only the test files
+    out = tmp_path / "old_model.xlsx"
+    assert main(["mnist-sheet", str(old), "--out", str(out), "--data", str(data), "--no-download"]) == 0, \
+        capsys.readouterr().err
+    import openpyxl
+
+    assert {"block1", "block5", "pool", "squeeze"} <= set(openpyxl.load_workbook(out, read_only=True).sheetnames)
