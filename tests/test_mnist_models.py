@@ -300,3 +300,15 @@ def test_a_checkpoint_from_before_layer_lists_loads_as_the_default(tmp_path, cap
     import openpyxl
 
     assert {"block1", "block5", "pool", "squeeze"} <= set(openpyxl.load_workbook(out, read_only=True).sheetnames)
+
+
+def test_split_test_needs_only_the_test_files_and_a_fitting_size(tmp_path, capsys):
+    pytest.importorskip("torch")
+    data = write_mnist_folder(tmp_path / "data", range(0, 10), range(10, 110), layout="flat")
+    for stem in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"):
+        (data / stem).unlink()
+    out = tmp_path / "o.xlsx"
+    assert main(["mnist", "--data", str(data), "--out", str(out), "--no-download", "--split-test", "100"]) == 2
+    assert "--split-test 100: the test set has 100 images; train on 1 to 99" in capsys.readouterr().err
+    assert main(["mnist", "--data", str(data), "--out", str(out), "--no-download"]) == 2
+    assert "train-images-idx3-ubyte" in capsys.readouterr().err  # without --split-test the training files are needed

@@ -47,9 +47,9 @@ class Architecture:
     description: str = ""
 
     def record(self) -> dict:
-        """What a checkpoint keeps, so 'mnist-sheet' and '--resume' rebuild exactly this network."""
-        return {"name": self.name, "description": self.description, "layers": list(self.layers),
-                "padding": self.padding, "dropout": self.dropout}
+        """What a checkpoint keeps, so 'mnist-sheet' and '--resume' rebuild exactly this network (not the
+        description: rewording it must not stop a resume)."""
+        return {"name": self.name, "layers": list(self.layers), "padding": self.padding, "dropout": self.dropout}
 
     @classmethod
     def from_record(cls, record: dict, source: str) -> "Architecture":
