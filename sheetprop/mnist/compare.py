@@ -84,9 +84,11 @@ def read_run(path: Path, sheet: str) -> Run:
             raise UserError(f"mnist-compare: {path} has no epochs")
         facts = {}
         if "model" in book.sheetnames:
-            for line in book["model"].iter_rows(values_only=True, max_col=2):
-                if line and isinstance(line[0], str):
-                    facts[line[0].strip()] = line[1] if len(line) > 1 else None
+            # Labels in column A (the total under the table) and H (the facts beside it), values to their right.
+            for line in book["model"].iter_rows(values_only=True, max_col=9):
+                for col in (0, 7):
+                    if len(line) > col + 1 and isinstance(line[col], str):
+                        facts.setdefault(line[col].strip(), line[col + 1])
     finally:
         book.close()
 

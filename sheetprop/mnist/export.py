@@ -43,7 +43,8 @@ def confusion_matrix(true: np.ndarray, predicted: np.ndarray) -> np.ndarray:
 
 
 def _add_model_sheet(workbook, layers: list[dict], architecture, header_format) -> None:
-    """The --summary table, then the facts 'mnist-compare' reads back (labels in column A)."""
+    """The --summary table and its total, and beside it the facts 'mnist-compare' reads back
+    (model, description, layers, padding, dropout, receptive field: labels in column H)."""
     from sheetprop.mnist.architecture import parameter_count, receptive_field
 
     sheet = workbook.add_worksheet("model")
@@ -57,9 +58,11 @@ def _add_model_sheet(workbook, layers: list[dict], architecture, header_format) 
     facts = [("model", architecture.name), ("description", architecture.description),
              ("layers", str(list(architecture.layers))), ("padding", architecture.padding),
              ("dropout", architecture.dropout), ("receptive field", receptive_field(architecture))]
-    for row, (label, value) in enumerate(facts, start=total_row + 1):
-        sheet.write_string(row, 0, label, header_format)
-        sheet.write(row, 1, value)
+    facts_col = len(MODEL_COLUMNS) + 1  # beside the table, so the table's rows stay layers and the total
+    for row, (label, value) in enumerate(facts):
+        sheet.write_string(row, facts_col, label, header_format)
+        sheet.write(row, facts_col + 1, value)
+    sheet.set_column(facts_col, facts_col, 16)
     sheet.set_column(0, 0, 24)
     sheet.set_column(1, 1, 18)
     sheet.set_column(2, len(MODEL_COLUMNS) - 1, 15)
