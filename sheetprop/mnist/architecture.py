@@ -32,6 +32,7 @@ DEFAULT_DROPOUT = 0.05  # light: a network of a few thousand parameters underfit
 MAX_PARAMETERS = 200_000  # far beyond the course's budgets; the CPU epoch and the workbook grow with it
 MAX_CHANNELS = 512
 MAX_ENTRIES = 64
+MAX_FILE_BYTES = 64 * 1024  # a model file is a few lines; never read a device or a huge file
 BUILT_IN_FOLDER = Path(__file__).resolve().parent / "models"
 DEFAULT_MODEL = "default"
 KEYS = ("name", "description", "layers", "padding", "dropout")
@@ -133,7 +134,9 @@ def load_architecture(spec: str | Path | None) -> Architecture:
         raise UserError(f"--model {spec}: not a built-in model ({', '.join(built_in_names())}) "
                         "nor a .toml model file")
     try:
-        text = path.read_text(encoding="utf-8")
+        if path.exists() and (not path.is_file() or path.stat().st_size > MAX_FILE_BYTES):
+            raise UserError(f"--model {spec}: not a regular file of at most {MAX_FILE_BYTES // 1024} KB")
+        text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise UserError(f"--model {spec}: no such file (built-in models: {', '.join(built_in_names())})") from None
     except (OSError, UnicodeDecodeError) as exc:
