@@ -164,7 +164,6 @@ def test_the_checkpoint_holds_exactly_the_listed_layers(small_run):
 @pytest.mark.slow
 def test_the_model_sheet_is_the_summary_table(small_run):
     import openpyxl
-    import torch
 
     from sheetprop.mnist.model import MnistNet
 
@@ -183,7 +182,6 @@ def test_the_model_sheet_is_the_summary_table(small_run):
     assert {layer: table[layer][4] for layer in SMALL_RF} == SMALL_RF
     assert {layer: table[layer][2] for layer in SMALL_SHAPES} == SMALL_SHAPES
     assert facts["model"] == "small" and facts["receptive field"] == 18
-    del torch
 
 
 @pytest.mark.slow

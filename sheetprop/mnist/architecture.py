@@ -188,7 +188,7 @@ def layer_rows(architecture: Architecture) -> list[dict]:
     output shape, trainable parameters, receptive field and jump (rf += (k − 1)·jump, jump *= stride)."""
     rows, rf, jump = [], 1, 1
     for stage in stages(architecture):
-        c_in, (c_out, h, w) = stage.in_shape[0], stage.out_shape
+        c_in, c_out = stage.in_shape[0], stage.out_shape[0]
         name = f"features.{stage.module}"
         if stage.kind == "conv":
             rf += 2 * jump
