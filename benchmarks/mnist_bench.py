@@ -1,14 +1,15 @@
 """Benchmark the mnist trainer on a full 60,000-image training set; prints markdown tables.
 
     python benchmarks/mnist_bench.py [--dataset fashion-mnist] [--data DIR] [--repeat 1] [--epochs 15]
-                                     [--sweep [--rounds 3]]
+                                     [--sweep [--rounds 3]] [--model NAME|FILE.toml]
 
 1. Seconds per 60,000-image training epoch on CPU: ours (uint8 dataset on the device, index-slice
    batches, batched affine_grid/grid_sample augmentation) against the course notebooks' pipeline
    (a DataLoader over a Dataset that rotates and normalises one image at a time), same model, same
    data, same batch size, same run (--repeat N alternates them N times). With CUDA, ours on the GPU too.
-2. --sweep: CPU images/s of our epoch for batch sizes, thread counts, channels_last and bfloat16, each
-   compared with the default in the same round, over several rounds (medians: the machine may be shared).
+2. --sweep: CPU images/s of our epoch for batch sizes, thread counts, channels_last, bfloat16 and
+   torch.compile (compiled once, before timing), each compared with the default in the same round,
+   over several rounds (medians: the machine may be shared).
 3. Accuracy: a full run at the default settings (--epochs, 15) on the dataset's 60k/10k split, with
    the per-class test accuracy.
 
@@ -37,11 +38,13 @@ import torch.nn.functional as F  # noqa: E402
 from sheetprop.mnist.batches import MAX_ROTATION_DEGREES, DeviceSplit  # noqa: E402
 from sheetprop.mnist.data import load_mnist  # noqa: E402
 from sheetprop.mnist.datasets import DATASETS, default_data_folder  # noqa: E402
+from sheetprop.mnist.architecture import load_architecture  # noqa: E402
 from sheetprop.mnist.model import MnistNet, count_parameters  # noqa: E402
 from sheetprop.mnist.runtime import configure_cpu_threads  # noqa: E402
 from sheetprop.mnist.train import TrainSettings, fit, make_optimizer, make_scheduler, train_epoch  # noqa: E402
 
 EPOCH_IMAGES = 60_000
+ARCHITECTURE = load_architecture(None)  # --model replaces it: every pipeline trains the same network
 
 
 class PerSampleDataset(torch.utils.data.Dataset):
@@ -65,7 +68,7 @@ class PerSampleDataset(torch.utils.data.Dataset):
 
 def reference_epoch_seconds(images, labels, mean, std, batch_size: int, workers: int, device) -> float:
     torch.manual_seed(0)
-    model = MnistNet().to(device)
+    model = MnistNet(ARCHITECTURE).to(device)
     optimizer = make_optimizer(model, 0.01)
     loader = torch.utils.data.DataLoader(PerSampleDataset(images, labels, mean, std), batch_size=batch_size,
                                          shuffle=True, num_workers=workers, pin_memory=device.type == "cuda")
@@ -80,12 +83,15 @@ def reference_epoch_seconds(images, labels, mean, std, batch_size: int, workers:
     return time.perf_counter() - started
 
 
-def our_epoch_seconds(split: DeviceSplit, batch_size: int, device, channels_last=False, bfloat16=False) -> float:
+def our_epoch_seconds(split: DeviceSplit, batch_size: int, device, channels_last=False, bfloat16=False,
+                      compiled=False) -> float:
     torch.manual_seed(0)
-    model = MnistNet().to(device)
+    model = MnistNet(ARCHITECTURE).to(device)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimizer = make_optimizer(model, 0.01)
+    if compiled:  # the optimizer holds the parameters; the compiled wrapper shares them
+        model = torch.compile(model, dynamic=False)
     scheduler = make_scheduler(optimizer, 0.01, math.ceil(len(split) / batch_size))
     started = time.perf_counter()
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bfloat16):
@@ -104,9 +110,11 @@ class CpuSetting:
     threads: int
     channels_last: bool = False
     bfloat16: bool = False
+    compiled: bool = False
 
     def __str__(self):
-        extras = [name for name, on in (("channels_last", self.channels_last), ("bfloat16 autocast", self.bfloat16)) if on]
+        extras = [name for name, on in (("channels_last", self.channels_last), ("bfloat16 autocast", self.bfloat16),
+                                        ("torch.compile", self.compiled)) if on]
         return ", ".join([f"batch {self.batch_size}", f"{self.threads} thread{'s' * (self.threads > 1)}", *extras])
 
 
@@ -116,16 +124,18 @@ def sweep_settings(default: CpuSetting, cores: int) -> list[CpuSetting]:
     settings += [replace(default, batch_size=b) for b in (64, 256, 512) if b != default.batch_size]
     settings += [replace(default, threads=t) for t in sorted({1, cores}) if t != default.threads]
     settings += [replace(default, channels_last=True), replace(default, bfloat16=True),
-                 replace(default, batch_size=256, channels_last=True), replace(default, batch_size=512, channels_last=True)]
+                 replace(default, batch_size=256, channels_last=True), replace(default, batch_size=512, channels_last=True),
+                 replace(default, compiled=True), replace(default, compiled=True, channels_last=True)]
     return list(dict.fromkeys(settings))
 
 
 def time_setting(split: DeviceSplit, setting: CpuSetting) -> float:
     torch.set_num_threads(setting.threads)
-    return our_epoch_seconds(split, setting.batch_size, torch.device("cpu"), setting.channels_last, setting.bfloat16)
+    return our_epoch_seconds(split, setting.batch_size, torch.device("cpu"), setting.channels_last, setting.bfloat16,
+                             setting.compiled)
 
 
-def sweep(data, dataset, images: int, default: CpuSetting, rounds: int) -> list[tuple[str, str]]:
+def sweep(data, dataset, images: int, default: CpuSetting, rounds: int, compile_too: bool = True) -> list[tuple[str, str]]:
     """Images/s of our CPU epoch on the first ``images`` training images under each setting.
 
     Other work on a shared machine comes and goes, so one timing per setting would rank the settings
@@ -136,6 +146,8 @@ def sweep(data, dataset, images: int, default: CpuSetting, rounds: int) -> list[
                                    dataset.mean, dataset.std)
     warm_up = DeviceSplit.from_numpy(data.train_images[:1024], data.train_labels[:1024], torch.device("cpu"))
     settings = sweep_settings(default, os.cpu_count() or 1)
+    if not compile_too:
+        settings = [setting for setting in settings if not setting.compiled]
     for setting in settings:  # first calls build kernels (oneDNN for channels_last and bf16): not timed
         time_setting(warm_up, setting)
     seconds = {setting: [] for setting in settings}
@@ -184,7 +196,13 @@ def main() -> None:
     parser.add_argument("--sweep", action="store_true", help="also time batch sizes, threads, channels_last, bf16")
     parser.add_argument("--sweep-images", type=int, default=12_800)
     parser.add_argument("--rounds", type=int, default=3, help="timings of each sweep setting (median shown)")
+    parser.add_argument("--model", default=None, help="the network, as for 'sheetprop mnist --model' (default: default)")
+    parser.add_argument("--no-compile", action="store_true", help="leave torch.compile out")
+    parser.add_argument("--epoch-images", type=int, default=EPOCH_IMAGES,
+                        help="training images per timed epoch (default: all 60,000; fewer on a busy machine)")
     args = parser.parse_args()
+    global ARCHITECTURE
+    ARCHITECTURE = load_architecture(args.model)
 
     dataset = DATASETS[args.dataset]
     folder = args.data if args.data is not None else default_data_folder(dataset, Path("data"))
@@ -193,28 +211,39 @@ def main() -> None:
         raise SystemExit(f"{folder} has {len(data.train_labels):,} training images; a full epoch needs {EPOCH_IMAGES:,}")
     threads = configure_cpu_threads()
     cpu = torch.device("cpu")
-    print(f"{dataset.title} from {folder}; {threads} CPU threads, batch {args.batch_size}\n"
+    print(f"{dataset.title} from {folder}; model {ARCHITECTURE.name}; {threads} CPU threads, batch {args.batch_size}\n"
           f"before: {conditions()}\n", flush=True)
 
     rows = []
     if args.repeat > 0:
-        train = DeviceSplit.from_numpy(data.train_images, data.train_labels, cpu, dataset.mean, dataset.std)
-        our_epoch_seconds(DeviceSplit.from_numpy(data.train_images[:1024], data.train_labels[:1024], cpu),
-                          args.batch_size, cpu)  # warm-up
-        ours, references = [], {workers: [] for workers in args.ref_workers}
-        for _ in range(args.repeat):  # alternating, so a burst of other work hits both pipelines alike
-            ours.append(our_epoch_seconds(train, args.batch_size, cpu))
+        n = args.epoch_images
+        train = DeviceSplit.from_numpy(data.train_images[:n], data.train_labels[:n], cpu, dataset.mean, dataset.std)
+        warm_up = DeviceSplit.from_numpy(data.train_images[:1024], data.train_labels[:1024], cpu)
+        variants = {"ours": {}, "ours + channels_last": {"channels_last": True}}
+        if not args.no_compile:
+            variants["ours + torch.compile"] = {"compiled": True}
+        for options in variants.values():  # warm-up: oneDNN kernels, and torch.compile's compilation
+            our_epoch_seconds(warm_up, args.batch_size, cpu, **options)
+        ours, references = {name: [] for name in variants}, {workers: [] for workers in args.ref_workers}
+        for _ in range(args.repeat):  # alternating, so a burst of other work hits every pipeline alike
+            for name, options in variants.items():
+                ours[name].append(our_epoch_seconds(train, args.batch_size, cpu, **options))
             for workers in args.ref_workers:
-                references[workers].append(reference_epoch_seconds(data.train_images, data.train_labels, dataset.mean,
-                                                                   dataset.std, args.batch_size, workers, cpu))
-        our_median = statistics.median(ours)
+                references[workers].append(reference_epoch_seconds(data.train_images[:n], data.train_labels[:n],
+                                                                   dataset.mean, dataset.std, args.batch_size, workers,
+                                                                   cpu))
         runs = f", median of {args.repeat}" if args.repeat > 1 else ""
-        rows.append((f"CPU seconds per 60k-image epoch: ours (on-device batches, batched augmentation{runs})",
-                     f"{our_median:.1f} ({EPOCH_IMAGES / our_median:,.0f} images/s)"))
-        for workers, seconds in references.items():
-            reference = statistics.median(seconds)
-            rows.append((f"CPU seconds per 60k-image epoch: course pipeline (DataLoader, per-sample transforms, "
-                         f"{workers} workers{runs})", f"{reference:.1f} (ours is {reference / our_median:.2f}x faster)"))
+        epoch = f"{n // 1000}k-image epoch"
+        slowest_reference = {workers: statistics.median(seconds) for workers, seconds in references.items()}
+        for name, seconds in ours.items():
+            median = statistics.median(seconds)
+            against = "; ".join(f"{slowest_reference[w] / median:.2f}x the course's with {w} workers"
+                                for w in slowest_reference)
+            rows.append((f"CPU seconds per {epoch}: {name} (on-device batches, batched augmentation{runs})",
+                         f"{median:.1f} ({n / median:,.0f} images/s; {against})"))
+        for workers, reference in slowest_reference.items():
+            rows.append((f"CPU seconds per {epoch}: course pipeline (DataLoader, per-sample transforms, "
+                         f"{workers} workers{runs})", f"{reference:.1f} ({n / reference:,.0f} images/s)"))
 
     if torch.cuda.is_available():
         gpu = torch.device("cuda")
@@ -225,14 +254,16 @@ def main() -> None:
                      f"{our_epoch_seconds(on_gpu, args.batch_size, gpu):.2f}"))
 
     if args.sweep:
-        rows += sweep(data, dataset, args.sweep_images, CpuSetting(args.batch_size, threads), args.rounds)
+        rows += sweep(data, dataset, args.sweep_images, CpuSetting(args.batch_size, threads), args.rounds,
+                      compile_too=not args.no_compile)
 
     if args.epochs > 0:
         device = torch.device("cuda") if torch.cuda.is_available() else cpu
         splits = [DeviceSplit.from_numpy(images, labels, device, dataset.mean, dataset.std)
                   for images, labels in ((data.train_images, data.train_labels), (data.test_images, data.test_labels))]
         started = time.perf_counter()
-        result = fit(*splits, TrainSettings(epochs=args.epochs, batch_size=args.batch_size, dataset=dataset.name),
+        result = fit(*splits, TrainSettings(epochs=args.epochs, batch_size=args.batch_size, dataset=dataset.name,
+                                            model=ARCHITECTURE),
                      on_epoch=lambda row: print(f"  epoch {row['epoch']}: test accuracy {row['test_accuracy']:.2f}%, "
                                                 f"{row['seconds']:.0f} s", flush=True))
         seconds = time.perf_counter() - started

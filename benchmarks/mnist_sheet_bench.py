@@ -1,12 +1,13 @@
 """The trained CNN as a workbook: size, write time, recalculation time, and the 20-digit proof.
 
-    python benchmarks/mnist_sheet_bench.py [--checkpoint output/mnist.ckpt.pt] [--digits 20]
+    python benchmarks/mnist_sheet_bench.py [--checkpoint output/mnist.ckpt.pt] [--digits 20] [--model NAME|FILE]
 
 Without --checkpoint it trains the CNN for 3 epochs on the 2,000 real MNIST digits shipped with
 the tests (1,600 to train on, the other 400 offered as test images). Then it writes the model
 workbook, times LibreOffice (forced recalculation, one run) and Gnumeric (ssconvert --recalc) on it,
 and for --digits different test images typed into the digit cell compares the ten probabilities
-LibreOffice computes with PyTorch's (float64, eval mode). Prints a markdown table.
+LibreOffice computes with PyTorch's (float64, eval mode). Prints a markdown table, with the estimate
+the writer makes before writing (sheetprop/mnist/workbook_budget.py) beside what was measured.
 """
 
 from __future__ import annotations
@@ -33,7 +34,10 @@ from sheetprop.libreoffice import recalculate_all  # noqa: E402
 from sheetprop.mnist.batches import DeviceSplit  # noqa: E402
 from sheetprop.mnist.data import read_idx  # noqa: E402
 from sheetprop.mnist.datasets import MNIST  # noqa: E402
-from sheetprop.mnist.model import MnistNet  # noqa: E402
+from sheetprop.mnist.architecture import load_architecture  # noqa: E402
+from sheetprop.mnist.checkpoint import architecture_of  # noqa: E402
+from sheetprop.mnist.model import MnistNet, to_arrays  # noqa: E402
+from sheetprop.mnist.workbook_budget import estimate  # noqa: E402
 from sheetprop.mnist.runtime import configure_cpu_threads  # noqa: E402
 from sheetprop.mnist.model_workbook import write_for_model  # noqa: E402
 from sheetprop.mnist.train import TrainSettings, evaluate, fit  # noqa: E402
@@ -56,6 +60,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", type=Path, default=None)
     parser.add_argument("--digits", type=int, default=20)
+    parser.add_argument("--model", default=None, help="the network to train when no --checkpoint (default: default)")
     args = parser.parse_args()
     configure_cpu_threads()
     images = read_idx(SAMPLE / "t10k-images-idx3-ubyte.gz", 3)
@@ -64,14 +69,18 @@ def main() -> int:
     train = DeviceSplit.from_numpy(images[:1600], labels[:1600], cpu)
     test = DeviceSplit.from_numpy(images[1600:], labels[1600:], cpu)
     if args.checkpoint is not None:
-        model = MnistNet()
-        model.load_state_dict(torch.load(args.checkpoint, map_location=cpu, weights_only=True)["model"])
+        state = torch.load(args.checkpoint, map_location=cpu, weights_only=True)
+        state["settings"].setdefault("model", load_architecture(None).record())
+        model = MnistNet(architecture_of(state, args.checkpoint))
+        model.load_state_dict(state["model"])
     else:
-        model = fit(train, test, TrainSettings(epochs=3, batch_size=32)).model
+        model = fit(train, test, TrainSettings(epochs=3, batch_size=32, model=load_architecture(args.model))).model
     model.eval()
     predictions = evaluate(model, test)["predictions"].numpy()
     test_images, test_labels = images[1600:], labels[1600:]
-    rows = []
+    guess = estimate(to_arrays(model, MNIST.mean, MNIST.std))
+    rows = [("model", f"{model.architecture.name} {list(model.architecture.layers)}, padding {model.architecture.padding}"),
+            ("estimate before writing", guess.describe())]
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         workbook = tmp / "mnist_model.xlsx"

@@ -22,6 +22,7 @@ COMMANDS = {
     "build": "sheetprop.writer.cli",
     "mnist": "sheetprop.mnist.cli",
     "mnist-sheet": "sheetprop.mnist.sheet_cli",
+    "mnist-compare": "sheetprop.mnist.compare",
     "check": "sheetprop.check.cli",
     "autograder": "sheetprop.check.autograder",
     "readme": "sheetprop.handin.cli",

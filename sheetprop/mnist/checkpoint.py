@@ -9,6 +9,7 @@ import torch
 
 from sheetprop.atomic import atomic_output
 from sheetprop.errors import UserError
+from sheetprop.mnist.architecture import Architecture, load_architecture
 
 FORMAT_VERSION = 1
 
@@ -70,6 +71,8 @@ def load_checkpoint(path: Path, device: torch.device, what: str = "--resume") ->
     if not intact:
         raise UserError(f"{what}: {path} is damaged or was edited (its checksum does not match); "
                         "train afresh without --resume")
+    # Checkpoints from before layer lists trained the default network (same module names).
+    state["settings"].setdefault("model", load_architecture(None).record())
     # Checked now, before any work: NaN weights would fail only when written (xlsxwriter takes no
     # NaN), forged metrics only after an epoch has trained.
     from sheetprop.metrics_sheet import validate_metrics
@@ -84,10 +87,27 @@ def load_checkpoint(path: Path, device: torch.device, what: str = "--resume") ->
     return state
 
 
+def architecture_of(state: dict, path: Path) -> Architecture:
+    """The network a checkpoint holds, as its settings record it."""
+    record = state["settings"]["model"]
+    if not isinstance(record, dict):
+        raise UserError(f"{path} is damaged: its model record is a {type(record).__name__}")
+    return Architecture.from_record(record, f"{path} (its model)")
+
+
 def check_compatible(state: dict, path: Path, **settings) -> None:
     """Resuming with a different batch size, learning rate or dataset would silently change the run."""
     saved = state["settings"]
-    changed = [("other training data (same size, other images)" if key == "data" else f"{key} {saved.get(key)} -> {value}")
-               for key, value in settings.items() if saved.get(key) != value]
+    def change(key, value) -> str:
+        if key == "data":
+            return "other training data (same size, other images)"
+        if key == "model":  # the records are whole layer lists: name them, and the list if the name is the same
+            old, new = saved.get(key) or {}, value
+            same_name = old.get("name") == new.get("name")
+            return (f"model {old.get('name')} -> {new.get('name')}" if not same_name
+                    else f"model {new.get('name')}'s layers {old.get('layers')} -> {new.get('layers')}")
+        return f"{key} {saved.get(key)} -> {value}"
+
+    changed = [change(key, value) for key, value in settings.items() if saved.get(key) != value]
     if changed:
         raise UserError(f"--resume: {path} was trained with other settings ({'; '.join(changed)}); keep them or start afresh")

@@ -19,7 +19,9 @@ MAX_EPOCHS = 200
 MAX_BATCH_SIZE = 8192
 
 DESCRIPTION = """\
-Train a small CNN (about 7,600 parameters) on MNIST or Fashion-MNIST and write its metrics to a workbook.
+Train a small CNN (by default about 7,600 parameters; --model for another, from a layer list) on
+MNIST or Fashion-MNIST and write its metrics to a workbook. --summary prints the model's layers
+(output shape, parameters, receptive field, jump) without training.
 
 The data folder holds the dataset's four IDX files (gzipped or not), either in torchvision's layout
 (DIR/MNIST/raw/train-images-idx3-ubyte.gz, DIR/FashionMNIST/raw/..., ...) or directly in DIR. For
@@ -87,6 +89,17 @@ def add_parser(commands) -> argparse.ArgumentParser:
     parser.add_argument("--no-download", action="store_true",
                         help="never download; fail with the list of missing files and their md5 sums instead")
     parser.add_argument("--quiet", action="store_true", help="no progress bars or per-epoch lines")
+    parser.add_argument("--model", default=None, metavar="NAME|FILE.toml",
+                        help="the network: a built-in (default, course-20k, tiny-4k) or a model file with a "
+                        "layer list such as layers = [10, 16, \"M\", \"T10\", 14, 16, 16, \"GAP\"] "
+                        "(see README; default: default)")
+    parser.add_argument("--summary", action="store_true",
+                        help="print the model's per-layer table and total parameters, and exit (no data, no torch)")
+    parser.add_argument("--max-params", type=_int_in_range(1, 10**9), default=None, metavar="N",
+                        help="refuse (exit 2, before reading any data) a model with more than N trainable parameters")
+    parser.add_argument("--split-test", type=_int_in_range(1, 10**6), default=None, metavar="N",
+                        help="read only the test files: train on their first N images, test on the rest "
+                        "(e.g. 8000 for MNIST's 10k real test digits split 8k/2k); no training files needed")
     parser.set_defaults(run=run)
     return parser
 
@@ -99,6 +112,17 @@ def format_epoch(row: dict, epochs: int) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from sheetprop.mnist.architecture import check_budget, load_architecture, summary_text
+
+    architecture = load_architecture(args.model)
+    check_budget(architecture, args.max_params)
+    if args.summary:
+        from sheetprop.mnist.workbook_budget import estimate_architecture
+
+        guess = estimate_architecture(architecture)
+        verdict = f"over its budget: {', '.join(guess.broken())}" if guess.broken() else "within its budgets"
+        print(f"{summary_text(architecture)}\nmodel workbook: {guess.describe()} ({verdict})")
+        return 0
     out = check_output_path(args.out)
     runtime = torch_runtime()
     # Every file the run will write, checked now rather than after the training.
@@ -111,26 +135,29 @@ def run(args: argparse.Namespace) -> int:
         check_output_path(path)
     from sheetprop.mnist.batches import DeviceSplit
     from sheetprop.mnist.checkpoint import checkpoint_path_for
-    from sheetprop.mnist.data import load_mnist
+    from sheetprop.mnist.data import load_mnist, split_test_set
+    from sheetprop.mnist.datasets import STEMS, TEST_STEMS
     from sheetprop.mnist.datasets import default_data_folder, get_dataset
     from sheetprop.mnist.download import ensure_mnist_files
     from sheetprop.mnist.export import write_outputs
-    from sheetprop.mnist.model import count_parameters, layer_table
+    from sheetprop.mnist.architecture import layer_rows
     from sheetprop.mnist.train import TrainSettings, fit
 
     device = runtime.resolve_device(args.device)
     runtime.configure_cpu_threads()
     dataset = get_dataset(args.dataset)
     folder = args.data if args.data is not None else default_data_folder(dataset, DEFAULT_DATA)
-    ensure_mnist_files(folder, download=not args.no_download, dataset=dataset)
-    data = load_mnist(folder, dataset)
+    ensure_mnist_files(folder, download=not args.no_download, dataset=dataset,
+                       stems=TEST_STEMS if args.split_test else STEMS)
+    data = split_test_set(folder, dataset, args.split_test) if args.split_test else load_mnist(folder, dataset)
     train = DeviceSplit.from_numpy(data.train_images, data.train_labels, device, dataset.mean, dataset.std)
     test = DeviceSplit.from_numpy(data.test_images, data.test_labels, device, dataset.mean, dataset.std)
     settings = TrainSettings(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                             dataset=dataset.name)
+                             dataset=dataset.name, model=architecture)
     say = (lambda line: None) if args.quiet else (lambda line: print(line, flush=True))
-    say(f"training on {device} with {len(train)} training and {len(test)} test images of {dataset.title} "
-        f"from {folder}")
+    say(f"training model {architecture.name} on {device} with {len(train)} training and {len(test)} test images "
+        f"of {dataset.title} from {folder}" + (f" (its test files split {args.split_test}/{len(test)})"
+                                                 if args.split_test else ""))
 
     result = fit(train, test, settings, checkpoint=checkpoint_path_for(out), resume=args.resume,
                  progress=not args.quiet and sys.stderr.isatty(),
@@ -140,22 +167,28 @@ def run(args: argparse.Namespace) -> int:
         return 130
 
     from sheetprop.mnist.model_workbook import write_for_model
+    from sheetprop.mnist.workbook_budget import WorkbookOverBudget
 
     # The outputs are written whole: a further Ctrl-C now (a second one, or one just after the
     # last epoch) waits for them instead of losing the run's workbook.
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        paths = write_outputs(out, result.metrics, layer_table(result.model), count_parameters(result.model),
+        paths = write_outputs(out, result.metrics, layer_rows(architecture), architecture,
                               data.test_images, data.test_labels, result.predictions.cpu().numpy(),
                               class_names=dataset.class_names, title=dataset.title)
-        model_workbook, _ = write_for_model(out.with_name(f"{out.stem}_model.xlsx"), result.model, dataset,
-                                            data.test_images, data.test_labels, result.predictions.cpu().numpy())
+        try:
+            model_workbook, _ = write_for_model(out.with_name(f"{out.stem}_model.xlsx"), result.model, dataset,
+                                                data.test_images, data.test_labels, result.predictions.cpu().numpy())
+            model_workbook = f"{model_workbook} (the trained CNN as live formulas)"
+        except WorkbookOverBudget as refused:
+            print(f"sheetprop mnist: {refused}", file=sys.stderr)
+            model_workbook = "no model workbook (over its budget)"
     finally:
         signal.signal(signal.SIGINT, previous)
     final = result.metrics[-1]
     print(f"test accuracy {final['test_accuracy']:.2f}% after {final['epoch']} epochs; "
           f"wrote {paths.workbook}, {paths.metrics_csv}, {paths.curves_png}, {paths.misclassified_png}, {paths.readme}, "
-          f"{model_workbook} (the trained CNN as live formulas)")
+          f"{model_workbook}")
     if result.interrupted:
         print(f"sheetprop mnist: interrupted after epoch {final['epoch']}; continue with --resume", file=sys.stderr)
         return 130

@@ -14,15 +14,23 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 @dataclass(frozen=True)
 class ConvBlock:
-    """3x3 valid convolution, then BatchNorm as scale and shift per channel (eval mode), then ReLU."""
+    """3x3 convolution (valid, or with a zero border of ``padding``), then BatchNorm as scale and
+    shift per channel (eval mode), then ReLU."""
     name: str
     kernels: np.ndarray  # (out, in, 3, 3)
     scale: np.ndarray    # (out,) γ / √(running var + ε)
     shift: np.ndarray    # (out,) β − running mean · scale
+    padding: int = 0
 
 
 @dataclass(frozen=True)
 class MaxPool:
+    name: str
+    size: int = 2
+
+
+@dataclass(frozen=True)
+class AvgPool:
     name: str
     size: int = 2
 
@@ -36,7 +44,7 @@ class Mix:
 
 @dataclass(frozen=True)
 class Cnn:
-    layers: tuple            # ConvBlock | MaxPool | Mix, in order
+    layers: tuple            # ConvBlock | MaxPool | AvgPool | Mix, in order
     head: np.ndarray         # (classes, channels): 1x1 conv after global average pooling
     mean: float              # input normalisation: (pixel / 255 − mean) / std
     std: float
@@ -53,13 +61,16 @@ class Activations:
 
 def layer_forward(layer, x: np.ndarray) -> np.ndarray:
     if isinstance(layer, ConvBlock):
+        p = layer.padding
+        x = np.pad(x, ((0, 0), (p, p), (p, p))) if p else x
         windows = sliding_window_view(x, (3, 3), axis=(1, 2))  # (in, h, w, 3, 3)
         summed = np.einsum("chwab,ocab->ohw", windows, layer.kernels)
         return np.maximum(0.0, summed * layer.scale[:, None, None] + layer.shift[:, None, None])
-    if isinstance(layer, MaxPool):
+    if isinstance(layer, (MaxPool, AvgPool)):
         c, h, w = x.shape
         k = layer.size
-        return x[:, : h - h % k, : w - w % k].reshape(c, h // k, k, w // k, k).max(axis=(2, 4))
+        blocks = x[:, : h - h % k, : w - w % k].reshape(c, h // k, k, w // k, k)
+        return blocks.max(axis=(2, 4)) if isinstance(layer, MaxPool) else blocks.mean(axis=(2, 4))
     if isinstance(layer, Mix):
         return np.einsum("oc,chw->ohw", layer.weights, x)
     raise TypeError(f"no forward rule for {type(layer).__name__}")

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from sheetprop.errors import UserError
-from sheetprop.mnist.datasets import MNIST, STEMS, Dataset, recognise
+from sheetprop.mnist.datasets import MNIST, STEMS, TEST_STEMS, Dataset, recognise
 
 MNIST_FILES = MNIST.md5
 TORCHVISION_SUBDIR = MNIST.subdir
@@ -48,8 +48,8 @@ def find_file(root: Path, stem: str, dataset: Dataset = MNIST) -> Path | None:
     return None
 
 
-def missing_files(root: Path, dataset: Dataset = MNIST) -> list[str]:
-    return [stem for stem in STEMS if find_file(root, stem, dataset) is None]
+def missing_files(root: Path, dataset: Dataset = MNIST, stems=STEMS) -> list[str]:
+    return [stem for stem in stems if find_file(root, stem, dataset) is None]
 
 
 MAX_IDX_ITEMS = 1_000_000  # images or labels in one file: MNIST has 70,000
@@ -117,14 +117,17 @@ def read_split(images_path: Path, labels_path: Path) -> tuple[np.ndarray, np.nda
     return images, labels.astype(np.int64)
 
 
-def load_mnist(root: Path, dataset: Dataset = MNIST) -> MnistArrays:
-    """Read both splits from ``root``; the caller makes sure no file is missing (see download.py)."""
-    root = Path(root).expanduser()
-    absent = missing_files(root, dataset)
+def _paths(root: Path, dataset: Dataset, stems) -> dict[str, Path]:
+    absent = missing_files(root, dataset, stems)
     if absent:
         raise UserError(f"{dataset.title} files missing in {root}: {', '.join(absent)}")
-    paths = {stem: find_file(root, stem, dataset) for stem in STEMS}
-    train = read_split(paths["train-images-idx3-ubyte"], paths["train-labels-idx1-ubyte"])
+    return {stem: find_file(root, stem, dataset) for stem in stems}
+
+
+def load_test_set(root: Path, dataset: Dataset = MNIST) -> tuple[np.ndarray, np.ndarray]:
+    """The test images and labels alone (all that 'mnist-sheet' and '--split-test' need)."""
+    root = Path(root).expanduser()
+    paths = _paths(root, dataset, TEST_STEMS)
     test = read_split(paths["t10k-images-idx3-ubyte"], paths["t10k-labels-idx1-ubyte"])
     found = recognise(test[1].astype(np.uint8).tobytes())
     if found is not None and found.name != dataset.name:
@@ -132,7 +135,25 @@ def load_mnist(root: Path, dataset: Dataset = MNIST) -> MnistArrays:
         # class names and statistics.
         raise UserError(f"{root} holds {found.title}'s files, not {dataset.title}'s: pass --dataset {found.name}, "
                         f"or point --data at the {dataset.title} files")
-    return MnistArrays(*train, *test)
+    return test
+
+
+def load_mnist(root: Path, dataset: Dataset = MNIST) -> MnistArrays:
+    """Read both splits from ``root``; the caller makes sure no file is missing (see download.py)."""
+    root = Path(root).expanduser()
+    paths = _paths(root, dataset, STEMS)
+    train = read_split(paths["train-images-idx3-ubyte"], paths["train-labels-idx1-ubyte"])
+    return MnistArrays(*train, *load_test_set(root, dataset))
+
+
+def split_test_set(root: Path, dataset: Dataset, train_size: int) -> MnistArrays:
+    """``--split-test N``: the test files alone, the first N images to train on and the rest to test
+    on (where the training files cannot be had: MNIST's 10k real test digits split 8k/2k)."""
+    images, labels = load_test_set(root, dataset)
+    if not 0 < train_size < len(images):
+        raise UserError(f"--split-test {train_size}: the test set has {len(images):,} images; "
+                        f"train on 1 to {len(images) - 1:,} of them")
+    return MnistArrays(images[:train_size], labels[:train_size], images[train_size:], labels[train_size:])
 
 
 def write_idx(path: Path, array: np.ndarray) -> None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 STEMS = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+TEST_STEMS = STEMS[2:]  # all that 'mnist-sheet' and 'mnist --split-test' read
 
 
 @dataclass(frozen=True)

@@ -87,10 +87,11 @@ def missing_files_message(root: Path, stems: list[str], reason: str, dataset: Da
     )
 
 
-def ensure_mnist_files(root: Path, download: bool = True, dataset: Dataset = MNIST) -> None:
-    """Make sure all four files exist under ``root``, downloading the missing ones if allowed."""
+def ensure_mnist_files(root: Path, download: bool = True, dataset: Dataset = MNIST, stems=STEMS) -> None:
+    """Make sure ``stems`` (by default all four files) exist under ``root``, downloading the missing
+    ones if allowed."""
     root = Path(root).expanduser()
-    absent = missing_files(root, dataset)
+    absent = missing_files(root, dataset, stems)
     if not absent:
         return
     if not download:
@@ -104,5 +105,5 @@ def ensure_mnist_files(root: Path, download: bool = True, dataset: Dataset = MNI
         try:
             fetch_file(folder, stem, dataset)
         except OSError as exc:
-            raise UserError(missing_files_message(root, missing_files(root, dataset), f"download failed: {exc}",
+            raise UserError(missing_files_message(root, missing_files(root, dataset, stems), f"download failed: {exc}",
                                                   dataset)) from None

@@ -45,7 +45,11 @@ def confusion_matrix(true: np.ndarray, predicted: np.ndarray) -> np.ndarray:
     return np.bincount(true * NUM_CLASSES + predicted, minlength=NUM_CLASSES**2).reshape(NUM_CLASSES, NUM_CLASSES)
 
 
-def _add_model_sheet(workbook, layers: list[dict], total_params: int, header_format) -> None:
+def _add_model_sheet(workbook, layers: list[dict], architecture, header_format) -> None:
+    """The --summary table and its total, and beside it the facts 'mnist-compare' reads back
+    (model, description, layers, padding, dropout, receptive field: labels in column H)."""
+    from sheetprop.mnist.architecture import parameter_count, receptive_field
+
     sheet = workbook.add_worksheet("model")
     for col, column in enumerate(MODEL_COLUMNS):
         sheet.write_string(0, col, column, header_format)
@@ -53,7 +57,15 @@ def _add_model_sheet(workbook, layers: list[dict], total_params: int, header_for
         sheet.write_row(row, 0, [layer[column] for column in MODEL_COLUMNS])
     total_row = len(layers) + 1
     sheet.write_string(total_row, 0, "total params", header_format)
-    sheet.write_number(total_row, MODEL_COLUMNS.index("parameters"), total_params, header_format)
+    sheet.write_number(total_row, MODEL_COLUMNS.index("parameters"), parameter_count(architecture), header_format)
+    facts = [("model", architecture.name), ("description", architecture.description),
+             ("layers", str(list(architecture.layers))), ("padding", architecture.padding),
+             ("dropout", architecture.dropout), ("receptive field", receptive_field(architecture))]
+    facts_col = len(MODEL_COLUMNS) + 1  # beside the table, so the table's rows stay layers and the total
+    for row, (label, value) in enumerate(facts):
+        sheet.write_string(row, facts_col, label, header_format)
+        sheet.write(row, facts_col + 1, value)
+    sheet.set_column(facts_col, facts_col, 16)
     sheet.set_column(0, 0, 24)
     sheet.set_column(1, 1, 18)
     sheet.set_column(2, len(MODEL_COLUMNS) - 1, 15)
@@ -97,7 +109,7 @@ def _add_confusion_sheet(workbook, confusion: np.ndarray, class_names, header_fo
     return sheet
 
 
-def write_outputs(out: Path, metrics: list[dict], layers: list[dict], total_params: int,
+def write_outputs(out: Path, metrics: list[dict], layers: list[dict], architecture,
                   test_images: np.ndarray, test_labels: np.ndarray, predictions: np.ndarray,
                   class_names=MNIST.class_names, title: str = "MNIST") -> OutputPaths:
     """Write every output atomically; the PNGs go first because the workbook embeds them."""
@@ -110,10 +122,11 @@ def write_outputs(out: Path, metrics: list[dict], layers: list[dict], total_para
     with atomic_output(paths.misclassified_png) as tmp:
         plot_misclassified(test_images[wrong], test_labels[wrong], predictions[wrong], tmp, class_names=class_names)
 
+    from sheetprop.mnist.architecture import parameter_count
     from sheetprop.mnist.readme_fragment import readme_fragment
 
     with atomic_output(paths.readme) as tmp:
-        tmp.write_text(readme_fragment(metrics, layers, total_params, paths.curves_png, paths.misclassified_png,
+        tmp.write_text(readme_fragment(metrics, layers, parameter_count(architecture), paths.curves_png, paths.misclassified_png,
                                        title=title), encoding="utf-8")
     with atomic_output(paths.workbook) as tmp:
         workbook = xlsxwriter.Workbook(str(tmp), {"tmpdir": str(tmp.parent)})
@@ -122,7 +135,7 @@ def write_outputs(out: Path, metrics: list[dict], layers: list[dict], total_para
         epochs_sheet = add_metrics_sheet(workbook, metrics, name="epochs")
         # Below both the table and the two native charts (which span rows 1-31), so nothing overlaps.
         epochs_sheet.insert_image(max(len(metrics) + 3, 33), 0, str(paths.curves_png), IMAGE_SCALE)
-        _add_model_sheet(workbook, layers, total_params, header_format)
+        _add_model_sheet(workbook, layers, architecture, header_format)
         confusion_sheet = _add_confusion_sheet(workbook, confusion_matrix(test_labels, predictions), class_names,
                                                header_format, percent_format)
         confusion_sheet.insert_image(NUM_CLASSES + 3, 0, str(paths.misclassified_png), IMAGE_SCALE)

@@ -8,14 +8,16 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-DROPOUT = 0.05  # light: with ~7.6k parameters the model underfits long before it overfits
+from sheetprop.mnist.architecture import CLASSES, DEFAULT_DROPOUT, Architecture, load_architecture, stages
+
+DROPOUT = DEFAULT_DROPOUT
 
 
-def conv_block(in_channels: int, out_channels: int, dropout: float) -> nn.Sequential:
-    """3x3 valid conv, BatchNorm, ReLU, dropout: the repeating unit of the ERA-style network."""
+def conv_block(in_channels: int, out_channels: int, dropout: float, padding: int = 0) -> nn.Sequential:
+    """3x3 conv, BatchNorm, ReLU, dropout: the repeating unit of the ERA-style network."""
     return nn.Sequential(
         OrderedDict(
-            conv=nn.Conv2d(in_channels, out_channels, kernel_size=3, bias=False),  # BN supplies the bias
+            conv=nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=padding, bias=False),  # BN supplies the bias
             bn=nn.BatchNorm2d(out_channels),
             relu=nn.ReLU(),
             drop=nn.Dropout(dropout),
@@ -24,24 +26,30 @@ def conv_block(in_channels: int, out_channels: int, dropout: float) -> nn.Sequen
 
 
 class MnistNet(nn.Module):
-    """7,574 parameters; output size / receptive field after each stage in the comments."""
+    """The network of a layer list (``architecture.py``); by default today's 7,574-parameter CNN,
+    whose module names (features.block1 ... features.pool, features.squeeze ..., gap, head) every
+    layer list keeps, so checkpoints from before layer lists load unchanged."""
 
-    def __init__(self, dropout: float = DROPOUT):
+    def __init__(self, architecture: Architecture | None = None):
         super().__init__()
-        self.features = nn.Sequential(
-            OrderedDict(
-                block1=conv_block(1, 10, dropout),  # 26x26, RF 3
-                block2=conv_block(10, 16, dropout),  # 24x24, RF 5
-                # Transition: pool first (cheaper), then a 1x1 conv to mix and cut channels 16 -> 10.
-                pool=nn.MaxPool2d(2),  # 12x12, RF 6
-                squeeze=nn.Conv2d(16, 10, kernel_size=1, bias=False),
-                block3=conv_block(10, 14, dropout),  # 10x10, RF 10
-                block4=conv_block(14, 16, dropout),  # 8x8, RF 14
-                block5=conv_block(16, 16, dropout),  # 6x6, RF 18
-            )
-        )
+        self.architecture = architecture if architecture is not None else load_architecture(None)
+        modules = OrderedDict()
+        for stage in stages(self.architecture):
+            c_in, c_out = stage.in_shape[0], stage.out_shape[0]
+            if stage.kind == "conv":
+                modules[stage.module] = conv_block(c_in, c_out, self.architecture.dropout, self.architecture.padding)
+            elif stage.kind == "maxpool":
+                modules[stage.module] = nn.MaxPool2d(2)
+            elif stage.kind == "avgpool":
+                modules[stage.module] = nn.AvgPool2d(2)
+            elif stage.kind == "transition":
+                # Pool first (cheaper), then a 1x1 conv to mix and cut channels; no BN, no ReLU.
+                modules[stage.module] = nn.Conv2d(c_in, c_out, kernel_size=1, bias=False)
+            else:
+                channels = c_in
+        self.features = nn.Sequential(modules)
         self.gap = nn.AdaptiveAvgPool2d(1)  # global average pooling: no large dense layer
-        self.head = nn.Conv2d(16, 10, kernel_size=1, bias=False)
+        self.head = nn.Conv2d(channels, CLASSES, kernel_size=1, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.head(self.gap(self.features(x)))
@@ -108,7 +116,7 @@ def layer_table(model: nn.Module, image_size: int = 28) -> list[dict]:
 def to_arrays(model: MnistNet, mean: float, std: float):
     """The trained network as float64 numpy arrays (``cnn_arrays.Cnn``), BatchNorm in eval form:
     y = x·scale + shift per channel, scale = γ/√(running var + ε), shift = β − running mean·scale."""
-    from sheetprop.mnist.cnn_arrays import Cnn, ConvBlock, MaxPool, Mix
+    from sheetprop.mnist.cnn_arrays import AvgPool, Cnn, ConvBlock, MaxPool, Mix
 
     def numpy(tensor: torch.Tensor):
         return tensor.detach().to("cpu", torch.float64).numpy()
@@ -119,9 +127,12 @@ def to_arrays(model: MnistNet, mean: float, std: float):
             bn = module.bn
             scale = bn.weight.detach().double() / torch.sqrt(bn.running_var.double() + bn.eps)
             shift = bn.bias.detach().double() - bn.running_mean.double() * scale
-            layers.append(ConvBlock(name, numpy(module.conv.weight), numpy(scale), numpy(shift)))
+            padding = module.conv.padding[0]
+            layers.append(ConvBlock(name, numpy(module.conv.weight), numpy(scale), numpy(shift), padding))
         elif isinstance(module, nn.MaxPool2d):
             layers.append(MaxPool(name, int(module.kernel_size)))
+        elif isinstance(module, nn.AvgPool2d):
+            layers.append(AvgPool(name, int(module.kernel_size)))
         elif isinstance(module, nn.Conv2d) and module.kernel_size == (1, 1):
             layers.append(Mix(name, numpy(module.weight)[:, :, 0, 0]))
         else:

@@ -2,7 +2,8 @@
 
 Sheets: ``predict`` (the digit cell, the 28x28 pixel grid, P(0)…P(9), the prediction), ``input``
 (the normalised pixels), one sheet per layer (each channel's feature map as a grid of formulas,
-the layer's kernels and BatchNorm scale/shift as cells those formulas reference), ``head`` (global
+the layer's kernels and BatchNorm scale/shift as cells those formulas reference; 3x3 convolutions
+with or without zero padding, max and average pools, 1x1 transitions), ``head`` (global
 average pooling, the 1x1 head, softmax), ``digits`` (the test images the grid reads by index) and
 ``model`` (what each sheet is, with receptive fields). Formulas use only SUMPRODUCT, MAX, AVERAGE,
 EXP, SUM, INDEX and MATCH, which every Excel, LibreOffice and Gnumeric know. No torch here: the
@@ -22,8 +23,9 @@ from xlsxwriter.utility import quote_sheetname, xl_range, xl_range_abs, xl_rowco
 
 from sheetprop.atomic import atomic_output
 from sheetprop.errors import UserError
-from sheetprop.mnist.cnn_arrays import Cnn, ConvBlock, MaxPool, Mix, forward
+from sheetprop.mnist.cnn_arrays import AvgPool, Cnn, ConvBlock, MaxPool, Mix, forward
 from sheetprop.fast_worksheet import StepsWorksheet
+from sheetprop.mnist.workbook_budget import check_workbook_budget
 
 EXCEL_FORMULA_LIMIT = 8192
 PREDICT, INPUT, HEAD, DIGITS, MODEL = "predict", "input", "head", "digits", "model"
@@ -47,6 +49,9 @@ class Grid:
         return (f"{quote_sheetname(self.sheet)}!"
                 f"{xl_range(self.top + i, self.left + j, self.top + i + size - 1, self.left + j + size - 1)}")
 
+    def rect(self, top: int, left: int, bottom: int, right: int) -> str:
+        return f"{quote_sheetname(self.sheet)}!{xl_range(self.top + top, self.left + left, self.top + bottom, self.left + right)}"
+
     def whole(self, height: int, width: int) -> str:
         return f"{quote_sheetname(self.sheet)}!{xl_range(self.top, self.left, self.top + height - 1, self.left + width - 1)}"
 
@@ -60,9 +65,10 @@ def choose_digits(labels: np.ndarray, predictions: np.ndarray, first: int = 100,
 
 def write_model_workbook(path: Path, cnn: Cnn, images: np.ndarray, labels: np.ndarray,
                          indices: Sequence[int], digit: int, class_names: Sequence[str],
-                         layer_rows: Sequence[dict], title: str = "MNIST") -> dict:
+                         layer_rows: Sequence[dict], title: str = "MNIST", name: str = "this network") -> dict:
     """Write the workbook atomically; ``indices`` are the test images offered on the digits sheet,
     ``digit`` the one shown first. Returns sizes: {"cells": formula cells, "sheets": n}."""
+    check_workbook_budget(cnn, name)  # before any cell: a refused network costs nothing
     indices = [int(k) for k in indices]
     if digit not in indices:
         raise UserError(f"digit {digit} is not among the test images offered ({indices[0]}…)")
@@ -99,6 +105,9 @@ class _Writer:
         }
         n = len(self.class_names)
         self.probability_cells = [(4 + k, 1) for k in range(n)]  # B5…: P(k), on the predict sheet
+        # The head sheet: head weights in columns B… (one per channel), then logit, e^, P.
+        self.logit_col = max(17, cnn.head.shape[1] + 1)
+        self.probability_col = self.logit_col + 3
 
     # --- helpers -----------------------------------------------------------------------------
 
@@ -158,7 +167,7 @@ class _Writer:
             sheet.write_string(row, col + 1, name, f["text"])
             sheet.write_string(row, 0, f"P({k})" if name == str(k) else f"P({k}) {name}", f["label"])
             # Written by the head sheet's formulas; here a link, so the answer sits beside the digit.
-            self.formula(sheet, row, col, f"={HEAD}!{xl_rowcol_to_cell(6 + k, 20)}",
+            self.formula(sheet, row, col, f"={HEAD}!{xl_rowcol_to_cell(6 + k, self.probability_col)}",
                          activations.probabilities[k], f["prob"])
         sheet.set_column(0, 0, 16)
         sheet.set_column(1, 1, 10)
@@ -213,10 +222,13 @@ class _Writer:
         f = self.formats
         sheet = self.book.add_worksheet(layer.name, worksheet_class=StepsWorksheet)
         channels, height, width = output.shape
+        padded = " (zero padding: at the edges the window and the kernel are both cut to the image)" \
+            if isinstance(layer, ConvBlock) and layer.padding else ""
         descriptions = {
-            ConvBlock: f"3x3 convolution over {len(inputs)} channels, BatchNorm (scale, shift), ReLU: "
+            ConvBlock: f"3x3 convolution over {len(inputs)} channels{padded}, BatchNorm (scale, shift), ReLU: "
                        "MAX(0, (Σ SUMPRODUCT(window, kernel))·scale + shift)",
             MaxPool: "2x2 max-pooling: MAX of each 2x2 window",
+            AvgPool: "2x2 average pooling: AVERAGE of each 2x2 window",
             Mix: f"1x1 convolution: each channel a weighted sum of the {len(inputs)} channels below",
         }
         sheet.write_string(0, 0, f"{layer.name}: {descriptions[type(layer)]} → {channels}×{height}×{width}",
@@ -228,7 +240,7 @@ class _Writer:
             sheet.write_string(top - 1, 0, f"channel {k}", f["label"])
             grid = Grid(layer.name, top, 1)
             grids.append(grid)
-            cell_formula = self.channel_formula(layer, k, inputs, top, params_left)
+            cell_formula = self.channel_formula(layer, k, inputs, top, params_left, in_shape)
             for i in range(height):
                 for j in range(width):
                     self.formula(sheet, top + i, 1 + j, cell_formula(i, j), output[k, i, j], f["map"])
@@ -256,17 +268,32 @@ class _Writer:
             for c in range(layer.weights.shape[1]):
                 sheet.write_number(top, left + c, layer.weights[k, c], f["weight"])
 
-    def channel_formula(self, layer, k: int, inputs: list[Grid], top: int, left: int):
+    def channel_formula(self, layer, k: int, inputs: list[Grid], top: int, left: int, in_shape=(28, 28)):
         """The function (i, j) -> formula of output channel k, whose parameters sit at (top, left)."""
         if isinstance(layer, ConvBlock):
-            kernels = [xl_range_abs(top, left + 4 * c, top + 2, left + 4 * c + 2) for c in range(len(inputs))]
             scale = xl_rowcol_to_cell(top - 1, left + 2, True, True)
             shift = xl_rowcol_to_cell(top - 1, left + 6, True, True)
-            return lambda i, j: "=MAX(0,({})*{}+{})".format(
-                "+".join(f"SUMPRODUCT({grid.window(i, j, 3)},{kernel})" for grid, kernel in zip(inputs, kernels)),
-                scale, shift)
-        if isinstance(layer, MaxPool):
-            return lambda i, j: f"=MAX({inputs[k].window(i * layer.size, j * layer.size, layer.size)})"
+            height, width, pad = in_shape[0], in_shape[1], layer.padding
+
+            def conv(i: int, j: int) -> str:
+                # Zero padding without padding cells: the 3x3 window is cut to the map, and the
+                # kernel to the same rows and columns (the cut-off products are zero anyway).
+                r0, c0 = max(0, i - pad), max(0, j - pad)
+                r1, c1 = min(height - 1, i - pad + 2), min(width - 1, j - pad + 2)
+                a0, b0, a1, b1 = r0 - (i - pad), c0 - (j - pad), r1 - (i - pad), c1 - (j - pad)
+                if (r0, c0, r1, c1) == (i - pad, j - pad, i - pad + 2, j - pad + 2):
+                    windows = [grid.window(r0, c0, 3) for grid in inputs]
+                else:
+                    windows = [grid.rect(r0, c0, r1, c1) for grid in inputs]
+                kernels = [xl_range_abs(top + a0, left + 4 * c + b0, top + a1, left + 4 * c + b1)
+                           for c in range(len(inputs))]
+                return "=MAX(0,({})*{}+{})".format(
+                    "+".join(f"SUMPRODUCT({w},{kernel})" for w, kernel in zip(windows, kernels)), scale, shift)
+
+            return conv
+        if isinstance(layer, (MaxPool, AvgPool)):
+            function = "MAX" if isinstance(layer, MaxPool) else "AVERAGE"
+            return lambda i, j: f"={function}({inputs[k].window(i * layer.size, j * layer.size, layer.size)})"
         if isinstance(layer, Mix):
             weights = [xl_rowcol_to_cell(top, left + c, True, True) for c in range(len(inputs))]
             return lambda i, j: "=" + "+".join(f"{w}*{grid.cell(i, j)}" for w, grid in zip(weights, inputs))
@@ -285,10 +312,11 @@ class _Writer:
             self.formula(sheet, 3, 1 + c, f"=AVERAGE({grid.whole(height, width)})", activations.pooled[c], f["map"])
         pooled = xl_range_abs(3, 1, 3, channels)
         sheet.write_string(5, 0, "head weights", f["label"])
-        for col, text in ((17, "logit"), (18, "e^(logit − max)"), (20, "P")):
+        logit, exp, prob = self.logit_col, self.logit_col + 1, self.probability_col
+        for col, text in ((logit, "logit"), (exp, "e^(logit − max)"), (prob, "P")):
             sheet.write_string(5, col, text, f["label"])
-        logits = xl_range_abs(6, 17, 6 + classes - 1, 17)
-        exps = xl_range_abs(6, 18, 6 + classes - 1, 18)
+        logits = xl_range_abs(6, logit, 6 + classes - 1, logit)
+        exps = xl_range_abs(6, exp, 6 + classes - 1, exp)
         shifted = np.exp(activations.logits - activations.logits.max())
         for k in range(classes):
             row = 6 + k
@@ -296,12 +324,12 @@ class _Writer:
             for c in range(channels):
                 sheet.write_number(row, 1 + c, self.cnn.head[k, c], f["weight"])
             weights = xl_range(row, 1, row, channels)
-            self.formula(sheet, row, 17, f"=SUMPRODUCT({pooled},{weights})", activations.logits[k], f["map"])
-            self.formula(sheet, row, 18, f"=EXP({xl_rowcol_to_cell(row, 17)}-MAX({logits}))", shifted[k], f["map"])
-            self.formula(sheet, row, 20, f"={xl_rowcol_to_cell(row, 18)}/SUM({exps})",
+            self.formula(sheet, row, logit, f"=SUMPRODUCT({pooled},{weights})", activations.logits[k], f["map"])
+            self.formula(sheet, row, exp, f"=EXP({xl_rowcol_to_cell(row, logit)}-MAX({logits}))", shifted[k], f["map"])
+            self.formula(sheet, row, prob, f"={xl_rowcol_to_cell(row, exp)}/SUM({exps})",
                          activations.probabilities[k], f["prob"])
         sheet.set_column(0, 0, 18)
-        sheet.set_column(1, 20, 7)
+        sheet.set_column(1, prob, 7)
 
     def digits_sheet(self, images, labels, indices) -> None:
         f = self.formats
@@ -345,7 +373,8 @@ class _Writer:
 
 def write_for_model(out: Path, model, dataset, images, labels, predictions, digit: int | None = None):
     """The model workbook of a trained torch model: what both 'mnist' and 'mnist-sheet' write."""
-    from sheetprop.mnist.model import layer_table, to_arrays  # torch: only once a model is in hand
+    from sheetprop.mnist.architecture import layer_rows
+    from sheetprop.mnist.model import to_arrays  # torch: only once a model is in hand
 
     offered = choose_digits(labels, predictions)
     if digit is None:
@@ -355,5 +384,6 @@ def write_for_model(out: Path, model, dataset, images, labels, predictions, digi
             raise UserError(f"--digit {digit} is not a test image index (0 to {len(labels) - 1})")
         offered.append(digit)
     sizes = write_model_workbook(out, to_arrays(model, dataset.mean, dataset.std), images, labels, offered, digit,
-                                 dataset.class_names, layer_table(model), dataset.title)
+                                 dataset.class_names, layer_rows(model.architecture), dataset.title,
+                                 f"model {model.architecture.name}")
     return out, {**sizes, "digit": digit, "offered": len(offered)}

@@ -19,7 +19,8 @@ of live formulas: a predict sheet with the digit's index and its 28x28 pixel gri
 the prediction; one sheet per layer with every feature map, the kernels and the BatchNorm
 scale/shift as cells; the head and softmax; the test images offered (the first 100 and up to 20
 more that the model gets wrong). Type another index, or draw over the pixels, and every layer
-recomputes. The test images come from the dataset folder, as for 'sheetprop mnist'."""
+recomputes. The network is the one the checkpoint records (any --model). The test images come
+from the dataset folder, as for 'sheetprop mnist'; only the two test files are needed."""
 
 
 def add_parser(commands) -> None:
@@ -44,9 +45,9 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from sheetprop.mnist.batches import DeviceSplit
-    from sheetprop.mnist.checkpoint import load_checkpoint
-    from sheetprop.mnist.data import load_mnist
-    from sheetprop.mnist.datasets import default_data_folder, get_dataset
+    from sheetprop.mnist.checkpoint import architecture_of, load_checkpoint
+    from sheetprop.mnist.data import load_test_set
+    from sheetprop.mnist.datasets import TEST_STEMS, default_data_folder, get_dataset
     from sheetprop.mnist.download import ensure_mnist_files
     from sheetprop.mnist.model import MnistNet
     from sheetprop.mnist.model_workbook import write_for_model
@@ -55,18 +56,18 @@ def run(args: argparse.Namespace) -> int:
     runtime.configure_cpu_threads()
     cpu = torch.device("cpu")
     state = load_checkpoint(args.checkpoint, cpu, what="mnist-sheet")
-    model = MnistNet()
+    model = MnistNet(architecture_of(state, args.checkpoint))  # the network the checkpoint recorded
     try:
         model.load_state_dict(state["model"])
     except (RuntimeError, KeyError, TypeError) as exc:
         raise UserError(f"{args.checkpoint} does not hold this CNN's weights: {str(exc).splitlines()[0]}") from None
     dataset = get_dataset(args.dataset or state.get("settings", {}).get("dataset", "mnist"))
     folder = args.data if args.data is not None else default_data_folder(dataset, DEFAULT_DATA)
-    ensure_mnist_files(folder, download=not args.no_download, dataset=dataset)
-    data = load_mnist(folder, dataset)
-    test = DeviceSplit.from_numpy(data.test_images, data.test_labels, cpu, dataset.mean, dataset.std)
+    ensure_mnist_files(folder, download=not args.no_download, dataset=dataset, stems=TEST_STEMS)
+    test_images, test_labels = load_test_set(folder, dataset)  # the test digits are all a workbook shows
+    test = DeviceSplit.from_numpy(test_images, test_labels, cpu, dataset.mean, dataset.std)
     predictions = evaluate(model, test)["predictions"].numpy()
-    path, sizes = write_for_model(out, model, dataset, data.test_images, data.test_labels, predictions, args.digit)
+    path, sizes = write_for_model(out, model, dataset, test_images, test_labels, predictions, args.digit)
     print(f"wrote {path}: {sizes['sheets']} sheets, {sizes['cells']:,} formula cells; "
           f"digit {sizes['digit']} shown, {sizes['offered']} test images offered")
     return 0
