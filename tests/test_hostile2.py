@@ -573,5 +573,5 @@ def test_mnist_training_that_diverges_stops_and_says_so(tmp_path):
     train = DeviceSplit.from_numpy(data.train_images, data.train_labels, cpu)
     test = DeviceSplit.from_numpy(data.test_images, data.test_labels, cpu)
     with pytest.raises(UserError, match="diverged"):
-        fit(train, test, TrainSettings(epochs=2, batch_size=16, lr=1e4, seed=7), checkpoint=tmp_path / "c.pt")
+        fit(train, test, TrainSettings(epochs=2, batch_size=16, lr=1e8, seed=7), checkpoint=tmp_path / "c.pt")
     assert not (tmp_path / "c.pt").exists()  # no checkpoint of NaN weights

@@ -8,6 +8,7 @@ import openpyxl
 from openpyxl.utils.cell import range_boundaries
 import pytest
 
+from sheetprop.mnist.architecture import load_architecture
 from sheetprop.mnist.export import MODEL_COLUMNS, write_outputs
 from sheetprop.mnist.figures import curves_figure
 
@@ -41,14 +42,14 @@ def _outputs(tmp_path):
     labels = np.arange(40) % 10
     predictions = labels.copy()
     predictions[[3, 13, 25]] = [5, 5, 1]  # three errors: 3→5 twice, 5→1 once
-    return write_outputs(tmp_path / "mnist.xlsx", metrics(2), LAYERS, 1090, images, labels, predictions)
+    return write_outputs(tmp_path / "mnist.xlsx", metrics(2), LAYERS, load_architecture(None), images, labels, predictions)
 
 
 def test_total_params_sits_in_the_parameters_column(tmp_path):
     paths = _outputs(tmp_path)
     sheet = openpyxl.load_workbook(paths.workbook)["model"]
     total = next(row for row in sheet.iter_rows() if row[0].value == "total params")
-    assert total[MODEL_COLUMNS.index("parameters")].value == 1090
+    assert total[MODEL_COLUMNS.index("parameters")].value == 7_574  # the default network's, as the course gives it
     assert total[MODEL_COLUMNS.index("type")].value is None
 
 
@@ -77,6 +78,6 @@ def test_readme_fragment_shows_the_run(tmp_path):
     assert "| 1 | 0.5000 | 81.85 | 0.4000 | 86.00 |" in text
     assert "| 2 | 0.2500 | 82.85 | 0.2000 | 87.00 |" in text
     assert "| features.block1.conv | Conv2d | 8x26x26 | 80 | 3 |" in text
-    assert "**1,090**" in text
+    assert "**7,574**" in text
     csv = paths.metrics_csv.read_text().splitlines()
     assert csv[1].split(",")[2] == "81.85"

@@ -173,7 +173,8 @@ def test_the_model_sheet_is_the_summary_table(small_run):
     header = list(rows[0][:6])
     assert header == ["layer", "type", "output_shape", "parameters", "receptive_field", "jump"]
     table = {row[0]: row for row in rows[1:] if row[0] and row[0].startswith(("features.", "gap", "head"))}
-    facts = {row[0]: row[1] for row in rows[1:] if row[0] and not row[0].startswith(("features.", "gap", "head"))}
+    # The total under the table's parameters column; the facts beside the table, in H and I.
+    facts = {row[0]: row[3] for row in rows[1:] if row[0] == "total params"}
     facts.update({row[7]: row[8] for row in rows if len(row) > 8 and row[7]})
     network = MnistNet(load_architecture(str(out.parent.parent / "small.toml")))
     trainable = sum(p.numel() for p in network.parameters() if p.requires_grad)

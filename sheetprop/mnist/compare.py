@@ -84,11 +84,16 @@ def read_run(path: Path, sheet: str) -> Run:
             raise UserError(f"mnist-compare: {path} has no epochs")
         facts = {}
         if "model" in book.sheetnames:
-            # Labels in column A (the total under the table) and H (the facts beside it), values to their right.
+            # The facts beside the table: labels in column H, values to their right; the total
+            # under the table, in its parameters column.
+            from sheetprop.mnist.export import MODEL_COLUMNS
+
+            parameters = MODEL_COLUMNS.index("parameters")
             for line in book["model"].iter_rows(values_only=True, max_col=9):
-                for col in (0, 7):
-                    if len(line) > col + 1 and isinstance(line[col], str):
-                        facts.setdefault(line[col].strip(), line[col + 1])
+                if line and line[0] == "total params" and len(line) > parameters:
+                    facts.setdefault("total params", line[parameters])
+                if len(line) > 8 and isinstance(line[7], str):
+                    facts.setdefault(line[7].strip(), line[8])
     finally:
         book.close()
 
