@@ -47,14 +47,12 @@ class NetworkJudge:
         self.graph, self.network = graph, network
         self.neuron_cells = {n.net for n in network.neurons} | {n.act for n in network.neurons}
         rng = random.Random(0)
-        givens: dict[Key, float] = {}
-        for key in network.inputs:
-            givens[key] = rng.uniform(0.05, 1.0)
         self.points: list[dict[Key, float]] = []
         for _ in range(POINTS):
-            base = {k: rng.uniform(0.05, 1.0) for k in network.inputs if k in graph.numbers}
-            base |= {k: rng.uniform(-1.0, 1.0) for k in network.weights if k in graph.numbers}
-            base |= {k: rng.uniform(0.05, 0.95) for k in network.targets.values() if k in graph.numbers}
+            # In a fixed order (sets of cells iterate in a different one in every process).
+            base = {k: rng.uniform(0.05, 1.0) for k in sorted(network.inputs) if k in graph.numbers}
+            base |= {k: rng.uniform(-1.0, 1.0) for k in sorted(network.weights) if k in graph.numbers}
+            base |= {k: rng.uniform(0.05, 0.95) for k in sorted(network.targets.values()) if k in graph.numbers}
             for key in graph.numbers:  # typed copies of a given take its value
                 root = graph.root(key)
                 if root != key and root in base:
@@ -148,10 +146,13 @@ class NetworkJudge:
         g = self.quantities.get(f"∂E/∂{weight[1]}")
 
         def test(values: list[float]) -> bool:
-            if g is None:
+            # new = w − c·g for one c > 0, held to the size of w: c·g may be a millionth of w,
+            # and w − new then keeps only the last digits of each.
+            if g is None or not any(abs(x) > 1e-12 for x in g):
                 return False
-            ratios = [(a - b) / c for a, b, c in zip(w, values, g) if abs(c) > 1e-12]
-            return len(ratios) >= 2 and ratios[0] > 0 and all(_agree(r, ratios[0]) for r in ratios)
+            k = max(range(len(g)), key=lambda i: abs(g[i]))
+            c = (w[k] - values[k]) / g[k]
+            return c > 0 and all(_agree(new, old - c * grad) for new, old, grad in zip(values, w, g))
         return test
 
     def _judge_cell(self, key: Key, test, role: str, depth: int) -> None:
