@@ -165,14 +165,19 @@ def read_workbook(path, record: dict | None = None) -> Audit:
             formulas, values = _open(recalculated)
         audit = _read_tables(path, formulas, values, record)
         audit.recalculated = True
-    if not audit.tables:
-        # No labelled table: a network laid out a neuron or a weight a row, or a sheet per step,
-        # is read from its formulas (only here, so a labelled table costs nothing more).
+    if not audit.tables and not audit.skipped:
+        # No labelled table, nor one that cannot be checked (its reason stands): a network laid
+        # out a neuron or a weight a row, or a sheet per step, is read from its formulas (only
+        # here, so a labelled table costs nothing more).
         from sheetprop.check.formula_graph_judge import judge_workbook
 
-        audit.graphs = judge_workbook((formulas, values))
+        try:
+            audit.graphs = judge_workbook((formulas, values))
+        except (ArithmeticError, LookupError, RecursionError, TypeError, ValueError, AttributeError):
+            audit.graphs = []  # a workbook this reading cannot follow: no table found, as before
         if audit.graphs:
             return audit
+    if not audit.tables:
         why = "; ".join(audit.skipped) if audit.skipped else (
             "no sheet has a header row with columns such as i1, w1, E_total and ∂E/∂w1")
         raise UserError(f"no backpropagation table found in {path.name}: {why}")
