@@ -19,10 +19,14 @@ from dataclasses import dataclass, field
 
 from sheetprop import engine
 from sheetprop.check import formulas
-from sheetprop.check.audit import as_number
+from openpyxl.utils import get_column_letter
+
+from sheetprop.check.audit import as_number, present_rows
 
 Key = tuple[str, str]  # (sheet, "A1")
 POINTS = 4
+# How far a sheet is read for a network: the exercise is a few dozen cells, a sheet per step.
+MAX_ROWS, MAX_COLUMNS = 2000, 200
 _CELL = re.compile(r"([A-Z]{1,3})(\d+)")
 _UPDATE = re.compile(r"^=\s*\(?\s*(?:'((?:[^']|'')+)'!|([A-Za-z_][\w.]*)!)?\$?([A-Z]{1,3})\$?(\d+)\s*[-+]")
 
@@ -76,12 +80,12 @@ class Graph:
         self.numbers: dict[Key, float] = {}
         for sheet in formula_book.worksheets:
             values = value_book[sheet.title]
-            for r in range(1, min(sheet.max_row, 2000) + 1):
-                for c in range(1, min(sheet.max_column, 200) + 1):
-                    content = sheet.cell(r, c).value
-                    if content is None:
+            for row in present_rows(sheet, 1, min(sheet.max_row, MAX_ROWS)):
+                for found in row:
+                    r, c, content = found.row, found.column, found.value
+                    if content is None or c > MAX_COLUMNS:
                         continue
-                    key = (sheet.title, sheet.cell(r, c).coordinate)
+                    key = (sheet.title, f"{get_column_letter(c)}{r}")
                     if hasattr(content, "text"):
                         content = content.text
                     if isinstance(content, str) and content.startswith("="):
