@@ -271,15 +271,21 @@ def _network(graph: Graph, group: list[Neuron], neuron_cells) -> GraphNetwork | 
     return network
 
 
-def _feed_row(network: GraphNetwork) -> tuple[str, str] | None:
-    rows = Counter((w[0], _CELL.fullmatch(w[1]).group(2)) for w in network.weights | set(network.inputs))
-    return rows.most_common(1)[0][0] if rows else None
+def _feed_row(graph: Graph, network: GraphNetwork) -> tuple[str, str] | None:
+    """The row that holds the typed inputs and weights, where one row holds most of them (a feed
+    row, as opposed to a weight a row or a sheet per step)."""
+    typed = sorted(k for k in network.weights | set(network.inputs) if k in graph.numbers)
+    rows = Counter((k[0], _CELL.fullmatch(k[1]).group(2)) for k in typed)
+    if not rows:
+        return None
+    row, count = rows.most_common(1)[0]
+    return row if count >= 3 and 2 * count >= len(typed) else None
 
 
 def _alias_typed_copies(graph: Graph, network: GraphNetwork) -> None:
     """A row that types the forward row's inputs and weights again (a "back" row the updates
     start from) holds copies of them: each typed cell equal to the forward row's cell above it."""
-    feed = _feed_row(network)
+    feed = _feed_row(graph, network)
     if feed is None:
         return
     sheet, row = feed
@@ -299,7 +305,7 @@ def _orphans(graph: Graph, network: GraphNetwork) -> set[Key]:
     no sum reads."""
     from openpyxl.utils import column_index_from_string
 
-    feed = _feed_row(network)
+    feed = _feed_row(graph, network)
     if feed is None:
         return set()
     column = lambda key: column_index_from_string(_CELL.fullmatch(key[1]).group(1))  # noqa: E731

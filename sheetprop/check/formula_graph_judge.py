@@ -23,6 +23,9 @@ from sheetprop.check.report import Finding, Score, SheetScore
 
 TOLERANCE = 1e-9
 MAX_DEPTH = 8
+# Substitutions tried per network before pairs are no longer tried: a sheet wrong everywhere
+# (a hundred cells, each with two of a hundred roles) is then named cell by cell, in seconds.
+MAX_TRIALS = 100_000
 
 
 def _agree(a: float, b: float) -> bool:
@@ -62,6 +65,7 @@ class NetworkJudge:
         self.quantities = self._quantities()
         self.findings: dict[Key, Finding] = {}
         self.judged: set[Key] = set()
+        self.trials = 0
 
     def value(self, key: Key) -> list[float]:
         return [p.get(key, 0.0) for p in self.points]
@@ -166,6 +170,8 @@ class NetworkJudge:
             return
         labels = list(self.quantities)
         for count in (1, 2):
+            if count == 2 and self.trials > MAX_TRIALS:
+                break
             solutions = [dict(zip(chosen, meant)) for chosen in itertools.combinations(refs, count)
                          for meant in itertools.product(labels, repeat=count)
                          if test(self._substituted(expr, refs, dict(zip(chosen, meant))))]
@@ -206,6 +212,7 @@ class NetworkJudge:
         return ""
 
     def _substituted(self, expr, refs, meant: dict[Key, str]) -> list[float]:
+        self.trials += 1
         out = []
         for k, p in enumerate(self.points):
             env = {name(r): (self.quantities[meant[r]][k] if r in meant else p.get(r, 0.0)) for r in refs}
