@@ -168,3 +168,29 @@ def test_a_hancom_office_file_opens(capsys):
     # 56 (Hancom Office "Cell", x:-prefixed XML): opened, not "cannot read … IndexError".
     main(["check", str(wild("56"))])
     assert "cannot read" not in capsys.readouterr().err
+
+
+# The files without a labelled table, read from their formulas alone (formula_graph): the cells
+# where each slip enters, and nothing else.
+FROM_FORMULAS = {
+    # 2-2-1 on XOR, a weight a row, per-neuron biases: σ′ of the other hidden neuron in the rows of
+    # x2→h1 and x1→h2 (R5, R6); the bias updates read η from $O4, an updated weight (V8, V9).
+    "56": {("시트1", "R5"), ("시트1", "R6"), ("시트1", "V8"), ("시트1", "V9")},
+    # 2-4-1, one step: the output's sum reads the hidden sums where their sigmoids belong (AB4);
+    # N4 reads w7 where w4 belongs (Y4), which changes no value (its input is 0): a wrong reference.
+    "57": {("Planilha1", "AB4"), ("Planilha1", "Y4")},
+}
+
+
+@pytest.mark.parametrize("prefix", sorted(FROM_FORMULAS))
+def test_networks_without_a_labelled_table_are_read_from_their_formulas(prefix, capsys):
+    code, report = run(wild(prefix), capsys)
+    assert code == 1
+    assert {(f["sheet"], f["cell"]) for f in report["findings"]} == FROM_FORMULAS[prefix]
+    assert any("read from the formulas alone" in note for note in report["notes"])
+
+
+def test_the_wrong_weight_that_changes_no_value_is_a_wrong_reference(capsys):
+    _, report = run(wild("57"), capsys)
+    (y4,) = [f for f in report["findings"] if f["cell"] == "Y4"]
+    assert y4["kind"] == "wrong reference" and "J4 where G4 belongs" in y4["message"]

@@ -98,6 +98,9 @@ class Audit:
     skipped: list[str]        # sheets that look like the exercise but cannot be checked, and why
     recalculated: bool        # the file had no cached values and LibreOffice computed them
     record: dict | None = None  # the workbook's own _sheetprop record, if it has one
+    # Where no sheet has a labelled table: the networks read from the formulas alone, each as
+    # (network, findings, score) (``formula_graph_judge``).
+    graphs: list = field(default_factory=list)
 
 
 def as_number(value) -> float | None:
@@ -165,6 +168,18 @@ def read_workbook(path, record: dict | None = None) -> Audit:
             formulas, values = _open(recalculated)
         audit = _read_tables(path, formulas, values, record)
         audit.recalculated = True
+    if not audit.tables and not audit.skipped:
+        # No labelled table, nor one that cannot be checked (its reason stands): a network laid
+        # out a neuron or a weight a row, or a sheet per step, is read from its formulas (only
+        # here, so a labelled table costs nothing more).
+        from sheetprop.check.formula_graph_judge import judge_workbook
+
+        try:
+            audit.graphs = judge_workbook((formulas, values))
+        except (ArithmeticError, LookupError, RecursionError, TypeError, ValueError, AttributeError):
+            audit.graphs = []  # a workbook this reading cannot follow: no table found, as before
+        if audit.graphs:
+            return audit
     if not audit.tables:
         why = "; ".join(audit.skipped) if audit.skipped else (
             "no sheet has a header row with columns such as i1, w1, E_total and ∂E/∂w1")

@@ -91,6 +91,12 @@ def check_workbook(path, tolerance: float = DEFAULT_TOLERANCE, key: dict | None 
             report.scores.append(owed_in_full(score_table(table, table_check, findings), record))
         else:
             report.notes.append(f"sheet {table.sheet!r} is not one of the exercise's sheets: checked, not scored")
+    for network, findings, score in audit.graphs:  # read from the formulas alone (formula_graph)
+        report.sheets.append((network.sheet, 1))
+        report.notes.append(f"sheet {network.sheet!r}: no labelled table; the network was read from the "
+                            f"formulas alone ({network.describe()})")
+        report.findings.extend(findings)
+        report.scores.append(score)
     if record is not None:
         report.scores.extend(missing_sheet_scores(record, {t.sheet for t in audit.tables}, report.notes))
     return report
