@@ -243,5 +243,8 @@ def values_at(expr: Expr, points: list[dict[str, float]]) -> list[float] | None:
         return None
 
 
-def same_function(a: list[float] | None, b: list[float] | None) -> bool:
-    return a is not None and b is not None and all(agree(x, y) for x, y in zip(a, b))
+def same_function(a: list[float] | None, b: list[float] | None, tolerance: float = SYMBOLIC_TOLERANCE) -> bool:
+    """Two expressions' values at the random points agree, to ``tolerance`` relative (never
+    tighter than float rounding, SYMBOLIC_TOLERANCE)."""
+    tolerance = max(tolerance, SYMBOLIC_TOLERANCE)
+    return a is not None and b is not None and all(agree(x, y, tolerance) for x, y in zip(a, b))

@@ -22,7 +22,7 @@ from sheetprop.check.audit import Audit, Cell, Table, read_workbook, references
 from sheetprop.check.hints import absolute, as_read, find_hint, same_kind_swap, student_name, update_rule
 from sheetprop.check.report import Finding, Report, relative_error, score_table
 from sheetprop.engine import Expr, var
-from sheetprop.check.formula_judge import (SYMBOLIC_TOLERANCE, TableFormulas, helper_variable, location,
+from sheetprop.check.formula_judge import (SYMBOLIC_TOLERANCE, TableFormulas, agree, helper_variable, location,
                                            random_points, same_function, values_at, variables)
 from sheetprop.check import infer
 from sheetprop.check.helpers import HelperRoles
@@ -314,15 +314,23 @@ class TableCheck:
                 message = "disagrees with the chain rule applied to the cells it depends on"
             return self._finding(cell, label, "wrong update" if update else "wrong formula", want,
                                  message, hint=hint, chain_rule=chain_rule, reads=shown)
-        # The number agrees. A formula that reads other cells than the chain rule needs (t1 for
-        # t2) agrees only by coincidence; one that reads the right cells and differs within the
-        # tolerance the user allowed, or that reads typed numbers outside the table, is let be.
+        # The number agrees, and a formula is judged by what it computes all the same: one that
+        # reads other cells than the chain rule needs (t1 for t2) agrees only by coincidence, one
+        # that reads the right cells but computes another function of them (EXP(h1) for EXP(−h1))
+        # agrees by coincidence or shows a value saved before it was changed. Let be: one within
+        # the tolerance the user allowed, and one that reads typed numbers outside the table
+        # (those hold in this workbook only, so the random points cannot judge it).
         if reading is not None:
             if reading.read_constants:
                 return None
             used, needed = reading.reads, variables(right)
             if used == needed:
-                return None
+                if computes is None or same_function(computes, right_values, self.tolerance):
+                    return None
+                return self._finding(cell, label, "wrong update" if update else "wrong formula", want,
+                                     self._agrees_only_here(reading.expr, values, cell.number),
+                                     hint=self._formula_hint(right, reading.expr, computes, lhs),
+                                     chain_rule=chain_rule, reads=shown)
             swap = same_kind_swap(used, needed)
             detail = (f"uses {student_name(swap[0])} where {label} needs {student_name(swap[1])}" if swap else
                       f"reads {', '.join(map(student_name, sorted(used)))} where the chain rule reads "
@@ -336,6 +344,23 @@ class TableCheck:
                              f"{detail} (the value agrees only because they hold the same number in this row)",
                              hint=(self._formula_hint(right, reading.expr, computes, lhs) if computes is not None else None),
                              chain_rule=chain_rule, reads=shown)
+
+    @staticmethod
+    def _agrees_only_here(expr: Expr, values: dict | None, saved: float) -> str:
+        """Why a formula computing another function shows the chain rule's number: its saved value
+        is stale (the formula gives another number from this row's cells), or the row's numbers
+        make the two coincide."""
+        message = "computes another function of the cells it reads than the chain rule"
+        try:
+            gives = engine.evaluate([expr], values)[0] if values is not None else None
+        except (KeyError, TypeError):
+            gives = None
+        if gives is None:
+            return message + "; its saved number agrees, but not what it computes"
+        if agree(gives, saved, SYMBOLIC_TOLERANCE):
+            return message + "; the two agree in this row only by coincidence of its numbers"
+        return (message + f"; the number saved in the cell agrees, but the formula gives {gives:.15g} "
+                "from this row's cells (the saved value is stale)")
 
     def _blame_helper(self, label: str, cell: Cell, right_values, values: dict | None):
         """When the cell is right with one helper column it reads taken for a quantity of the
