@@ -59,8 +59,19 @@ def agree(a: float, b: float, tolerance: float = SYMBOLIC_TOLERANCE) -> bool:
     return abs(a - b) <= tolerance * max(abs(a), abs(b)) + ABSOLUTE_FLOOR
 
 
+_VARIABLES: dict[Expr, frozenset[str]] = {}
+MAX_CACHED_VARIABLES = 50_000
+
+
 def variables(expr: Expr) -> frozenset[str]:
-    return frozenset(n.payload for n in engine.topological_order([expr]) if n.op == "var")
+    """The names of the variables ``expr`` reads; once per expression (they are interned), since
+    every cell of a column asks it of the same one."""
+    found = _VARIABLES.get(expr)
+    if found is None:
+        if len(_VARIABLES) >= MAX_CACHED_VARIABLES:
+            _VARIABLES.clear()
+        found = _VARIABLES[expr] = frozenset(n.payload for n in engine.topological_order([expr]) if n.op == "var")
+    return found
 
 
 class TableFormulas:

@@ -10,6 +10,7 @@ Anything else fails loudly with ``FormulaError``; a caller then judges the cell 
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Callable
 
@@ -292,6 +293,7 @@ def relative_to_row(formula: str, row: int) -> str:
     return "".join(parts)
 
 
+@functools.lru_cache(maxsize=65_536)  # a column of formulas names the same few cells over and over
 def _row_col(address: str) -> tuple[int, int]:
     """(row, column), from 0, of a cell address inside the sheet; row 0 or past the last is no cell."""
     match = _CELL.fullmatch(address)

@@ -121,10 +121,11 @@ class TableCheck:
         # What the row above (and an optimizer's state beside it) gives each carried cell: a
         # given's update, an optimizer state's next value.
         self.carried = self.network.carried
+        self.updates = {q.label: self.network.update(q) for q in self.carried}  # built once, read every row
         self.state_labels = [q.label for q in self.carried if q.role == "optimizer"]
         self.hyperparameters = [p.symbol for p in self.network.hyperparameters]
         self.evaluate_updates = compile_function(
-            [self.network.update(q) for q in self.carried],
+            [self.updates[q.label] for q in self.carried],
             [previous(label) for label in self.labels] + [var(label) for label in self.state_labels]
             + [LEARNING_RATE] + self.hyperparameters)
         # η is one cell per table, the one the first update reads: a reference that drifts down
@@ -133,7 +134,7 @@ class TableCheck:
         self.formulas = TableFormulas(table, self.table_eta.where if self.table_eta else None)
         self.points = random_points(self.network)
         self.right_at_points = {q.label: [p[q.label] for p in self.points] for q in computed}
-        self.right_at_points.update({q.label: values_at(self.network.update(q), self.points)
+        self.right_at_points.update({q.label: values_at(self.updates[q.label], self.points)
                                      for q in self.carried})
         self.precision = self._stored_precision()
         self._slack_functions: dict[str, tuple] = {}
@@ -154,7 +155,7 @@ class TableCheck:
         self._points_key = _POINTS.setdefault(points, len(_POINTS))  # a small number: hashed for every cell
         # Printed once, not once a cell.
         self.derivations = {q.label: self.network.derivation(q) for q in computed}
-        self.update_rules = {q.label: update_rule(q.label, self.network.update(q)) for q in self.carried}
+        self.update_rules = {q.label: update_rule(q.label, self.updates[q.label]) for q in self.carried}
         self.drifted: set[str] = set()  # updates reading a drifted η: one finding a row, every cell wrong
         self.helper_roles = HelperRoles(self.network, self.points)
         self._helpers_reported: set[str] = set()
@@ -484,7 +485,7 @@ class TableCheck:
                 continue  # reported with the row's values (_row_values)
             if trained and learning_rate is None:
                 continue  # η unknown: the update cannot be checked (the table notes it)
-            update = self.network.update(q)
+            update = self.updates[q.label]
             if q in self.trained and drifted:
                 self.judged.append((q.label, cell.ref))
                 self.drifted.add(cell.ref)

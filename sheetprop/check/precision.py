@@ -11,7 +11,6 @@ whose numbers have full precision is exact.
 from __future__ import annotations
 
 import math
-from decimal import Decimal
 
 FULL_PRECISION_DIGITS = 15
 MIN_NUMBERS = 10  # fewer numbers than this say nothing about the digits a file keeps
@@ -23,8 +22,16 @@ ROUNDED_SHARE = 0.1  # a rounded file still has the odd 0.19975300000000001 from
 def stored_digits(value: float, at_most: int = 17) -> tuple[int, int]:
     """(significant digits, exponent of the last one) of the shortest text that gives ``value``,
     read to ``at_most`` significant digits."""
-    digits = Decimal(repr(float(f"{value:.{at_most}g}"))).normalize().as_tuple()
-    return len(digits.digits), int(digits.exponent)
+    # Read off the text, not through Decimal: this runs for every number of a table. At 17
+    # digits every double is its own shortest text (repr).
+    text = repr(float(value) if at_most >= 17 else float(f"{value:.{at_most}g}"))
+    mantissa, _, exponent = text.lstrip("-").partition("e")
+    whole, _, fraction = mantissa.partition(".")
+    digits = (whole + fraction).lstrip("0")
+    significant = digits.rstrip("0")
+    if not significant:  # zero
+        return 1, 0
+    return len(significant), int(exponent or 0) - len(fraction) + len(digits) - len(significant)
 
 
 class StoredPrecision:
