@@ -108,7 +108,7 @@ class TableFormulas:
         self._judged = label
         try:
             expr = formulas.parse(cell.formula, lambda ref: self._resolve(ref, row, self.sheet, ()),
-                                  self._resolve_name)
+                                  self._resolve_name, row)
         except (formulas.FormulaError, RecursionError):
             reading = None
             self._read_through = True  # why it failed may depend on the row: do not cache
@@ -162,7 +162,7 @@ class TableFormulas:
             content = content.text
         if isinstance(content, str) and content.startswith("="):
             return formulas.parse(content, lambda ref: self._resolve(ref, row, sheet, trail + (where,)),
-                                  self._resolve_name)
+                                  self._resolve_name, ref_row)
         value = books[1][sheet][f"{column}{ref_row}"].value
         if value is None:
             return engine.ZERO  # an empty cell counts as 0, as in every spreadsheet
