@@ -96,6 +96,31 @@ def check_workbook(path, tolerance: float = DEFAULT_TOLERANCE, key: dict | None 
     return report
 
 
+class JudgedCells:
+    """(label, cell) of every cell given a verdict, in order, as a list of pairs would hold them,
+    kept as two lists: an 18,000-row table has half a million, and a pair each costs 64 bytes."""
+
+    def __init__(self):
+        self.labels: list[str] = []
+        self.cells: list[str] = []
+
+    def append(self, judged: tuple[str, str]) -> None:
+        self.labels.append(judged[0])
+        self.cells.append(judged[1])
+
+    def pop(self) -> tuple[str, str]:
+        return self.labels.pop(), self.cells.pop()
+
+    def __getitem__(self, k: int) -> tuple[str, str]:
+        return self.labels[k], self.cells[k]
+
+    def __len__(self) -> int:
+        return len(self.cells)
+
+    def __iter__(self):
+        return zip(self.labels, self.cells)
+
+
 class TableCheck:
     """The checks of one table. Each computed quantity gets a *local* expression: its node with
     every other quantity that has a column in the sheet cut off into a variable of that label.
@@ -145,7 +170,7 @@ class TableCheck:
         self.by_value = accept_values or (self.pasted is not None and not exercise)
         self._given_labels = {q.label for q in self.network.given}
         self.trained = set(self.network.trained)
-        self.judged: list[tuple[str, str]] = []  # (label, cell) of every cell given a verdict, for the scores
+        self.judged = JudgedCells()  # (label, cell) of every cell given a verdict, for the scores
         self._point_values: dict[Expr, list[float] | None] = {}
         # Verdicts and hints are kept per process, not per table (see _VERDICTS), under the points
         # they were found at: the same formula against the same chain rule at the same points

@@ -38,11 +38,22 @@ class StoredPrecision:
     """Whether a table's numbers are rounded, and how much each one may be off."""
 
     def __init__(self, numbers: list[float], exact_labels: set[str]):
-        significant = [stored_digits(v)[0] for v in numbers if math.isfinite(v) and v != 0]
-        full = sum(s >= FULL_PRECISION_DIGITS for s in significant)
-        self.rounded = len(significant) >= MIN_NUMBERS and full <= ROUNDED_SHARE * len(significant)
-        self.significant = max((s for s in significant if s < FULL_PRECISION_DIGITS), default=None)
         self.exact_labels = exact_labels  # inputs and targets, typed once (0.05) and exact however short
+        self.rounded, self.significant = False, None  # the most digits a rounded number keeps
+        # A table of full doubles is known exact once its full numbers pass the share a rounded
+        # one may have of them all: most tables stop reading their numbers a tenth of the way in.
+        most_full = ROUNDED_SHARE * len(numbers)
+        significant, full = [], 0
+        for v in numbers:
+            if math.isfinite(v) and v != 0:
+                digits = stored_digits(v)[0]
+                significant.append(digits)
+                full += digits >= FULL_PRECISION_DIGITS
+                if full > most_full:
+                    return
+        self.rounded = len(significant) >= MIN_NUMBERS and full <= ROUNDED_SHARE * len(significant)
+        if self.rounded:
+            self.significant = max((s for s in significant if s < FULL_PRECISION_DIGITS), default=None)
 
     def uncertainty(self, label: str, value: float | None) -> float:
         """Half a unit of ``value``'s last digit, in a rounded table; 0 where it is exact."""
