@@ -37,6 +37,7 @@ POINTS = 4
 MAX_READ_THROUGH = 8  # cells read through, one inside another, before giving up
 
 _ROW_OF = re.compile(r"\d+$")
+_LITERAL_ROW = re.compile(r"[A-Za-z]\$?\d")  # a row number left as written: absolute (or a name such as LOG10)
 _WHERE = re.compile(r"(?:'((?:[^']|'')+)'!|([^'!]+)!)?\$?([A-Z]{1,3})\$?(\d+)")
 
 
@@ -59,8 +60,19 @@ def agree(a: float, b: float, tolerance: float = SYMBOLIC_TOLERANCE) -> bool:
     return abs(a - b) <= tolerance * max(abs(a), abs(b)) + ABSOLUTE_FLOOR
 
 
+_VARIABLES: dict[Expr, frozenset[str]] = {}
+MAX_CACHED_VARIABLES = 50_000
+
+
 def variables(expr: Expr) -> frozenset[str]:
-    return frozenset(n.payload for n in engine.topological_order([expr]) if n.op == "var")
+    """The names of the variables ``expr`` reads; once per expression (they are interned), since
+    every cell of a column asks it of the same one."""
+    found = _VARIABLES.get(expr)
+    if found is None:
+        if len(_VARIABLES) >= MAX_CACHED_VARIABLES:
+            _VARIABLES.clear()
+        found = _VARIABLES[expr] = frozenset(n.payload for n in engine.topological_order([expr]) if n.op == "var")
+    return found
 
 
 class TableFormulas:
@@ -80,7 +92,11 @@ class TableFormulas:
         # Cells read through, by (cell, judged row, judged label): a chain 7 deep of cells that
         # each read 40 others is read once a cell, not 40^7 times.
         self._through: dict[tuple, tuple[Expr, bool]] = {}
+        # And by their relative form, for every row: a cell read through whose formula reads only
+        # table cells, every row written relative, reads the same in every row (see _shifted_key).
+        self._shifted: dict[tuple, Expr] = {}
         self._opaque: str | None = None
+        self._unshiftable = 0  # readings so far that depend on the row itself: η's cell, read-throughs, numbers
 
     def read(self, label: str, cell, opaque: str | None = None) -> Reading | None:
         """``cell``'s formula as an expression, or None where it cannot be read. ``opaque``: a
@@ -97,7 +113,7 @@ class TableFormulas:
         self._judged = label
         try:
             expr = formulas.parse(cell.formula, lambda ref: self._resolve(ref, row, self.sheet, ()),
-                                  self._resolve_name)
+                                  self._resolve_name, row)
         except (formulas.FormulaError, RecursionError):
             reading = None
             self._read_through = True  # why it failed may depend on the row: do not cache
@@ -111,6 +127,7 @@ class TableFormulas:
         sheet, column, ref_row = ref
         sheet = sheet or context
         if (sheet, column, ref_row) in self.parameters:
+            self._unshiftable += 1  # a relative reference that meets η in this row may not in the next
             return self.parameters[(sheet, column, ref_row)]
         if column == self._opaque and sheet == self.sheet and ref_row == row and not trail:
             return helper_variable(column)
@@ -136,13 +153,38 @@ class TableFormulas:
             raise formulas.FormulaError("a chain of cells too long to follow, or circular")
         key = (where, row, self._judged)
         if key not in self._through:
-            constants, self._constants = self._constants, False
-            expr = self._read_cell(sheet, column, ref_row, row, trail)
-            self._through[key] = (expr, self._constants)
-            self._constants = constants
+            shifted = self._shifted_key(where, row)
+            if shifted is not None and shifted in self._shifted:
+                self._through[key] = (self._shifted[shifted], False)
+            else:
+                constants, self._constants = self._constants, False
+                unshiftable = self._unshiftable
+                expr = self._read_cell(sheet, column, ref_row, row, trail)
+                self._through[key] = (expr, self._constants)
+                if shifted is not None and self._unshiftable == unshiftable and not self._constants:
+                    self._shifted[shifted] = expr
+                self._constants = constants
+        self._unshiftable += 1  # what reads this cell reads through it: its own reading depends on the row
         expr, constants = self._through[key]
         self._constants = self._constants or constants
         return expr
+
+    def _shifted_key(self, where: tuple[str, str, int], row: int) -> tuple | None:
+        """What a read-through cell's reading depends on when its formula's every row is relative
+        to the judged ``row`` (no $ row, nothing absolute), as long as that formula reads table
+        cells only (``_unshiftable`` unchanged): where it sits and what it holds relative to the
+        row, the label judged (a cell may not read itself), and whether a row above is a data
+        row. None for a cell holding no formula, or one with an absolute row."""
+        sheet, column, ref_row = where
+        content = self.table.books[0][sheet][f"{column}{ref_row}"].value
+        if hasattr(content, "text"):  # an array formula
+            content = content.text
+        if not (isinstance(content, str) and content.startswith("=")):
+            return None
+        relative = formulas.relative_to_row(content, row)
+        if _LITERAL_ROW.search(relative) or "[" in content:
+            return None
+        return sheet, column, ref_row - row, relative, self._judged, row > self.first_data_row
 
     def _read_cell(self, sheet: str, column: str, ref_row: int, row: int, trail: tuple) -> Expr:
         books, where = self.table.books, (sheet, column, ref_row)
@@ -151,7 +193,7 @@ class TableFormulas:
             content = content.text
         if isinstance(content, str) and content.startswith("="):
             return formulas.parse(content, lambda ref: self._resolve(ref, row, sheet, trail + (where,)),
-                                  self._resolve_name)
+                                  self._resolve_name, ref_row)
         value = books[1][sheet][f"{column}{ref_row}"].value
         if value is None:
             return engine.ZERO  # an empty cell counts as 0, as in every spreadsheet
@@ -243,5 +285,8 @@ def values_at(expr: Expr, points: list[dict[str, float]]) -> list[float] | None:
         return None
 
 
-def same_function(a: list[float] | None, b: list[float] | None) -> bool:
-    return a is not None and b is not None and all(agree(x, y) for x, y in zip(a, b))
+def same_function(a: list[float] | None, b: list[float] | None, tolerance: float = SYMBOLIC_TOLERANCE) -> bool:
+    """Two expressions' values at the random points agree, to ``tolerance`` relative (never
+    tighter than float rounding, SYMBOLIC_TOLERANCE)."""
+    tolerance = max(tolerance, SYMBOLIC_TOLERANCE)
+    return a is not None and b is not None and all(agree(x, y, tolerance) for x, y in zip(a, b))

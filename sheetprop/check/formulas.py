@@ -10,8 +10,9 @@ Anything else fails loudly with ``FormulaError``; a caller then judges the cell 
 
 from __future__ import annotations
 
+import functools
 import re
-from typing import Callable
+from typing import Callable, NamedTuple
 
 from openpyxl.formula.tokenizer import Tokenizer, TokenizerError
 from xlsxwriter.utility import xl_cell_to_rowcol, xl_col_to_name
@@ -59,15 +60,14 @@ class _Comparison:
         raise FormulaError(f"the comparison {self.op} is not supported")
 
 
-def parse(formula: str, resolve: Resolver, resolve_name: NameResolver | None = None) -> Expr:
-    """The expression ``formula`` computes, each reference replaced by ``resolve(ref)``."""
+def parse(formula: str, resolve: Resolver, resolve_name: NameResolver | None = None,
+          row: int | None = None) -> Expr:
+    """The expression ``formula`` computes, each reference replaced by ``resolve(ref)``. With the
+    ``row`` the formula sits in, its tokens are kept for the formulas copied down its column."""
     text = formula if formula.startswith("=") else "=" + formula
     if len(text) > MAX_FORMULA_CHARACTERS + 1:
         raise FormulaError(f"the formula has {len(text) - 1:,} characters; Excel allows {MAX_FORMULA_CHARACTERS:,}")
-    try:
-        tokens = [t for t in Tokenizer(text).items if t.type != "WHITE-SPACE"]
-    except (TokenizerError, IndexError, ValueError) as exc:
-        raise FormulaError(f"cannot read the formula: {exc}") from None
+    tokens = _tokens(text) if row is None else _tokens_in_row(text, row)
     parser = _Parser(tokens, resolve, resolve_name or (lambda name: None))
     result = parser.expression()
     if parser.position != len(tokens):
@@ -75,6 +75,51 @@ def parse(formula: str, resolve: Resolver, resolve_name: NameResolver | None = N
     if isinstance(result, _Comparison):
         raise FormulaError("a comparison outside IF")
     return result
+
+
+def _tokens(text: str) -> list:
+    try:
+        return [t for t in Tokenizer(text).items if t.type != "WHITE-SPACE"]
+    except (TokenizerError, IndexError, ValueError) as exc:
+        raise FormulaError(f"cannot read the formula: {exc}") from None
+
+
+class _Token(NamedTuple):
+    value: str
+    type: str
+    subtype: str
+
+
+# Token lists by a formula's relative form (``relative_to_row``), each reference's value with its
+# rows as offsets: tokenising is a third of reading a formula, and a column repeats one formula.
+_TOKENS: dict[str, list[tuple[str, str, str]] | None] = {}
+MAX_CACHED_TOKENS = 20_000
+_OFFSET = re.compile(r"\[(-?\d+)\]")
+
+
+def _tokens_in_row(text: str, row: int) -> list:
+    if "[" in text:  # brackets of its own (a structured reference) would read as offsets
+        return _tokens(text)
+    relative = relative_to_row(text, row)
+    template = _TOKENS.get(relative, False)
+    if template is False:
+        tokens = _tokens(text)
+        template = [(relative_to_row(t.value, row) if t.type == "OPERAND" and t.subtype == "RANGE" else t.value,
+                     t.type, t.subtype) for t in tokens]
+        # Kept only where every relative row of the formula lies in a reference token (none in a
+        # text or a name), so formulas of one relative form differ only there.
+        moved = sum(len(_OFFSET.findall(value)) for value, type_, subtype in template
+                    if type_ == "OPERAND" and subtype == "RANGE")
+        if moved != len(_OFFSET.findall(relative)):
+            template = None
+        if len(_TOKENS) >= MAX_CACHED_TOKENS:
+            _TOKENS.clear()
+        _TOKENS[relative] = template
+        return tokens
+    if template is None:
+        return _tokens(text)
+    return [_Token(_OFFSET.sub(lambda m: str(row + int(m[1])), value) if "[" in value and type_ == "OPERAND"
+                   and subtype == "RANGE" else value, type_, subtype) for value, type_, subtype in template]
 
 
 _INFIX_PRECEDENCE = {"=": 1, "<>": 1, "<": 1, ">": 1, "<=": 1, ">=": 1, "&": 2,
@@ -292,6 +337,7 @@ def relative_to_row(formula: str, row: int) -> str:
     return "".join(parts)
 
 
+@functools.lru_cache(maxsize=65_536)  # a column of formulas names the same few cells over and over
 def _row_col(address: str) -> tuple[int, int]:
     """(row, column), from 0, of a cell address inside the sheet; row 0 or past the last is no cell."""
     match = _CELL.fullmatch(address)

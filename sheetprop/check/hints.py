@@ -23,7 +23,7 @@ def find_hint(expr: Expr, envs: list[dict], found: list[float], lhs: str, tolera
         return None
     same = lambda a, b: all(agree(x, y, tolerance) for x, y in zip(a, b))  # noqa: E731
     matches = []
-    for description, variant in variants(expr, envs[0], lhs):
+    for description, variant in _variants_of(expr, envs[0], lhs):
         value = values_at(variant, envs)
         if value is not None and same(found, value) and not same(value, right):
             if description not in matches:
@@ -31,6 +31,22 @@ def find_hint(expr: Expr, envs: list[dict], found: list[float], lhs: str, tolera
     if not matches or len(matches) > MAX_HINTS:
         return None  # nothing, or too many explanations to single one out
     return " — or — ".join(matches)
+
+
+_VARIANTS: dict[tuple, list[tuple[str, Expr]]] = {}
+MAX_CACHED_VARIANTS = 2_000  # lists of a few dozen variants each
+
+
+def _variants_of(expr: Expr, env: dict, lhs: str) -> list[tuple[str, Expr]]:
+    """``variants``, built (and printed) once per expression: a column of pasted numbers asks
+    for the same expression's hints in every row, only the numbers differ."""
+    key = (expr, tuple(sorted(env)), lhs)
+    found = _VARIANTS.get(key)
+    if found is None:
+        if len(_VARIANTS) >= MAX_CACHED_VARIANTS:
+            _VARIANTS.clear()
+        found = _VARIANTS[key] = list(variants(expr, env, lhs))
+    return found
 
 
 def _replace(root: Expr, old: Expr, new: Expr) -> Expr:

@@ -22,7 +22,7 @@ from sheetprop.check.audit import Audit, Cell, Table, read_workbook, references
 from sheetprop.check.hints import absolute, as_read, find_hint, same_kind_swap, student_name, update_rule
 from sheetprop.check.report import Finding, Report, relative_error, score_table
 from sheetprop.engine import Expr, var
-from sheetprop.check.formula_judge import (SYMBOLIC_TOLERANCE, TableFormulas, helper_variable, location,
+from sheetprop.check.formula_judge import (SYMBOLIC_TOLERANCE, TableFormulas, agree, helper_variable, location,
                                            random_points, same_function, values_at, variables)
 from sheetprop.check import infer
 from sheetprop.check.helpers import HelperRoles
@@ -102,6 +102,31 @@ def check_workbook(path, tolerance: float = DEFAULT_TOLERANCE, key: dict | None 
     return report
 
 
+class JudgedCells:
+    """(label, cell) of every cell given a verdict, in order, as a list of pairs would hold them,
+    kept as two lists: an 18,000-row table has half a million, and a pair each costs 64 bytes."""
+
+    def __init__(self):
+        self.labels: list[str] = []
+        self.cells: list[str] = []
+
+    def append(self, judged: tuple[str, str]) -> None:
+        self.labels.append(judged[0])
+        self.cells.append(judged[1])
+
+    def pop(self) -> tuple[str, str]:
+        return self.labels.pop(), self.cells.pop()
+
+    def __getitem__(self, k: int) -> tuple[str, str]:
+        return self.labels[k], self.cells[k]
+
+    def __len__(self) -> int:
+        return len(self.cells)
+
+    def __iter__(self):
+        return zip(self.labels, self.cells)
+
+
 class TableCheck:
     """The checks of one table. Each computed quantity gets a *local* expression: its node with
     every other quantity that has a column in the sheet cut off into a variable of that label.
@@ -127,10 +152,11 @@ class TableCheck:
         # What the row above (and an optimizer's state beside it) gives each carried cell: a
         # given's update, an optimizer state's next value.
         self.carried = self.network.carried
+        self.updates = {q.label: self.network.update(q) for q in self.carried}  # built once, read every row
         self.state_labels = [q.label for q in self.carried if q.role == "optimizer"]
         self.hyperparameters = [p.symbol for p in self.network.hyperparameters]
         self.evaluate_updates = compile_function(
-            [self.network.update(q) for q in self.carried],
+            [self.updates[q.label] for q in self.carried],
             [previous(label) for label in self.labels] + [var(label) for label in self.state_labels]
             + [LEARNING_RATE] + self.hyperparameters)
         # η is one cell per table, the one the first update reads: a reference that drifts down
@@ -139,7 +165,7 @@ class TableCheck:
         self.formulas = TableFormulas(table, self.table_eta.where if self.table_eta else None)
         self.points = random_points(self.network)
         self.right_at_points = {q.label: [p[q.label] for p in self.points] for q in computed}
-        self.right_at_points.update({q.label: values_at(self.network.update(q), self.points)
+        self.right_at_points.update({q.label: values_at(self.updates[q.label], self.points)
                                      for q in self.carried})
         self.precision = self._stored_precision()
         self._slack_functions: dict[str, tuple] = {}
@@ -150,7 +176,7 @@ class TableCheck:
         self.by_value = accept_values or (self.pasted is not None and not exercise)
         self._given_labels = {q.label for q in self.network.given}
         self.trained = set(self.network.trained)
-        self.judged: list[tuple[str, str]] = []  # (label, cell) of every cell given a verdict, for the scores
+        self.judged = JudgedCells()  # (label, cell) of every cell given a verdict, for the scores
         self._point_values: dict[Expr, list[float] | None] = {}
         # Verdicts and hints are kept per process, not per table (see _VERDICTS), under the points
         # they were found at: the same formula against the same chain rule at the same points
@@ -160,7 +186,7 @@ class TableCheck:
         self._points_key = _POINTS.setdefault(points, len(_POINTS))  # a small number: hashed for every cell
         # Printed once, not once a cell.
         self.derivations = {q.label: self.network.derivation(q) for q in computed}
-        self.update_rules = {q.label: update_rule(q.label, self.network.update(q)) for q in self.carried}
+        self.update_rules = {q.label: update_rule(q.label, self.updates[q.label]) for q in self.carried}
         self.drifted: set[str] = set()  # updates reading a drifted η: one finding a row, every cell wrong
         self.helper_roles = HelperRoles(self.network, self.points)
         self._helpers_reported: set[str] = set()
@@ -320,15 +346,23 @@ class TableCheck:
                 message = "disagrees with the chain rule applied to the cells it depends on"
             return self._finding(cell, label, "wrong update" if update else "wrong formula", want,
                                  message, hint=hint, chain_rule=chain_rule, reads=shown)
-        # The number agrees. A formula that reads other cells than the chain rule needs (t1 for
-        # t2) agrees only by coincidence; one that reads the right cells and differs within the
-        # tolerance the user allowed, or that reads typed numbers outside the table, is let be.
+        # The number agrees, and a formula is judged by what it computes all the same: one that
+        # reads other cells than the chain rule needs (t1 for t2) agrees only by coincidence, one
+        # that reads the right cells but computes another function of them (EXP(h1) for EXP(−h1))
+        # agrees by coincidence or shows a value saved before it was changed. Let be: one within
+        # the tolerance the user allowed, and one that reads typed numbers outside the table
+        # (those hold in this workbook only, so the random points cannot judge it).
         if reading is not None:
             if reading.read_constants:
                 return None
             used, needed = reading.reads, variables(right)
             if used == needed:
-                return None
+                if computes is None or same_function(computes, right_values, self.tolerance):
+                    return None
+                return self._finding(cell, label, "wrong update" if update else "wrong formula", want,
+                                     self._agrees_only_here(reading.expr, values, cell.number),
+                                     hint=self._formula_hint(right, reading.expr, computes, lhs),
+                                     chain_rule=chain_rule, reads=shown)
             swap = same_kind_swap(used, needed)
             detail = (f"uses {student_name(swap[0])} where {label} needs {student_name(swap[1])}" if swap else
                       f"reads {', '.join(map(student_name, sorted(used)))} where the chain rule reads "
@@ -342,6 +376,23 @@ class TableCheck:
                              f"{detail} (the value agrees only because they hold the same number in this row)",
                              hint=(self._formula_hint(right, reading.expr, computes, lhs) if computes is not None else None),
                              chain_rule=chain_rule, reads=shown)
+
+    @staticmethod
+    def _agrees_only_here(expr: Expr, values: dict | None, saved: float) -> str:
+        """Why a formula computing another function shows the chain rule's number: its saved value
+        is stale (the formula gives another number from this row's cells), or the row's numbers
+        make the two coincide."""
+        message = "computes another function of the cells it reads than the chain rule"
+        try:
+            gives = engine.evaluate([expr], values)[0] if values is not None else None
+        except (KeyError, TypeError):
+            gives = None
+        if gives is None:
+            return message + "; its saved number agrees, but not what it computes"
+        if agree(gives, saved, SYMBOLIC_TOLERANCE):
+            return message + "; the two agree in this row only by coincidence of its numbers"
+        return (message + f"; the number saved in the cell agrees, but the formula gives {gives:.15g} "
+                "from this row's cells (the saved value is stale)")
 
     def _blame_helper(self, label: str, cell: Cell, right_values, values: dict | None):
         """When the cell is right with one helper column it reads taken for a quantity of the
@@ -465,7 +516,7 @@ class TableCheck:
                 continue  # reported with the row's values (_row_values)
             if trained and learning_rate is None:
                 continue  # η unknown: the update cannot be checked (the table notes it)
-            update = self.network.update(q)
+            update = self.updates[q.label]
             if q in self.trained and drifted:
                 self.judged.append((q.label, cell.ref))
                 self.drifted.add(cell.ref)
