@@ -8,17 +8,15 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
-import zipfile
 from pathlib import Path
 
 from sheetprop.check.autograder import CONFIG_NAME, ROOT_VARIABLE
+from sheetprop.check.submissions import sheet_names
 from sheetprop.errors import UserError
 
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
 MAX_CANDIDATES = 20
-_SHEET_NAME = re.compile(rb'<sheet\b[^>]*\bname="([^"]*)"')
 
 
 def submitted_workbooks(folder: Path, key_sheets: list[str]) -> list[Path]:
@@ -29,24 +27,12 @@ def submitted_workbooks(folder: Path, key_sheets: list[str]) -> list[Path]:
     workbooks = [p for p in files if p.suffix.lower() in WORKBOOK_SUFFIXES]
     if not workbooks:
         return files[:1] if len(files) == 1 else []
-    return sorted(workbooks, key=lambda p: (not set(key_sheets) <= set(_sheet_names(p)), str(p)))
+    return sorted(workbooks, key=lambda p: (not set(key_sheets) <= set(sheet_names(p)), str(p)))
 
 
 def _is_clutter(relative: Path) -> bool:
     return (relative.name.startswith(("~$", "._", ".~lock")) or
             any(part in ("__MACOSX", ".git") for part in relative.parts))
-
-
-def _sheet_names(path: Path) -> list[str]:
-    """The sheet names in a workbook's xl/workbook.xml; none for anything unreadable."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            info = archive.getinfo("xl/workbook.xml")
-            if info.file_size > 2**20:
-                return []
-            return [n.decode("utf-8", "replace") for n in _SHEET_NAME.findall(archive.read(info))]
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError):
-        return []
 
 
 def grade_submission(root: Path) -> dict:
