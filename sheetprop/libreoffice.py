@@ -8,6 +8,7 @@ and converting the file back to .xlsx stores what it computed.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import shutil
@@ -89,15 +90,25 @@ def find_soffice() -> str | None:
 _CSV_AS_SHOWN = "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,true,false,false,-1"
 
 
-def recalculate(source: Path, out_dir: Path, timeout: float = 300) -> Path:
+# LibreOffice may use this much address space, which bounds what a small hostile file can make it
+# allocate (an .ods cell repeated over a million rows and a thousand columns asks for gigabytes).
+MAX_LIBREOFFICE_BYTES = 2 * 2**30  # recalculating a built workbook of 6 x 5,000 rows takes ~900 MB resident
+# Converting an .ods a student sent needs far less; held lower, so a hostile one ends well under 1 GiB.
+MAX_ODS_CONVERSION_BYTES = 2**30
+
+
+def recalculate(source: Path, out_dir: Path, timeout: float = 300,
+                memory_bytes: int = MAX_LIBREOFFICE_BYTES) -> Path:
     """Open ``source`` in LibreOffice with recalculation forced, save it as .xlsx into
-    ``out_dir`` (same file name) and return that path."""
-    return recalculate_all([source], out_dir, timeout)[0]
+    ``out_dir`` (same file name) and return that path. LibreOffice may use ``memory_bytes`` of
+    address space."""
+    return recalculate_all([source], out_dir, timeout, memory_bytes)[0]
 
 
-def recalculate_all(sources, out_dir: Path, timeout: float = 300) -> list[Path]:
+def recalculate_all(sources, out_dir: Path, timeout: float = 300,
+                    memory_bytes: int = MAX_LIBREOFFICE_BYTES) -> list[Path]:
     """``recalculate`` for several files in one LibreOffice run (it starts once, not per file)."""
-    _convert(sources, out_dir, "xlsx:Calc MS Excel 2007 XML", timeout)
+    _convert(sources, out_dir, "xlsx:Calc MS Excel 2007 XML", timeout, memory_bytes=memory_bytes)
     return [Path(out_dir).resolve() / (Path(source).stem + ".xlsx") for source in sources]
 
 
@@ -117,12 +128,10 @@ def displayed_text(source: Path, out_dir: Path, timeout: float = 300, recalculat
     return sheets
 
 
-# LibreOffice may use this much address space, which bounds what a small hostile file can make it
-# allocate (an .ods cell repeated over a million rows and a thousand columns asks for gigabytes).
-MAX_LIBREOFFICE_BYTES = 2 * 2**30
 
 
-def _convert(sources, out_dir: Path, convert_to: str, timeout: float, recalculated: bool = True) -> None:
+def _convert(sources, out_dir: Path, convert_to: str, timeout: float, recalculated: bool = True,
+             memory_bytes: int = MAX_LIBREOFFICE_BYTES) -> None:
     soffice = find_soffice()
     if soffice is None:
         raise UserError("LibreOffice is not installed (no 'soffice' on PATH); on Debian/Ubuntu: "
@@ -155,7 +164,7 @@ def _convert(sources, out_dir: Path, convert_to: str, timeout: float, recalculat
                **{name: proxy for name in ("http_proxy", "https_proxy", "ftp_proxy", "all_proxy",
                                            "HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "ALL_PROXY")},
                "no_proxy": "", "NO_PROXY": ""}
-        returncode, output = _run_in_own_group(command, timeout, f"recalculating {names}", env,
+        returncode, output = _run_in_own_group(command, timeout, f"recalculating {names}", env, memory_bytes,
                                                leftovers=[Path(profile), *_scratch_folders(out_dir)])
     if returncode != 0 or not all(any(out_dir.glob(source.stem + "*")) for source in sources):
         detail = output.strip().splitlines()
@@ -239,13 +248,13 @@ if "done" not in lines:
 """
 
 
-def _in_child() -> None:
+def _in_child(memory_bytes: int = MAX_LIBREOFFICE_BYTES) -> None:
     """In LibreOffice's process, before it starts: die with the caller (Linux), and stay under
     the memory limit."""
     import resource
 
     with contextlib.suppress(OSError, ValueError, resource.error):
-        resource.setrlimit(resource.RLIMIT_AS, (MAX_LIBREOFFICE_BYTES, MAX_LIBREOFFICE_BYTES))
+        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     with contextlib.suppress(OSError, AttributeError):
         import ctypes
 
@@ -253,6 +262,7 @@ def _in_child() -> None:
 
 
 def _run_in_own_group(command: list[str], timeout: float, doing: str, env: dict | None = None,
+                      memory_bytes: int = MAX_LIBREOFFICE_BYTES,
                       leftovers: list[Path] = ()) -> tuple[int, str]:
     """Run LibreOffice in a process group of its own and end the whole group on a timeout, Ctrl-C
     or any other exit: the launcher's child, soffice.bin, would otherwise run on and re-create the
@@ -264,7 +274,8 @@ def _run_in_own_group(command: list[str], timeout: float, doing: str, env: dict 
     process = None
     try:
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                   start_new_session=True, env=env, preexec_fn=_in_child)
+                                   start_new_session=True, env=env,
+                                   preexec_fn=functools.partial(_in_child, memory_bytes))
         watchdog.stdin.write(f"{process.pid}\n")
         watchdog.stdin.flush()
         output, _ = process.communicate(timeout=timeout)

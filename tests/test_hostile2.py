@@ -334,7 +334,7 @@ def test_a_file_past_the_work_budget_ends_in_one_line(tmp_path):
         for k in range(30):
             write_sheet(_Valued(book.add_worksheet(f"copy{k}")), Layout(), {}, 20)
     workbook = table(tmp_path / "copies.xlsx", more=copies)
-    result = run_cli("check", "--time-limit", "0.5", workbook)
+    result = run_cli("check", "--time-limit", "0.01", workbook)
     assert clean_exit(result) and "too large to check" in result.stderr, result.stderr
 
 
@@ -575,3 +575,25 @@ def test_mnist_training_that_diverges_stops_and_says_so(tmp_path):
     with pytest.raises(UserError, match="diverged"):
         fit(train, test, TrainSettings(epochs=2, batch_size=16, lr=1e8, seed=7), checkpoint=tmp_path / "c.pt")
     assert not (tmp_path / "c.pt").exists()  # no checkpoint of NaN weights
+
+
+def test_an_ods_is_converted_by_a_libreoffice_held_under_one_gibibyte(tmp_path, monkeypatch):
+    """A student's .ods is converted with LibreOffice's address space capped at 1 GiB (lower than
+    for recalculating a built workbook), so the repeated-cell .ods above ends well under it."""
+    import sheetprop.libreoffice as libreoffice
+    from sheetprop.check import workbook_input
+
+    asked = {}
+
+    def recalculate(source, out_dir, timeout=300, memory_bytes=None):
+        asked["memory_bytes"] = memory_bytes
+        raise UserError("stop here")
+
+    from sheetprop.errors import UserError
+    monkeypatch.setattr(libreoffice, "recalculate", recalculate)
+    monkeypatch.setattr(libreoffice, "find_soffice", lambda: "/usr/bin/soffice")
+    source = tmp_path / "a.ods"
+    source.write_bytes(b"PK")
+    with pytest.raises(UserError, match="stop here"):
+        workbook_input._converted_from_ods(source)
+    assert asked["memory_bytes"] is not None and asked["memory_bytes"] <= 2**30

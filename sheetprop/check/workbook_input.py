@@ -114,7 +114,7 @@ def _checked_zip(path: Path, data: bytes) -> zipfile.ZipFile:
 
 
 def _converted_from_ods(path: Path) -> bytes:
-    from sheetprop.libreoffice import find_soffice, recalculate
+    from sheetprop.libreoffice import MAX_ODS_CONVERSION_BYTES, find_soffice, recalculate
 
     if find_soffice() is None:
         raise UserError(f"{path.name} is an OpenDocument spreadsheet (.ods); save it as .xlsx, or install "
@@ -123,7 +123,7 @@ def _converted_from_ods(path: Path) -> bytes:
         source = Path(folder, "in", "workbook.ods")
         source.parent.mkdir()
         source.write_bytes(path.read_bytes())
-        return recalculate(source, Path(folder, "out")).read_bytes()
+        return recalculate(source, Path(folder, "out"), memory_bytes=MAX_ODS_CONVERSION_BYTES).read_bytes()
 
 
 def _with_note_authors(data: bytes) -> bytes:
