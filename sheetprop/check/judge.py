@@ -522,11 +522,8 @@ class TableCheck:
                 self.drifted.add(cell.ref)
                 # One finding per weight, so each wrong cell is named; report groups them into one.
                 read = self.table.learning_rates[k]
-                found.append(self._finding(
-                    cell, q.label, "η drift", want,
-                    f"reads η from {read.where} ({describe_cell(self.table, read.where, read.value)}), not the "
-                    f"table's η cell {table_eta.where} (= {table_eta.value:g}); make the reference absolute "
-                    f"({absolute(table_eta.where)}) so every row uses the same η", chain_rule=self.update_rules[q.label]))
+                found.append(self._eta_drift(cell, q.label, want, read.where,
+                                             describe_cell(self.table, read.where, read.value), table_eta))
                 continue
             inside = infer.eta_inside_read(self.table, cell) if q in self.trained and self.table.eta_inside else None
             if inside is not None:
@@ -543,11 +540,7 @@ class TableCheck:
                 self.judged.append((q.label, cell.ref))
                 self.drifted.add(cell.ref)
                 where, value = stray
-                found.append(self._finding(
-                    cell, q.label, "η drift", want,
-                    f"reads η from {where} (= {value:g}), not the table's η cell {table_eta.where} "
-                    f"(= {table_eta.value:g}) that the other updates read; make the reference absolute "
-                    f"({absolute(table_eta.where)})", chain_rule=self.update_rules[q.label]))
+                found.append(self._eta_drift(cell, q.label, want, where, f"= {value:g}", table_eta))
                 continue
             if trained and cell.is_typed and not self.by_value:
                 self.judged.append((q.label, cell.ref))
@@ -611,6 +604,15 @@ class TableCheck:
     def _blank(self, cell: Cell, label: str, what: str, chain_rule: str | None = None) -> Finding:
         self.judged.append((label, cell.ref))
         return self._finding(cell, label, "blank", None, f"is empty: {what}", chain_rule=chain_rule)
+
+    def _eta_drift(self, cell, label: str, want, where: str, what_it_holds: str, table_eta) -> Finding:
+        """An update reading η from ``where`` instead of the table's η cell: one wording for a
+        reference copied down without $ and for one column's stray reference."""
+        return self._finding(
+            cell, label, "η drift", want,
+            f"reads η from {where} ({what_it_holds}), not the table's η cell {table_eta.where} "
+            f"(= {table_eta.value:g}) that the other updates read; make the reference absolute "
+            f"({absolute(table_eta.where)}) so every row uses the same η", chain_rule=self.update_rules[label])
 
     def _finding(self, cell: Cell, label: str, kind: str, expected, message: str,
                  hint=None, chain_rule=None, reads=None) -> Finding:
