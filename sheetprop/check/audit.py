@@ -44,24 +44,36 @@ def canonical_label(text) -> str | None:
     return labels.parse(text)
 
 
-@dataclass(frozen=True, slots=True)  # slots: a table of 18,000 rows holds half a million cells
 class Cell:
-    ref: str                # "AC5"
-    formula: str | None     # "=F4-$B$1*AB4", or None where the cell holds a typed value
-    value: object           # the cached value: a float, an error text such as "#DIV/0!", or None
-    # Worked out once, when the cell is read: the checks ask each several times a cell.
-    number: float | None = field(init=False, compare=False, repr=False)
-    is_typed: bool = field(init=False, compare=False, repr=False)
+    """One cell of a table: its reference, its formula and the value saved with it, and what the
+    checks ask of those several times a cell, worked out once when it is read. A plain class
+    with slots, not a dataclass: a table of 18,000 rows makes half a million of them."""
 
-    def __post_init__(self):
-        value = self.value
-        object.__setattr__(self, "number", as_number(value))
+    __slots__ = ("ref", "formula", "value", "number", "is_typed")
+
+    def __init__(self, ref: str, formula: str | None, value: object):
+        self.ref = ref            # "AC5"
+        self.formula = formula    # "=F4-$B$1*AB4", or None where the cell holds a typed value
+        self.value = value        # the cached value: a float, an error text such as "#DIV/0!", or None
+        self.number = value if type(value) is float else as_number(value)
         # A number typed (or pasted) in, or a formula without a single cell reference (=0.52).
-        object.__setattr__(self, "is_typed", self.formula is None or _REFERENCE.search(self.formula) is None)
+        self.is_typed = formula is None or _REFERENCE.search(formula) is None
 
     @property
     def is_blank(self) -> bool:
         return self.formula is None and self.value in (None, "")
+
+    def _key(self) -> tuple:
+        return self.ref, self.formula, self.value
+
+    def __eq__(self, other) -> bool:
+        return self._key() == other._key() if isinstance(other, Cell) else NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return f"Cell(ref={self.ref!r}, formula={self.formula!r}, value={self.value!r})"
 
 
 @dataclass(frozen=True)
@@ -340,8 +352,7 @@ def _read_table(sheet, value_sheet, header, formulas, values) -> Table:
     if not_a_step is not None:
         table.notes.append(f"the table ends at row {not_a_step - 1}: row {not_a_step} is not a step of it "
                            "(no inputs and weights there), so it and what follows are not checked")
-    table.learning_rates = [None] + [_learning_rate(table, k, sheet, formulas, values)
-                                     for k in range(1, len(rows))]
+    table.learning_rates = _learning_rates(table, sheet, formulas, values)
     data_columns = {xl_col_to_name(col - 1) for col in table.columns.values()}
     if any(lr is not None and re.sub(r"\d+$", "", lr.where) in data_columns
            and header_row < int(re.search(r"\d+$", lr.where).group()) <= header_row + len(rows)
@@ -356,8 +367,7 @@ def _read_table(sheet, value_sheet, header, formulas, values) -> Table:
                                + (": the workbook is circular, so its saved values were computed before the circle "
                                   "closed and are stale; every cell is judged by its formula, not its value"
                                   if circular else ""))
-            table.learning_rates = [None] + [_learning_rate(table, k, sheet, formulas, values)
-                                             for k in range(1, len(rows))]
+            table.learning_rates = _learning_rates(table, sheet, formulas, values)
     if len(rows) > 1 and not any(table.learning_rates):
         table.notes.append("no learning rate found (no cell that the weight updates reference, "
                            "nor one labelled η or learning rate): weight updates not checked")
@@ -388,8 +398,7 @@ def _read_recorded_table(sheet, value_sheet, record: dict, formulas, values) -> 
     # Rows the sheet does not have (a record claiming a million steps) are not made cell by cell:
     # they are counted as not done.
     present = max(0, min(record["steps"], sheet.max_row - header_row))
-    rows = [{label: _cell(sheet, value_sheet, r, col) for label, col in columns.items()}
-            for r in range(header_row + 1, header_row + 1 + present)]
+    rows = _table_rows(sheet, value_sheet, range(header_row + 1, header_row + 1 + present), columns)
     # The rows the student has not started (no computed cell filled in) end the table; their cells
     # still count in the score, as not done.
     computed = [q.label for q in network.computed if q.label in columns]
@@ -412,7 +421,7 @@ def _read_recorded_table(sheet, value_sheet, record: dict, formulas, values) -> 
                            if first == last else
                            f"rows {first}–{last} are unfinished (no computed cell filled in): the table ends above them")
     table.notes.extend(_record_disagrees(sheet, network, record["steps"], header_row, columns, rows, present))
-    table.learning_rates = [None] + [_learning_rate(table, k, sheet, formulas, values) for k in range(1, len(rows))]
+    table.learning_rates = _learning_rates(table, sheet, formulas, values)
     missing = [p.label for p in network.hyperparameters if p.symbol.payload not in table.parameters]
     if missing:
         raise _NotCheckable(f"no cell labelled {', '.join(missing)} above the table")
@@ -453,6 +462,23 @@ def _parameter_cells(sheet, network: Network, header_row: int) -> dict[str, Lear
             if below is not None:
                 found[name] = LearningRate(below, sheet.cell(cell.row + 1, cell.column).coordinate)
     return found
+
+
+def _table_rows(sheet, value_sheet, row_numbers, columns: dict[str, int]) -> list[dict[str, Cell]]:
+    """The cells of ``columns`` (label -> column number) in each of ``row_numbers``, as
+    ``_cell`` reads them one by one; the one-pass reader's rows are read a row at a time."""
+    if not isinstance(sheet, SheetView):
+        return [{label: _cell(sheet, value_sheet, r, col) for label, col in columns.items()} for r in row_numbers]
+    labels_in_order, numbers = list(columns), list(columns.values())
+    letters = [column_letters(col) for col in numbers]
+    rows = []
+    for r in row_numbers:
+        row_text = str(r)
+        rows.append({label: Cell(column + row_text, formula if type(formula) is str and formula.startswith("=")
+                                 else None, value)
+                     for label, column, formula, value in zip(labels_in_order, letters, sheet.row_values(r, numbers),
+                                                              value_sheet.row_values(r, numbers))})
+    return rows
 
 
 def _cell(sheet, value_sheet, row: int, col: int) -> Cell:
@@ -545,42 +571,60 @@ def _activation(sheet, columns, prefix: str, count: int, first_row: int) -> str:
     return "linear" if any(references(formula) for formula in formulas) else "sigmoid"
 
 
-def _learning_rate(table: Table, k: int, sheet, formulas, values) -> LearningRate | None:
-    """η for the update into row ``k``: the one cell the weight formulas reference besides the
-    row above's weights and gradients; else a cell labelled η, lr or learning rate."""
-    row_above = table.header_row + k  # data rows are consecutive, from header_row + 1
-    # Not η: the table's own cells of this row and the row above (an optimizer's update reads
-    # its state beside it), nor the optimizer's other hyper-parameter cells.
-    own = {(sheet.title, xl_col_to_name(col - 1), row) for col in table.columns.values()
-           for row in (row_above, row_above + 1)}
+def _learning_rates(table: Table, sheet, formulas, values) -> list[LearningRate | None]:
+    """η for the update into each row (None for the first): the one cell the weight formulas
+    reference besides the row above's weights and gradients; else a cell labelled η, lr or
+    learning rate. Worked out for all rows at once: what is the same in every row (the table's
+    columns, its parameter cells, the cell η is read from) is looked up once."""
+    letters = {xl_col_to_name(col - 1) for col in table.columns.values()}
+    # Not η: the optimizer's other hyper-parameter cells, nor (below) the table's own cells of
+    # this row and the row above (an optimizer's update reads its state beside it).
+    parameter_cells = set(table.eta_inside)
     for p in table.parameters.values():
         column, row = re.fullmatch(r"([A-Z]+)(\d+)", p.where).groups()
-        own.add((sheet.title, column, int(row)))
-    candidates: Counter = Counter()
-    for q in table.network.given:
-        if q.role != "weight":
-            continue
-        formula = table.rows[k][q.label].formula
-        for ref_sheet, column, row in references(formula or ""):
-            key = (ref_sheet or sheet.title, column, row)
-            if key not in own and key not in table.eta_inside:
-                candidates[key] += 1
+        parameter_cells.add((sheet.title, column, int(row)))
+    weights = [q.label for q in table.network.given if q.role == "weight"]
     worksheets = worksheet_names(values)
-    for (ref_sheet, column, row), _ in candidates.most_common():
-        if ref_sheet in worksheets:
+    found: dict[tuple, LearningRate | None] = {}  # by cell: its η, or None where it holds no number
+    labelled: list = []  # the labelled η, looked up once if ever needed
+
+    def at(key) -> LearningRate | None:
+        if key not in found:
+            ref_sheet, column, row = key
             value = as_number(values[ref_sheet][f"{column}{row}"].value)
-            if value is not None:
-                quoted = ref_sheet.replace("'", "''")
-                where = f"{column}{row}" if ref_sheet == sheet.title else f"'{quoted}'!{column}{row}"
-                return LearningRate(value, where)
-    # η copied down without $ lands on the text below it ("↑ change η"), then on empty cells: that
-    # is still the cell the updates read, so it is returned (NaN: no η) and judged as a drift.
-    for (ref_sheet, column, row), _ in candidates.most_common(1):
-        if ref_sheet in worksheets and as_number(values[ref_sheet][f"{column}{row}"].value) is None:
             quoted = ref_sheet.replace("'", "''")
             where = f"{column}{row}" if ref_sheet == sheet.title else f"'{quoted}'!{column}{row}"
-            return LearningRate(math.nan, where)
-    return _labelled_learning_rate(values[sheet.title])
+            found[key] = None if value is None else LearningRate(value, where)
+        return found[key]
+
+    rates: list[LearningRate | None] = [None]
+    for k in range(1, len(table.rows)):
+        row_above = table.header_row + k  # data rows are consecutive, from header_row + 1
+        row_cells = table.rows[k]
+        candidates: Counter = Counter()
+        for label in weights:
+            for ref_sheet, column, row in references(row_cells[label].formula or ""):
+                key = (ref_sheet or sheet.title, column, row)
+                own = key[0] == sheet.title and column in letters and row_above <= row <= row_above + 1
+                if not own and key not in parameter_cells:
+                    candidates[key] += 1
+        ranked = [key for key, _ in candidates.most_common() if key[0] in worksheets]
+        rate = next((rate for key in ranked if (rate := at(key)) is not None), None)
+        if rate is None and candidates:
+            # η copied down without $ lands on the text below it ("↑ change η"), then on empty
+            # cells: that is still the cell the updates read, so it is returned (NaN: no η) and
+            # judged as a drift.
+            key = candidates.most_common(1)[0][0]
+            if key[0] in worksheets:
+                quoted = key[0].replace("'", "''")
+                rate = LearningRate(math.nan, f"{key[1]}{key[2]}" if key[0] == sheet.title
+                                    else f"'{quoted}'!{key[1]}{key[2]}")
+        if rate is None:
+            if not labelled:
+                labelled.append(_labelled_learning_rate(values[sheet.title]))
+            rate = labelled[0]
+        rates.append(rate)
+    return rates
 
 
 def _labelled_learning_rate(sheet) -> LearningRate | None:

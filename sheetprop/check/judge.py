@@ -60,6 +60,9 @@ class _VerdictCache(dict):
 
 _VERDICTS = _VerdictCache()
 _POINTS: dict[tuple, int] = {}  # the random points of each network shape seen, numbered
+# An expression's values at a network's random points, by (expression, points' number): the same
+# column formula in every submission of a class is evaluated once.
+_POINT_VALUES: dict[tuple, list[float] | None] = {}
 
 
 def check_workbook(path, tolerance: float = DEFAULT_TOLERANCE, key: dict | None = None,
@@ -164,9 +167,6 @@ class TableCheck:
         self.table_eta = next((lr for lr in table.learning_rates if lr is not None and math.isfinite(lr.value)), None)
         self.formulas = TableFormulas(table, self.table_eta.where if self.table_eta else None)
         self.points = random_points(self.network)
-        self.right_at_points = {q.label: [p[q.label] for p in self.points] for q in computed}
-        self.right_at_points.update({q.label: values_at(self.updates[q.label], self.points)
-                                     for q in self.carried})
         self.precision = self._stored_precision()
         self._slack_functions: dict[str, tuple] = {}
         self.pasted = self._holds_pasted_values()
@@ -177,13 +177,14 @@ class TableCheck:
         self._given_labels = {q.label for q in self.network.given}
         self.trained = set(self.network.trained)
         self.judged = JudgedCells()  # (label, cell) of every cell given a verdict, for the scores
-        self._point_values: dict[Expr, list[float] | None] = {}
         # Verdicts and hints are kept per process, not per table (see _VERDICTS), under the points
         # they were found at: the same formula against the same chain rule at the same points
         # has the same verdict in every submission of a class.
         self._verdicts = _VERDICTS
         points = tuple(tuple(sorted(point.items())) for point in self.points)
         self._points_key = _POINTS.setdefault(points, len(_POINTS))  # a small number: hashed for every cell
+        self.right_at_points = {q.label: [p[q.label] for p in self.points] for q in computed}
+        self.right_at_points.update({q.label: self._at_points(self.updates[q.label]) for q in self.carried})
         # Printed once, not once a cell.
         self.derivations = {q.label: self.network.derivation(q) for q in computed}
         self.update_rules = {q.label: update_rule(q.label, self.updates[q.label]) for q in self.carried}
@@ -591,9 +592,13 @@ class TableCheck:
     def _at_points(self, expr: Expr) -> list[float] | None:
         """``expr`` at the random points, once per expression: a column's formula is one
         expression down all its rows."""
-        if expr not in self._point_values:
-            self._point_values[expr] = values_at(expr, self.points)
-        return self._point_values[expr]
+        key = (expr, self._points_key)
+        found = _POINT_VALUES.get(key, _POINT_VALUES)
+        if found is _POINT_VALUES:
+            if len(_POINT_VALUES) >= MAX_CACHED_VERDICTS:
+                _POINT_VALUES.clear()
+            found = _POINT_VALUES[key] = values_at(expr, self.points)
+        return found
 
     def _update_message(self, label: str, learning_rate) -> str:
         eta = f" (η = {learning_rate.value:g} from {learning_rate.where})" if learning_rate else ""

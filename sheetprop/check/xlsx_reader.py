@@ -215,6 +215,26 @@ class SheetView:
             return cells[column - 1] if column <= len(cells) else None
         return cells.get(column)
 
+    def row_values(self, row: int, columns: list[int]) -> list:
+        """``value(row, c)`` for each of ``columns``: a table's row read with one lookup of the row."""
+        values = self._values.get(row)
+        if values is None:
+            found = [None] * len(columns)
+        elif type(values) is list:
+            size = len(values)
+            found = [values[c - 1] if c <= size else None for c in columns]
+        else:
+            found = [values.get(c) for c in columns]
+        formulas = self._formula_rows.get(row) if self._formulas else None
+        if formulas is not None:
+            if type(formulas) is list:
+                size = len(formulas)
+                texts = [formulas[c - 1] if c <= size else None for c in columns]
+            else:
+                texts = [formulas.get(c) for c in columns]
+            found = [value if text is None else text for text, value in zip(texts, found)]
+        return found
+
     def cell(self, row: int, column: int) -> CellView:
         return CellView(self.value(row, column), row, column)
 

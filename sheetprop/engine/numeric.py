@@ -10,9 +10,25 @@ from sheetprop.engine import graph as engine
 from sheetprop.engine.printers import PythonPrinter
 
 
+# Compiled once per (outputs, inputs): nodes are interned, so the same network read again (every
+# submission of a class, every sheet of a workbook) asks for the same function.
+_COMPILED: dict[tuple, object] = {}
+MAX_COMPILED = 512
+
+
 def compile_function(outputs, inputs):
     """A function of the ``inputs`` variables' values (positional, in order) that returns the
     values of ``outputs`` as a tuple."""
+    key = (tuple(outputs), tuple(inputs))
+    compiled = _COMPILED.get(key)
+    if compiled is None:
+        if len(_COMPILED) >= MAX_COMPILED:
+            _COMPILED.clear()
+        compiled = _COMPILED[key] = _compile(outputs, inputs)
+    return compiled
+
+
+def _compile(outputs, inputs):
     printer = PythonPrinter()
     refs = {node: f"x{k}" for k, node in enumerate(inputs)}
     lines = [f"def compiled({', '.join(refs[v] for v in inputs)}):"]
