@@ -188,3 +188,14 @@ def test_a_range_may_hold_up_to_the_size_limit():
     assert len(seen) == n
     with pytest.raises(formulas.FormulaError):
         formulas.parse(f"=SUM(A1:A{n + 1})", lambda ref: engine.ONE)
+
+
+def test_a_formula_copied_down_is_recognised_from_the_row_above():
+    from sheetprop.check.formulas import formula_at_row, relative_with_template
+
+    relative, template = relative_with_template("=F18-$A$2*Y18+SUM(B11:B18)&\"{x}\"", 18)
+    assert relative == "=F[0]-$A$2*Y[0]+SUM(B[-7]:B[0])&\"{x}\""
+    # The same formula written one row down, as a spreadsheet copies it: A2 stays, the rest moves.
+    assert formula_at_row(template, 19) == "=F19-$A$2*Y19+SUM(B12:B19)&\"{x}\""
+    assert formula_at_row(template, 3) is None  # B-4 would be no row
+    assert formula_at_row(relative_with_template("={1,2}*2", 5)[1], 9) == "={1,2}*2"

@@ -177,3 +177,48 @@ def test_the_wild_workbooks_read_as_openpyxl_reads_them(path):
     except Exception:  # noqa: BLE001 - openpyxl cannot read it (56: x: prefixes); nothing to compare
         pytest.skip("openpyxl cannot read it")
     _same_as_openpyxl(path.read_bytes())
+
+
+PLAIN_CELLS = (
+    '<row r="1"><c r="A1" t="inlineStr"><is><t>w1</t></is></c><c r="B1"><v>0.5</v></c><c r="C1" t="b"><v>1</v></c>'
+    '<c r="D1" t="inlineStr"><is><t xml:space="preserve"> η &amp; lr </t></is></c>'
+    '<c r="E1" s="1"><v>45000</v></c><c r="F1"><v>3</v></c><c r="G1"><v>1E-3</v></c></row>'
+    '<row r="2"><c r="A2"><f>A1*$B$1+SUM(B2:C2)&amp;"A1"</f><v>1.25</v></c>'
+    '<c r="B2" t="e"><f>1/0</f><v>#DIV/0!</v></c>'
+    '<c r="C2" t="str"><f>IF(B1&gt;0,"yes","no")</f><v>yes</v></c>'
+    '<c r="D2"><f>LOG10(B1)</f></c><c r="E2" s="1" /><c r="F2" t="inlineStr"><is><t/></is></c></row>'
+    '<row r="4"><c r="C4" s="1"/><c r="D4" t="str"><f>"a"&amp;"b"</f><v>a&#13;&#10;b</v></c></row>'
+)
+
+
+def test_plain_cells_are_read_in_one_pass_as_openpyxl_reads_them(tmp_path, monkeypatch):
+    # The shape xlsxwriter, Excel and LibreOffice write (no prefix, a plain <f>, <v> or one-run
+    # inline string) is read by the scanner's fast path: the same values as openpyxl's.
+    import re
+
+    from openpyxl import Workbook
+
+    from sheetprop.check import xlsx_cells
+
+    book = Workbook()
+    book.active["A1"] = "w1"
+    book.active["B1"] = datetime.datetime(2024, 1, 2)  # so that style 1 shows a date
+    source = tmp_path / "source.xlsx"
+    book.save(source)
+    data = io.BytesIO()
+    with zipfile.ZipFile(source) as original, zipfile.ZipFile(data, "w") as copy:
+        for item in original.infolist():
+            part = original.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                part = re.sub(rb"<sheetData>.*</sheetData>|<sheetData/>",
+                              b"<sheetData>" + PLAIN_CELLS.encode() + b"</sheetData>", part, flags=re.S)
+                part = re.sub(rb"<dimension[^>]*/>", b"", part)
+            copy.writestr(item, part)
+    taken = []
+    plain = xlsx_cells._scan_plain
+    monkeypatch.setattr(xlsx_cells, "_scan_plain", lambda *args: taken.append(plain(*args)) or taken[-1])
+    _same_as_openpyxl(data.getvalue())
+    assert taken and all(taken)
+    _, values = read_xlsx(zipfile.ZipFile(io.BytesIO(data.getvalue())))
+    assert [values["Sheet"].cell(1, c).value for c in (1, 2, 3, 4, 6, 7)] == ["w1", 0.5, True, " η & lr ", 3, 0.001]
+    assert values["Sheet"]["D4"].value == "a\r\nb"  # a character reference keeps its \r, as in any XML parser

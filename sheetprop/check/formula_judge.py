@@ -89,6 +89,7 @@ class TableFormulas:
         if eta_where:
             self.parameters[location(eta_where, table.sheet)] = LEARNING_RATE
         self._cache: dict[tuple, Reading | None] = {}
+        self._last: dict[tuple, tuple] = {}  # per (label, opaque): the last cached reading, with its template
         # Cells read through, by (cell, judged row, judged label): a chain 7 deep of cells that
         # each read 40 others is read once a cell, not 40^7 times.
         self._through: dict[tuple, tuple[Expr, bool]] = {}
@@ -102,11 +103,19 @@ class TableFormulas:
         """``cell``'s formula as an expression, or None where it cannot be read. ``opaque``: a
         helper column whose cell of this row is read as an unknown, not through its formula."""
         row = int(_ROW_OF.search(cell.ref).group())
+        # A column copied down: this cell's formula is the one above's, moved down a row, and
+        # reads the same (recognised without splitting its text, see formulas.formula_at_row).
+        slot = (label, opaque)
+        last = self._last.get(slot)
+        if last is not None and formulas.formula_at_row(last[0], row) == cell.formula:
+            return last[1]
         # One column's formulas are the same text once rows are written relative to the cell's
         # own, and read the same way when they read only table cells and η: read them once.
-        key = (label, formulas.relative_to_row(cell.formula, row), opaque)
+        relative, template = formulas.relative_with_template(cell.formula, row)
+        key = (label, relative, opaque)
         if key in self._cache:
-            return self._cache[key]
+            reading = self._last[slot] = (template, self._cache[key])
+            return reading[1]
         self._opaque = opaque
         self._read_through = False
         self._constants = False
@@ -121,6 +130,7 @@ class TableFormulas:
             reading = Reading(expr, variables(expr), self._constants)
         if not self._read_through:
             self._cache[key] = reading
+            self._last[slot] = (template, reading)
         return reading
 
     def _resolve(self, ref, row: int, context: str, trail: tuple) -> Expr:

@@ -337,6 +337,28 @@ def relative_to_row(formula: str, row: int) -> str:
     return "".join(parts)
 
 
+def relative_with_template(formula: str, row: int) -> tuple[str, tuple]:
+    """(``relative_to_row(formula, row)``, a template that ``formula_at_row`` prints the same
+    formula from at another row): a column's next cell is recognised by one string format and
+    comparison, not by splitting its text again."""
+    parts = _RELATIVE_ROW.split(formula)
+    offsets = tuple(int(number) - row for number in parts[2::3])
+    pieces = [part.replace("{", "{{").replace("}", "}}") for part in parts]
+    pieces[2::3] = ["{}"] * len(offsets)
+    parts[2::3] = [f"[{offset}]" for offset in offsets]
+    return "".join(parts), ("".join(pieces) if offsets else formula, offsets, min(offsets, default=0))
+
+
+def formula_at_row(template: tuple, row: int) -> str | None:
+    """The formula ``template`` stands for, written at ``row``; None where a row would fall
+    below 0. Where it equals a cell's formula, that formula's relative form is the template's:
+    the same text pieces around whole runs of digits split the same way."""
+    text, offsets, lowest = template
+    if row + lowest < 0:
+        return None
+    return text.format(*[row + offset for offset in offsets]) if offsets else text
+
+
 @functools.lru_cache(maxsize=65_536)  # a column of formulas names the same few cells over and over
 def _row_col(address: str) -> tuple[int, int]:
     """(row, column), from 0, of a cell address inside the sheet; row 0 or past the last is no cell."""

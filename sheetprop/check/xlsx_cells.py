@@ -216,6 +216,8 @@ def _unescape(text: str) -> str:
 def _scan(text: str, cells: SheetCells, values: CellValues, attributes: dict) -> None:
     if _UNSCANNABLE.search(text):
         raise _Unscannable
+    if _scan_plain(text, cells, values, attributes):
+        return
     found = 0
     columns = COLUMN_NUMBERS
     put, value_of = cells.put, values.value
@@ -260,6 +262,63 @@ def _scan(text: str, cells: SheetCells, values: CellValues, attributes: dict) ->
         put(int(row), column, value_of(kind, style, value_text, inline), formula_type, formula_si, formula_text)
     if len(_ANY_CELL.findall(text)) != found:
         raise _Unscannable  # a cell in a shape the pattern does not read (no r, r not first)
+
+
+# The shape nearly every cell has (xlsxwriter, Excel, LibreOffice): no prefix, the reference
+# first, a plain <f> and/or <v>, an inline string of one run, or nothing. A chunk whose every cell has it is read by one
+# findall, without a match object, a method call or an attribute parse per cell.
+_PLAIN_CELL = re.compile(r'<c r="([A-Z]{1,3})(\d+)"((?:\s+[\w:.-]+="[^"]*")*)\s*'
+                         r'(?:/>|>(<f>([^<]*)</f>)?(?:<v>([^<]*)</v>)?(?:(<is>)<t(?:\s[^>]*)?(?:/>|>([^<]*)</t>)</is>)?</c>)')
+
+
+def _scan_plain(text: str, cells: SheetCells, values: CellValues, attributes: dict) -> bool:
+    """Read the chunk's cells when every one has the plain shape (False, nothing read, else)."""
+    found = _PLAIN_CELL.findall(text)
+    if len(found) != len(_ANY_CELL.findall(text)):
+        return False
+    columns, strings, dates = COLUMN_NUMBERS, values.strings, values.dates
+    value_of = values.value
+    row_values = row_formulas = current = row = None
+    for letters, row_text, rest, has_formula, formula_text, value_text, has_inline, inline in found:
+        known = attributes.get(rest)
+        if known is None:
+            pairs = {name.rpartition(":")[2]: first if first is not None else second
+                     for name, first, second in _ATTRIBUTE.findall(rest)}
+            known = attributes[rest] = (pairs.get("t", "n"), pairs.get("s"))
+        kind, style = known
+        if "&" in value_text or "\r" in value_text:
+            value_text = _unescape(value_text)
+        if has_inline:
+            value = value_of(kind, style, value_text or None, _unescape(inline))
+        elif not value_text:
+            value = None
+        elif kind == "n" and not (style and dates and int(style) in dates):
+            # As openpyxl: an int unless the text has a point or an exponent.
+            value = (float(value_text) if ("." in value_text or "E" in value_text or "e" in value_text)
+                     else int(value_text))
+        elif kind == "s":
+            value = strings[int(value_text)]
+        else:
+            value = value_of(kind, style, value_text, None)
+        column = columns.get(letters) or column_number(letters)
+        if row_text != current:  # cells come a row at a time: the row's dicts looked up once
+            current, row = row_text, int(row_text)
+            row_values = cells.values.get(row)
+            if row_values is None:
+                row_values = cells.values[row] = {}
+            row_formulas = cells.formulas.get(row)
+            if row > cells.max_row:
+                cells.max_row = row
+        row_values[column] = value
+        if has_formula:  # as SheetCells.put writes a formula that is not shared: "=" and its text
+            if "&" in formula_text or "\r" in formula_text:
+                formula_text = _unescape(formula_text)
+            if row_formulas is None:
+                row_formulas = cells.formulas[row] = {}
+            row_formulas[column] = "=" + formula_text
+        if column > cells.max_column:
+            cells.max_column = column
+    return True
 
 
 # --- the element reader --------------------------------------------------------------------------
