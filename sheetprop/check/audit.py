@@ -34,6 +34,10 @@ _LEARNING_RATE_LABEL = re.compile(r"(?:learningrate|lr|eta|η|alpha|α)(?:\(?(?:
 _REFERENCE = re.compile(
     r"(?<![\w.$])(?:'((?:[^']|'')+)'!|([A-Za-z_][\w.]*)!)?\$?([A-Z]{1,3})\$?([0-9]+)(?![\w(])")
 
+# Whether a formula references any cell at all: _REFERENCE without its sheet prefix, which finds
+# a reference exactly where _REFERENCE does (a sheet's reference ends in a cell part after "!"), faster.
+_ANY_REFERENCE = re.compile(r"(?<![\w.$])\$?[A-Z]{1,3}\$?[0-9]+(?![\w(])")
+
 _ACTIVATION_MARKERS = (("TANH(", "tanh"), ("MAX(", "relu"), ("EXP(", "sigmoid"))
 MAX_HEADER_SEARCH_ROWS = 200
 MAX_ROW = 1_048_576
@@ -57,7 +61,7 @@ class Cell:
         self.value = value        # the cached value: a float, an error text such as "#DIV/0!", or None
         self.number = value if type(value) is float else as_number(value)
         # A number typed (or pasted) in, or a formula without a single cell reference (=0.52).
-        self.is_typed = formula is None or _REFERENCE.search(formula) is None
+        self.is_typed = formula is None or _ANY_REFERENCE.search(formula) is None
 
     @property
     def is_blank(self) -> bool:

@@ -36,7 +36,14 @@ ABSOLUTE_FLOOR = 1e-15
 POINTS = 4
 MAX_READ_THROUGH = 8  # cells read through, one inside another, before giving up
 
-_ROW_OF = re.compile(r"\d+$")
+_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"  # a cell's ref without them is its row: "AC5" -> "5"
+# Readings shared by every table of the process (every submission of a class) that reads its
+# columns, parameters and first data row the same way, by (that table shape's number, label,
+# relative formula, opaque): students copy one template. Only readings that read nothing but the
+# formula's own text and the table's shape: not those read through other cells or defined names.
+_SHARED_READINGS: dict[tuple, "Reading | None"] = {}
+_TABLE_SHAPES: dict[tuple, int] = {}
+MAX_SHARED_READINGS = 50_000
 _LITERAL_ROW = re.compile(r"[A-Za-z]\$?\d")  # a row number left as written: absolute (or a name such as LOG10)
 _WHERE = re.compile(r"(?:'((?:[^']|'')+)'!|([^'!]+)!)?\$?([A-Z]{1,3})\$?(\d+)")
 
@@ -89,6 +96,9 @@ class TableFormulas:
         if eta_where:
             self.parameters[location(eta_where, table.sheet)] = LEARNING_RATE
         self._cache: dict[tuple, Reading | None] = {}
+        shape = (self.sheet, self.first_data_row, tuple(sorted(self.labels_by_column.items())),
+                 tuple(sorted(self.parameters.items(), key=lambda item: item[0])))
+        self._shape = _TABLE_SHAPES.setdefault(shape, len(_TABLE_SHAPES))
         self._last: dict[tuple, tuple] = {}  # per (label, opaque): the last cached reading, with its template
         # Cells read through, by (cell, judged row, judged label): a chain 7 deep of cells that
         # each read 40 others is read once a cell, not 40^7 times.
@@ -102,7 +112,7 @@ class TableFormulas:
     def read(self, label: str, cell, opaque: str | None = None) -> Reading | None:
         """``cell``'s formula as an expression, or None where it cannot be read. ``opaque``: a
         helper column whose cell of this row is read as an unknown, not through its formula."""
-        row = int(_ROW_OF.search(cell.ref).group())
+        row = int(cell.ref.lstrip(_LETTERS))
         # A column copied down: this cell's formula is the one above's, moved down a row, and
         # reads the same (recognised without splitting its text, see formulas.formula_at_row).
         slot = (label, opaque)
@@ -116,8 +126,14 @@ class TableFormulas:
         if key in self._cache:
             reading = self._last[slot] = (template, self._cache[key])
             return reading[1]
+        shared_key = (self._shape, *key)
+        if shared_key in _SHARED_READINGS:
+            reading = self._cache[key] = _SHARED_READINGS[shared_key]
+            self._last[slot] = (template, reading)
+            return reading
         self._opaque = opaque
         self._read_through = False
+        self._named = False
         self._constants = False
         self._judged = label
         try:
@@ -131,6 +147,10 @@ class TableFormulas:
         if not self._read_through:
             self._cache[key] = reading
             self._last[slot] = (template, reading)
+            if not self._named:
+                if len(_SHARED_READINGS) >= MAX_SHARED_READINGS:
+                    _SHARED_READINGS.clear()
+                _SHARED_READINGS[shared_key] = reading
         return reading
 
     def _resolve(self, ref, row: int, context: str, trail: tuple) -> Expr:
@@ -214,6 +234,7 @@ class TableFormulas:
         return engine.const(number)
 
     def _resolve_name(self, name: str):
+        self._named = True  # what a name stands for is this workbook's: the reading is not shared
         books = self.table.books
         if books is None:
             return None

@@ -267,7 +267,7 @@ def _scan(text: str, cells: SheetCells, values: CellValues, attributes: dict) ->
 # The shape nearly every cell has (xlsxwriter, Excel, LibreOffice): no prefix, the reference
 # first, a plain <f> and/or <v>, an inline string of one run, or nothing. A chunk whose every cell has it is read by one
 # findall, without a match object, a method call or an attribute parse per cell.
-_PLAIN_CELL = re.compile(r'<c r="([A-Z]{1,3})(\d+)"((?:\s+[\w:.-]+="[^"]*")*)\s*'
+_PLAIN_CELL = re.compile(r'<c r="([A-Z]{1,3})(\d+)"([^>/]*)'  # attributes without > or / in them
                          r'(?:/>|>(<f>([^<]*)</f>)?(?:<v>([^<]*)</v>)?(?:(<is>)<t(?:\s[^>]*)?(?:/>|>([^<]*)</t>)</is>)?</c>)')
 
 
