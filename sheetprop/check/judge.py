@@ -59,6 +59,11 @@ class _VerdictCache(dict):
 
 
 _VERDICTS = _VerdictCache()
+# Each computed node cut at the quantities a table has columns for, by those columns' (node,
+# variable) pairs: the expressions are interned, so the same network gives the same key.
+_CUTS: dict[tuple, dict[Expr, Expr]] = {}
+_NETWORK_SHAPES: dict[tuple, tuple] = {}  # by TableCheck._network_key: (random points, derivations)
+MAX_CACHED_NETWORKS = 256
 _POINTS: dict[tuple, int] = {}  # the random points of each network shape seen, numbered
 # An expression's values at a network's random points, by (expression, points' number): the same
 # column formula in every submission of a class is evaluated once.
@@ -142,10 +147,14 @@ class TableCheck:
         leaves: dict[Expr, Expr] = {}
         for q in present:
             leaves.setdefault(q.node, var(q.label))  # given quantities are such variables already
-        self.local = {q.label: _cut(q.node, leaves) for q in self.network.computed}
+        if len(_CUTS) >= MAX_CACHED_NETWORKS:
+            _CUTS.clear()
+        cut = _CUTS.setdefault(tuple(leaves.items()), {})  # the same network in every submission: cut once
+        self.local = {q.label: cut[q.node] if q.node in cut else cut.setdefault(q.node, _cut(q.node, leaves))
+                      for q in self.network.computed}
         self._leaves = leaves
         self.inputs = [var(q.label) for q in present]
-        computed = self.network.computed
+        self.computed = computed = self.network.computed
         self.evaluate_local = compile_function([self.local[q.label] for q in computed], self.inputs)
         self.computed_labels = [q.label for q in computed]
         self.column_labels = {xl_col_to_name(col - 1): label for label, col in table.columns.items()}
@@ -166,7 +175,15 @@ class TableCheck:
         # row by row (B32, B33, … where $B$32 belongs) trains at other rates without a sign.
         self.table_eta = next((lr for lr in table.learning_rates if lr is not None and math.isfinite(lr.value)), None)
         self.formulas = TableFormulas(table, self.table_eta.where if self.table_eta else None)
-        self.points = random_points(self.network)
+        # What depends on the network alone is worked out once per network shape in a process
+        # (every submission of a class has the key's): its random points and printed derivations.
+        shape = _NETWORK_SHAPES.get(self._network_key())
+        if shape is None:
+            if len(_NETWORK_SHAPES) >= MAX_CACHED_NETWORKS:
+                _NETWORK_SHAPES.clear()
+            shape = _NETWORK_SHAPES[self._network_key()] = (
+                random_points(self.network), {q.label: self.network.derivation(q) for q in computed})
+        self.points = [dict(point) for point in shape[0]]
         self.precision = self._stored_precision()
         self._slack_functions: dict[str, tuple] = {}
         self.pasted = self._holds_pasted_values()
@@ -176,6 +193,9 @@ class TableCheck:
         self.by_value = accept_values or (self.pasted is not None and not exercise)
         self._given_labels = {q.label for q in self.network.given}
         self.trained = set(self.network.trained)
+        # Whether each carried quantity is a parameter the optimizer steps, asked of every carried
+        # cell of every row: worked out once, not by hashing the quantity's fields each time.
+        self._carried_weights = [q in self.trained for q in self.carried]
         self.judged = JudgedCells()  # (label, cell) of every cell given a verdict, for the scores
         # Verdicts and hints are kept per process, not per table (see _VERDICTS), under the points
         # they were found at: the same formula against the same chain rule at the same points
@@ -186,12 +206,19 @@ class TableCheck:
         self.right_at_points = {q.label: [p[q.label] for p in self.points] for q in computed}
         self.right_at_points.update({q.label: self._at_points(self.updates[q.label]) for q in self.carried})
         # Printed once, not once a cell.
-        self.derivations = {q.label: self.network.derivation(q) for q in computed}
+        self.derivations = shape[1]
         self.update_rules = {q.label: update_rule(q.label, self.updates[q.label]) for q in self.carried}
         self.drifted: set[str] = set()  # updates reading a drifted η: one finding a row, every cell wrong
         self.helper_roles = HelperRoles(self.network, self.points)
         self._helpers_reported: set[str] = set()
         self._parameter_cells = {location(p.where, table.sheet) for p in table.parameters.values()}
+
+    def _network_key(self) -> tuple:
+        """What random_points and the derivations read of the network: its quantities, loss and
+        hyper-parameters (nodes are interned, so the same network gives the same key)."""
+        network = self.network
+        return (tuple((q.label, q.node, q.role) for q in network.quantities), network.template.loss,
+                tuple((p.key, p.label, p.symbol) for p in network.hyperparameters))
 
     def findings(self) -> list[Finding]:
         found: list[Finding] = []
@@ -266,7 +293,7 @@ class TableCheck:
         """Each computed cell of the row; ``values`` and ``expected`` are None when the row's
         givens are not all numbers, and then only formulas can be judged."""
         found = []
-        for q in self.network.computed:
+        for q in self.computed:  # the network's list, made once (Network.computed makes a new one)
             cell = row.get(q.label)
             if cell is None:
                 continue
@@ -508,17 +535,17 @@ class TableCheck:
             env.update(zip(self.state_labels, state))
             env.update(zip((p.payload for p in self.hyperparameters), settings))
             env[LEARNING_RATE.payload] = eta
-        for q, want in zip(self.carried, wants):
+        for q, want, weight in zip(self.carried, wants, self._carried_weights):
             cell = row.get(q.label)
             if cell is None:
                 continue
-            trained = q in self.trained or q.role == "optimizer"  # what the student works out
+            trained = weight or q.role == "optimizer"  # what the student works out
             if cell.is_blank:
                 continue  # reported with the row's values (_row_values)
             if trained and learning_rate is None:
                 continue  # η unknown: the update cannot be checked (the table notes it)
             update = self.updates[q.label]
-            if q in self.trained and drifted:
+            if weight and drifted:
                 self.judged.append((q.label, cell.ref))
                 self.drifted.add(cell.ref)
                 # One finding per weight, so each wrong cell is named; report groups them into one.
@@ -526,7 +553,7 @@ class TableCheck:
                 found.append(self._eta_drift(cell, q.label, want, read.where,
                                              describe_cell(self.table, read.where, read.value), table_eta))
                 continue
-            inside = infer.eta_inside_read(self.table, cell) if q in self.trained and self.table.eta_inside else None
+            inside = infer.eta_inside_read(self.table, cell) if weight and self.table.eta_inside else None
             if inside is not None:
                 self.judged.append((q.label, cell.ref))
                 eta_cell = f", not the η cell {table_eta.where}" if table_eta else ""
@@ -536,7 +563,7 @@ class TableCheck:
                     chain_rule=self.update_rules[q.label]))
                 continue
             stray = (infer.stray_eta(self.table, cell, k, table_eta.where, self._parameter_cells)
-                     if q in self.trained and table_eta and not cell.is_typed else None)
+                     if weight and table_eta and not cell.is_typed else None)
             if stray is not None:
                 self.judged.append((q.label, cell.ref))
                 self.drifted.add(cell.ref)
