@@ -61,6 +61,7 @@ class _VerdictCache(dict):
 _VERDICTS = _VerdictCache()
 # Each computed node cut at the quantities a table has columns for, by those columns' (node,
 # variable) pairs: the expressions are interned, so the same network gives the same key.
+_UNREAD = object()  # _judge_formula's reading when the caller has not read the formula yet
 _CUTS: dict[tuple, dict[Expr, Expr]] = {}
 _NETWORK_SHAPES: dict[tuple, tuple] = {}  # by TableCheck._network_key: (random points, derivations)
 MAX_CACHED_NETWORKS = 256
@@ -196,6 +197,11 @@ class TableCheck:
         # Whether each carried quantity is a parameter the optimizer steps, asked of every carried
         # cell of every row: worked out once, not by hashing the quantity's fields each time.
         self._carried_weights = [q in self.trained for q in self.carried]
+        # Per (label, update or not): the reading last found to compute the chain rule. A column's
+        # cells read the same (Reading objects are shared through TableFormulas' cache), so each
+        # later cell is judged right by identity, before its number is compared at all: a formula
+        # that computes the right function is right whatever it shows.
+        self._known_right: dict[tuple[str, bool], object] = {}
         self.judged = JudgedCells()  # (label, cell) of every cell given a verdict, for the scores
         # Verdicts and hints are kept per process, not per table (see _VERDICTS), under the points
         # they were found at: the same formula against the same chain rule at the same points
@@ -301,6 +307,12 @@ class TableCheck:
             if cell.is_blank:
                 found.append(self._blank(cell, q.label, "a formula belongs here", chain_rule))
                 continue
+            reading = None
+            if not cell.is_typed:
+                reading = self.formulas.read(q.label, cell)
+                if reading is not None and self._known_right.get((q.label, False)) is reading:
+                    self.judged.append((q.label, cell.ref))  # the column's right formula again
+                    continue
             local = self.local[q.label]
             want = expected[q.label] if expected is not None else None
             wrong = None if want is None else (
@@ -330,18 +342,19 @@ class TableCheck:
                 # An error value where the chain rule gives none either: it came from upstream, and
                 # the formula is judged by what it computes (it stays in the score either way).
                 wrong = None
-            finding = self._judge_formula(q.label, cell, local, values, want, wrong, chain_rule)
+            finding = self._judge_formula(q.label, cell, local, values, want, wrong, chain_rule, reading=reading)
             if finding is not None:
                 found.append(finding)
         return found
 
     def _judge_formula(self, label: str, cell: Cell, right: Expr, values: dict | None, want, wrong: bool | None,
-                       chain_rule: str, update: bool = False) -> Finding | None:
+                       chain_rule: str, update: bool = False, reading=_UNREAD) -> Finding | None:
         """The finding for a formula cell, if any: a formula that computes the right function is
         right whatever it shows; one that does not is a wrong formula when its number is off (or
         cannot be known), and a wrong reference when the number agrees only because two cells hold
         the same value. ``wrong`` is None where the cells it depends on hold no numbers."""
-        reading = self.formulas.read(label, cell)
+        if reading is _UNREAD:
+            reading = self.formulas.read(label, cell)
         computes = self._at_points(reading.expr) if reading is not None else None
         if update and reading is not None and LEARNING_RATE.payload not in reading.reads and self.table_eta:
             # η typed into the update as a number (−0.5*…): right when it is the table's η.
@@ -353,6 +366,7 @@ class TableCheck:
             return None  # neither its formula nor its inputs can be read: it cannot be judged
         self.judged.append((label, cell.ref))
         if reading is not None and self._computes_the_same(reading.expr, right, computes, right_values):
+            self._known_right[(label, update)] = reading  # the next cell that reads so is right too
             return None
         if self.table.helpers and not update and computes is not None:
             blamed = self._blame_helper(label, cell, right_values, values)
@@ -578,13 +592,20 @@ class TableCheck:
                 continue
             if cell.number is None and want is None and cell.is_typed:
                 continue
+            reading = _UNREAD
+            if not cell.is_typed:
+                reading = self.formulas.read(q.label, cell)
+                if reading is not None and self._known_right.get((q.label, True)) is reading:
+                    if trained:  # a right update; a constant carried down is no part of the score
+                        self.judged.append((q.label, cell.ref))
+                    continue
             wrong = None if want is None or cell.number is None else self._disagree(
                 q.label, update, env, cell.number, want)
             if not cell.is_typed:
                 if not trained and wrong is None:
                     continue
                 finding = self._judge_formula(q.label, cell, update, env, want, wrong,
-                                              self.update_rules[q.label], update=True)
+                                              self.update_rules[q.label], update=True, reading=reading)
                 if finding is not None:
                     found.append(finding)
                 elif not trained and self.judged and self.judged[-1] == (q.label, cell.ref):
