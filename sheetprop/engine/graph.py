@@ -364,10 +364,23 @@ _EVALUATE = {
 }
 
 
+# evaluate's walk of each expression list, kept: the same expression is evaluated at point after
+# point (a formula at every random point, a hint's variant at every row), and the walk is most of
+# the cost of a small one. Bounded, since the nodes it holds are kept alive by it.
+_ORDERS: dict[tuple, list[Expr]] = {}
+MAX_CACHED_ORDERS = 4096
+
+
 def evaluate(exprs, env: dict[str, float]) -> list[float]:
     """Values of ``exprs`` with variables taken from ``env`` (by name)."""
+    key = tuple(exprs)
+    order = _ORDERS.get(key)
+    if order is None:
+        if len(_ORDERS) >= MAX_CACHED_ORDERS:
+            _ORDERS.clear()
+        order = _ORDERS[key] = topological_order(key)
     values: dict[Expr, float] = {}
-    for node in topological_order(exprs):
+    for node in order:
         if node.op == "const":
             value = node.payload
         elif node.op == "var":
