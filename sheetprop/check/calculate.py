@@ -300,7 +300,7 @@ class _Calculator:
 def _compiled(reading: _Reading):
     """The reading's compiled function, once it is used often enough to pay for compiling."""
     reading.uses += 1
-    if reading.function is None and reading.uses >= COMPILE_FROM_USES:
+    if reading.function is None and reading.uses >= COMPILE_FROM_USES and reading.expr.op != "const":
         function = _COMPILED.get(reading.expr)
         if function is None:
             if len(_COMPILED) >= MAX_COMPILED:
@@ -340,8 +340,8 @@ def _exact(expr: engine.Expr, operands: list):
     values = {}
     for node in engine.topological_order([expr]):
         op = node.op
-        if op == "const":
-            value = node.payload
+        if op == "const":  # the reader folds constants: 1E308*10 arrives as inf
+            value = node.payload if math.isfinite(node.payload) else NUM
         elif op == "var":
             value = operands[int(node.payload[4:])]
         else:
