@@ -164,42 +164,44 @@ class _Calculator:
                     self._compute(title, row, column, text)
 
     def _compute(self, sheet: str, row: int, column: int, text: str) -> None:
-        """The cell and every formula cell it needs, each after the cells it reads."""
+        """The cell and every formula cell it needs, each after the cells it reads. A frame is
+        [sheet, row, column, reading, inputs, what the inputs read so far hold, circular]."""
         self._store(sheet, row, column, _VISITING)
         stack = [self._frame(sheet, row, column, text)]
+        results, sheets = self.results, self.sheets
         while stack:
             frame = stack[-1]
-            inputs, position = frame[4], frame[5]
+            inputs, raw = frame[4], frame[5]
             pending = None
-            while position < len(inputs):
-                ref_sheet, ref_row, ref_column = inputs[position]
-                state = self._state(ref_sheet, ref_row, ref_column)
-                if state is _VISITING:
-                    frame[6] = True  # circular: the cell is on the stack, waiting for this one
-                elif state is not None:
-                    pending = (ref_sheet, ref_row, ref_column, state)
+            while len(raw) < len(inputs):  # one input at a time; a formula not yet computed waits
+                ref_sheet, ref_row, ref_column = inputs[len(raw)]
+                done = results.get(ref_sheet)
+                if done is None:
+                    raw.append(REF)  # no such worksheet
+                    continue
+                cells = done.get(ref_row)
+                if cells is not None and ref_column in cells:
+                    value = cells[ref_column]
+                    if value is _VISITING:  # on the stack, waiting for this cell: circular
+                        frame[6] = True
+                        value = _UNKNOWN
+                    raw.append(value)
+                    continue
+                worksheet = sheets[ref_sheet]
+                formula = worksheet.formula(ref_row, ref_column)
+                if formula is not None:
+                    pending = (ref_sheet, ref_row, ref_column, formula)
                     break
-                position += 1
-            frame[5] = position
+                raw.append(worksheet.saved(ref_row, ref_column))
             if pending is not None:
                 self._store(pending[0], pending[1], pending[2], _VISITING)
                 stack.append(self._frame(*pending))
                 continue
             stack.pop()
-            value = self._value(frame)
+            value = _value(frame[3], raw, frame[6])
             if value is _UNKNOWN:
                 self.unknown.add((frame[0], frame[1], frame[2]))
             self._store(frame[0], frame[1], frame[2], value)
-
-    def _state(self, sheet: str, row: int, column: int):
-        """None for a cell computed or holding no formula; _VISITING; else its formula, to compute."""
-        done = self.results.get(sheet)
-        if done is None:
-            return None  # no such worksheet: read as #REF!
-        cells = done.get(row)
-        if cells is not None and column in cells:
-            return _VISITING if cells[column] is _VISITING else None
-        return self.sheets[sheet].formula(row, column)
 
     def _store(self, sheet: str, row: int, column: int, value) -> None:
         cells = self.results[sheet].get(row)
@@ -210,7 +212,7 @@ class _Calculator:
     def _frame(self, sheet: str, row: int, column: int, text: str) -> list:
         reading = self._reading(sheet, row, text)
         inputs = reading.inputs(sheet, row) if reading is not None else []
-        return [sheet, row, column, reading, inputs, 0, False]
+        return [sheet, row, column, reading, inputs, [], False]
 
     def _reading(self, sheet: str, row: int, text: str) -> _Reading | None:
         """The formula's reading, kept for every cell of its relative form (a column copied
@@ -262,39 +264,28 @@ class _Calculator:
                         skips_text=bool(_SKIPS_TEXT.search(text)), skips_empty=bool(_SKIPS_EMPTY.search(text)),
                         chooses=bool(_CHOOSES.search(text)))
 
-    def _value(self, frame: list):
-        sheet, row, column, reading, inputs, _, circular = frame
-        if reading is None or circular:
-            return _UNKNOWN
-        raw = [self._input(*ref) for ref in inputs]
-        if any(value is _UNKNOWN for value in raw):
-            return _UNKNOWN
-        if reading.bare:
-            return 0 if raw[0] is None else raw[0]  # =A1 shows A1's text, TRUE or error as it is
-        if reading.skips_empty and any(value is None for value in raw):
-            return _UNKNOWN
-        operands = [_operand(value) for value in raw]
-        if reading.skips_text and any(isinstance(value, (str, bool)) and value not in ERROR_VALUES for value in raw):
-            return _UNKNOWN
-        errors = [operand for operand in operands if type(operand) is str]
-        if errors and (reading.unused or reading.chooses):
-            return _UNKNOWN
-        if not errors:
-            function = _compiled(reading)
-            if function is not None:
-                value = function(*operands)[0]
-                if value == value:  # NaN: an error value somewhere; the exact rules say which
-                    return value
-        return _exact(reading.expr, operands)
 
-    def _input(self, sheet: str, row: int, column: int):
-        done = self.results.get(sheet)
-        if done is None:
-            return REF
-        cells = done.get(row)
-        if cells is not None and column in cells:
-            return cells[column]
-        return self.sheets[sheet].saved(row, column)
+def _value(reading: _Reading | None, raw: list, circular: bool):
+    """The value of a formula cell from what its inputs hold (``raw``, in reference order)."""
+    if reading is None or circular or _UNKNOWN in raw:
+        return _UNKNOWN
+    if reading.bare:
+        return 0 if raw[0] is None else raw[0]  # =A1 shows A1's text, TRUE or error as it is
+    if reading.skips_empty and None in raw:
+        return _UNKNOWN
+    operands = [_operand(value) for value in raw]
+    if reading.skips_text and any(isinstance(value, (str, bool)) and value not in ERROR_VALUES for value in raw):
+        return _UNKNOWN
+    errors = [operand for operand in operands if type(operand) is str]
+    if errors and (reading.unused or reading.chooses):
+        return _UNKNOWN
+    if not errors:
+        function = _compiled(reading)
+        if function is not None:
+            value = function(*operands)[0]
+            if value == value:  # NaN: an error value somewhere; the exact rules say which
+                return value
+    return _exact(reading.expr, operands)
 
 
 def _compiled(reading: _Reading):
