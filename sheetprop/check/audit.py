@@ -112,7 +112,7 @@ class Audit:
     path: Path
     tables: list[Table]
     skipped: list[str]        # sheets that look like the exercise but cannot be checked, and why
-    recalculated: bool        # the file had no cached values and LibreOffice computed them
+    recalculated: str | None  # who computed the values the file lacked: "sheetprop", "LibreOffice"; None: it had them
     record: dict | None = None  # the workbook's own _sheetprop record, if it has one
     # Where no sheet has a labelled table: the networks read from the formulas alone, each as
     # (network, findings, score) (``formula_graph_judge``).
@@ -174,13 +174,23 @@ def worksheet_names(book) -> set[str]:
 
 
 def read_workbook(path, record: dict | None = None) -> Audit:
-    """Every backprop table in the workbook, with cached values (recalculated by LibreOffice
-    first when the file has formulas but no cached values). ``record``: the answer key's, which
+    """Every backprop table in the workbook, with cached values (calculated first when the file
+    has formulas but no cached values: by check itself, else by LibreOffice). ``record``: the answer key's, which
     then names the network, sheets and rows instead of the workbook's own."""
     path = Path(path).expanduser()
     formulas, values = _open(path)
     audit = _read_tables(path, formulas, values, record)
     if _lacks_cached_values(audit.tables):
+        # Computed here first (check.calculate: no LibreOffice, a fraction of its time); LibreOffice
+        # only where a cell of a table is beyond check's formula reader.
+        from sheetprop.check.calculate import calculate
+
+        calculation = calculate(formulas, values)
+        computed = _read_tables(path, formulas, calculation.values, record)
+        if calculation.covers(computed.tables):
+            audit, values = computed, calculation.values
+            audit.recalculated = "sheetprop"
+    if _lacks_cached_values(audit.tables) and not audit.recalculated:
         if find_soffice() is None:
             raise UserError(f"{path.name} has formulas without saved values (it was written by a "
                             "program and never opened in a spreadsheet), and LibreOffice is not "
@@ -190,7 +200,7 @@ def read_workbook(path, record: dict | None = None) -> Audit:
             recalculated = recalculate(path, Path(folder))
             formulas, values = _open(recalculated)
         audit = _read_tables(path, formulas, values, record)
-        audit.recalculated = True
+        audit.recalculated = "LibreOffice"
     if not audit.tables and not audit.skipped:
         # No labelled table, nor one that cannot be checked (its reason stands): a network laid
         # out a neuron or a weight a row, or a sheet per step, is read from its formulas (only
@@ -259,7 +269,7 @@ def _read_tables(path: Path, formulas, values, key: dict | None = None) -> Audit
             table.notes.append("a table the workbook's record does not list: read by its labels "
                                "(the record may have been edited)")
         tables.append(table)
-    return Audit(path, tables, skipped, recalculated=False, record=own)
+    return Audit(path, tables, skipped, recalculated=None, record=own)
 
 
 class _NotCheckable(Exception):

@@ -39,8 +39,8 @@ def add_parser(commands) -> None:
         "(for a single workbook: 2 when it cannot be read or holds no backprop table), 2 a usage error.",
     )
     parser.add_argument("paths", type=Path, nargs="+", metavar="PATH",
-                        help="a workbook (.xlsx; one without saved values is recalculated in LibreOffice "
-                        "first), or a folder or .zip of submissions: each top-level entry (a student's "
+                        help="a workbook (.xlsx; the values of one saved without them are computed first, in "
+                        "LibreOffice where check's own formula reader cannot), or a folder or .zip of submissions: each top-level entry (a student's "
                         "folder, repo clone, zip or single file) is one submission, its name the id")
     parser.add_argument("--key", type=Path, metavar="KEY.xlsx",
                         help="the answer key `build --exercise` wrote beside the student version: the "

@@ -236,19 +236,23 @@ class TableFormulas:
     def _resolve_name(self, name: str):
         self._named = True  # what a name stands for is this workbook's: the reading is not shared
         books = self.table.books
-        if books is None:
+        return None if books is None else named_cell(books[0], self.sheet, name)
+
+
+def named_cell(book, sheet: str, name: str) -> formulas.CellRef | None:
+    """The one cell a defined name stands for in a formula on ``sheet`` (the sheet's own names
+    first, then the workbook's), or None where it names no single cell."""
+    for scope in (book[sheet].defined_names, book.defined_names):
+        defined = scope.get(name) if hasattr(scope, "get") else None
+        if defined is None:
+            continue
+        try:  # a name may hold another name, a bare A1, an unterminated quote: none is one cell
+            destinations = list(defined.destinations)
+        except Exception:  # noqa: BLE001 - openpyxl's tokenizer raises anything on such text
             return None
-        for scope in (books[0][self.sheet].defined_names, books[0].defined_names):
-            defined = scope.get(name) if hasattr(scope, "get") else None
-            if defined is None:
-                continue
-            try:  # a name may hold another name, a bare A1, an unterminated quote: none is one cell
-                destinations = list(defined.destinations)
-            except Exception:  # noqa: BLE001 - openpyxl's tokenizer raises anything on such text
-                return None
-            if len(destinations) == 1 and (match := re.fullmatch(r"\$?([A-Z]{1,3})\$?(\d+)", destinations[0][1])):
-                return destinations[0][0], match[1], int(match[2])
-        return None
+        if len(destinations) == 1 and (match := re.fullmatch(r"\$?([A-Z]{1,3})\$?(\d+)", destinations[0][1])):
+            return destinations[0][0], match[1], int(match[2])
+    return None
 
 
 def location(where: str, default_sheet: str) -> tuple[str, str, int]:

@@ -82,10 +82,11 @@ def check_workbook(path, tolerance: float = DEFAULT_TOLERANCE, key: dict | None 
     audit: Audit = read_workbook(path, record=key)
     record = key or audit.record
     report = Report(audit.path, [(t.sheet, len(t.rows)) for t in audit.tables],
-                    recalculated=audit.recalculated, exercise=record is not None)
+                    recalculated=audit.recalculated is not None, exercise=record is not None)
     report.notes.extend(f"skipped {reason}" for reason in audit.skipped)
     if audit.recalculated:
-        report.notes.append(f"{audit.path.name} had no saved values; LibreOffice recalculated them")
+        report.notes.append(f"{audit.path.name} had no saved values; " + (
+            "LibreOffice recalculated them" if audit.recalculated == "LibreOffice" else "sheetprop calculated them"))
     if key is not None:
         report.findings.extend(record_findings(audit.record, key))
     for table in audit.tables:

@@ -24,16 +24,18 @@ parts named here.
 
 from __future__ import annotations
 
+import copy
 import posixpath
 import re
 import zipfile
+from types import SimpleNamespace
 
 from sheetprop.check.xlsx_cells import (CellValues, NotStreamable, SheetCells, column_letters, column_number,
                                         element_text, elements, read_cells)
 
 _COORDINATE = re.compile(r"\$?([A-Za-z]{1,3})\$?(\d+)")
 
-__all__ = ["NotStreamable", "read_xlsx", "BookView", "SheetView"]
+__all__ = ["NotStreamable", "read_xlsx", "BookView", "SheetView", "with_values"]
 
 
 def read_xlsx(archive: zipfile.ZipFile) -> tuple["BookView", "BookView"]:
@@ -259,6 +261,20 @@ class SheetView:
                 count += len(columns)
         return count
 
+    def formula(self, row: int, column: int) -> str | None:
+        """The formula of a cell, or None where it holds none (a typed text "=x" is no formula)."""
+        cells = self._formula_rows.get(row)
+        if cells is None:
+            return None
+        return (cells[column - 1] if column <= len(cells) else None) if type(cells) is list else cells.get(column)
+
+    def formula_cells(self):
+        """(row, column, formula text) of every cell holding a formula, in the file's order."""
+        for row, cells in self._formula_rows.items():
+            for column, formula in (enumerate(cells, 1) if type(cells) is list else cells.items()):
+                if formula is not None:
+                    yield row, column, formula
+
     def present_rows(self, first: int, last: int):
         """The cells this sheet really holds in rows ``first``…``last``, row by row: a sheet
         holding only A1 and XFD200 is two cells, not its used range's three million."""
@@ -295,3 +311,31 @@ class BookView:
 
     def __contains__(self, title: str) -> bool:
         return title in self._by_title
+
+
+def with_values(book: BookView, changed: dict[str, dict[int, dict[int, object]]]) -> BookView:
+    """A values view of ``book`` (a values view) in which the cells in ``changed`` (sheet -> row ->
+    column -> value) hold those values instead: the values a file lacks, computed elsewhere
+    (``calculate``). The cells read stay as they are, shared; only the rows changed are copied."""
+    sheets = []
+    for view in book.worksheets:
+        data, rows = view._sheet, changed.get(view.title)
+        if rows:
+            cells = copy.copy(data.cells)
+            cells.values = dict(data.cells.values)
+            for row, columns in rows.items():
+                if not columns:
+                    continue
+                saved = cells.values.get(row)
+                if type(saved) is list and max(columns) <= len(saved):
+                    saved = list(saved)
+                    for column, value in columns.items():
+                        saved[column - 1] = value
+                else:
+                    saved = {**(dict(enumerate(saved, 1)) if type(saved) is list else saved or {}), **columns}
+                cells.values[row] = saved
+            copied = SheetData(data.title, data.sheet_state, cells)
+            copied.defined_names = data.defined_names
+            data = copied
+        sheets.append(data)
+    return BookView(SimpleNamespace(sheets=sheets, defined_names=book.defined_names), formulas=False)
