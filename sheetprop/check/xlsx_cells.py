@@ -214,10 +214,10 @@ def _unescape(text: str) -> str:
 
 
 def _scan(text: str, cells: SheetCells, values: CellValues, attributes: dict) -> None:
-    if _UNSCANNABLE.search(text):
-        raise _Unscannable
     if _scan_plain(text, cells, values, attributes):
         return
+    if _UNSCANNABLE.search(text):
+        raise _Unscannable
     found = 0
     columns = COLUMN_NUMBERS
     put, value_of = cells.put, values.value
@@ -267,19 +267,23 @@ def _scan(text: str, cells: SheetCells, values: CellValues, attributes: dict) ->
 # The shape nearly every cell has (xlsxwriter, Excel, LibreOffice): no prefix, the reference
 # first, a plain <f> and/or <v>, an inline string of one run, or nothing. A chunk whose every cell has it is read by one
 # findall, without a match object, a method call or an attribute parse per cell.
+# Anything else that is a cell, or that the scanner leaves to the element reader (_UNSCANNABLE),
+# is the pattern's last group: one pass over the text finds both.
 _PLAIN_CELL = re.compile(r'<c r="([A-Z]{1,3})(\d+)"([^>/]*)'  # attributes without > or / in them
-                         r'(?:/>|>(<f>([^<]*)</f>)?(?:<v>([^<]*)</v>)?(?:(<is>)<t(?:\s[^>]*)?(?:/>|>([^<]*)</t>)</is>)?</c>)')
+                         r'(?:/>|>(<f>([^<]*)</f>)?(?:<v>([^<]*)</v>)?(?:(<is>)<t(?:\s[^>]*)?(?:/>|>([^<]*)</t>)</is>)?</c>)'
+                         rf'|(<!|<{_PREFIX}rPh\b|<{_PREFIX}c[\s/>])')
 
 
 def _scan_plain(text: str, cells: SheetCells, values: CellValues, attributes: dict) -> bool:
     """Read the chunk's cells when every one has the plain shape (False, nothing read, else)."""
     found = _PLAIN_CELL.findall(text)
-    if len(found) != len(_ANY_CELL.findall(text)):
-        return False
+    if found and not min(found)[0]:  # a match without a column: the last group's
+        return False  # a cell of another shape, or what only the element reader reads
     columns, strings, dates = COLUMN_NUMBERS, values.strings, values.dates
     value_of = values.value
     row_values = row_formulas = current = row = None
-    for letters, row_text, rest, has_formula, formula_text, value_text, has_inline, inline in found:
+    max_column = cells.max_column
+    for letters, row_text, rest, has_formula, formula_text, value_text, has_inline, inline, _ in found:
         known = attributes.get(rest)
         if known is None:
             pairs = {name.rpartition(":")[2]: first if first is not None else second
@@ -316,8 +320,9 @@ def _scan_plain(text: str, cells: SheetCells, values: CellValues, attributes: di
             if row_formulas is None:
                 row_formulas = cells.formulas[row] = {}
             row_formulas[column] = "=" + formula_text
-        if column > cells.max_column:
-            cells.max_column = column
+        if column > max_column:
+            max_column = column
+    cells.max_column = max_column
     return True
 
 
