@@ -53,15 +53,22 @@ class Cell:
     checks ask of those several times a cell, worked out once when it is read. A plain class
     with slots, not a dataclass: a table of 18,000 rows makes half a million of them."""
 
-    __slots__ = ("ref", "formula", "value", "number", "is_typed")
+    __slots__ = ("ref", "formula", "value", "number", "_typed")
 
     def __init__(self, ref: str, formula: str | None, value: object):
         self.ref = ref            # "AC5"
         self.formula = formula    # "=F4-$B$1*AB4", or None where the cell holds a typed value
         self.value = value        # the cached value: a float, an error text such as "#DIV/0!", or None
         self.number = value if type(value) is float else as_number(value)
-        # A number typed (or pasted) in, or a formula without a single cell reference (=0.52).
-        self.is_typed = formula is None or _ANY_REFERENCE.search(formula) is None
+        self._typed = formula is None or None  # None: not yet looked for (most cells are judged without)
+
+    @property
+    def is_typed(self) -> bool:
+        """A number typed (or pasted) in, or a formula without a single cell reference (=0.52)."""
+        typed = self._typed
+        if typed is None:
+            typed = self._typed = _ANY_REFERENCE.search(self.formula) is None
+        return typed
 
     @property
     def is_blank(self) -> bool:

@@ -270,6 +270,9 @@ class TableCheck:
     def _holds_pasted_values(self) -> str | None:
         """"N of M computed cells" when most computed cells hold typed numbers, else None."""
         computed = [row[label] for row in self.table.rows for label in self.computed_labels if label in row]
+        # A formula is looked into (is_typed) only where the typed numbers could be most.
+        if sum(cell.number is not None for cell in computed) <= len(computed) / 2:
+            return None
         typed = sum(cell.is_typed and cell.number is not None for cell in computed)
         return f"{typed} of {len(computed)} computed cells" if computed and typed > len(computed) / 2 else None
 
@@ -309,11 +312,15 @@ class TableCheck:
                 found.append(self._blank(cell, q.label, "a formula belongs here", chain_rule))
                 continue
             reading = None
-            if not cell.is_typed:
+            if cell.formula is not None:
+                # The column's right formula again (a reading found right came from a formula
+                # with references, and the same reading means the same text: not typed either).
                 reading = self.formulas.read(q.label, cell)
                 if reading is not None and self._known_right.get((q.label, False)) is reading:
-                    self.judged.append((q.label, cell.ref))  # the column's right formula again
+                    self.judged.append((q.label, cell.ref))
                     continue
+                if cell.is_typed:
+                    reading = None
             local = self.local[q.label]
             want = expected[q.label] if expected is not None else None
             wrong = None if want is None else (
@@ -577,6 +584,16 @@ class TableCheck:
                     f"reads η from {inside[0]} ({inside[1]}), a cell of the table itself{eta_cell}",
                     chain_rule=self.update_rules[q.label]))
                 continue
+            reading = _UNREAD
+            if cell.formula is not None:
+                # The column's right update again: it reads η's cell and has references (a
+                # reading found right came from such a formula, and the same reading means the
+                # same text), so it is neither a stray η nor a typed number.
+                reading = self.formulas.read(q.label, cell)
+                if reading is not None and self._known_right.get((q.label, True)) is reading:
+                    if trained:  # a right update; a constant carried down is no part of the score
+                        self.judged.append((q.label, cell.ref))
+                    continue
             stray = (infer.stray_eta(self.table, cell, k, table_eta.where, self._parameter_cells)
                      if weight and table_eta and not cell.is_typed else None)
             if stray is not None:
@@ -593,13 +610,8 @@ class TableCheck:
                 continue
             if cell.number is None and want is None and cell.is_typed:
                 continue
-            reading = _UNREAD
-            if not cell.is_typed:
-                reading = self.formulas.read(q.label, cell)
-                if reading is not None and self._known_right.get((q.label, True)) is reading:
-                    if trained:  # a right update; a constant carried down is no part of the score
-                        self.judged.append((q.label, cell.ref))
-                    continue
+            if reading is not _UNREAD and cell.is_typed:
+                reading = _UNREAD
             wrong = None if want is None or cell.number is None else self._disagree(
                 q.label, update, env, cell.number, want)
             if not cell.is_typed:
