@@ -187,7 +187,9 @@ PLAIN_CELLS = (
     '<c r="B2" t="e"><f>1/0</f><v>#DIV/0!</v></c>'
     '<c r="C2" t="str"><f>IF(B1&gt;0,"yes","no")</f><v>yes</v></c>'
     '<c r="D2"><f>LOG10(B1)</f></c><c r="E2" s="1" /><c r="F2" t="inlineStr"><is><t/></is></c></row>'
-    '<row r="4"><c r="C4" s="1"/><c r="D4" t="str"><f>"a"&amp;"b"</f><v>a&#13;&#10;b</v></c></row>'
+    '<row r="3"><c r="A3"><f t="shared" ref="A3:A4" si="0">A2*2+$B$1</f><v>3</v></c></row>'
+    '<row r="4"><c r="A4"><f t="shared" si="0"/><v>6.5</v></c>'
+    '<c r="C4" s="1"/><c r="D4" t="str"><f>"a"&amp;"b"</f><v>a&#13;&#10;b</v></c></row>'
 )
 
 
@@ -222,3 +224,5 @@ def test_plain_cells_are_read_in_one_pass_as_openpyxl_reads_them(tmp_path, monke
     _, values = read_xlsx(zipfile.ZipFile(io.BytesIO(data.getvalue())))
     assert [values["Sheet"].cell(1, c).value for c in (1, 2, 3, 4, 6, 7)] == ["w1", 0.5, True, " η & lr ", 3, 0.001]
     assert values["Sheet"]["D4"].value == "a\r\nb"  # a character reference keeps its \r, as in any XML parser
+    formulas, _ = read_xlsx(zipfile.ZipFile(io.BytesIO(data.getvalue())))
+    assert formulas["Sheet"]["A4"].value == "=A3*2+$B$1"  # a shared formula, moved to its cell

@@ -114,13 +114,13 @@ class SheetCells:
             row_formulas = self.formulas.get(row)
             if row_formulas is None:
                 row_formulas = self.formulas[row] = {}
-            row_formulas[column] = self._formula(formula_type, formula_si, formula_text, row, column)
+            row_formulas[column] = self.formula_at(formula_type, formula_si, formula_text, row, column)
         if row > self.max_row:
             self.max_row = row
         if column > self.max_column:
             self.max_column = column
 
-    def _formula(self, kind, index, text: str, row: int, column: int) -> str:
+    def formula_at(self, kind, index, text: str, row: int, column: int) -> str:
         """As openpyxl gives it: "=" and the text; a shared formula's other cells get the first
         cell's formula moved to their own place."""
         text = "=" + text
@@ -270,7 +270,8 @@ def _scan(text: str, cells: SheetCells, values: CellValues, attributes: dict) ->
 # Anything else that is a cell, or that the scanner leaves to the element reader (_UNSCANNABLE),
 # is the pattern's last group: one pass over the text finds both.
 _PLAIN_CELL = re.compile(r'<c r="([A-Z]{1,3})(\d+)"([^>/]*)'  # attributes without > or / in them
-                         r'(?:/>|>(<f>([^<]*)</f>)?(?:<v>([^<]*)</v>)?(?:(<is>)<t(?:\s[^>]*)?(?:/>|>([^<]*)</t>)</is>)?</c>)'
+                         r'(?:/>|>(<f([^>/]*)(?:/>|>([^<]*)</f>))?(?:<v>([^<]*)</v>)?'
+                         r'(?:(<is>)<t(?:\s[^>]*)?(?:/>|>([^<]*)</t>)</is>)?</c>)'
                          rf'|(<!|<{_PREFIX}rPh\b|<{_PREFIX}c[\s/>])')
 
 
@@ -283,7 +284,9 @@ def _scan_plain(text: str, cells: SheetCells, values: CellValues, attributes: di
     value_of = values.value
     row_values = row_formulas = current = row = None
     max_column = cells.max_column
-    for letters, row_text, rest, has_formula, formula_text, value_text, has_inline, inline, _ in found:
+    formula_kinds: dict[str, tuple] = {}  # a formula's attributes (t="shared" si="0") -> (t, si)
+    for letters, row_text, rest, has_formula, formula_attributes, formula_text, value_text, has_inline, inline, _ \
+            in found:
         known = attributes.get(rest)
         if known is None:
             pairs = {name.rpartition(":")[2]: first if first is not None else second
@@ -314,12 +317,19 @@ def _scan_plain(text: str, cells: SheetCells, values: CellValues, attributes: di
             if row > cells.max_row:
                 cells.max_row = row
         row_values[column] = value
-        if has_formula:  # as SheetCells.put writes a formula that is not shared: "=" and its text
+        if has_formula:
             if "&" in formula_text or "\r" in formula_text:
                 formula_text = _unescape(formula_text)
+            kind_and_index = formula_kinds.get(formula_attributes) if formula_attributes else None
+            if formula_attributes and kind_and_index is None:
+                pairs = {key: first or second for key, first, second in _ATTRIBUTE.findall(formula_attributes)}
+                kind_and_index = formula_kinds[formula_attributes] = (pairs.get("t"), pairs.get("si"))
             if row_formulas is None:
                 row_formulas = cells.formulas[row] = {}
-            row_formulas[column] = "=" + formula_text
+            if kind_and_index is not None and kind_and_index[0] == "shared":
+                row_formulas[column] = cells.formula_at(*kind_and_index, formula_text, row, column)
+            else:  # as SheetCells.put writes a formula that is not shared: "=" and its text
+                row_formulas[column] = "=" + formula_text
         if column > max_column:
             max_column = column
     cells.max_column = max_column
