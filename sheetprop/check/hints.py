@@ -7,8 +7,9 @@ from __future__ import annotations
 import re
 
 from sheetprop import engine
-from sheetprop.check.formula_judge import agree, values_at
+from sheetprop.check.formula_judge import agree, values_at, variables
 from sheetprop.engine import Expr, var
+from sheetprop.engine.numeric import compile_function
 from sheetprop.engine.printers import MathPrinter
 
 MAX_HINTS = 2
@@ -23,8 +24,8 @@ def find_hint(expr: Expr, envs: list[dict], found: list[float], lhs: str, tolera
         return None
     same = lambda a, b: all(agree(x, y, tolerance) for x, y in zip(a, b))  # noqa: E731
     matches = []
-    for description, variant in _variants_of(expr, envs[0], lhs):
-        value = values_at(variant, envs)
+    variants = _variants_of(expr, envs[0], lhs)
+    for (description, _), value in zip(variants, _variant_values(expr, envs, lhs, variants)):
         if value is not None and same(found, value) and not same(value, right):
             if description not in matches:
                 matches.append(description)
@@ -47,6 +48,33 @@ def _variants_of(expr: Expr, env: dict, lhs: str) -> list[tuple[str, Expr]]:
             _VARIANTS.clear()
         found = _VARIANTS[key] = list(variants(expr, env, lhs))
     return found
+
+
+_VARIANT_FUNCTIONS: dict[tuple, tuple] = {}
+
+
+def _variant_values(expr: Expr, envs: list[dict], lhs: str, variants) -> list[list[float] | None]:
+    """Each variant's values in every one of ``envs`` (None where it reads a variable they lack),
+    from one compiled function of all the variants: a column of pasted numbers asks this of
+    every row, and evaluating dozens of variants node by node was most of a hint's cost."""
+    names = sorted(envs[0])
+    key = (expr, tuple(names), lhs)
+    entry = _VARIANT_FUNCTIONS.get(key)
+    if entry is None:
+        if len(_VARIANT_FUNCTIONS) >= MAX_CACHED_VARIANTS:
+            _VARIANT_FUNCTIONS.clear()
+        known = set(names)
+        readable = [k for k, (_, variant) in enumerate(variants) if variables(variant) <= known]
+        compiled = compile_function([variants[k][1] for k in readable], [var(name) for name in names])
+        entry = _VARIANT_FUNCTIONS[key] = (readable, compiled)
+    readable, compiled = entry
+    if any(len(env) != len(names) or any(name not in env for name in names) for env in envs[1:]):
+        return [values_at(variant, envs) for _, variant in variants]  # envs of other shapes: one by one
+    rows = [compiled(*(float(env[name]) for name in names)) for env in envs]
+    values: list[list[float] | None] = [None] * len(variants)
+    for position, k in enumerate(readable):
+        values[k] = [row[position] for row in rows]
+    return values
 
 
 def _replace(root: Expr, old: Expr, new: Expr) -> Expr:
