@@ -199,3 +199,17 @@ def test_a_formula_copied_down_is_recognised_from_the_row_above():
     assert formula_at_row(template, 19) == "=F19-$A$2*Y19+SUM(B12:B19)&\"{x}\""
     assert formula_at_row(template, 3) is None  # B-4 would be no row
     assert formula_at_row(relative_with_template("={1,2}*2", 5)[1], 9) == "={1,2}*2"
+
+
+def test_references_read_down_a_column_are_each_formulas_own():
+    from sheetprop.check.audit import CopiedDownReferences, references
+
+    column = ["=F18-$A$2*Y18", "=F19-$A$2*Y19", "=F20-A3*Y20+'lr 1'!B$20", "=F21-A4*Y21+'lr 1'!B$20",
+              "=F22-A5*Y22+'lr 1'!B$20*2", "=A1-B0", "=A2-B1", "=Sheet2!C7"]
+    copied = CopiedDownReferences()
+    for row, formula in enumerate(column, start=18):
+        # The formula's own row is its position here; each answer is what references() reads
+        # from that formula's text alone, with the row that a copy moved it to.
+        assert copied.at("w1", formula, row) == references(formula), formula
+    assert copied.at("w1", "=A1-B0", 1) == [(None, "A", 1)]  # B0 is no cell
+    assert copied.at("w1", "=A2-B1", 2) == [(None, "A", 2), (None, "B", 1)]  # and B1, a row down, is one

@@ -149,6 +149,36 @@ def references(formula: str) -> list[tuple[str | None, str, int]]:
     return found
 
 
+class CopiedDownReferences:
+    """``references`` of each formula of a column, read down the rows: a formula that is the one
+    above's copied down (``formulas.formula_at_row``) references the same cells, its relative
+    rows one further down, so only a column's first formula (and each that differs) is taken
+    apart."""
+
+    def __init__(self):
+        self._last: dict[str, tuple] = {}  # per column: (template, its row, [(sheet, column, row, relative)])
+
+    def at(self, key: str, formula: str, row: int) -> list[tuple[str | None, str, int]]:
+        from sheetprop.check.formulas import formula_at_row, relative_with_template
+
+        last = self._last.get(key)
+        if last is not None and formula_at_row(last[0], row) == formula:
+            _, base, found = last
+            shift = row - base
+        else:
+            found = []
+            for match in _REFERENCE.finditer(formula):
+                quoted, plain, column, digits = match.groups()
+                sheet = quoted.replace("''", "'") if quoted else (plain or None)
+                number = int(digits) if len(digits.lstrip("0")) <= 7 else -1  # no row: never in range
+                found.append((sheet, column, number, formula[match.start(4) - 1] != "$"))
+            self._last[key] = (relative_with_template(formula, row)[1], row, found)
+            shift = 0
+        return [(sheet, column, number + shift if relative and number >= 0 else number)
+                for sheet, column, number, relative in found
+                if 1 <= (number + shift if relative and number >= 0 else number) <= MAX_ROW]
+
+
 def present_rows(sheet, first: int, last: int):
     """The cells a sheet really holds in rows ``first``…``last``, row by row (rows without any
     left out). ``iter_rows`` makes every cell of the used range, and a sheet holding only A1
@@ -626,12 +656,13 @@ def _learning_rates(table: Table, sheet, formulas, values) -> list[LearningRate 
         return found[key]
 
     rates: list[LearningRate | None] = [None]
+    copied = CopiedDownReferences()
     for k in range(1, len(table.rows)):
         row_above = table.header_row + k  # data rows are consecutive, from header_row + 1
         row_cells = table.rows[k]
         candidates: Counter = Counter()
         for label in weights:
-            for ref_sheet, column, row in references(row_cells[label].formula or ""):
+            for ref_sheet, column, row in copied.at(label, row_cells[label].formula or "", row_above + 1):
                 key = (ref_sheet or sheet.title, column, row)
                 own = key[0] == sheet.title and column in letters and row_above <= row <= row_above + 1
                 if not own and key not in parameter_cells:
