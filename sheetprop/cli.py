@@ -15,9 +15,9 @@ from sheetprop.errors import UserError
 
 
 # Each command's module registers its parser and sets ``run``. Only the module of the command a
-# command line names is imported: `check` needs openpyxl and the formula judge, which would
-# double `build`'s memory and start-up. Importing any of them stays cheap (no torch), so
-# `--help` works on a core install.
+# command line names is imported: `check` needs the formula judge (and openpyxl for files its
+# streaming reader cannot read), which would double `build`'s memory and start-up. Importing any
+# of them stays cheap (no torch), so `--help` works on a core install.
 COMMANDS = {
     "build": "sheetprop.writer.cli",
     "mnist": "sheetprop.mnist.cli",

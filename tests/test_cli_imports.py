@@ -56,3 +56,20 @@ def test_top_level_help_and_errors_list_every_command(capsys):
     assert exit_.value.code == 2
     err = capsys.readouterr().err
     assert all(repr(name) in err for name in COMMANDS)
+
+
+def test_check_reads_a_built_workbook_without_openpyxl(tmp_path, build):
+    # openpyxl costs ~30 MiB and a tenth of a second a process: check's streaming path has its
+    # own tokenizer, date formats and defined names; openpyxl stays for files that path cannot read.
+    import formula_graph_workbooks
+
+    key = build("--exercise", "--steps", "5", name="key.xlsx")
+    laid_out = tmp_path / "per_row.xlsx"
+    formula_graph_workbooks.write(laid_out, {"Sheet1": formula_graph_workbooks.per_row_2_2_1()})
+    paths = [str(key), str(key.with_name("key_exercise.xlsx")), str(laid_out)]
+    loaded = modules_after("import contextlib, io\nfrom sheetprop.cli import main\n"
+                           f"for path in {paths!r}:\n"
+                           "    with contextlib.redirect_stdout(io.StringIO()):  # the reports are not module names\n"
+                           "        main(['check', path])")
+    assert {"sheetprop.check.judge", "sheetprop.check.formula_graph", "sheetprop.check.xlsx_reader"} <= loaded
+    assert "openpyxl" not in loaded, sorted(m for m in loaded if m.startswith("openpyxl"))

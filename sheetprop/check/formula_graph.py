@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from sheetprop import engine
 from sheetprop.check import formulas
-from openpyxl.utils import get_column_letter
+from sheetprop.check.xlsx_references import column_letters, column_number
 
 from sheetprop.check.audit import as_number, present_rows
 
@@ -85,7 +85,7 @@ class Graph:
                     r, c, content = found.row, found.column, found.value
                     if content is None or c > MAX_COLUMNS:
                         continue
-                    key = (sheet.title, f"{get_column_letter(c)}{r}")
+                    key = (sheet.title, f"{column_letters(c)}{r}")
                     if hasattr(content, "text"):
                         content = content.text
                     if isinstance(content, str) and content.startswith("="):
@@ -303,12 +303,10 @@ def _alias_typed_copies(graph: Graph, network: GraphNetwork) -> None:
 def _orphans(graph: Graph, network: GraphNetwork) -> set[Key]:
     """Typed cells of the forward row among the weights (between the first and the last) that
     no sum reads."""
-    from openpyxl.utils import column_index_from_string
-
     feed = _feed_row(graph, network)
     if feed is None:
         return set()
-    column = lambda key: column_index_from_string(_CELL.fullmatch(key[1]).group(1))  # noqa: E731
+    column = lambda key: column_number(_CELL.fullmatch(key[1]).group(1))  # noqa: E731
     on_feed = [w for w in network.weights if (w[0], _CELL.fullmatch(w[1]).group(2)) == feed]
     if not on_feed:
         return set()
@@ -343,11 +341,9 @@ def _repair_weight_references(graph: Graph, network: GraphNetwork) -> None:
 
 
 def _regularity(network: GraphNetwork) -> int:
-    from openpyxl.utils import column_index_from_string
-
     score = 0
     for source in {s for n in network.neurons for s, _ in n.terms if s is not None}:
-        cols = [column_index_from_string(_CELL.fullmatch(w[1]).group(1))
+        cols = [column_number(_CELL.fullmatch(w[1]).group(1))
                 for n in network.neurons for s, w in n.terms if s == source]
         steps = [b - a for a, b in zip(cols, cols[1:])]
         score += max(Counter(steps).values(), default=0)

@@ -248,7 +248,7 @@ def named_cell(book, sheet: str, name: str) -> formulas.CellRef | None:
             continue
         try:  # a name may hold another name, a bare A1, an unterminated quote: none is one cell
             destinations = list(defined.destinations)
-        except Exception:  # noqa: BLE001 - openpyxl's tokenizer raises anything on such text
+        except Exception:  # noqa: BLE001 - such text raises IndexError, ValueError… (either reader's names)
             return None
         if len(destinations) == 1 and (match := re.fullmatch(r"\$?([A-Z]{1,3})\$?(\d+)", destinations[0][1])):
             return destinations[0][0], match[1], int(match[2])

@@ -12,18 +12,18 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Callable, NamedTuple
+from typing import Callable
 
-from openpyxl.formula.tokenizer import Tokenizer, TokenizerError
 from xlsxwriter.utility import xl_cell_to_rowcol, xl_col_to_name
 
 from sheetprop import engine
 from sheetprop.engine import Expr
+from sheetprop.check.formula_tokens import Token, TokenError, tokens as formula_tokens
 
 MAX_RANGE_CELLS = 256
-# Excel's own limits. A longer formula cannot come from a spreadsheet program, and openpyxl's
-# tokenizer copies the rest of the formula at each token, so its time grows with the square of
-# the length (100,000 quotes took minutes): refusing past Excel's length keeps each formula fast.
+# Excel's own limits. A longer formula cannot come from a spreadsheet program: refusing past
+# Excel's length bounds the work a formula costs (the tokenizer is linear, the parser and the
+# expressions it builds are not free either).
 MAX_FORMULA_CHARACTERS = 8_192
 MAX_NESTING = 64          # parentheses and functions inside one another (Excel allows 64)
 MAX_ROW, MAX_COLUMN = 1_048_576, 16_384
@@ -79,15 +79,9 @@ def parse(formula: str, resolve: Resolver, resolve_name: NameResolver | None = N
 
 def _tokens(text: str) -> list:
     try:
-        return [t for t in Tokenizer(text).items if t.type != "WHITE-SPACE"]
-    except (TokenizerError, IndexError, ValueError) as exc:
+        return [t for t in formula_tokens(text) if t.type != "WHITE-SPACE"]
+    except TokenError as exc:
         raise FormulaError(f"cannot read the formula: {exc}") from None
-
-
-class _Token(NamedTuple):
-    value: str
-    type: str
-    subtype: str
 
 
 # Token lists by a formula's relative form (``relative_to_row``), each reference's value with its
@@ -118,7 +112,7 @@ def _tokens_in_row(text: str, row: int) -> list:
         return tokens
     if template is None:
         return _tokens(text)
-    return [_Token(_OFFSET.sub(lambda m: str(row + int(m[1])), value) if "[" in value and type_ == "OPERAND"
+    return [Token(_OFFSET.sub(lambda m: str(row + int(m[1])), value) if "[" in value and type_ == "OPERAND"
                    and subtype == "RANGE" else value, type_, subtype) for value, type_, subtype in template]
 
 
@@ -128,7 +122,7 @@ _ARITHMETIC = {"+": engine.add, "-": engine.sub, "*": engine.mul, "/": engine.di
 
 
 class _Parser:
-    """Precedence climbing over openpyxl's tokens, with Excel's rules: unary minus binds
+    """Precedence climbing over the formula's tokens (``formula_tokens``), with Excel's rules: unary minus binds
     tighter than ^ (−x^2 is (−x)²), and ^ groups from the left (2^3^2 is 64)."""
 
     def __init__(self, tokens, resolve: Resolver, resolve_name: NameResolver):

@@ -32,6 +32,8 @@ from types import SimpleNamespace
 
 from sheetprop.check.xlsx_cells import (CellValues, NotStreamable, SheetCells, column_letters, column_number,
                                         element_text, elements, read_cells)
+from sheetprop.check.formula_tokens import tokens as formula_tokens
+from sheetprop.check.number_formats import builtin_date_format, is_date_format, is_duration_format
 
 _COORDINATE = re.compile(r"\$?([A-Za-z]{1,3})\$?(\d+)")
 
@@ -95,8 +97,6 @@ def _date_styles(archive: zipfile.ZipFile, member: str | None) -> tuple[set[int]
     whose numbers openpyxl reads as datetimes (or timedeltas)."""
     if member is None or member not in archive.namelist():
         return set(), set()
-    from openpyxl.styles.numbers import builtin_format_code, is_date_format, is_timedelta_format
-
     custom, formats = {}, []
     for name, element in elements(archive, member, {"numFmt", "cellXfs"}):
         if name == "numFmt":
@@ -109,13 +109,10 @@ def _date_styles(archive: zipfile.ZipFile, member: str | None) -> tuple[set[int]
         ident = xf.get("numFmtId", "0")
         code = custom.get(ident)
         if code is None:
-            try:
-                code = builtin_format_code(int(ident))
-            except ValueError:
-                code = None
+            code = builtin_date_format(ident)
         if code and is_date_format(code):
             dates.add(index)
-        if code and is_timedelta_format(code):
+        if code and is_duration_format(code):
             durations.add(index)
     return dates, durations
 
@@ -158,16 +155,57 @@ class _Book:
             self.sheets.append(sheet)
             all_sheets.append(sheet)
         self.defined_names = {}
-        if names_found:
-            from openpyxl.workbook.defined_name import DefinedName
+        for name, local, text in names_found:
+            defined = DefinedName(name, local, text)
+            if local is None:
+                self.defined_names[name] = defined
+            elif local.isdigit() and int(local) < len(all_sheets) and all_sheets[int(local)] is not None:
+                if not name.startswith("_xlnm."):  # print areas and titles, which openpyxl files elsewhere
+                    all_sheets[int(local)].defined_names[name] = defined
 
-            for name, local, text in names_found:
-                defined = DefinedName(name=name, localSheetId=local, attr_text=text)
-                if local is None:
-                    self.defined_names[name] = defined
-                elif local.isdigit() and int(local) < len(all_sheets) and all_sheets[int(local)] is not None:
-                    if not name.startswith("_xlnm."):  # print areas and titles, which openpyxl files elsewhere
-                        all_sheets[int(local)].defined_names[name] = defined
+
+# A reference's sheet and cells, as openpyxl's SHEETRANGE_RE reads them from a defined name.
+_SHEET_RANGE = re.compile(r"(('(?P<quoted>([^']|'')*)')|(?P<notquoted>[^'^ ^!]*))!"
+                          r"(?P<cells>[$]?([A-Za-z]{1,3})?[$]?(\d+)?(:[$]?([A-Za-z]{1,3})?[$]?(\d+)?)?)")
+
+
+class DefinedName:
+    """A defined name as openpyxl's ``DefinedName`` answers what check asks of it: its ``name``,
+    its text (``value``, ``attr_text``) and the (sheet, cells) it refers to (``destinations``)."""
+
+    __slots__ = ("name", "localSheetId", "attr_text")
+
+    def __init__(self, name: str | None, local: str | None, text: str):
+        if name is None:
+            raise NotStreamable("a defined name without its name")  # openpyxl refuses it as it always has
+        try:
+            self.localSheetId = None if local is None else int(local)
+        except ValueError:
+            raise NotStreamable(f"the defined name {name[:40]!r} has the sheet number {local[:20]!r}") from None
+        self.name, self.attr_text = name, text
+
+    @property
+    def value(self) -> str:
+        return self.attr_text
+
+    @property
+    def type(self) -> str:
+        """RANGE for a reference, the first token's type or subtype otherwise; IndexError for no text."""
+        first = formula_tokens("=" + self.value)[0]
+        return first.subtype if first.type == "OPERAND" else first.type
+
+    @property
+    def destinations(self):
+        """(sheet, cells) of each reference; ValueError where openpyxl's fails (a reference
+        without its sheet, text no formula is)."""
+        if self.type != "RANGE":
+            return
+        for token in formula_tokens("=" + self.value):
+            if token.subtype == "RANGE":
+                match = _SHEET_RANGE.match(token.value)
+                if match is None:
+                    raise ValueError(f"the reference {token.value[:40]!r} names no sheet")
+                yield match["notquoted"] or match["quoted"], match["cells"]
 
 
 class SheetData:
