@@ -38,6 +38,8 @@ _REFERENCE = re.compile(
 # a reference exactly where _REFERENCE does (a sheet's reference ends in a cell part after "!"), faster.
 _ANY_REFERENCE = re.compile(r"(?<![\w.$])\$?[A-Z]{1,3}\$?[0-9]+(?![\w(])")
 
+_COLUMN_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
 _ACTIVATION_MARKERS = (("TANH(", "tanh"), ("MAX(", "relu"), ("EXP(", "sigmoid"))
 MAX_HEADER_SEARCH_ROWS = 200
 MAX_ROW = 1_048_576
@@ -53,14 +55,25 @@ class Cell:
     checks ask of those several times a cell, worked out once when it is read. A plain class
     with slots, not a dataclass: a table of 18,000 rows makes half a million of them."""
 
-    __slots__ = ("ref", "formula", "value", "number", "_typed")
+    __slots__ = ("_where", "_row", "formula", "value", "number", "_typed")
 
-    def __init__(self, ref: str, formula: str | None, value: object):
-        self.ref = ref            # "AC5"
+    def __init__(self, ref: str, formula: str | None, value: object, row: int | None = None):
+        # "AC5", or with ``row`` its column "AC" alone: the reference is then made when asked,
+        # not held (a table of 18,000 rows would hold half a million such strings).
+        self._where, self._row = ref, row
         self.formula = formula    # "=F4-$B$1*AB4", or None where the cell holds a typed value
         self.value = value        # the cached value: a float, an error text such as "#DIV/0!", or None
         self.number = value if type(value) is float else as_number(value)
         self._typed = formula is None or None  # None: not yet looked for (most cells are judged without)
+
+    @property
+    def ref(self) -> str:
+        """The cell's reference, "AC5"."""
+        return self._where if self._row is None else f"{self._where}{self._row}"
+
+    @property
+    def row(self) -> int:
+        return int(self._where.lstrip(_COLUMN_LETTERS)) if self._row is None else self._row
 
     @property
     def is_typed(self) -> bool:
@@ -531,9 +544,8 @@ def _table_rows(sheet, value_sheet, row_numbers, columns: dict[str, int]) -> lis
     letters = [column_letters(col) for col in numbers]
     rows = []
     for r in row_numbers:
-        row_text = str(r)
-        rows.append({label: Cell(column + row_text, formula if type(formula) is str and formula.startswith("=")
-                                 else None, value)
+        rows.append({label: Cell(column, formula if type(formula) is str and formula.startswith("=") else None,
+                                 value, r)
                      for label, column, formula, value in zip(labels_in_order, letters, sheet.row_values(r, numbers),
                                                               value_sheet.row_values(r, numbers))})
     return rows

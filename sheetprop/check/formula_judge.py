@@ -36,7 +36,6 @@ ABSOLUTE_FLOOR = 1e-15
 POINTS = 4
 MAX_READ_THROUGH = 8  # cells read through, one inside another, before giving up
 
-_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"  # a cell's ref without them is its row: "AC5" -> "5"
 # Readings shared by every table of the process (every submission of a class) that reads its
 # columns, parameters and first data row the same way, by (that table shape's number, label,
 # relative formula, opaque): students copy one template. Only readings that read nothing but the
@@ -112,7 +111,7 @@ class TableFormulas:
     def read(self, label: str, cell, opaque: str | None = None) -> Reading | None:
         """``cell``'s formula as an expression, or None where it cannot be read. ``opaque``: a
         helper column whose cell of this row is read as an unknown, not through its formula."""
-        row = int(cell.ref.lstrip(_LETTERS))
+        row = cell.row
         # A column copied down: this cell's formula is the one above's, moved down a row, and
         # reads the same (recognised without splitting its text, see formulas.formula_at_row).
         slot = (label, opaque)

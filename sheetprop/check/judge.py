@@ -113,28 +113,37 @@ def check_workbook(path, tolerance: float = DEFAULT_TOLERANCE, key: dict | None 
 
 
 class JudgedCells:
-    """(label, cell) of every cell given a verdict, in order, as a list of pairs would hold them,
-    kept as two lists: an 18,000-row table has half a million, and a pair each costs 64 bytes."""
+    """(label, cell reference) of every cell given a verdict, in order, as a list of pairs would
+    hold them, kept as two lists: an 18,000-row table has half a million, and a pair each costs
+    64 bytes. A table's Cell is kept as it is and its reference made when read: the table holds
+    the cell anyway, and half a million reference strings would be 28 MiB."""
 
     def __init__(self):
         self.labels: list[str] = []
-        self.cells: list[str] = []
+        self.cells: list = []  # a Cell, or a reference ("AC5") for a cell outside the table's
 
-    def append(self, judged: tuple[str, str]) -> None:
+    def append(self, judged: tuple) -> None:
         self.labels.append(judged[0])
         self.cells.append(judged[1])
 
+    def last_is(self, label: str, cell) -> bool:
+        return bool(self.cells) and self.labels[-1] == label and self.cells[-1] is cell
+
     def pop(self) -> tuple[str, str]:
-        return self.labels.pop(), self.cells.pop()
+        return self.labels.pop(), _reference(self.cells.pop())
 
     def __getitem__(self, k: int) -> tuple[str, str]:
-        return self.labels[k], self.cells[k]
+        return self.labels[k], _reference(self.cells[k])
 
     def __len__(self) -> int:
         return len(self.cells)
 
     def __iter__(self):
-        return zip(self.labels, self.cells)
+        return ((label, _reference(cell)) for label, cell in zip(self.labels, self.cells))
+
+
+def _reference(cell) -> str:
+    return cell if type(cell) is str else cell.ref
 
 
 class TableCheck:
@@ -317,7 +326,7 @@ class TableCheck:
                 # with references, and the same reading means the same text: not typed either).
                 reading = self.formulas.read(q.label, cell)
                 if reading is not None and self._known_right.get((q.label, False)) is reading:
-                    self.judged.append((q.label, cell.ref))
+                    self.judged.append((q.label, cell))
                     continue
                 if cell.is_typed:
                     reading = None
@@ -327,7 +336,7 @@ class TableCheck:
                 cell.number is None or self._disagree(q.label, local, values, cell.number, want, first_row))
             if cell.is_typed and self.by_value:
                 if wrong is not None:
-                    self.judged.append((q.label, cell.ref))
+                    self.judged.append((q.label, cell))
                 if wrong:
                     found.append(self._finding(
                         cell, q.label, "wrong value", want,
@@ -338,7 +347,7 @@ class TableCheck:
                         chain_rule=chain_rule))
                 continue
             if cell.is_typed:
-                self.judged.append((q.label, cell.ref))
+                self.judged.append((q.label, cell))
                 found.append(self._finding(
                     cell, q.label, "typed number", want,
                     "holds a typed number where a formula belongs"
@@ -372,7 +381,7 @@ class TableCheck:
             right_values = self.right_at_points[label]
         if reading is None and wrong is None:
             return None  # neither its formula nor its inputs can be read: it cannot be judged
-        self.judged.append((label, cell.ref))
+        self.judged.append((label, cell))
         if reading is not None and self._computes_the_same(reading.expr, right, computes, right_values):
             self._known_right[(label, update)] = reading  # the next cell that reads so is right too
             return None
@@ -528,7 +537,7 @@ class TableCheck:
         quantity where the chain rule needs another of the same kind (t1 for t2) and misses that one."""
         if label not in self.local:  # a weight's update that cannot be read (η on a chartsheet): no local expression
             return None
-        row = int(re.search(r"\d+$", cell.ref).group())
+        row = cell.row
         read = set()
         for sheet, column, ref_row in references(cell.formula or ""):
             if (sheet is None or sheet == self.table.sheet) and ref_row == row:
@@ -568,7 +577,7 @@ class TableCheck:
                 continue  # η unknown: the update cannot be checked (the table notes it)
             update = self.updates[q.label]
             if weight and drifted:
-                self.judged.append((q.label, cell.ref))
+                self.judged.append((q.label, cell))
                 self.drifted.add(cell.ref)
                 # One finding per weight, so each wrong cell is named; report groups them into one.
                 read = self.table.learning_rates[k]
@@ -577,7 +586,7 @@ class TableCheck:
                 continue
             inside = infer.eta_inside_read(self.table, cell) if weight and self.table.eta_inside else None
             if inside is not None:
-                self.judged.append((q.label, cell.ref))
+                self.judged.append((q.label, cell))
                 eta_cell = f", not the η cell {table_eta.where}" if table_eta else ""
                 found.append(self._finding(
                     cell, q.label, "wrong update", want,
@@ -592,18 +601,18 @@ class TableCheck:
                 reading = self.formulas.read(q.label, cell)
                 if reading is not None and self._known_right.get((q.label, True)) is reading:
                     if trained:  # a right update; a constant carried down is no part of the score
-                        self.judged.append((q.label, cell.ref))
+                        self.judged.append((q.label, cell))
                     continue
             stray = (infer.stray_eta(self.table, cell, k, table_eta.where, self._parameter_cells)
                      if weight and table_eta and not cell.is_typed else None)
             if stray is not None:
-                self.judged.append((q.label, cell.ref))
+                self.judged.append((q.label, cell))
                 self.drifted.add(cell.ref)
                 where, value = stray
                 found.append(self._eta_drift(cell, q.label, want, where, f"= {value:g}", table_eta))
                 continue
             if trained and cell.is_typed and not self.by_value:
-                self.judged.append((q.label, cell.ref))
+                self.judged.append((q.label, cell))
                 found.append(self._finding(cell, q.label, "typed number", want,
                                            "holds a typed number where the weight update formula belongs",
                                            chain_rule=self.update_rules[q.label]))
@@ -621,11 +630,11 @@ class TableCheck:
                                               self.update_rules[q.label], update=True, reading=reading)
                 if finding is not None:
                     found.append(finding)
-                elif not trained and self.judged and self.judged[-1] == (q.label, cell.ref):
+                elif not trained and self.judged and self.judged.last_is(q.label, cell):
                     self.judged.pop()  # a constant carried down is no part of the score
                 continue
             if trained:
-                self.judged.append((q.label, cell.ref))
+                self.judged.append((q.label, cell))
             if not wrong:
                 continue
             if trained:
@@ -668,7 +677,7 @@ class TableCheck:
         return f"is not the {self.network.optimizer.name} update of the row above" + eta
 
     def _blank(self, cell: Cell, label: str, what: str, chain_rule: str | None = None) -> Finding:
-        self.judged.append((label, cell.ref))
+        self.judged.append((label, cell))
         return self._finding(cell, label, "blank", None, f"is empty: {what}", chain_rule=chain_rule)
 
     def _eta_drift(self, cell, label: str, want, where: str, what_it_holds: str, table_eta) -> Finding:
