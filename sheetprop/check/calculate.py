@@ -40,10 +40,6 @@ from sheetprop.engine.numeric import compile_function
 VALUE, DIV0, NUM, REF = "#VALUE!", "#DIV/0!", "#NUM!", "#REF!"
 ERROR_VALUES = frozenset({"#NULL!", DIV0, VALUE, REF, "#NAME?", NUM, "#N/A", "#GETTING_DATA", "#SPILL!", "#CALC!"})
 
-# A formula's expressions compiled, by expression (nodes are interned, so one formula copied down
-# many columns, sheets or submissions of a class compiles once in a process). Bounded.
-_COMPILED: dict = {}
-MAX_COMPILED = 5_000
 COMPILE_FROM_USES = 3  # a formula used in fewer cells is evaluated node by node, not compiled
 
 _UNKNOWN = object()   # a cell this module cannot compute
@@ -292,13 +288,9 @@ def _compiled(reading: _Reading):
     """The reading's compiled function, once it is used often enough to pay for compiling."""
     reading.uses += 1
     if reading.function is None and reading.uses >= COMPILE_FROM_USES and reading.expr.op != "const":
-        function = _COMPILED.get(reading.expr)
-        if function is None:
-            if len(_COMPILED) >= MAX_COMPILED:
-                _COMPILED.clear()
-            inputs = [engine.var(f"cell{k}") for k in range(len(reading.refs))]
-            function = _COMPILED[reading.expr] = compile_function([reading.expr], inputs)
-        reading.function = function
+        # compile_function keeps what it compiled: one formula copied down many columns, sheets
+        # or submissions of a class compiles once in a process.
+        reading.function = compile_function([reading.expr], [engine.var(f"cell{k}") for k in range(len(reading.refs))])
     return reading.function
 
 

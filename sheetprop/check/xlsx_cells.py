@@ -213,6 +213,15 @@ def _unescape(text: str) -> str:
     return html.unescape(text) if "&" in text else text
 
 
+def _type_and_style(attributes: dict, rest: str) -> tuple[str, str | None]:
+    """A cell's t (its type, "n" where absent) and s (its style) from the text of its other
+    attributes, kept in ``attributes`` under that text."""
+    pairs = {name.rpartition(":")[2]: first if first is not None else second
+             for name, first, second in _ATTRIBUTE.findall(rest)}
+    found = attributes[rest] = (pairs.get("t", "n"), pairs.get("s"))
+    return found
+
+
 def _scan(text: str, cells: SheetCells, values: CellValues, attributes: dict) -> None:
     if _scan_plain(text, cells, values, attributes):
         return
@@ -233,11 +242,9 @@ def _scan(text: str, cells: SheetCells, values: CellValues, attributes: dict) ->
             if end < 0:
                 raise _Unscannable
             content = text[match.end():end]
-        known = attributes.get(rest)
+        known = attributes.get(rest)  # the same few attribute strings on every cell: parsed once each
         if known is None:
-            pairs = {name.rpartition(":")[2]: first if first is not None else second
-                     for name, first, second in _ATTRIBUTE.findall(rest)}
-            known = attributes[rest] = (pairs.get("t", "n"), pairs.get("s"))
+            known = _type_and_style(attributes, rest)
         kind, style = known
         value_text = inline = formula_text = formula_type = formula_si = None
         if not content:
@@ -287,11 +294,9 @@ def _scan_plain(text: str, cells: SheetCells, values: CellValues, attributes: di
     formula_kinds: dict[str, tuple] = {}  # a formula's attributes (t="shared" si="0") -> (t, si)
     for letters, row_text, rest, has_formula, formula_attributes, formula_text, value_text, has_inline, inline, _ \
             in found:
-        known = attributes.get(rest)
+        known = attributes.get(rest)  # the same few attribute strings on every cell: parsed once each
         if known is None:
-            pairs = {name.rpartition(":")[2]: first if first is not None else second
-                     for name, first, second in _ATTRIBUTE.findall(rest)}
-            known = attributes[rest] = (pairs.get("t", "n"), pairs.get("s"))
+            known = _type_and_style(attributes, rest)
         kind, style = known
         if "&" in value_text or "\r" in value_text:
             value_text = _unescape(value_text)

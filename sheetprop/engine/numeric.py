@@ -13,7 +13,7 @@ from sheetprop.engine.printers import PythonPrinter
 # Compiled once per (outputs, inputs): nodes are interned, so the same network read again (every
 # submission of a class, every sheet of a workbook) asks for the same function.
 _COMPILED: dict[tuple, object] = {}
-MAX_COMPILED = 512
+MAX_COMPILED = 4096  # small code objects, bounded all the same
 
 
 def compile_function(outputs, inputs):
