@@ -282,7 +282,15 @@ class TableCheck:
         # A formula is looked into (is_typed) only where the typed numbers could be most.
         if sum(cell.number is not None for cell in computed) <= len(computed) / 2:
             return None
-        typed = sum(cell.is_typed and cell.number is not None for cell in computed)
+        # Stop at the half: past it the typed numbers cannot be the most.
+        typed = untyped = 0
+        for cell in computed:
+            if cell.number is not None and cell.is_typed:
+                typed += 1
+            else:
+                untyped += 1
+                if untyped >= len(computed) / 2:
+                    return None
         return f"{typed} of {len(computed)} computed cells" if computed and typed > len(computed) / 2 else None
 
     # --- one row ------------------------------------------------------------------------------
@@ -295,8 +303,8 @@ class TableCheck:
             number = cell.number
             # An error value that a formula computed (w − η·∂E/∂w after EXP overflowed) came from
             # upstream, where it is judged; here it is the spreadsheet's NaN, not a slip.
-            computed_error = cell.formula is not None and not cell.is_typed and isinstance(cell.value, str) \
-                and cell.value.startswith("#")
+            computed_error = isinstance(cell.value, str) and cell.value.startswith("#") \
+                and cell.formula is not None and not cell.is_typed  # the cheap tests first: a row of every cell
             if number is None and computed_error:
                 number = math.nan
             if number is None and self.network.by_label(label).role in GIVEN_ROLES:
