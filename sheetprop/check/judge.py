@@ -59,9 +59,9 @@ class _VerdictCache(dict):
 
 
 _VERDICTS = _VerdictCache()
+_UNREAD = object()  # _judge_formula's reading when the caller has not read the formula yet
 # Each computed node cut at the quantities a table has columns for, by those columns' (node,
 # variable) pairs: the expressions are interned, so the same network gives the same key.
-_UNREAD = object()  # _judge_formula's reading when the caller has not read the formula yet
 _CUTS: dict[tuple, dict[Expr, Expr]] = {}
 _NETWORK_SHAPES: dict[tuple, tuple] = {}  # by TableCheck._network_key: (random points, derivations)
 MAX_CACHED_NETWORKS = 256
@@ -336,8 +336,6 @@ class TableCheck:
                 if reading is not None and self._known_right.get((q.label, False)) is reading:
                     self.judged.append((q.label, cell))
                     continue
-                if cell.is_typed:
-                    reading = None
             local = self.local[q.label]
             want = expected[q.label] if expected is not None else None
             wrong = None if want is None else (
@@ -627,8 +625,6 @@ class TableCheck:
                 continue
             if cell.number is None and want is None and cell.is_typed:
                 continue
-            if reading is not _UNREAD and cell.is_typed:
-                reading = _UNREAD
             wrong = None if want is None or cell.number is None else self._disagree(
                 q.label, update, env, cell.number, want)
             if not cell.is_typed:
