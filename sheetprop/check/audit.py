@@ -19,6 +19,7 @@ from pathlib import Path
 from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
 
 from sheetprop.check import infer
+from sheetprop.check.formulas import formula_at_row, relative_with_template
 from sheetprop.network import labels
 from sheetprop.errors import UserError
 from sheetprop.record import read_exercise_record
@@ -154,11 +155,18 @@ def as_number(value) -> float | None:
 def references(formula: str) -> list[tuple[str | None, str, int]]:
     """(sheet or None, column letters, row) of every cell a formula references; a "cell" in row 0
     or past row 1,048,576 is none."""
+    return [(sheet, column, row) for sheet, column, row, _ in _reference_parts(formula) if 1 <= row <= MAX_ROW]
+
+
+def _reference_parts(formula: str) -> list[tuple[str | None, str, int, bool]]:
+    """(sheet or None, column letters, row, whether the row is relative) of every reference as
+    written, in range or not; a row of more than 7 digits is -1."""
     found = []
-    for quoted, plain, column, row in _REFERENCE.findall(formula):
+    for match in _REFERENCE.finditer(formula):
+        quoted, plain, column, digits = match.groups()
         sheet = quoted.replace("''", "'") if quoted else (plain or None)
-        if len(row.lstrip("0")) <= 7 and 1 <= int(row) <= MAX_ROW:
-            found.append((sheet, column, int(row)))
+        row = int(digits) if len(digits.lstrip("0")) <= 7 else -1  # 5,000 digits would pass int()'s limit
+        found.append((sheet, column, row, formula[match.start(4) - 1] != "$"))
     return found
 
 
@@ -172,19 +180,12 @@ class CopiedDownReferences:
         self._last: dict[str, tuple] = {}  # per column: (template, its row, [(sheet, column, row, relative)])
 
     def at(self, key: str, formula: str, row: int) -> list[tuple[str | None, str, int]]:
-        from sheetprop.check.formulas import formula_at_row, relative_with_template
-
         last = self._last.get(key)
         if last is not None and formula_at_row(last[0], row) == formula:
             _, base, found = last
             shift = row - base
         else:
-            found = []
-            for match in _REFERENCE.finditer(formula):
-                quoted, plain, column, digits = match.groups()
-                sheet = quoted.replace("''", "'") if quoted else (plain or None)
-                number = int(digits) if len(digits.lstrip("0")) <= 7 else -1  # no row: never in range
-                found.append((sheet, column, number, formula[match.start(4) - 1] != "$"))
+            found = _reference_parts(formula)
             self._last[key] = (relative_with_template(formula, row)[1], row, found)
             shift = 0
         return [(sheet, column, number + shift if relative and number >= 0 else number)

@@ -272,8 +272,9 @@ def _scan(text: str, cells: SheetCells, values: CellValues, attributes: dict) ->
 
 
 # The shape nearly every cell has (xlsxwriter, Excel, LibreOffice): no prefix, the reference
-# first, a plain <f> and/or <v>, an inline string of one run, or nothing. A chunk whose every cell has it is read by one
-# findall, without a match object, a method call or an attribute parse per cell.
+# first, a plain or shared <f> and/or <v>, an inline string of one run, or nothing. A chunk whose
+# every cell has it is read by one findall, without a match object, a method call or an attribute
+# parse per cell.
 # Anything else that is a cell, or that the scanner leaves to the element reader (_UNSCANNABLE),
 # is the pattern's last group: one pass over the text finds both.
 _PLAIN_CELL = re.compile(r'<c r="([A-Z]{1,3})(\d+)"([^>/]*)'  # attributes without > or / in them
@@ -305,7 +306,8 @@ def _scan_plain(text: str, cells: SheetCells, values: CellValues, attributes: di
         elif not value_text:
             value = None
         elif kind == "n" and not (style and dates and int(style) in dates):
-            # As openpyxl: an int unless the text has a point or an exponent.
+            # CellValues.value's rule for numbers and shared strings, written out on this hot
+            # path: as openpyxl, an int unless the text has a point or an exponent.
             value = (float(value_text) if ("." in value_text or "E" in value_text or "e" in value_text)
                      else int(value_text))
         elif kind == "s":

@@ -286,18 +286,21 @@ class SheetView:
 
     def count_cells(self, first: int, last: int) -> int:
         """How many cells ``present_rows(first, last)`` gives, without making them."""
+        return sum(len(self._columns_in(row)) for row in self._rows_in(first, last))
+
+    def _rows_in(self, first: int, last: int) -> list[int]:
         rows = set(self._values) | (set(self._formula_rows) if self._formulas else set())
-        count = 0
-        for row in rows:
-            if first <= row <= last:
-                columns = set()
-                for source in (self._values.get(row), self._formula_rows.get(row) if self._formulas else None):
-                    if type(source) is list:
-                        columns.update(k for k, value in enumerate(source) if value is not None)
-                    elif source:
-                        columns.update(column - 1 for column in source)
-                count += len(columns)
-        return count
+        return sorted(r for r in rows if first <= r <= last)
+
+    def _columns_in(self, row: int) -> set[int]:
+        """The columns of ``row`` that hold a value (or, in the formulas view, a formula)."""
+        columns: set[int] = set()
+        for source in (self._values.get(row), self._formula_rows.get(row) if self._formulas else None):
+            if type(source) is list:
+                columns.update(k + 1 for k, value in enumerate(source) if value is not None)
+            elif source:
+                columns.update(source)
+        return columns
 
     def formula(self, row: int, column: int) -> str | None:
         """The formula of a cell, or None where it holds none (a typed text "=x" is no formula)."""
@@ -316,15 +319,8 @@ class SheetView:
     def present_rows(self, first: int, last: int):
         """The cells this sheet really holds in rows ``first``…``last``, row by row: a sheet
         holding only A1 and XFD200 is two cells, not its used range's three million."""
-        rows = set(self._values) | (set(self._formula_rows) if self._formulas else set())
-        for row in sorted(r for r in rows if first <= r <= last):
-            columns = set()
-            for source in (self._values.get(row), self._formula_rows.get(row) if self._formulas else None):
-                if type(source) is list:
-                    columns.update(k + 1 for k, value in enumerate(source) if value is not None)
-                elif source:
-                    columns.update(source)
-            yield tuple(self.cell(row, column) for column in sorted(columns))
+        for row in self._rows_in(first, last):
+            yield tuple(self.cell(row, column) for column in sorted(self._columns_in(row)))
 
     def iter_rows(self, min_row: int = 1, max_row: int | None = None, values_only: bool = False):
         last = self.max_row if max_row is None else max_row
