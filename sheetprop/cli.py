@@ -24,7 +24,7 @@ COMMANDS = {
     "mnist-sheet": "sheetprop.mnist.sheet_cli",
     "mnist-compare": "sheetprop.mnist.compare",
     "check": "sheetprop.check.cli",
-    "autograder": "sheetprop.check.autograder",
+    "autograder": "sheetprop.check.classroom.autograder",
     "readme": "sheetprop.handin.cli",
 }
 

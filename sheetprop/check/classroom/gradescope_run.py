@@ -1,4 +1,4 @@
-"""What the Gradescope autograder runs for each submission: ``python -m sheetprop.check.gradescope_run
+"""What the Gradescope autograder runs for each submission: ``python -m sheetprop.check.classroom.gradescope_run
 ROOT`` (ROOT is /autograder there). It grades the workbook in ROOT/submission against the key in
 ROOT/source and writes ROOT/results/results.json — always, as Gradescope's best practices ask:
 a file that cannot be graded, or a crash of the grader itself, is a result with score 0 that
@@ -11,8 +11,8 @@ import os
 import sys
 from pathlib import Path
 
-from sheetprop.check.autograder import CONFIG_NAME, ROOT_VARIABLE
-from sheetprop.check.submissions import sheet_names
+from sheetprop.check.classroom.autograder import CONFIG_NAME, ROOT_VARIABLE
+from sheetprop.check.classroom.submissions import sheet_names
 from sheetprop.errors import UserError
 
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
@@ -36,7 +36,7 @@ def _is_clutter(relative: Path) -> bool:
 
 
 def grade_submission(root: Path) -> dict:
-    from sheetprop.check.platforms import gradescope_ungradable, platform_result
+    from sheetprop.check.classroom.platforms import gradescope_ungradable, platform_result
 
     config = json.loads((root / "source" / CONFIG_NAME).read_text(encoding="utf-8"))
     points, visibility = float(config["points"]), config.get("visibility")
@@ -74,14 +74,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = grade_submission(root)
     except Exception as exc:  # noqa: BLE001 - whatever breaks, the student still gets a result
-        from sheetprop.check.platforms import DEFAULT_POINTS, gradescope_ungradable
+        from sheetprop.check.classroom.platforms import DEFAULT_POINTS, gradescope_ungradable
 
         reason = str(exc) if isinstance(exc, UserError) else f"{type(exc).__name__}: {exc}"
         print(f"the autograder failed: {reason}")
         result = gradescope_ungradable(f"the autograder failed ({reason}); ask your teacher", DEFAULT_POINTS)
     results = root / "results" / "results.json"
     results.parent.mkdir(parents=True, exist_ok=True)
-    from sheetprop.check.platforms import write_result
+    from sheetprop.check.classroom.platforms import write_result
 
     write_result(result, results)
     return 0

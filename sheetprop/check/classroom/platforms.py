@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from sheetprop.check import DEFAULT_TOLERANCE, Report, check_workbook
-from sheetprop.check.report import Finding, group_labels
+from sheetprop.check.report.findings import Finding, group_labels
 from sheetprop.errors import UserError
 
 PLATFORMS = ("gradescope", "prairielearn")
@@ -38,7 +38,7 @@ MAX_RESULT_BYTES = 1_000_000
 
 def grade(path: Path, key: Path | None = None, tolerance: float = DEFAULT_TOLERANCE) -> Report:
     """The report of one submission; a file that cannot be graded raises UserError."""
-    from sheetprop.check.exercise import read_key
+    from sheetprop.check.judge.exercise import read_key
 
     return check_workbook(path, tolerance=tolerance, key=read_key(key) if key is not None else None)
 

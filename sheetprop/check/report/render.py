@@ -8,7 +8,7 @@ import re
 from dataclasses import asdict
 
 from sheetprop.check import Report
-from sheetprop.check.report import group_labels
+from sheetprop.check.report.findings import group_labels
 
 
 def to_json(report: Report, **extra) -> str:

@@ -18,10 +18,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from sheetprop import engine
-from sheetprop.check import formulas
-from sheetprop.check.xlsx_references import column_letters, column_number
+from sheetprop.spreadsheet import formulas
+from sheetprop.spreadsheet.references import column_letters, column_number
 
-from sheetprop.check.audit import as_number, present_rows
+from sheetprop.check.find.audit import as_number, present_rows
 
 Key = tuple[str, str]  # (sheet, "A1")
 POINTS = 4

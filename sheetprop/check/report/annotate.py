@@ -18,7 +18,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from xlsxwriter.utility import xl_cell_to_rowcol
 
-from sheetprop.check.report import Finding
+from sheetprop.check.report.findings import Finding
 from sheetprop.errors import UserError
 from sheetprop.record import RECORD_SHEET
 

@@ -20,7 +20,7 @@ import zlib
 from xml.etree.ElementTree import ParseError, XMLPullParser
 from xml.parsers import expat
 
-from sheetprop.check.xlsx_references import COLUMN_NUMBERS, SharedFormula, column_letters, column_number
+from sheetprop.spreadsheet.references import COLUMN_NUMBERS, SharedFormula, column_letters, column_number
 
 __all__ = ["CellValues", "NotStreamable", "SheetCells", "column_letters", "column_number", "element_text",
            "elements", "read_cells"]

@@ -14,7 +14,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sheetprop.check import safe_zip
+from sheetprop.check.classroom import safe_zip
 from sheetprop.errors import UserError
 
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".ods")

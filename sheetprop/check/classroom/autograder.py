@@ -75,7 +75,7 @@ RUN_AUTOGRADER = """#!/usr/bin/env bash
 # Gradescope runs this from /autograder for each submission (in submission/); it writes
 # results/results.json.
 ROOT="${SHEETPROP_AUTOGRADER_ROOT:-/autograder}"
-"$ROOT/sheetprop-venv/bin/python" -m sheetprop.check.gradescope_run "$ROOT" && exit 0
+"$ROOT/sheetprop-venv/bin/python" -m sheetprop.check.classroom.gradescope_run "$ROOT" && exit 0
 # The grader could not even start: still a result the student sees, not a silent failure.
 mkdir -p "$ROOT/results"
 printf '%s\\n' '{"score": 0.0, "output": "the autograder could not start; ask your teacher to look at its log", "tests": []}' \\
@@ -145,7 +145,7 @@ def run(args) -> int:
 
 def key_sheets(key: Path) -> list[str]:
     """The lr sheets of an answer key, from its record; a file that is no key is a UserError."""
-    from sheetprop.check.workbook_input import open_workbook
+    from sheetprop.check.read.workbook_input import open_workbook
     from sheetprop.record import read_exercise_record
 
     formulas, _ = open_workbook(Path(key))

@@ -30,10 +30,10 @@ import re
 import zipfile
 from types import SimpleNamespace
 
-from sheetprop.check.xlsx_cells import (CellValues, NotStreamable, SheetCells, column_letters, column_number,
+from sheetprop.check.read.xlsx_cells import (CellValues, NotStreamable, SheetCells, column_letters, column_number,
                                         element_text, elements, read_cells)
-from sheetprop.check.formula_tokens import tokens as formula_tokens
-from sheetprop.check.number_formats import builtin_date_format, is_date_format, is_duration_format
+from sheetprop.spreadsheet.tokens import tokens as formula_tokens
+from sheetprop.spreadsheet.number_formats import builtin_date_format, is_date_format, is_duration_format
 
 _COORDINATE = re.compile(r"\$?([A-Za-z]{1,3})\$?(\d+)")
 

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sheetprop.check.formulas import relative_to_row
+from sheetprop.spreadsheet.formulas import relative_to_row
 
 
 @dataclass(frozen=True)

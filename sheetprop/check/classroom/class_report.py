@@ -12,8 +12,8 @@ import re
 from pathlib import Path
 
 from sheetprop.atomic import atomic_output
-from sheetprop.check.grading import Outcome
-from sheetprop.check.render import report_dict, to_text
+from sheetprop.check.classroom.grading import Outcome
+from sheetprop.check.report.render import report_dict, to_text
 from sheetprop.errors import UserError
 
 CSV_COLUMNS = ("submission", "file", "status", "score", "max_score", "percent", "findings",
@@ -117,7 +117,7 @@ class FeedbackFolder:
         with atomic_output(self.folder / f"{stem}.txt") as tmp:
             tmp.write_text(feedback_text(outcome), encoding="utf-8")
         if annotate and outcome.report is not None and outcome.path is not None:
-            from sheetprop.check.annotate import annotate_workbook
+            from sheetprop.check.report.annotate import annotate_workbook
 
             suffix = outcome.path.suffix.lower() if outcome.path.suffix.lower() in (".xlsx", ".xlsm") else ".xlsx"
             with atomic_output(self.folder / f"{stem}{suffix}") as tmp:

@@ -1,6 +1,6 @@
 """Judge a table cell by what its formula computes, not by the number it happens to show.
 
-A cell's formula is read (``sheetprop.check.formulas``) into an expression over the table's own
+A cell's formula is read (``sheetprop.spreadsheet.formulas``) into an expression over the table's own
 quantities: this row's cell of a labelled column is that label, the row above's is "previous
 label", the table's η cell is η, and any other cell is read through (its formula in turn, or
 its typed number). That expression is then compared with the chain rule's at random *consistent*
@@ -22,8 +22,8 @@ from xlsxwriter.utility import xl_col_to_name
 
 from sheetprop import engine
 
-from sheetprop.check import formulas
-from sheetprop.check.audit import as_number
+from sheetprop.spreadsheet import formulas
+from sheetprop.check.find.audit import as_number
 from sheetprop.engine import Expr, var
 from sheetprop.network import Network, previous
 from sheetprop.engine.numeric import compile_function

@@ -18,14 +18,14 @@ from pathlib import Path
 
 from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
 
-from sheetprop.check import infer
-from sheetprop.check.formulas import formula_at_row, relative_with_template
+from sheetprop.check.find import infer
+from sheetprop.spreadsheet.formulas import formula_at_row, relative_with_template
 from sheetprop.network import labels
 from sheetprop.errors import UserError
 from sheetprop.record import read_exercise_record
 from sheetprop.libreoffice import find_soffice, recalculate
-from sheetprop.check.xlsx_cells import column_letters
-from sheetprop.check.xlsx_reader import SheetView
+from sheetprop.check.read.xlsx_cells import column_letters
+from sheetprop.check.read.xlsx_reader import SheetView
 from sheetprop.network import GIVEN_ROLES, Network
 from sheetprop.network.template import parse_template
 
@@ -234,7 +234,7 @@ def read_workbook(path, record: dict | None = None) -> Audit:
     if _lacks_cached_values(audit.tables):
         # Computed here first (check.calculate: no LibreOffice, a fraction of its time); LibreOffice
         # only where a cell of a table is beyond check's formula reader.
-        from sheetprop.check.calculate import calculate
+        from sheetprop.check.read.calculate import calculate
 
         calculation = calculate(formulas, values)
         computed = _read_tables(path, formulas, calculation.values, record)
@@ -256,7 +256,7 @@ def read_workbook(path, record: dict | None = None) -> Audit:
         # No labelled table, nor one that cannot be checked (its reason stands): a network laid
         # out a neuron or a weight a row, or a sheet per step, is read from its formulas (only
         # here, so a labelled table costs nothing more).
-        from sheetprop.check.formula_graph_judge import judge_workbook
+        from sheetprop.check.judge.graph import judge_workbook
 
         try:
             audit.graphs = judge_workbook((formulas, values))
@@ -272,7 +272,7 @@ def read_workbook(path, record: dict | None = None) -> Audit:
 
 
 def _open(path: Path):
-    from sheetprop.check.workbook_input import open_workbook
+    from sheetprop.check.read.workbook_input import open_workbook
 
     return open_workbook(path)
 

@@ -16,7 +16,7 @@ import warnings
 import zipfile
 from pathlib import Path
 
-from sheetprop.check.xlsx_reader import NotStreamable, read_xlsx
+from sheetprop.check.read.xlsx_reader import NotStreamable, read_xlsx
 from sheetprop.errors import UserError
 from sheetprop.files import read_limited
 from sheetprop.limits import MAX_SHEET_PART_BYTES, MAX_WORKBOOK_BYTES

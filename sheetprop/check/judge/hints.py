@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from sheetprop import engine
-from sheetprop.check.formula_judge import agree, values_at, variables
+from sheetprop.check.judge.formula import agree, values_at, variables
 from sheetprop.engine import Expr, var
 from sheetprop.engine.numeric import compile_function
 from sheetprop.engine.printers import MathPrinter

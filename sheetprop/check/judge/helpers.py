@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from sheetprop import engine
-from sheetprop.check.formula_judge import same_function, values_at
+from sheetprop.check.judge.formula import same_function, values_at
 from sheetprop.engine import Expr
 from sheetprop.network import Network
 

@@ -15,7 +15,7 @@ import re
 from xlsxwriter.utility import xl_col_to_name
 
 from sheetprop import engine
-from sheetprop.check import formulas
+from sheetprop.spreadsheet import formulas
 from sheetprop.engine import var
 from sheetprop.engine.numeric import compile_function
 from sheetprop.network import labels
@@ -76,7 +76,7 @@ def neuron_biases(sheet, first_row: int, columns: dict[str, int], layers: list[i
 def trained(sheet, first_row: int, columns: dict[str, int], parameters: list[str]) -> bool:
     """Whether the second data row updates these parameters (a formula reading several cells),
     rather than typing or copying them (=B5)."""
-    from sheetprop.check.audit import references  # audit imports this module
+    from sheetprop.check.find.audit import references  # audit imports this module
 
     for label in parameters:
         formula = sheet.cell(first_row + 1, columns[label]).value
@@ -149,7 +149,7 @@ def table_cells_read_as_eta(table) -> tuple[dict[tuple, str], bool]:
 
 def eta_inside_read(table, cell) -> tuple[str, str] | None:
     """(cell, what it holds) where a weight update reads a cell of the table as its η."""
-    from sheetprop.check.audit import references  # audit imports this module
+    from sheetprop.check.find.audit import references  # audit imports this module
 
     for sheet, column, ref_row in references(cell.formula or ""):
         what = table.eta_inside.get((sheet or table.sheet, column, ref_row))
@@ -164,8 +164,8 @@ def stray_eta(table, cell, k: int, eta_where: str, parameter_cells: set) -> tupl
     a weight's own column); None where it reads the η cell or neither."""
     if _reads_cell(cell.formula or "", eta_where):
         return None  # the usual case, told without taking the formula apart
-    from sheetprop.check.audit import references
-    from sheetprop.check.formula_judge import location
+    from sheetprop.check.find.audit import references
+    from sheetprop.check.judge.formula import location
 
     eta = location(eta_where, table.sheet)
     labelled = {xl_col_to_name(col - 1) for col in table.columns.values()}

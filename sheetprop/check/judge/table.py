@@ -18,19 +18,19 @@ import re
 from sheetprop import engine
 from xlsxwriter.utility import xl_col_to_name
 
-from sheetprop.check.audit import Audit, Cell, Table, read_workbook, references
-from sheetprop.check.hints import absolute, as_read, find_hint, same_kind_swap, student_name, update_rule
-from sheetprop.check.report import Finding, Report, relative_error, score_table
+from sheetprop.check.find.audit import Audit, Cell, Table, read_workbook, references
+from sheetprop.check.judge.hints import absolute, as_read, find_hint, same_kind_swap, student_name, update_rule
+from sheetprop.check.report.findings import Finding, Report, relative_error, score_table
 from sheetprop.engine import Expr, var
-from sheetprop.check.formula_judge import (SYMBOLIC_TOLERANCE, TableFormulas, agree, helper_variable, location,
+from sheetprop.check.judge.formula import (SYMBOLIC_TOLERANCE, TableFormulas, agree, helper_variable, location,
                                            random_points, same_function, values_at, variables)
-from sheetprop.check import infer
-from sheetprop.check.helpers import HelperRoles
+from sheetprop.check.find import infer
+from sheetprop.check.judge.helpers import HelperRoles
 from sheetprop.network import GIVEN_ROLES, LEARNING_RATE, previous
 from sheetprop.engine.numeric import compile_function
-from sheetprop.check.precision import StoredPrecision
-from sheetprop.check.error_values import describe_cell, error_origin, is_error_value
-from sheetprop.check.exercise import missing_sheet_scores, owed_in_full, record_findings
+from sheetprop.check.judge.precision import StoredPrecision
+from sheetprop.check.judge.error_values import describe_cell, error_origin, is_error_value
+from sheetprop.check.judge.exercise import missing_sheet_scores, owed_in_full, record_findings
 
 # Spreadsheets and the engine both compute in IEEE doubles; a right formula differs from the
 # engine only in rounding order, a few ulps (~1e-16 relative each, ~1e-15 after a dozen ops),

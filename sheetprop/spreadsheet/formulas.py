@@ -18,7 +18,7 @@ from xlsxwriter.utility import xl_cell_to_rowcol, xl_col_to_name
 
 from sheetprop import engine
 from sheetprop.engine import Expr
-from sheetprop.check.formula_tokens import Token, TokenError, tokens as formula_tokens
+from sheetprop.spreadsheet.tokens import Token, TokenError, tokens as formula_tokens
 
 MAX_RANGE_CELLS = 256
 # Excel's own limits. A longer formula cannot come from a spreadsheet program: refusing past

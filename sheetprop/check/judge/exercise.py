@@ -9,7 +9,7 @@ import io
 import warnings
 from pathlib import Path
 
-from sheetprop.check.report import Finding, Score, SheetScore
+from sheetprop.check.report.findings import Finding, Score, SheetScore
 from sheetprop.errors import UserError
 from sheetprop.files import read_limited
 from sheetprop.network import Network

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 import re
 
-from sheetprop.check.audit import references
+from sheetprop.check.find.audit import references
 
 MAX_TRAIL = 10_000  # cells followed back; a table's error chain is at most rows × columns long
 

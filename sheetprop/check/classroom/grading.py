@@ -12,9 +12,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sheetprop.check.judge import DEFAULT_TOLERANCE, check_workbook
-from sheetprop.check.report import Report
-from sheetprop.check.submissions import Submission
+from sheetprop.check.judge.table import DEFAULT_TOLERANCE, check_workbook
+from sheetprop.check.report.findings import Report
+from sheetprop.check.classroom.submissions import Submission
 from sheetprop.errors import UserError
 
 STATUSES = ("graded", "unreadable", "no-table", "error")

@@ -18,8 +18,8 @@ import math
 import random
 
 from sheetprop import engine
-from sheetprop.check.formula_graph import POINTS, Graph, GraphNetwork, Key, find_networks, name
-from sheetprop.check.report import Finding, Score, SheetScore
+from sheetprop.check.find.formula_graph import POINTS, Graph, GraphNetwork, Key, find_networks, name
+from sheetprop.check.report.findings import Finding, Score, SheetScore
 
 TOLERANCE = 1e-9
 MAX_DEPTH = 8

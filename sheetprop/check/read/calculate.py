@@ -31,10 +31,10 @@ import re
 from dataclasses import dataclass
 
 from sheetprop import engine
-from sheetprop.check import formulas
-from sheetprop.check.formula_judge import named_cell
-from sheetprop.check.xlsx_reader import BookView, SheetView, with_values
-from sheetprop.check.xlsx_references import column_number
+from sheetprop.spreadsheet import formulas
+from sheetprop.check.judge.formula import named_cell
+from sheetprop.check.read.xlsx_reader import BookView, SheetView, with_values
+from sheetprop.spreadsheet.references import column_number
 from sheetprop.engine.numeric import compile_function
 
 VALUE, DIV0, NUM, REF = "#VALUE!", "#DIV/0!", "#NUM!", "#REF!"
