@@ -9,13 +9,26 @@ import math
 from check_workbooks import _DELTA_O1, _DELTA_O2, Layout, write_workbook
 from sheetprop import engine
 from sheetprop.check import check_workbook
-from sheetprop.check.judge.formula import same_function
+from sheetprop.check.judge.formula import agree, same_function
 
 
 def test_functions_agree_only_where_every_point_agrees():
     assert same_function([1.0, 2.0, 3.0], [1.0, 2.0, 3.0])
     assert not same_function([1.0, 2.0, 3.0], [1.0, 2.0, 3.5])   # one point off is another function
     assert not same_function([0.0, 2.0, 3.0], [1.0, 2.0, 3.0])
+
+
+def test_two_values_agree_to_a_relative_tolerance_and_an_absolute_floor():
+    nan = math.nan
+    assert agree(nan, nan)                                 # both no number: the same
+    assert not agree(nan, 1.0) and not agree(1.0, nan)
+    assert agree(100.0, 100.0 + 1e-8, 1e-9)                # 1e-10 relative: within 1e-9
+    assert not agree(100.0, 100.0 + 1e-5, 1e-9)
+    assert agree(0.0, 1e-15)                               # rounding noise around 0: the floor
+    assert not agree(0.0, 1e-13)
+    assert agree(0.0, 1e-15, 0.0)                          # the floor itself still agrees
+    assert same_function([1.0], [1.0 + 1e-7], tolerance=1e-6)  # a looser tolerance asked for is used
+    assert not same_function([1.0], [1.0 + 1e-7])
 
 
 _RELU = {"a_h1": "=MAX(0,{h1})", "a_h2": "=MAX(0,{h2})"}
