@@ -262,11 +262,22 @@ def read_workbook(path, record: dict | None = None) -> Audit:
             audit.graphs = judge_workbook((formulas, values))
         except (ArithmeticError, LookupError, RecursionError, TypeError, ValueError, AttributeError):
             audit.graphs = []  # a workbook this reading cannot follow: no table found, as before
+        if not audit.graphs:
+            # Nor a network of neurons: the training itself, found from the updates (w − η·g)
+            # and judged by differentiating the student's own forward formulas.
+            from sheetprop.check.judge.gradients import judge_training
+
+            try:
+                audit.graphs = judge_training((formulas, values))
+            except (ArithmeticError, LookupError, RecursionError, TypeError, ValueError, AttributeError):
+                audit.graphs = []
         if audit.graphs:
             return audit
     if not audit.tables:
         why = "; ".join(audit.skipped) if audit.skipped else (
-            "no sheet has a header row with columns such as i1, w1, E_total and ∂E/∂w1")
+            "no sheet has a header row with columns such as i1, w1, E_total and ∂E/∂w1, and no training "
+            "found (no parameter updated from its own earlier value, as w − η·∂E/∂w or w + Δ, with targets "
+            "its outputs are held to)")
         raise UserError(f"no backpropagation table found in {path.name}: {why}")
     return audit
 
