@@ -85,11 +85,12 @@ class GradientJudge:
 
     def _points(self) -> list[dict[Key, float]]:
         graph = self.graph
-        saved = {**graph.numbers, **graph.saved}
         leaves = {ref for cell in self.forward_all for ref in graph.reads.get(cell, ()) if ref in graph.numbers}
         leaves |= {t for pairs in self.training.outputs.values() for _, t in pairs}
         rng = random.Random(0)
-        points = [saved]
+        # The sheet's own typed values first, its formulas computed here (a file written by a
+        # program saves no values, and a circle's saved values are stale), then random points.
+        points = [self._evaluate(dict(graph.numbers))]
         for _ in range(POINTS):
             base = {k: (rng.uniform(-1.0, 1.0) if k in self.parameters else rng.uniform(0.05, 0.95))
                     for k in sorted(leaves)}
