@@ -8,12 +8,9 @@ import math
 import re
 
 from sheetprop.check.find.audit import references
+from sheetprop.spreadsheet.error_values import is_error_value
 
 MAX_TRAIL = 10_000  # cells followed back; a table's error chain is at most rows × columns long
-
-
-def is_error_value(value) -> bool:
-    return isinstance(value, str) and value.startswith("#")
 
 
 def describe_cell(table, where: str, value: float | None = None) -> str:

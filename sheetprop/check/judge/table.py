@@ -303,7 +303,7 @@ class TableCheck:
             number = cell.number
             # An error value that a formula computed (w − η·∂E/∂w after EXP overflowed) came from
             # upstream, where it is judged; here it is the spreadsheet's NaN, not a slip.
-            computed_error = isinstance(cell.value, str) and cell.value.startswith("#") \
+            computed_error = is_error_value(cell.value) \
                 and cell.formula is not None and not cell.is_typed  # the cheap tests first: a row of every cell
             if number is None and computed_error:
                 number = math.nan
