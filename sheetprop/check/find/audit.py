@@ -19,6 +19,7 @@ from pathlib import Path
 from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
 
 from sheetprop.check.find import infer
+from sheetprop.engine import ops
 from sheetprop.spreadsheet.formulas import formula_at_row, relative_with_template
 from sheetprop.network import labels
 from sheetprop.errors import UserError
@@ -41,7 +42,9 @@ _ANY_REFERENCE = re.compile(r"(?<![\w.$])\$?[A-Z]{1,3}\$?[0-9]+(?![\w(])")
 
 _COLUMN_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
-_ACTIVATION_MARKERS = (("TANH(", "tanh"), ("MAX(", "relu"), ("EXP(", "sigmoid"))
+# Each activation by the spreadsheet function its formula calls (the op table's Excel spelling:
+# TANH, MAX, EXP), in the order they are looked for: softmax and σ both call EXP.
+_ACTIVATION_MARKERS = tuple((ops.excel_functions(name)[0] + "(", name) for name in ("tanh", "relu", "sigmoid"))
 MAX_HEADER_SEARCH_ROWS = 200
 MAX_ROW = 1_048_576
 
@@ -353,7 +356,7 @@ def _blank_below(sheet, header_row: int, col: int) -> bool:
     return sheet.cell(header_row + 1, col).value in (None, "")
 
 
-_ACTIVATION_FORMULA = re.compile(r"EXP\(|TANH\(|MAX\(", re.IGNORECASE)
+_ACTIVATION_FORMULA = re.compile("|".join(re.escape(marker) for marker, _ in _ACTIVATION_MARKERS), re.IGNORECASE)
 
 
 def _settle_by_formula(sheet, header_row: int, label: str, first_col: int, col: int) -> str:

@@ -18,7 +18,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from sheetprop import engine
+from sheetprop.engine import ops
 from sheetprop.spreadsheet import formulas
+from sheetprop.spreadsheet.agree import SAME_FUNCTION_FLOOR, agree
 from sheetprop.spreadsheet.references import column_letters, column_number
 
 from sheetprop.check.find.audit import as_number, present_rows
@@ -174,8 +176,9 @@ def _activation_of(graph: Graph, key: Key) -> tuple[Key, str] | None:
         got = [engine.evaluate([graph.exprs[key]], {name(ref): x})[0] for x in points]
     except (ArithmeticError, ValueError):
         return None
-    for activation, f in (("sigmoid", lambda x: 1 / (1 + math.exp(-x))), ("tanh", math.tanh)):
-        if all(abs(g - f(x)) <= 1e-12 for g, x in zip(got, points)):
+    for activation in ("sigmoid", "tanh"):
+        f = ops.TABLE[activation].value  # the engine's own float rule
+        if all(agree(g, f(x), 0.0, SAME_FUNCTION_FLOOR, nan_agrees=False) for g, x in zip(got, points)):
             return ref, activation
     return None
 

@@ -13,7 +13,6 @@ formula that reads t1 where t2 belongs is wrong even in a row where t1 = t2. Rou
 
 from __future__ import annotations
 
-import math
 import random
 import re
 from dataclasses import dataclass
@@ -28,11 +27,8 @@ from sheetprop.engine import Expr, var
 from sheetprop.network import Network, previous
 from sheetprop.engine.numeric import compile_function
 from sheetprop.network.optimizers import LEARNING_RATE
+from sheetprop.spreadsheet.agree import SYMBOLIC_TOLERANCE, agree as numbers_agree
 
-# Two float64 evaluations of one formula in another order differ by ~1e-15 relative; any slip at
-# a random point differs by far more (a factor 1.0000001 typed in is 1e-7).
-SYMBOLIC_TOLERANCE = 1e-10
-ABSOLUTE_FLOOR = 1e-15
 POINTS = 4
 MAX_READ_THROUGH = 8  # cells read through, one inside another, before giving up
 
@@ -61,9 +57,7 @@ def helper_variable(column: str) -> Expr:
 
 
 def agree(a: float, b: float, tolerance: float = SYMBOLIC_TOLERANCE) -> bool:
-    if math.isnan(a) or math.isnan(b):
-        return math.isnan(a) and math.isnan(b)
-    return abs(a - b) <= tolerance * max(abs(a), abs(b)) + ABSOLUTE_FLOOR
+    return numbers_agree(a, b, tolerance)
 
 
 _VARIABLES: dict[Expr, frozenset[str]] = {}
