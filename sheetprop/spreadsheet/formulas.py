@@ -23,6 +23,7 @@ from xlsxwriter.utility import xl_cell_to_rowcol, xl_col_to_name
 
 from sheetprop import engine
 from sheetprop.engine import Expr, ops
+from sheetprop.spreadsheet.references import CELL, MAX_COLUMN, MAX_ROW, unquoted_sheet
 from sheetprop.spreadsheet.tokens import Token, TokenError, tokens as formula_tokens
 
 MAX_RANGE_CELLS = 256
@@ -31,7 +32,6 @@ MAX_RANGE_CELLS = 256
 # expressions it builds are not free either).
 MAX_FORMULA_CHARACTERS = 8_192
 MAX_NESTING = 64          # parentheses and functions inside one another (Excel allows 64)
-MAX_ROW, MAX_COLUMN = 1_048_576, 16_384
 # A run of + and − (or * and /) longer than this becomes a balanced tree, so a flat SUM of a
 # thousand terms is ~10 deep, not a thousand (every walk over an expression would recurse that deep).
 _BALANCE_FROM = 32
@@ -46,7 +46,6 @@ CellRef = tuple[str | None, str, int]
 Resolver = Callable[[CellRef], Expr]
 NameResolver = Callable[[str], CellRef | None]
 
-_CELL = re.compile(r"\$?([A-Za-z]{1,3})\$?([0-9]+)")
 _NAME = re.compile(r"[A-Za-z_\\][\w.]*")
 
 
@@ -316,17 +315,17 @@ class _Parser:
     def cells(self, text: str) -> list[Expr]:
         """The resolved cells of a reference: one cell, a range (in row-major order) or a name."""
         sheet, _, address = text.rpartition("!")
-        sheet = (sheet[1:-1].replace("''", "'") if sheet.startswith("'") else sheet) or None
+        sheet = unquoted_sheet(sheet[1:-1], None) if sheet.startswith("'") else (sheet or None)
         if ":" in address:
             first, last = address.split(":", 1)
-            if not (_CELL.fullmatch(first) and _CELL.fullmatch(last)):
+            if not (CELL.fullmatch(first) and CELL.fullmatch(last)):
                 raise FormulaError(f"the range {text} is not a block of cells")
             (r0, c0), (r1, c1) = _row_col(first), _row_col(last)
             rows, cols = range(min(r0, r1), max(r0, r1) + 1), range(min(c0, c1), max(c0, c1) + 1)
             if len(rows) * len(cols) > MAX_RANGE_CELLS:
                 raise FormulaError(f"the range {text} has more than {MAX_RANGE_CELLS} cells")
             return [self.resolve((sheet, xl_col_to_name(c), r + 1)) for r in rows for c in cols]
-        if _CELL.fullmatch(address):
+        if CELL.fullmatch(address):
             row, col = _row_col(address)
             return [self.resolve((sheet, xl_col_to_name(col), row + 1))]
         if sheet is None and _NAME.fullmatch(address):
@@ -374,7 +373,7 @@ def formula_at_row(template: tuple, row: int) -> str | None:
 @functools.lru_cache(maxsize=65_536)  # a column of formulas names the same few cells over and over
 def _row_col(address: str) -> tuple[int, int]:
     """(row, column), from 0, of a cell address inside the sheet; row 0 or past the last is no cell."""
-    match = _CELL.fullmatch(address)
+    match = CELL.fullmatch(address)
     digits = match[2].lstrip("0")  # 5,000 digits would pass Python's limit for int()
     row = int(digits) - 1 if 0 < len(digits) <= 7 else -1
     col = xl_cell_to_rowcol(match[1].upper() + "1")[1]

@@ -16,7 +16,7 @@ import math
 import re
 
 from sheetprop import engine
-from xlsxwriter.utility import xl_col_to_name
+from sheetprop.spreadsheet.references import column_letters
 
 from sheetprop.check.find.audit import Audit, Cell, Table, read_workbook, references
 from sheetprop.check.judge.hints import absolute, as_read, find_hint, same_kind_swap, student_name, update_rule
@@ -160,7 +160,7 @@ class TableCheck:
         self.computed = computed = self.network.computed
         self.evaluate_local = compile_function([self.local[q.label] for q in computed], self.inputs)
         self.computed_labels = [q.label for q in computed]
-        self.column_labels = {xl_col_to_name(col - 1): label for label, col in table.columns.items()}
+        self.column_labels = {column_letters(col): label for label, col in table.columns.items()}
         # Every later row's givens from the row above: w − η·∂E/∂w, or the same value.
         self.labels = [q.label for q in self.network.quantities]
         self._previous_names = [(label, previous(label).payload) for label in self.labels]  # once, not per row
