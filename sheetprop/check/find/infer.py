@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 
-from sheetprop.spreadsheet.references import column_letters
+from sheetprop.spreadsheet.references import WHERE, column_letters
 
 from sheetprop import engine
 from sheetprop.spreadsheet import formulas
@@ -190,7 +190,7 @@ _CELL_PATTERNS: dict[str, re.Pattern] = {}
 def _reads_cell(formula: str, where: str) -> bool:
     """Whether ``formula`` names the cell ``where`` ("B1", "'lr'!B1") absolutely or not: $B$1, B$1, B1."""
     if where not in _CELL_PATTERNS:
-        column, row = re.search(r"([A-Z]{1,3})(\d+)$", where).groups()
+        column, row = WHERE.fullmatch(where).group(3, 4)
         _CELL_PATTERNS[where] = re.compile(rf"(?<![A-Z$])\$?{column}\${{0,1}}{row}(?!\d)")
     return bool(_CELL_PATTERNS[where].search(formula))
 
