@@ -103,11 +103,10 @@ def write_handin(options: BuildOptions, folder: Path, gradcheck: bool = False, a
     sheet_pngs, pictures = {}, []
     if book.summary_lines:
         summary_png = folder / "sheet_summary.png"
-        lines = []
-        for a, b in book.summary_lines[1:]:
-            if lines and all(" = " not in line for line in lines[-1:]) and any(" = " in line for line in lines):
-                break  # past the derivation: the summary's loss table, drawn as loss_all.png
-            lines.append(f"{a}   {markdown.number(b) if isinstance(b, (int, float)) else b}" if b is not None else a)
+        lines = [f"{a}   {markdown.number(b) if isinstance(b, (int, float)) else b}" if b is not None else a
+                 for a, b in book.summary_lines[1:]]
+        # Up to the derivation's last line: the summary's loss table below it is loss_all.png.
+        lines = lines[:1 + max((k for k, line in enumerate(lines) if " = " in line), default=len(lines))]
         draw_text(lines, summary_png, str(book.summary_lines[0][0]))
         sheet_pngs["summary"] = summary_png
     for sheet in book.sheets:
