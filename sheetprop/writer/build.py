@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -16,7 +15,6 @@ from typing import Callable, Sequence
 import xlsxwriter
 
 from sheetprop.atomic import atomic_output
-from sheetprop.errors import UserError
 from sheetprop.network import (CARRIED_ROLES, DEFAULT_FINITE_DIFFERENCE_STEP, FINITE_DIFFERENCE_STEP,
                                LEARNING_RATE, Network, previous)
 from sheetprop.network.template import Template
