@@ -187,8 +187,8 @@ def check(path, key=None, tolerance: float | None = None):
     submission. ``key``: the answer key `build --exercise` wrote; the network, sheets and rows
     then come from it, as with ``check --key``."""
     from sheetprop.check import DEFAULT_TOLERANCE, check_workbook
-    from sheetprop.check.exercise import read_key
-    from sheetprop.check.submissions import is_class
+    from sheetprop.check.judge.exercise import read_key
+    from sheetprop.check.classroom.submissions import is_class
 
     path = Path(path).expanduser()
     if not path.exists():
@@ -203,9 +203,9 @@ def check(path, key=None, tolerance: float | None = None):
 def _check_class(path: Path, record, tolerance: float) -> ClassReport:
     import tempfile
 
-    from sheetprop.check.exercise import owed_total
-    from sheetprop.check.grading import Settings, grade
-    from sheetprop.check.submissions import find_submissions
+    from sheetprop.check.judge.exercise import owed_total
+    from sheetprop.check.classroom.grading import Settings, grade
+    from sheetprop.check.classroom.submissions import find_submissions
 
     settings = Settings(record, tolerance)
     owed = owed_total(record) if record is not None else 0

@@ -52,7 +52,7 @@ def _number(value) -> float:
 
 
 def _open(path: Path):
-    from sheetprop.check.xlsx_reader import read_xlsx
+    from sheetprop.check.read.xlsx_reader import read_xlsx
 
     try:
         with zipfile.ZipFile(path) as archive:
@@ -122,7 +122,7 @@ def read_handin_book(path: Path, calculate: bool = True) -> HandinBook:
         raise UserError(f"{path.name} has no learning-rate sheet (named {layout.sheet_name('…')})")
     values, how, stale, unknown = saved, "", 0, set()
     if calculate:
-        from sheetprop.check.calculate import calculate as calculate_book
+        from sheetprop.check.read.calculate import calculate as calculate_book
 
         calculation = calculate_book(formulas, saved)
         values = calculation.values
