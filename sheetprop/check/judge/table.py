@@ -194,6 +194,8 @@ class TableCheck:
         # --accept-values. Otherwise a typed number where a formula belongs is a finding and earns
         # nothing; so in an exercise, whose every computed cell the key has as a formula.
         self.by_value = accept_values or (self.pasted is not None and not exercise)
+        # A sheet sheetprop built has its η cell: an update that types η's number is no reference to it.
+        self.typed_eta_is_wrong = exercise and table.recorded
         self._given_labels = {q.label for q in self.network.given}
         self.trained = set(self.network.trained)
         # Whether each carried quantity is a parameter the optimizer steps, asked of every carried
@@ -371,7 +373,8 @@ class TableCheck:
         if reading is _UNREAD:
             reading = self.formulas.read(label, cell)
         computes = self._at_points(reading.expr) if reading is not None else None
-        if update and reading is not None and LEARNING_RATE.payload not in reading.reads and self.table_eta:
+        typed_eta = update and reading is not None and LEARNING_RATE.payload not in reading.reads and self.table_eta
+        if typed_eta:
             # η typed into the update as a number (−0.5*…): right when it is the table's η.
             right = engine.substitute(right, {LEARNING_RATE: engine.const(self.table_eta.value)})
             right_values = self._at_points(right)
@@ -381,6 +384,8 @@ class TableCheck:
             return None  # neither its formula nor its inputs can be read: it cannot be judged
         self.judged.append((label, cell))
         if reading is not None and self._computes_the_same(reading.expr, right, computes, right_values):
+            if typed_eta and self.typed_eta_is_wrong and LEARNING_RATE.payload in variables(self.updates[label]):
+                return self._typed_eta(cell, label, want)
             self._known_right[(label, update)] = reading  # the next cell that reads so is right too
             return None
         if self.table.helpers and not update and computes is not None:
@@ -682,6 +687,14 @@ class TableCheck:
             f"reads η from {where} ({what_it_holds}), not the table's η cell {table_eta.where} "
             f"(= {table_eta.value:g}) that the other updates read; make the reference absolute "
             f"({absolute(table_eta.where)}) so every row uses the same η", chain_rule=self.update_rules[label])
+
+    def _typed_eta(self, cell, label: str, want) -> Finding:
+        """An update of a sheet sheetprop built that types η's number instead of reading its cell:
+        it computes this sheet's numbers, and stops following η when the cell is changed."""
+        eta = self.table_eta
+        return self._finding(cell, label, "η drift", want,
+                             f"η typed as {eta.value:g}; reference the η cell {absolute(eta.where)} so the "
+                             "sheet follows a change of η", chain_rule=self.update_rules[label])
 
     def _finding(self, cell: Cell, label: str, kind: str, expected, message: str,
                  hint=None, chain_rule=None, reads=None) -> Finding:
