@@ -149,4 +149,49 @@ def parse(text) -> str | None:
         return gradient(weight(int(match["n"])))
     if match := _BIAS_GRADIENT.fullmatch(key):
         return gradient(bias(int(match["n"])))
+    # A label with words of the student's own after it, in brackets: "t1 ( output of out_o1)".
+    plain = _REMARK.sub(" ", text).strip()
+    if plain and plain != text.strip():
+        return parse(plain)
     return None
+
+
+_REMARK = re.compile(r"[(\[][^()\[\]]*[)\]]")
+_NUMBERED = re.compile(r"(.*?)(\d+)")
+
+
+def settle_repeated(found: list[tuple[str, int]], columns: dict[str, int]) -> dict[str, int]:
+    """A header row's labels where one is typed twice (i2 typed over the t2 column): each column of
+    a repeated label keeps it where its neighbours number on from it (i1 | i2), and one that stands
+    among another kind's numbers is the label its place gives (t1 | "i2" | i1 is t2) when that
+    label is missing. ``found``: (label, column) of the row's labels in order; ``columns``: the
+    first (or best) column of each. Returns the settled columns."""
+    at = {column: label for label, column in found}
+    counts: dict[str, int] = {}
+    for label, _ in found:
+        counts[label] = counts.get(label, 0) + 1
+
+    def step(label: str, by: int) -> str | None:
+        match = _NUMBERED.fullmatch(label)
+        return f"{match[1]}{int(match[2]) + by}" if match and int(match[2]) + by > 0 else None
+
+    def in_place(label: str, column: int) -> bool:
+        return any(at.get(column + d) == step(label, d) for d in (-1, 1))
+
+    settled = dict(columns)
+    for label, count in counts.items():
+        if count < 2 or not _NUMBERED.fullmatch(label):
+            continue
+        where = [column for name, column in found if name == label]
+        fitting = [column for column in where if in_place(label, column)]
+        if len(fitting) != 1:
+            continue
+        settled[label] = fitting[0]
+        for column in where:
+            if column == fitting[0]:
+                continue
+            meant = {step(at[column + d], -d) for d in (-1, 1) if column + d in at} - {None}
+            meant = {m for m in meant if m not in columns and m not in settled}
+            if len(meant) == 1:
+                settled[meant.pop()] = column
+    return settled

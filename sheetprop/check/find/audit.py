@@ -323,16 +323,21 @@ def _find_header(sheet) -> tuple[int, dict[str, int]] | None:
     """The first row that names inputs, weights and the loss or its gradients."""
     for row in present_rows(sheet, 1, min(sheet.max_row, MAX_HEADER_SEARCH_ROWS)):
         columns: dict[str, int] = {}
+        seen: list[tuple[str, int]] = []
         for cell in row:
             label = canonical_label(cell.value)
             if label is None:
                 continue
             if label in columns:
                 label = _settle_by_formula(sheet, row[0].row, label, columns[label], cell.column)
-            if label in columns and _blank_below(sheet, row[0].row, columns[label]) \
-                    and not _blank_below(sheet, row[0].row, cell.column):
-                columns[label] = cell.column  # an empty column named like the table's (a blank copy beside it)
+            seen.append((label, cell.column))
+            if label in columns and _below(sheet, row[0].row, columns[label]) < _below(sheet, row[0].row, cell.column):
+                # An empty column named like the table's (a blank copy beside it), or a key / value
+                # list's label (text below it): the column with numbers or formulas below is the table's.
+                columns[label] = cell.column
             columns.setdefault(label, cell.column)  # a label still repeated: the first one counts
+        if len(seen) > len(columns):
+            columns = labels.settle_repeated(seen, columns)  # a typo (i2 over t2): by the column's place
         if labels.EXAMPLE_LOSS in columns and labels.LOSS not in columns:
             columns[labels.LOSS] = columns.pop(labels.EXAMPLE_LOSS)  # a lone "E" is the loss
         kinds = {re.sub(r"\d+$", "", label) for label in columns}
@@ -341,8 +346,12 @@ def _find_header(sheet) -> tuple[int, dict[str, int]] | None:
     return None
 
 
-def _blank_below(sheet, header_row: int, col: int) -> bool:
-    return sheet.cell(header_row + 1, col).value in (None, "")
+def _below(sheet, header_row: int, col: int) -> int:
+    """What the cell under a label holds: 0 nothing, 1 text (a list of labels), 2 a number or formula."""
+    value = sheet.cell(header_row + 1, col).value
+    if value in (None, ""):
+        return 0
+    return 1 if isinstance(value, str) and not value.startswith("=") else 2
 
 
 _ACTIVATION_FORMULA = re.compile("|".join(re.escape(marker) for marker, _ in _ACTIVATION_MARKERS), re.IGNORECASE)
