@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass, field
 
 from sheetprop import engine
+from sheetprop.check.find import arrays
 from sheetprop.check.find.audit import as_number, present_rows
 from sheetprop.spreadsheet import formulas
 from sheetprop.spreadsheet.references import column_letters
@@ -133,32 +134,34 @@ class CellGraph:
         self.formula_count = 0
         for sheet in formula_book.worksheets:
             values = value_book[sheet.title]
+            contents: dict[tuple[int, int], object] = {}
             for row in present_rows(sheet, 1, min(sheet.max_row, MAX_ROWS)):
                 for found in row:
-                    r, c, content = found.row, found.column, found.value
-                    if content is None or c > MAX_COLUMNS:
-                        continue
-                    key = (sheet.title, f"{column_letters(c)}{r}")
-                    if hasattr(content, "text"):
-                        content = content.text
-                    if isinstance(content, str) and content.startswith("="):
-                        self.formula_count += 1
-                        if self.formula_count > MAX_FORMULAS:
-                            return
-                        self.texts[key] = content
-                        try:
-                            self.exprs[key] = formulas.parse(
-                                expand(content.replace("\n", " "), r),
-                                lambda ref, s=sheet.title: engine.var(name((ref[0] or s, f"{ref[1]}{ref[2]}"))))
-                        except (formulas.FormulaError, RecursionError, ValueError):
-                            pass
-                        saved = as_number(values.cell(r, c).value)
-                        if saved is not None:
-                            self.saved[key] = saved
-                    elif (number := as_number(content)) is not None:
-                        self.numbers[key] = number
-                    elif isinstance(content, str) and content.strip():
-                        self.words[key] = content.strip()
+                    if found.value is not None and found.column <= MAX_COLUMNS:
+                        content = found.value
+                        contents[(found.row, found.column)] = content.text if hasattr(content, "text") else content
+            arrays = self._arrays(contents)
+            for (r, c), content in contents.items():
+                key = (sheet.title, f"{column_letters(c)}{r}")
+                if isinstance(content, str) and content.startswith("="):
+                    self.formula_count += 1
+                    if self.formula_count > MAX_FORMULAS:
+                        return
+                    text = arrays.get((r, c), (content, content))
+                    self.texts[key] = text[0]
+                    try:
+                        self.exprs[key] = formulas.parse(
+                            expand(text[1].replace("\n", " "), r),
+                            lambda ref, s=sheet.title: engine.var(name((ref[0] or s, f"{ref[1]}{ref[2]}"))))
+                    except (formulas.FormulaError, RecursionError, ValueError):
+                        pass
+                    saved = as_number(values.cell(r, c).value)
+                    if saved is not None:
+                        self.saved[key] = saved
+                elif (number := as_number(content)) is not None:
+                    self.numbers[key] = number
+                elif isinstance(content, str) and content.strip():
+                    self.words[key] = content.strip()
         self.reads: dict[Key, list[Key]] = {
             key: [key_of(v.payload) for v in engine.topological_order([e]) if v.op == "var"]
             for key, e in self.exprs.items()}
@@ -166,6 +169,32 @@ class CellGraph:
         for key, refs in self.reads.items():
             for ref in refs:
                 self.readers.setdefault(ref, []).append(key)
+
+    @staticmethod
+    def _arrays(contents: dict) -> dict[tuple[int, int], tuple[str, str]]:
+        """(the array's formula, this cell's own formula) of every cell of an array formula
+        (``find.arrays``): MMULT and TRANSPOSE, or a formula over ranges whose "=" cells beside it
+        say it fills a range."""
+        found = {}
+
+        def placeholder(r: int, c: int) -> bool:
+            return contents.get((r, c)) == "=" and (r, c) not in found
+
+        for (r, c), content in contents.items():
+            if not (isinstance(content, str) and content.startswith("=") and content != "="):
+                continue
+            rows, columns = arrays.array_extent(placeholder, r, c)
+            if not (arrays.is_array_formula(content) or (rows * columns > 1 and ":" in content)):
+                continue
+            elements = arrays.element_formulas(content, rows, columns)
+            if elements is None:
+                continue
+            shown = "{" + content + "}"
+            for i, line in enumerate(elements):
+                for j, element in enumerate(line):
+                    if element is not None:
+                        found[(r + i, c + j)] = (shown, element)
+        return found
 
     @property
     def too_large(self) -> bool:

@@ -87,10 +87,15 @@ class GradientJudge:
         graph = self.graph
         leaves = {ref for cell in self.forward_all for ref in graph.reads.get(cell, ()) if ref in graph.numbers}
         leaves |= {t for pairs in self.training.outputs.values() for _, t in pairs}
+        # A weight fed back from its update by iterative calculation (C3 = C1115, C1115 = C3 − g)
+        # is a formula of a circle: it starts from its saved value, like a typed weight.
+        fed_back = {p for p in self.parameters if p in graph.exprs}
+        leaves |= fed_back
         rng = random.Random(0)
         # The sheet's own typed values first, its formulas computed here (a file written by a
         # program saves no values, and a circle's saved values are stale), then random points.
-        points = [self._evaluate(dict(graph.numbers))]
+        start = {p: graph.saved.get(p, rng.uniform(-1.0, 1.0)) for p in sorted(fed_back)}
+        points = [self._evaluate({**graph.numbers, **start})]
         for _ in range(POINTS):
             base = {k: (rng.uniform(-1.0, 1.0) if k in self.parameters else rng.uniform(0.05, 0.95))
                     for k in sorted(leaves)}
@@ -275,9 +280,13 @@ class GradientJudge:
         for count in (1, 2):
             if count == 2 and self.trials > MAX_TRIALS:
                 break
-            solutions = [dict(zip(chosen, meant)) for chosen in itertools.combinations(refs, count)
-                         for meant in itertools.product(labels, repeat=count)
-                         if test(self._substituted(expr, refs, dict(zip(chosen, meant)), quantities))]
+            solutions = []
+            for chosen in itertools.combinations(refs, count):
+                for meant in itertools.product(labels, repeat=count):
+                    if count == 2 and self.trials > MAX_TRIALS:
+                        break  # past the budget: the slip is named where it shows
+                    if test(self._substituted(expr, refs, dict(zip(chosen, meant)), quantities)):
+                        solutions.append(dict(zip(chosen, meant)))
             if solutions:
                 # Blame goes down into helpers first; then the plainest quantity (δ before 2·δ).
                 meant = max(solutions, key=lambda m: (sum(self._is_helper(r) for r in m),
