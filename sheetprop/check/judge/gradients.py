@@ -89,7 +89,8 @@ class GradientJudge:
         leaves |= {t for pairs in self.training.outputs.values() for _, t in pairs}
         # A weight fed back from its update by iterative calculation (C3 = C1115, C1115 = C3 − g)
         # is a formula of a circle: it starts from its saved value, like a typed weight.
-        fed_back = {p for p in self.parameters if p in graph.exprs}
+        fed_back = {u.parameter for u in self.training.updates.values()
+                    if u.cell in graph.reads.get(u.parameter, ())}
         leaves |= fed_back
         rng = random.Random(0)
         # The sheet's own typed values first, its formulas computed here (a file written by a
