@@ -319,6 +319,50 @@ def values_at(expr: Expr, points: list[dict[str, float]]) -> list[float] | None:
         return None
 
 
+_PIECEWISE: dict[Expr, bool] = {}
+
+
+def piecewise(expr: Expr) -> bool:
+    """Whether ``expr`` branches (IF, MAX, MIN, ABS: a step or relu inside): such a formula can
+    compute the chain rule at the random points and something else elsewhere (IF(i1>0.06, …, 0)),
+    so it is also tried at its own row's values. Once per expression."""
+    found = _PIECEWISE.get(expr)
+    if found is None:
+        if len(_PIECEWISE) >= MAX_CACHED_VARIABLES:
+            _PIECEWISE.clear()
+        found = _PIECEWISE[expr] = any(n.op in ("step", "relu") for n in engine.topological_order([expr]))
+    return found
+
+
+def value_at(expr: Expr, env: dict[str, float] | None) -> float | None:
+    """``expr`` at one point (a row's own values), or None where the point lacks a variable it reads."""
+    if env is None:
+        return None
+    try:
+        return engine.evaluate([expr], env)[0]
+    except (KeyError, TypeError):
+        return None
+
+
+def follows_its_inputs(expr: Expr, right: Expr, env: dict[str, float] | None) -> bool:
+    """For a formula that reads typed numbers outside the table (a target typed once above it):
+    whether it still computes the chain rule as a function of the chain-rule inputs it reads, to
+    first order at the row's own values: it reads at least one, the chain rule moves with it, and
+    every such slope is the chain rule's. A number passed on (v + 0·o1, a copy of a pasted
+    block) moves with none."""
+    inputs = sorted(variables(expr) & variables(right))
+    if env is None or not inputs:
+        return False
+    wrt = [var(name) for name in inputs]
+    try:
+        slopes = engine.evaluate(engine.grad(expr, wrt), env)
+        wanted = engine.evaluate(engine.grad(right, wrt), env)
+    except (KeyError, TypeError, ValueError, ZeroDivisionError, OverflowError):
+        return False
+    return (any(w != 0 and math.isfinite(w) for w in wanted)
+            and all(agree(s, w, 1e-6) for s, w in zip(slopes, wanted)))
+
+
 def same_function(a: list[float] | None, b: list[float] | None, tolerance: float = SYMBOLIC_TOLERANCE) -> bool:
     """Two expressions' values at the random points agree, to ``tolerance`` relative (never
     tighter than float rounding, SYMBOLIC_TOLERANCE)."""

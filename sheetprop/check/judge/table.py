@@ -22,8 +22,9 @@ from sheetprop.check.find.audit import Audit, Cell, Table, read_workbook, refere
 from sheetprop.check.judge.hints import absolute, as_read, find_hint, same_kind_swap, student_name, update_rule
 from sheetprop.check.report.findings import Finding, Report, relative_error, score_table
 from sheetprop.engine import Expr, var
-from sheetprop.check.judge.formula import (SYMBOLIC_TOLERANCE, TableFormulas, agree, helper_variable, location,
-                                           random_points, same_function, values_at, variables)
+from sheetprop.check.judge.formula import (SYMBOLIC_TOLERANCE, TableFormulas, agree, follows_its_inputs,
+                                           helper_variable, location, piecewise, random_points, same_function,
+                                           value_at, values_at, variables)
 from sheetprop.check.find import infer
 from sheetprop.check.judge.helpers import HelperRoles
 from sheetprop.network import GIVEN_ROLES, LEARNING_RATE, previous
@@ -333,7 +334,8 @@ class TableCheck:
                 # The column's right formula again (a reading found right came from a formula
                 # with references, and the same reading means the same text: not typed either).
                 reading = self.formulas.read(q.label, cell)
-                if reading is not None and self._known_right.get((q.label, False)) is reading:
+                if (reading is not None and self._known_right.get((q.label, False)) is reading
+                        and not piecewise(reading.expr)):  # a branch is tried at each row's own values
                     self.judged.append((q.label, cell))
                     continue
             local = self.local[q.label]
@@ -389,8 +391,15 @@ class TableCheck:
             return None  # neither its formula nor its inputs can be read: it cannot be judged
         self.judged.append((label, cell))
         if reading is not None and self._computes_the_same(reading.expr, right, computes, right_values):
-            self._known_right[(label, update)] = reading  # the next cell that reads so is right too
-            return None
+            here = self._at_row(reading.expr, values, update) if want is not None else None
+            if here is None or agree(here, want, max(self.tolerance, SYMBOLIC_TOLERANCE)):
+                self._known_right[(label, update)] = reading  # the next cell that reads so is right too
+                return None
+            # Right at the random points, not at this row's own values: a branch the points never take.
+            return self._finding(cell, label, "wrong update" if update else "wrong formula", want,
+                                 f"computes the chain rule at other values, but from this row's cells it gives "
+                                 f"{here:.15g} (a condition that holds elsewhere, not in this row)",
+                                 chain_rule=chain_rule, reads=as_read(reading.expr, update))
         if self.table.helpers and not update and computes is not None:
             blamed = self._blame_helper(label, cell, right_values, values)
             if blamed is not False:
@@ -418,9 +427,18 @@ class TableCheck:
         # the tolerance the user allowed, and one that reads typed numbers outside the table
         # (those hold in this workbook only, so the random points cannot judge it).
         if reading is not None:
-            if reading.read_constants:
-                return None
             used, needed = reading.reads, variables(right)
+            if not used & needed or reading.read_constants:
+                # A number passed on: it reads none of the chain rule's inputs, or reads typed numbers
+                # outside the table (a pasted block, another sheet's, a defined name's) without
+                # moving with the inputs it reads as the chain rule does. A target typed once above
+                # the table and read by a right formula is let be.
+                if self.by_value or (used & needed and follows_its_inputs(reading.expr, right,
+                                                                          self._row_env(values, update))):
+                    return None
+                return self._passed_on(cell, label, want, chain_rule, update, shown,
+                                       "reads none of the cells the chain rule needs" if not used & needed else
+                                       "reads typed numbers outside the table, not the cells the chain rule needs")
             if used == needed:
                 if computes is None or same_function(computes, right_values, self.tolerance):
                     return None
@@ -435,12 +453,41 @@ class TableCheck:
         else:
             swap = self._swapped_reference(label, cell)
             if swap is None:
-                return None
+                if self.by_value:
+                    return None  # judged by its value, as a typed number is
+                return self._passed_on(cell, label, want, chain_rule, update, None,
+                                       "cannot be read as a function of the table's cells (a function check "
+                                       "does not follow, a volatile or circular formula, another file)")
             detail = f"uses {swap[0]} where {label} needs {swap[1]}"
         return self._finding(cell, label, "wrong reference", want,
                              f"{detail} (the value agrees only because they hold the same number in this row)",
                              hint=(self._formula_hint(right, reading.expr, computes, lhs) if computes is not None else None),
                              chain_rule=chain_rule, reads=shown)
+
+    def _passed_on(self, cell: Cell, label: str, want, chain_rule: str, update: bool, shown, why: str) -> Finding:
+        """A formula whose right number is only passed on: it earns what a typed number earns."""
+        return self._finding(cell, label, "passed-on number", want,
+                             f"shows the right number, but its formula {why}: it earns nothing where a "
+                             "formula of the table's cells belongs (--accept-values credits right numbers)",
+                             chain_rule=chain_rule, reads=shown)
+
+    def _row_env(self, values: dict | None, update: bool) -> dict | None:
+        """The row's own values as a point to evaluate a formula at: an update's ``values`` is its
+        environment already; a computed cell's gets η and the optimizer's settings."""
+        if values is None or update:
+            return values
+        env = dict(values)
+        if self.table_eta is not None:
+            env[LEARNING_RATE.payload] = self.table_eta.value
+        env.update((p.payload, self.table.parameters[p.payload].value) for p in self.hyperparameters)
+        return env
+
+    def _at_row(self, expr: Expr, values: dict | None, update: bool) -> float | None:
+        """A branching formula's value from its own row's cells (None for one without a branch,
+        or where the row's values are unknown): the row is one of the points it is tried at."""
+        if values is None or not piecewise(expr):
+            return None
+        return value_at(expr, self._row_env(values, update))
 
     @staticmethod
     def _agrees_only_here(expr: Expr, values: dict | None, saved: float) -> str:
@@ -605,7 +652,8 @@ class TableCheck:
                 # reading found right came from such a formula, and the same reading means the
                 # same text), so it is neither a stray η nor a typed number.
                 reading = self.formulas.read(q.label, cell)
-                if reading is not None and self._known_right.get((q.label, True)) is reading:
+                if (reading is not None and self._known_right.get((q.label, True)) is reading
+                        and not piecewise(reading.expr)):
                     if trained:  # a right update; a constant carried down is no part of the score
                         self.judged.append((q.label, cell))
                     continue
