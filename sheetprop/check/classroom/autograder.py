@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import email.parser
 import json
+import shlex
 import shutil
 import stat
 import subprocess
@@ -32,6 +33,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from sheetprop.check.classroom.budget import MAX_CHECK_SECONDS
 from sheetprop.errors import UserError
 
 ROOT_VARIABLE = "SHEETPROP_AUTOGRADER_ROOT"  # stands in for /autograder (tests, a local dry run)
@@ -224,8 +226,9 @@ def write_gradescope_zip(out: Path, key: Path, wheel: Path, points: float = 100.
     if wheelhouse is not None and not Path(wheelhouse).is_dir():
         raise UserError(f"--wheelhouse {wheelhouse} is not a folder of wheels")
     config = {"platform": "gradescope", "key": KEY_NAME, "key_sheets": key_sheets(key), "points": points,
-              "visibility": visibility, "tolerance": tolerance}
-    setup = SETUP_SH.replace("__WHEEL__", Path(wheel).name).replace("__LIBREOFFICE__", LIBREOFFICE_SH * libreoffice)
+              "visibility": visibility, "tolerance": tolerance, "time_limit": MAX_CHECK_SECONDS}
+    # The wheel's file name goes into a script run as root: quoted, so "(1)" or "$(…)" is a name.
+    setup = SETUP_SH.replace("__WHEEL__", shlex.quote(Path(wheel).name)).replace("__LIBREOFFICE__", LIBREOFFICE_SH * libreoffice)
     with atomic_output(Path(out)) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
         _add_text(archive, "setup.sh", setup, executable=True)
         _add_text(archive, "run_autograder", RUN_AUTOGRADER, executable=True)
