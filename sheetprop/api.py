@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
@@ -104,7 +105,15 @@ def check(path, key=None, tolerance: float | None = None) -> CheckReport:
     """Grade a workbook, as ``sheetprop check``. ``key``: the answer key `build --exercise` wrote;
     the network, sheets and rows then come from it, as with ``check --key``."""
     from sheetprop.check import DEFAULT_TOLERANCE, check_workbook
+    from sheetprop.check.cli import tolerance_problem
     from sheetprop.check.judge.exercise import read_key
+
+    # The command line's checks, as one-line errors: a path each, a tolerance in (0, 1).
+    for name, value in (("path", path), ("key", key)):
+        if not isinstance(value, (str, os.PathLike)) and (value is not None or name == "path"):
+            raise SheetpropError(f"{name} must be a workbook's path (str or Path), not {type(value).__name__}")
+    if tolerance is not None and (problem := tolerance_problem(tolerance)):
+        raise SheetpropError(f"tolerance: {problem}")
 
     return CheckReport(check_workbook(Path(path), DEFAULT_TOLERANCE if tolerance is None else tolerance,
                                       key=read_key(Path(key)) if key is not None else None))

@@ -32,8 +32,9 @@ class Budget:
     fresh limit) write gigabytes. ``packed`` counts only the bytes the teacher handed in: an
     archive unpacked from another adds none (its bytes were the outer archive's output)."""
 
-    def __init__(self, limit: int = MAX_ARCHIVE_BYTES, members: int = MAX_MEMBERS):
-        self.room, self.members = limit, members
+    def __init__(self, limit: int | None = None, members: int | None = None):
+        self.room = MAX_ARCHIVE_BYTES if limit is None else limit
+        self.members = MAX_MEMBERS if members is None else members
         self.written = self.packed = 0
 
     def ratio_exceeded(self, more: int) -> bool:

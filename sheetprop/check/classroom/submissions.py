@@ -185,14 +185,16 @@ def sheet_names(path: Path) -> list[str]:
 def _refused(refused: list[safe_zip.Refused], found: list[Submission], wrapper: tuple) -> list[Submission]:
     """A member refused at unpacking whose submission has nothing else unpacked is an error row
     of its own; one inside a student's folder that still has workbooks is let be."""
-    known = {s.id for s in found}
+    known = {s.id: s for s in found}
     rows = {}
     for member in refused:
         parts = [p for p in member.name.replace("\\", "/").split("/") if p]
         if tuple(parts[:len(wrapper)]) == wrapper and len(parts) > len(wrapper):
             parts = parts[len(wrapper):]
         top = parts[0] if parts else member.name
-        if top not in known and top not in rows:
+        if top in known and not known[top].candidates and known[top].status != "error":
+            known[top].problem, known[top].status = _refusal(member), "error"  # its folder was made, its file not
+        elif top not in known and top not in rows:
             rows[top] = Submission(top, problem=_refusal(member), status="error")
     return list(rows.values())
 
