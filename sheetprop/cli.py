@@ -10,7 +10,7 @@ import signal
 import sys
 import threading
 
-from sheetprop import __version__
+from sheetprop.version import __version__
 from sheetprop.errors import UserError
 
 

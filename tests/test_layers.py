@@ -10,7 +10,8 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "sheetprop"
 
 # part -> the parts it may import. "base" is what every part may use.
-BASE = {"sheetprop.errors", "sheetprop.atomic", "sheetprop.libreoffice", "sheetprop.layout", "sheetprop.files", "sheetprop.limits"}
+BASE = {"sheetprop.errors", "sheetprop.atomic", "sheetprop.libreoffice", "sheetprop.layout", "sheetprop.files", "sheetprop.limits",
+        "sheetprop.version"}
 ALLOWED = {
     "base": {"base"},
     "engine": {"base", "engine"},

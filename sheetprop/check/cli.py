@@ -57,7 +57,7 @@ def add_parser(commands) -> None:
                         help="exit 0 for a submission scoring at least P percent, findings or not "
                         "(default: only a submission without findings and with full marks)")
     parser.add_argument("--json", action="store_true",
-                        help="print the report as JSON (schema in README); for a class, JSON Lines: one "
+                        help="print the report as JSON (schema in docs/check.md); for a class, JSON Lines: one "
                         "object per submission, with its submission id and status")
     parser.add_argument("--csv", type=Path, metavar="FILE",
                         help="write one row per submission: submission, file, status, score, max_score, "

@@ -18,7 +18,6 @@ import random
 import re
 from dataclasses import dataclass
 
-from xlsxwriter.utility import xl_col_to_name
 
 from sheetprop import engine
 
@@ -28,11 +27,9 @@ from sheetprop.engine import Expr, var
 from sheetprop.network import Network, previous
 from sheetprop.engine.numeric import compile_function
 from sheetprop.network.optimizers import LEARNING_RATE
+from sheetprop.spreadsheet.agree import SYMBOLIC_TOLERANCE, agree as numbers_agree
+from sheetprop.spreadsheet.references import WHERE, column_letters, unquoted_sheet
 
-# Two float64 evaluations of one formula in another order differ by ~1e-15 relative; any slip at
-# a random point differs by far more (a factor 1.0000001 typed in is 1e-7).
-SYMBOLIC_TOLERANCE = 1e-10
-ABSOLUTE_FLOOR = 1e-15
 POINTS = 4
 MAX_READ_THROUGH = 8  # cells read through, one inside another, before giving up
 
@@ -44,7 +41,6 @@ _SHARED_READINGS: dict[tuple, "Reading | None"] = {}
 _TABLE_SHAPES: dict[tuple, int] = {}
 MAX_SHARED_READINGS = 50_000
 _LITERAL_ROW = re.compile(r"[A-Za-z]\$?\d")  # a row number left as written: absolute (or a name such as LOG10)
-_WHERE = re.compile(r"(?:'((?:[^']|'')+)'!|([^'!]+)!)?\$?([A-Z]{1,3})\$?(\d+)")
 
 
 @dataclass(frozen=True)
@@ -61,9 +57,7 @@ def helper_variable(column: str) -> Expr:
 
 
 def agree(a: float, b: float, tolerance: float = SYMBOLIC_TOLERANCE) -> bool:
-    if math.isnan(a) or math.isnan(b):
-        return math.isnan(a) and math.isnan(b)
-    return abs(a - b) <= tolerance * max(abs(a), abs(b)) + ABSOLUTE_FLOOR
+    return numbers_agree(a, b, tolerance)
 
 
 _VARIABLES: dict[Expr, frozenset[str]] = {}
@@ -88,7 +82,7 @@ class TableFormulas:
         self.table = table
         self.sheet = table.sheet
         self.first_data_row = table.header_row + 1
-        self.labels_by_column = {xl_col_to_name(col - 1): label for label, col in table.columns.items()}
+        self.labels_by_column = {column_letters(col): label for label, col in table.columns.items()}
         # The cells that stand for a variable wherever a formula reads them: η, and an
         # optimizer's hyper-parameters (β1, μ, …).
         self.parameters = {location(p.where, table.sheet): var(name) for name, p in table.parameters.items()}
@@ -256,9 +250,9 @@ def named_cell(book, sheet: str, name: str) -> formulas.CellRef | None:
 
 def location(where: str, default_sheet: str) -> tuple[str, str, int]:
     """"B1" or "'Sheet 2'!B1" as (sheet, column, row)."""
-    match = _WHERE.fullmatch(where)
+    match = WHERE.fullmatch(where)
     quoted, plain, column, row = match.groups()
-    sheet = quoted.replace("''", "'") if quoted else (plain or default_sheet)
+    sheet = unquoted_sheet(quoted, plain) or default_sheet
     return sheet, column, int(row)
 
 

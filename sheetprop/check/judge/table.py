@@ -16,7 +16,7 @@ import math
 import re
 
 from sheetprop import engine
-from xlsxwriter.utility import xl_col_to_name
+from sheetprop.spreadsheet.references import column_letters
 
 from sheetprop.check.find.audit import Audit, Cell, Table, read_workbook, references
 from sheetprop.check.judge.hints import absolute, as_read, find_hint, same_kind_swap, student_name, update_rule
@@ -32,18 +32,10 @@ from sheetprop.engine.numeric import compile_function
 from sheetprop.check.judge.precision import StoredPrecision
 from sheetprop.check.judge.error_values import describe_cell, error_origin, is_error_value
 from sheetprop.check.judge.exercise import missing_sheet_scores, owed_in_full, record_findings
+# The tolerances live with the spreadsheet language (check names them here too).
+from sheetprop.spreadsheet.agree import ABSOLUTE_FLOOR, DEFAULT_TOLERANCE, agree as numbers_agree  # noqa: F401
 
-# Spreadsheets and the engine both compute in IEEE doubles; a right formula differs from the
-# engine only in rounding order, a few ulps (~1e-16 relative each, ~1e-15 after a dozen ops),
-# while a chain-rule slip shifts a value by ~1e-7 relative or more (σ'(h1) for σ'(h2) in the
-# classic exercise is 3e-2; smaller slips come from inputs that nearly coincide). 1e-9 leaves
-# several orders of magnitude on both sides.
-DEFAULT_TOLERANCE = 1e-9
 MAX_SHOWN_TEXT = 200  # characters of a cell's text a finding repeats
-# Values that should be 0 (E where an output hits its target, a relu gradient) come out as
-# rounding noise of order 1e-17; no relative test can judge those, so differences below this
-# absolute floor never count.
-ABSOLUTE_FLOOR = 1e-15
 MAX_CACHED_VERDICTS = 100_000  # ~100 bytes each besides the expressions, which the workbooks hold anyway
 
 
@@ -169,7 +161,7 @@ class TableCheck:
         self.computed = computed = self.network.computed
         self.evaluate_local = compile_function([self.local[q.label] for q in computed], self.inputs)
         self.computed_labels = [q.label for q in computed]
-        self.column_labels = {xl_col_to_name(col - 1): label for label, col in table.columns.items()}
+        self.column_labels = {column_letters(col): label for label, col in table.columns.items()}
         # Every later row's givens from the row above: w − η·∂E/∂w, or the same value.
         self.labels = [q.label for q in self.network.quantities]
         self._previous_names = [(label, previous(label).payload) for label in self.labels]  # once, not per row
@@ -304,7 +296,7 @@ class TableCheck:
             number = cell.number
             # An error value that a formula computed (w − η·∂E/∂w after EXP overflowed) came from
             # upstream, where it is judged; here it is the spreadsheet's NaN, not a slip.
-            computed_error = isinstance(cell.value, str) and cell.value.startswith("#") \
+            computed_error = is_error_value(cell.value) \
                 and cell.formula is not None and not cell.is_typed  # the cheap tests first: a row of every cell
             if number is None and computed_error:
                 number = math.nan
@@ -563,9 +555,7 @@ class TableCheck:
         if self.precision.rounded:
             slack = 2 * (self.precision.uncertainty(label, found)
                          + self._propagated(label, expr, env, self._given_labels if first_row else ()))
-        if math.isnan(expected) or math.isnan(found):
-            return math.isnan(expected) != math.isnan(found)
-        return abs(found - expected) > self.tolerance * max(abs(found), abs(expected)) + ABSOLUTE_FLOOR + slack
+        return not numbers_agree(found, expected, self.tolerance, slack=slack)
 
     def _propagated(self, key: str, expr: Expr, env: dict, exact=()) -> float:
         if key not in self._slack_functions:
