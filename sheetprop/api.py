@@ -182,41 +182,51 @@ class ClassReport:
         return f"<p><b>{html.escape(repr(self))}</b></p>" + _table_html(header, rows)
 
 
-def check(path, key=None, tolerance: float | None = None):
+def check(path, key=None, tolerance: float | None = None, accept_values: bool = False,
+          time_limit: float | None = None):
     """Grade a workbook, as ``sheetprop check``: a CheckReport. A folder or a .zip of submissions
     is a class, graded as ``sheetprop check FOLDER`` grades one: a ClassReport with a row per
     submission. ``key``: the answer key `build --exercise` wrote; the network, sheets and rows
-    then come from it, as with ``check --key``."""
-    from sheetprop.check import DEFAULT_TOLERANCE, check_workbook
-    from sheetprop.check.cli import tolerance_problem
-    from sheetprop.check.judge.exercise import read_key
-    from sheetprop.check.classroom.submissions import is_class
+    then come from it, as with ``check --key``. ``accept_values`` and ``time_limit`` (seconds per
+    workbook) are the command's ``--accept-values`` and ``--time-limit``: the command line and this
+    function grade through the same settings and the same ``grade``."""
+    from sheetprop.check import DEFAULT_TOLERANCE
+    from sheetprop.check.classroom.budget import MAX_CHECK_SECONDS
+    from sheetprop.check.classroom.grading import grade_within, settings_for
+    from sheetprop.check.classroom.submissions import Submission, is_class
+    from sheetprop.check.cli import time_limit_problem, tolerance_problem
 
-    # The command line's checks, as one-line errors: a path each, a tolerance in (0, 1).
+    # The command line's checks, as one-line errors: a path each, a tolerance in (0, 1), a time limit.
     for name, value in (("path", path), ("key", key)):
         if not isinstance(value, (str, os.PathLike)) and (value is not None or name == "path"):
             raise SheetpropError(f"{name} must be a workbook's path (str or Path), not {type(value).__name__}")
     if tolerance is not None and (problem := tolerance_problem(tolerance)):
         raise SheetpropError(f"tolerance: {problem}")
+    time_limit = MAX_CHECK_SECONDS if time_limit is None else time_limit
+    if problem := time_limit_problem(time_limit):
+        raise SheetpropError(f"time_limit: {problem}")
 
     path = Path(path).expanduser()
     if not path.exists():
         raise SheetpropError(f"{path}: no such file or folder")
-    record = read_key(Path(key)) if key is not None else None
-    tolerance = DEFAULT_TOLERANCE if tolerance is None else tolerance
+    settings = settings_for(Path(key) if key is not None else None,
+                            DEFAULT_TOLERANCE if tolerance is None else tolerance, bool(accept_values))
     if is_class([path]):
-        return _check_class(path, record, tolerance)
-    return CheckReport(check_workbook(path, tolerance, key=record), path)
+        return _check_class(path, settings, time_limit)
+    outcome = grade_within(Submission(path.name, [path], {path: str(path)}), settings, time_limit)
+    if outcome.status != "graded":
+        raise SheetpropError(outcome.message)
+    return CheckReport(outcome.report, path)
 
 
-def _check_class(path: Path, record, tolerance: float) -> ClassReport:
+def _check_class(path: Path, settings, time_limit: float) -> ClassReport:
     import tempfile
 
     from sheetprop.check.judge.exercise import owed_total
-    from sheetprop.check.classroom.grading import Settings, grade
+    from sheetprop.check.classroom.grading import grade_within
     from sheetprop.check.classroom.submissions import find_submissions
 
-    settings = Settings(record, tolerance)
+    record = settings.key
     owed = owed_total(record) if record is not None else 0
     rows, reports = [], {}
     with tempfile.TemporaryDirectory(prefix="sheetprop-class-") as work:
@@ -224,7 +234,7 @@ def _check_class(path: Path, record, tolerance: float) -> ClassReport:
         if not submissions:
             raise SheetpropError(f"no submissions in {path}")
         for submission in submissions:
-            outcome = grade((submission, settings))
+            outcome = grade_within(submission, settings, time_limit)
             graded = outcome.status == "graded"
             rows.append({"submission": outcome.submission, "status": outcome.status,
                          "score": outcome.percent(owed) if graded else None,
