@@ -135,7 +135,7 @@ def train(out="output/mnist.xlsx", **options) -> TrainResult:
     if code:
         raise SheetpropError(f"training stopped before it finished (exit code {code})")
     from sheetprop.metrics_sheet import read_metrics_csv
-    from sheetprop.mnist.export import OutputPaths
+    from sheetprop.mnist.workbook.export import OutputPaths
 
     paths = OutputPaths.beside(Path(out))
     return TrainResult(read_metrics_csv(paths.metrics_csv), paths,

@@ -12,9 +12,9 @@ import pytest
 from mnist_fixtures import FASHION_SYSTEM, shared_test_set, write_mnist_folder  # first: it sets the OpenMP wait policy
 from sheetprop.cli import main
 from sheetprop.errors import UserError
-from sheetprop.mnist import download
-from sheetprop.mnist.data import load_mnist, read_idx
-from sheetprop.mnist.datasets import FASHION_MNIST, MNIST, default_data_folder, get_dataset, recognise
+from sheetprop.mnist.train import download
+from sheetprop.mnist.train.data import load_mnist, read_idx
+from sheetprop.mnist.train.datasets import FASHION_MNIST, MNIST, default_data_folder, get_dataset, recognise
 
 
 def fashion_files():
@@ -97,7 +97,7 @@ def test_the_misclassified_grid_names_the_classes(tmp_path, monkeypatch, dataset
     pytest.importorskip("matplotlib")
     from matplotlib.figure import Figure
 
-    from sheetprop.mnist.figures import plot_misclassified
+    from sheetprop.mnist.workbook.figures import plot_misclassified
 
     titles, save = [], Figure.savefig
     monkeypatch.setattr(Figure, "savefig", lambda fig, *a, **k: (titles.extend(

@@ -1,6 +1,7 @@
 """`sheetprop mnist` end to end: accuracy on real digits, the workbook, resume, Ctrl-C, no torch."""
 
 import csv
+import os
 import subprocess
 import sys
 import textwrap
@@ -80,7 +81,7 @@ def tiny_data(tmp_path):
 
 
 def test_interrupt_writes_workbook_and_resume_continues_exactly(tiny_data, tmp_path, monkeypatch):
-    from sheetprop.mnist import train
+    from sheetprop.mnist.train import loop as train
 
     settings = ["--epochs", "2", "--batch-size", "50", "--seed", "3"]
     straight = tmp_path / "straight" / "m.xlsx"
@@ -151,7 +152,8 @@ BLOCK_TORCH = textwrap.dedent(
 
 
 def run_without_torch(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", BLOCK_TORCH, *args], cwd=cwd, capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-c", BLOCK_TORCH, *args], cwd=cwd, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
 
 
 def test_help_works_without_torch(tmp_path):

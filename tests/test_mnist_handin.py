@@ -8,9 +8,9 @@ import openpyxl
 from openpyxl.utils.cell import range_boundaries
 import pytest
 
-from sheetprop.mnist.architecture import load_architecture
-from sheetprop.mnist.export import MODEL_COLUMNS, write_outputs
-from sheetprop.mnist.figures import curves_figure
+from sheetprop.mnist.train.architecture import load_architecture
+from sheetprop.mnist.workbook.export import MODEL_COLUMNS, write_outputs
+from sheetprop.mnist.workbook.figures import curves_figure
 
 LAYERS = [
     {"layer": "features.block1.conv", "type": "Conv2d", "output_shape": "8x26x26", "parameters": 80,

@@ -8,10 +8,10 @@ from mnist_fixtures import write_mnist_folder  # first: it sets the OpenMP wait 
 
 torch = pytest.importorskip("torch")
 
-from sheetprop.mnist.batches import DeviceSplit, normalize, random_affine, to_unit_float  # noqa: E402
-from sheetprop.mnist.data import load_mnist  # noqa: E402
-from sheetprop.mnist.model import MnistNet, count_parameters, layer_table  # noqa: E402
-from sheetprop.mnist.train import TrainSettings, fit  # noqa: E402
+from sheetprop.mnist.train.batches import DeviceSplit, normalize, random_affine, to_unit_float  # noqa: E402
+from sheetprop.mnist.train.data import load_mnist  # noqa: E402
+from sheetprop.mnist.train.model import MnistNet, count_parameters, layer_table  # noqa: E402
+from sheetprop.mnist.train.loop import TrainSettings, fit  # noqa: E402
 
 
 def test_parameter_budget():

@@ -112,12 +112,12 @@ def format_epoch(row: dict, epochs: int) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sheetprop.mnist.architecture import check_budget, load_architecture, summary_text
+    from sheetprop.mnist.train.architecture import check_budget, load_architecture, summary_text
 
     architecture = load_architecture(args.model)
     check_budget(architecture, args.max_params)
     if args.summary:
-        from sheetprop.mnist.workbook_budget import estimate_architecture
+        from sheetprop.mnist.workbook.budget import estimate_architecture
 
         guess = estimate_architecture(architecture)
         verdict = f"over its budget: {', '.join(guess.broken())}" if guess.broken() else "within its budgets"
@@ -126,22 +126,22 @@ def run(args: argparse.Namespace) -> int:
     out = check_output_path(args.out)
     runtime = torch_runtime()
     # Every file the run will write, checked now rather than after the training.
-    from sheetprop.mnist.checkpoint import checkpoint_path_for
-    from sheetprop.mnist.export import OutputPaths
+    from sheetprop.mnist.train.checkpoint import checkpoint_path_for
+    from sheetprop.mnist.workbook.export import OutputPaths
 
     beside = OutputPaths.beside(out)
     for path in (beside.metrics_csv, beside.curves_png, beside.misclassified_png,
                  out.with_name(f"{out.stem}_model.xlsx"), checkpoint_path_for(out)):
         check_output_path(path)
-    from sheetprop.mnist.batches import DeviceSplit
-    from sheetprop.mnist.checkpoint import checkpoint_path_for
-    from sheetprop.mnist.data import load_mnist, split_test_set
-    from sheetprop.mnist.datasets import STEMS, TEST_STEMS
-    from sheetprop.mnist.datasets import default_data_folder, get_dataset
-    from sheetprop.mnist.download import ensure_mnist_files
-    from sheetprop.mnist.export import write_outputs
-    from sheetprop.mnist.architecture import layer_rows
-    from sheetprop.mnist.train import TrainSettings, fit
+    from sheetprop.mnist.train.batches import DeviceSplit
+    from sheetprop.mnist.train.checkpoint import checkpoint_path_for
+    from sheetprop.mnist.train.data import load_mnist, split_test_set
+    from sheetprop.mnist.train.datasets import STEMS, TEST_STEMS
+    from sheetprop.mnist.train.datasets import default_data_folder, get_dataset
+    from sheetprop.mnist.train.download import ensure_mnist_files
+    from sheetprop.mnist.workbook.export import write_outputs
+    from sheetprop.mnist.train.architecture import layer_rows
+    from sheetprop.mnist.train.loop import TrainSettings, fit
 
     device = runtime.resolve_device(args.device)
     runtime.configure_cpu_threads()
@@ -166,8 +166,8 @@ def run(args: argparse.Namespace) -> int:
         print("sheetprop mnist: interrupted before the first epoch finished; nothing written", file=sys.stderr)
         return 130
 
-    from sheetprop.mnist.model_workbook import write_for_model
-    from sheetprop.mnist.workbook_budget import WorkbookOverBudget
+    from sheetprop.mnist.workbook.model_workbook import write_for_model
+    from sheetprop.mnist.workbook.budget import WorkbookOverBudget
 
     # The outputs are written whole: a further Ctrl-C now (a second one, or one just after the
     # last epoch) waits for them instead of losing the run's workbook.

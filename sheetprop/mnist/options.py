@@ -27,7 +27,7 @@ def torch_runtime():
     """The runtime module, imported first (it sets the OpenMP wait policy before torch loads), or
     the install hint as a one-line error where torch is missing."""
     try:
-        from sheetprop.mnist import runtime
+        from sheetprop.mnist.train import runtime
     except ImportError as exc:
         if (exc.name or "").split(".")[0] != "torch":
             raise

@@ -16,11 +16,11 @@ from torch import nn
 from tqdm import tqdm
 
 from sheetprop.errors import UserError
-from sheetprop.mnist.batches import DeviceSplit, evaluation_batches, steps_per_epoch, training_batches
-from sheetprop.mnist.checkpoint import check_compatible, data_fingerprint, load_checkpoint, save_checkpoint
-from sheetprop.mnist.architecture import Architecture, load_architecture
-from sheetprop.mnist.model import MnistNet
-from sheetprop.mnist.runtime import rng_state, seed_everything, set_rng_state
+from sheetprop.mnist.train.batches import DeviceSplit, evaluation_batches, steps_per_epoch, training_batches
+from sheetprop.mnist.train.checkpoint import check_compatible, data_fingerprint, load_checkpoint, save_checkpoint
+from sheetprop.mnist.train.architecture import Architecture, load_architecture
+from sheetprop.mnist.train.model import MnistNet
+from sheetprop.mnist.train.runtime import rng_state, seed_everything, set_rng_state
 
 MOMENTUM = 0.9
 EVAL_BATCH_SIZE = 1000

@@ -86,7 +86,7 @@ def read_run(path: Path, sheet: str) -> Run:
         if "model" in book.sheetnames:
             # The facts beside the table: labels in column H, values to their right; the total
             # under the table, in its parameters column.
-            from sheetprop.mnist.export import MODEL_COLUMNS
+            from sheetprop.mnist.workbook.export import MODEL_COLUMNS
 
             parameters = MODEL_COLUMNS.index("parameters")
             for line in book["model"].iter_rows(values_only=True, max_col=9):

@@ -23,9 +23,9 @@ from xlsxwriter.utility import quote_sheetname, xl_range, xl_range_abs, xl_rowco
 
 from sheetprop.atomic import atomic_output
 from sheetprop.errors import UserError
-from sheetprop.mnist.cnn_arrays import AvgPool, Cnn, ConvBlock, MaxPool, Mix, forward
+from sheetprop.mnist.workbook.cnn_arrays import AvgPool, Cnn, ConvBlock, MaxPool, Mix, forward
 from sheetprop.fast_worksheet import StepsWorksheet
-from sheetprop.mnist.workbook_budget import check_workbook_budget
+from sheetprop.mnist.workbook.budget import check_workbook_budget
 
 EXCEL_FORMULA_LIMIT = 8192
 PREDICT, INPUT, HEAD, DIGITS, MODEL = "predict", "input", "head", "digits", "model"
@@ -373,8 +373,8 @@ class _Writer:
 
 def write_for_model(out: Path, model, dataset, images, labels, predictions, digit: int | None = None):
     """The model workbook of a trained torch model: what both 'mnist' and 'mnist-sheet' write."""
-    from sheetprop.mnist.architecture import layer_rows
-    from sheetprop.mnist.model import to_arrays  # torch: only once a model is in hand
+    from sheetprop.mnist.train.architecture import layer_rows
+    from sheetprop.mnist.train.model import to_arrays  # torch: only once a model is in hand
 
     offered = choose_digits(labels, predictions)
     if digit is None:

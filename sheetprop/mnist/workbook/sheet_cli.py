@@ -44,14 +44,14 @@ def run(args: argparse.Namespace) -> int:
     runtime = torch_runtime()
     import torch
 
-    from sheetprop.mnist.batches import DeviceSplit
-    from sheetprop.mnist.checkpoint import architecture_of, load_checkpoint
-    from sheetprop.mnist.data import load_test_set
-    from sheetprop.mnist.datasets import TEST_STEMS, default_data_folder, get_dataset
-    from sheetprop.mnist.download import ensure_mnist_files
-    from sheetprop.mnist.model import MnistNet
-    from sheetprop.mnist.model_workbook import write_for_model
-    from sheetprop.mnist.train import evaluate
+    from sheetprop.mnist.train.batches import DeviceSplit
+    from sheetprop.mnist.train.checkpoint import architecture_of, load_checkpoint
+    from sheetprop.mnist.train.data import load_test_set
+    from sheetprop.mnist.train.datasets import TEST_STEMS, default_data_folder, get_dataset
+    from sheetprop.mnist.train.download import ensure_mnist_files
+    from sheetprop.mnist.train.model import MnistNet
+    from sheetprop.mnist.workbook.model_workbook import write_for_model
+    from sheetprop.mnist.train.loop import evaluate
 
     runtime.configure_cpu_threads()
     cpu = torch.device("cpu")

@@ -9,7 +9,7 @@ import torch
 
 from sheetprop.atomic import atomic_output
 from sheetprop.errors import UserError
-from sheetprop.mnist.architecture import Architecture, load_architecture
+from sheetprop.mnist.train.architecture import Architecture, load_architecture
 
 FORMAT_VERSION = 1
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sheetprop.errors import UserError
-from sheetprop.mnist.cnn_arrays import AvgPool, Cnn, ConvBlock, MaxPool, Mix
+from sheetprop.mnist.workbook.cnn_arrays import AvgPool, Cnn, ConvBlock, MaxPool, Mix
 
 MAX_MEGABYTES = 20.0
 MAX_WRITE_SECONDS = 10.0
@@ -111,7 +111,7 @@ def estimate_architecture(architecture) -> Estimate:
     """The estimate for a layer list before any training (``--summary``): zero weights, same shapes."""
     import numpy as np
 
-    from sheetprop.mnist.architecture import stages
+    from sheetprop.mnist.train.architecture import stages
 
     layers = []
     for stage in stages(architecture):

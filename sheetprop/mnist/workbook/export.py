@@ -11,9 +11,9 @@ from xlsxwriter.utility import xl_range
 
 from sheetprop.atomic import atomic_output
 from sheetprop.metrics_sheet import add_metrics_sheet, write_metrics_csv
-from sheetprop.mnist.data import NUM_CLASSES
-from sheetprop.mnist.datasets import MNIST
-from sheetprop.mnist.figures import plot_curves, plot_misclassified
+from sheetprop.mnist.train.data import NUM_CLASSES
+from sheetprop.mnist.train.datasets import MNIST
+from sheetprop.mnist.workbook.figures import plot_curves, plot_misclassified
 
 MODEL_COLUMNS = ("layer", "type", "output_shape", "parameters", "receptive_field", "jump")
 MISCLASSIFIED_SHOWN = 32
@@ -48,7 +48,7 @@ def confusion_matrix(true: np.ndarray, predicted: np.ndarray) -> np.ndarray:
 def _add_model_sheet(workbook, layers: list[dict], architecture, header_format) -> None:
     """The --summary table and its total, and beside it the facts 'mnist-compare' reads back
     (model, description, layers, padding, dropout, receptive field: labels in column H)."""
-    from sheetprop.mnist.architecture import parameter_count, receptive_field
+    from sheetprop.mnist.train.architecture import parameter_count, receptive_field
 
     sheet = workbook.add_worksheet("model")
     for col, column in enumerate(MODEL_COLUMNS):
@@ -122,8 +122,8 @@ def write_outputs(out: Path, metrics: list[dict], layers: list[dict], architectu
     with atomic_output(paths.misclassified_png) as tmp:
         plot_misclassified(test_images[wrong], test_labels[wrong], predictions[wrong], tmp, class_names=class_names)
 
-    from sheetprop.mnist.architecture import parameter_count
-    from sheetprop.mnist.readme_fragment import readme_fragment
+    from sheetprop.mnist.train.architecture import parameter_count
+    from sheetprop.mnist.workbook.readme_fragment import readme_fragment
 
     with atomic_output(paths.readme) as tmp:
         tmp.write_text(readme_fragment(metrics, layers, parameter_count(architecture), paths.curves_png, paths.misclassified_png,

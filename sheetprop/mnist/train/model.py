@@ -8,7 +8,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from sheetprop.mnist.architecture import CLASSES, DEFAULT_DROPOUT, Architecture, load_architecture, stages
+from sheetprop.mnist.train.architecture import CLASSES, DEFAULT_DROPOUT, Architecture, load_architecture, stages
 
 DROPOUT = DEFAULT_DROPOUT
 
@@ -116,7 +116,7 @@ def layer_table(model: nn.Module, image_size: int = 28) -> list[dict]:
 def to_arrays(model: MnistNet, mean: float, std: float):
     """The trained network as float64 numpy arrays (``cnn_arrays.Cnn``), BatchNorm in eval form:
     y = x·scale + shift per channel, scale = γ/√(running var + ε), shift = β − running mean·scale."""
-    from sheetprop.mnist.cnn_arrays import AvgPool, Cnn, ConvBlock, MaxPool, Mix
+    from sheetprop.mnist.workbook.cnn_arrays import AvgPool, Cnn, ConvBlock, MaxPool, Mix
 
     def numpy(tensor: torch.Tensor):
         return tensor.detach().to("cpu", torch.float64).numpy()
