@@ -36,7 +36,7 @@ from sheetprop.mnist.train.data import read_idx  # noqa: E402
 from sheetprop.mnist.train.datasets import MNIST  # noqa: E402
 from sheetprop.mnist.train.architecture import load_architecture  # noqa: E402
 from sheetprop.mnist.train.checkpoint import architecture_of  # noqa: E402
-from sheetprop.mnist.train.model import MnistNet, to_arrays  # noqa: E402
+from sheetprop.mnist.train.model import MnistNet  # noqa: E402
 from sheetprop.mnist.workbook.budget import estimate  # noqa: E402
 from sheetprop.mnist.train.runtime import configure_cpu_threads  # noqa: E402
 from sheetprop.mnist.workbook.model_workbook import write_for_model  # noqa: E402
@@ -78,8 +78,8 @@ def main() -> int:
     model.eval()
     predictions = evaluate(model, test)["predictions"].numpy()
     test_images, test_labels = images[1600:], labels[1600:]
-    guess = estimate(to_arrays(model, MNIST.mean, MNIST.std))
-    rows = [("model", f"{model.architecture.name} {list(model.architecture.layers)}, padding {model.architecture.padding}"),
+    guess = estimate(model.architecture)
+    rows = [("model", f"{model.architecture.name} {list(model.architecture.entries)}, padding {model.architecture.padding}"),
             ("estimate before writing", guess.describe())]
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

@@ -75,7 +75,7 @@ def test_summary_of_a_layer_list_without_torch_or_data(tmp_path):
 
 def test_the_default_is_todays_network():
     default = load_architecture("default")
-    assert default.layers == (10, 16, "M", "T10", 14, 16, 16, "GAP") and default.padding == 0
+    assert default.entries == (10, 16, "M", "T10", 14, 16, 16, "GAP") and default.padding == 0
     assert default.dropout == 0.05
     assert parameter_count(default) == 7574 and receptive_field(default) == 18
     for name, ceiling in (("course-20k", 20_000), ("tiny-4k", 4_000)):
@@ -111,18 +111,17 @@ def test_max_params_refuses_before_any_data_is_read(tmp_path, capsys):
 
 
 def test_a_network_too_big_for_a_workbook_is_refused_before_writing(tmp_path):
-    from sheetprop.mnist.workbook.cnn_arrays import Cnn, ConvBlock
+    from sheetprop.mnist.train.architecture import parse_architecture
+    from sheetprop.mnist.workbook.cnn_arrays import Cnn
     from sheetprop.mnist.workbook.model_workbook import write_model_workbook
     from sheetprop.mnist.workbook.budget import WorkbookOverBudget
 
-    wide = Cnn((ConvBlock("block1", np.zeros((64, 1, 3, 3)), np.ones(64), np.zeros(64), 1),
-                ConvBlock("block2", np.zeros((64, 64, 3, 3)), np.ones(64), np.zeros(64), 1)),
-               np.zeros((10, 64)), 0.13, 0.31)
+    wide = Cnn.zeros(parse_architecture({"layers": [64, 64, "GAP"], "padding": 1}, "wide"), 0.13, 0.31)
     images, labels = sample_digits()
     out = tmp_path / "wide.xlsx"
     with pytest.raises(WorkbookOverBudget, match=r"would break its budget: .*s to recalculate in LibreOffice "
                                                  r"\(budget 30\)"):
-        write_model_workbook(out, wide, images, labels, [0, 1], 0, [str(k) for k in range(10)], [])
+        write_model_workbook(out, wide, images, labels, [0, 1], 0, [str(k) for k in range(10)])
     assert not out.exists()
 
 

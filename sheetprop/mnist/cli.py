@@ -117,9 +117,9 @@ def run(args: argparse.Namespace) -> int:
     architecture = load_architecture(args.model)
     check_budget(architecture, args.max_params)
     if args.summary:
-        from sheetprop.mnist.workbook.budget import estimate_architecture
+        from sheetprop.mnist.workbook.budget import estimate
 
-        guess = estimate_architecture(architecture)
+        guess = estimate(architecture)
         verdict = f"over its budget: {', '.join(guess.broken())}" if guess.broken() else "within its budgets"
         print(f"{summary_text(architecture)}\nmodel workbook: {guess.describe()} ({verdict})")
         return 0

@@ -1,6 +1,8 @@
-"""The CNN as a layer list (``--model NAME|FILE.toml``): parsed, checked and summarised in pure Python.
+"""The CNN as a layer list: one list of small frozen ``Layer`` records, read by everything that
+needs the network's shape — the torch model (``model.py``), the ``--summary`` table and receptive
+field (here), the model workbook's budget and its export (``workbook/``).
 
-A model file, in the style of torchvision's VGG configurations::
+A model file spells the list as torchvision's VGG configurations do::
 
     name = "default"
     description = "..."
@@ -11,16 +13,17 @@ A model file, in the style of torchvision's VGG configurations::
 An integer n is a 3x3 convolution to n channels without bias, then BatchNorm, ReLU and dropout;
 "M" a 2x2 max-pool, "A" a 2x2 average pool; "T<n>" a 1x1 convolution to n channels without bias
 (no BatchNorm, no ReLU); "GAP" global average pooling, the last entry, after which a 1x1
-convolution without bias maps to the classes and log-softmax follows.
+convolution without bias (the head) maps to the classes and log-softmax follows.
 
-No torch here: ``--summary`` and ``--max-params`` answer before torch loads, and ``model.py``
-builds the network from the same ``Architecture``, naming its modules as ``layer_rows`` does.
+``parse_architecture`` turns that spelling into ``Architecture.layers``: one ``Layer`` per entry,
+plus the head, each with its kind, its torch module's name and its input and output shapes. No
+torch here: ``--summary`` and ``--max-params`` answer before torch loads.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sheetprop.errors import UserError
@@ -38,45 +41,132 @@ DEFAULT_MODEL = "default"
 KEYS = ("name", "description", "layers", "padding", "dropout")
 _TRANSITION = re.compile(r"T(\d+)")
 
+# The kinds of layer, in the order a list may hold them (the head is never written: it follows GAP).
+CONV, MAXPOOL, AVGPOOL, TRANSITION, GAP, HEAD = "conv", "maxpool", "avgpool", "transition", "gap", "head"
+# What the receptive-field arithmetic needs of each kind: (kernel, stride); GAP's window is the map.
+_WINDOW = {CONV: (3, 1), MAXPOOL: (2, 2), AVGPOOL: (2, 2), TRANSITION: (1, 1), HEAD: (1, 1)}
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One layer of the network: ``kind`` (conv, maxpool, avgpool, transition, gap, head), the name of
+    its torch module (``block1``, ``pool``, ``squeeze`` … inside ``features``; ``gap`` and ``head``
+    outside it), its input and output shapes (channels, height, width) and, for a 3x3 convolution,
+    its zero border."""
+    kind: str
+    module: str
+    in_shape: tuple
+    out_shape: tuple
+    padding: int = 0
+
+    @property
+    def in_features(self) -> bool:
+        """Inside the network's ``features`` (a sheet of its own in the model workbook)."""
+        return self.kind not in (GAP, HEAD)
+
+    @property
+    def path(self) -> str:
+        """The torch module's full name: ``features.block1``, ``gap``, ``head``."""
+        return f"features.{self.module}" if self.in_features else self.module
+
+    @property
+    def entry(self):
+        """How a model file writes this layer (None for the head, which no file writes)."""
+        return {CONV: self.out_shape[0], MAXPOOL: "M", AVGPOOL: "A", TRANSITION: f"T{self.out_shape[0]}",
+                GAP: "GAP", HEAD: None}[self.kind]
+
+    @property
+    def parameters(self) -> int:
+        """Trainable parameters: a 3x3 kernel per channel pair and BatchNorm's γ, β; a 1x1 weight per pair."""
+        c_in, c_out = self.in_shape[0], self.out_shape[0]
+        if self.kind == CONV:
+            return 9 * c_in * c_out + 2 * c_out
+        return c_in * c_out if self.kind in (TRANSITION, HEAD) else 0
+
+    @property
+    def multiply_adds(self) -> int:
+        c_in, (c_out, height, width) = self.in_shape[0], self.out_shape
+        kernel = {CONV: 9, TRANSITION: 1, HEAD: 1}.get(self.kind, 0)
+        return kernel * c_in * c_out * height * width
+
+    def window(self) -> tuple[int, int]:
+        """(kernel, stride) along one axis; global pooling is one window over the whole map."""
+        return (self.in_shape[1], self.in_shape[1]) if self.kind == GAP else _WINDOW[self.kind]
+
 
 @dataclass(frozen=True)
 class Architecture:
+    """A network: its name, the entries as its model file writes them, and ``layers`` built from them."""
     name: str
-    layers: tuple  # ints and the strings "M", "A", "T<n>", "GAP"
+    entries: tuple  # ints and the strings "M", "A", "T<n>", "GAP", as the model file writes them
     padding: int = 0
     dropout: float = DEFAULT_DROPOUT
     description: str = ""
+    layers: tuple = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "layers", tuple(_build_layers(self.entries, self.padding, f"model {self.name}")))
+
+    @property
+    def features(self) -> tuple:
+        """The layers inside ``features``: everything before global pooling and the head."""
+        return tuple(layer for layer in self.layers if layer.in_features)
 
     def record(self) -> dict:
         """What a checkpoint keeps, so 'mnist-sheet' and '--resume' rebuild exactly this network (not the
         description: rewording it must not stop a resume)."""
-        return {"name": self.name, "layers": list(self.layers), "padding": self.padding, "dropout": self.dropout}
+        return {"name": self.name, "layers": list(self.entries), "padding": self.padding, "dropout": self.dropout}
 
     @classmethod
     def from_record(cls, record: dict, source: str) -> "Architecture":
         return parse_architecture(dict(record), source)
 
 
-@dataclass(frozen=True)
-class Stage:
-    """One entry of the layer list as the network runs it: ``kind`` is conv, maxpool, avgpool,
-    transition or gap; ``module`` the name of its torch module inside ``features`` (``block1``,
-    ``pool``, ``squeeze``...); shapes are (channels, height, width)."""
-    kind: str
-    module: str
-    in_shape: tuple
-    out_shape: tuple
-
-
 def _fail(source: str, message: str):
     raise UserError(f"{source}: {message}")
 
 
+def _shown(value) -> str:
+    text = repr(value) if not isinstance(value, (list, dict)) else type(value).__name__
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _build_layers(entries, padding: int, source: str) -> list[Layer]:
+    """The layer list with every entry's shapes and module name, and the head after GAP."""
+    shape = (IN_CHANNELS, IMAGE_SIZE, IMAGE_SIZE)
+    counters = {"block": 0, "pool": 0, "squeeze": 0}
+    layers = []
+
+    def named(prefix: str) -> str:
+        counters[prefix] += 1
+        # The first pool and transition keep their first names (pool, squeeze): old checkpoints' keys.
+        return f"{prefix}{counters[prefix]}" if prefix == "block" or counters[prefix] > 1 else prefix
+
+    for position, entry in enumerate(entries, start=1):
+        channels, height, width = shape
+        if isinstance(entry, int):
+            shrink = 0 if padding else 2
+            layer = Layer(CONV, named("block"), shape, (entry, height - shrink, width - shrink), padding)
+        elif entry in ("M", "A"):
+            layer = Layer(MAXPOOL if entry == "M" else AVGPOOL, named("pool"), shape, (channels, height // 2, width // 2))
+        elif entry == "GAP":
+            layer = Layer(GAP, "gap", shape, (channels, 1, 1))
+        else:
+            layer = Layer(TRANSITION, named("squeeze"), shape, (int(entry[1:]), height, width))
+        if layer.out_shape[1] < 1 or layer.out_shape[2] < 1:
+            _fail(source, f"layer {position} ({entry!r}) shrinks the {height}x{width} map below 1x1; "
+                          "remove a layer or a pool, or set padding = 1")
+        layers.append(layer)
+        shape = layer.out_shape
+    layers.append(Layer(HEAD, "head", shape, (CLASSES, 1, 1)))
+    return layers
+
+
 def parse_architecture(data: dict, source: str) -> Architecture:
     """An ``Architecture`` from a model file's table, or a one-line UserError naming the problem."""
-    unknown = sorted(set(data) - set(KEYS))
+    unknown = sorted(str(key) for key in set(data) - set(KEYS))
     if unknown:
-        _fail(source, f"unknown key {unknown[0]!r}; a model file has {', '.join(KEYS)}")
+        _fail(source, f"unknown key {_shown(unknown[0])}; a model file has {', '.join(KEYS)}")
     layers = data.get("layers")
     if not isinstance(layers, list) or not layers:
         _fail(source, "'layers' must be a non-empty list such as [10, 16, \"M\", \"T10\", 14, 16, 16, \"GAP\"]")
@@ -84,14 +174,15 @@ def parse_architecture(data: dict, source: str) -> Architecture:
         _fail(source, f"'layers' has {len(layers)} entries; at most {MAX_ENTRIES}")
     for position, entry in enumerate(layers, start=1):
         if isinstance(entry, bool) or not isinstance(entry, (int, str)):
-            _fail(source, f"layer {position} is {entry!r}: an entry is a channel count, \"M\", \"A\", \"T<n>\" or \"GAP\"")
+            _fail(source, f"layer {position} is {_shown(entry)}: an entry is a channel count, \"M\", \"A\", "
+                          "\"T<n>\" or \"GAP\"")
         match = _TRANSITION.fullmatch(entry) if isinstance(entry, str) else None
         channels = entry if isinstance(entry, int) else int(match.group(1)) if match else None
         if isinstance(entry, str) and entry not in ("M", "A", "GAP") and match is None:
-            _fail(source, f"layer {position} is unknown entry {entry!r}: use a channel count, \"M\" (max-pool), "
-                          "\"A\" (average pool), \"T<n>\" (1x1 transition) or \"GAP\"")
+            _fail(source, f"layer {position} is unknown entry {_shown(entry)}: use a channel count, \"M\" "
+                          "(max-pool), \"A\" (average pool), \"T<n>\" (1x1 transition) or \"GAP\"")
         if channels is not None and not 1 <= channels <= MAX_CHANNELS:
-            _fail(source, f"layer {position} ({entry!r}) has {channels} channels; 1 to {MAX_CHANNELS}")
+            _fail(source, f"layer {position} ({_shown(entry)}) has {channels} channels; 1 to {MAX_CHANNELS}")
     if "GAP" not in layers:
         _fail(source, "no \"GAP\": the list must end in global average pooling (the head follows it)")
     if layers.index("GAP") != len(layers) - 1:
@@ -100,17 +191,17 @@ def parse_architecture(data: dict, source: str) -> Architecture:
         _fail(source, "no 3x3 convolution (an integer entry) in 'layers'")
     padding = data.get("padding", 0)
     if padding not in (0, 1) or isinstance(padding, bool):
-        _fail(source, f"'padding' is {padding!r}; 0 (valid convolutions) or 1 (size-keeping)")
+        _fail(source, f"'padding' is {_shown(padding)}; 0 (valid convolutions) or 1 (size-keeping)")
     dropout = data.get("dropout", DEFAULT_DROPOUT)
     if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-        _fail(source, f"'dropout' is {dropout!r}; a probability from 0 up to (not including) 1")
+        _fail(source, f"'dropout' is {_shown(dropout)}; a probability from 0 up to (not including) 1")
     for key in ("name", "description"):
         if key in data and not isinstance(data[key], str):
             _fail(source, f"'{key}' must be a string")
-    architecture = Architecture(name=data.get("name") or Path(source).stem, layers=tuple(layers),
-                                padding=int(padding), dropout=float(dropout),
+    name = data.get("name") or Path(source).stem
+    _build_layers(layers, int(padding), source)  # the shapes: a map that shrinks away is refused with its source
+    architecture = Architecture(name=name, entries=tuple(layers), padding=int(padding), dropout=float(dropout),
                                 description=data.get("description", ""))
-    stages(architecture, source)  # the shapes: a map that shrinks away is refused here
     total = parameter_count(architecture)
     if total > MAX_PARAMETERS:
         _fail(source, f"{total:,} parameters; sheetprop mnist trains at most {MAX_PARAMETERS:,}")
@@ -145,78 +236,50 @@ def load_architecture(spec: str | Path | None) -> Architecture:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise UserError(f"--model {spec}: not valid TOML: {exc}") from None
+    except RecursionError:  # tomllib parses nested arrays and tables recursively
+        raise UserError(f"--model {spec}: nested too deeply to be a model file (a model file is a few "
+                        "flat lines)") from None
     return parse_architecture(data, str(path) if path.parent != BUILT_IN_FOLDER else f"model {spec}")
 
 
-def stages(architecture: Architecture, source: str = "model") -> list[Stage]:
-    """The layer list with every entry's input and output shape and its module name."""
-    shape = (IN_CHANNELS, IMAGE_SIZE, IMAGE_SIZE)
-    counters = {"block": 0, "pool": 0, "squeeze": 0}
-    result = []
-
-    def named(prefix: str) -> str:
-        counters[prefix] += 1
-        # The first pool and transition keep today's names (pool, squeeze): old checkpoints' keys.
-        return f"{prefix}{counters[prefix]}" if prefix == "block" or counters[prefix] > 1 else prefix
-
-    for position, entry in enumerate(architecture.layers, start=1):
-        channels, height, width = shape
-        if isinstance(entry, int):
-            shrink = 0 if architecture.padding else 2
-            kind, module, out = "conv", named("block"), (entry, height - shrink, width - shrink)
-        elif entry in ("M", "A"):
-            kind, module, out = ("maxpool" if entry == "M" else "avgpool"), named("pool"), (channels, height // 2, width // 2)
-        elif entry == "GAP":
-            kind, module, out = "gap", "gap", (channels, 1, 1)
-        else:
-            kind, module, out = "transition", named("squeeze"), (int(entry[1:]), height, width)
-        if out[1] < 1 or out[2] < 1:
-            _fail(source, f"layer {position} ({entry!r}) shrinks the {height}x{width} map below 1x1; "
-                          "remove a layer or a pool, or set padding = 1")
-        result.append(Stage(kind, module, shape, out))
-        shape = out
-    return result
+def receptive_fields(architecture: Architecture) -> list[tuple[int, int]]:
+    """(receptive field, jump) after each layer: rf += (k − 1)·jump, jump *= stride."""
+    found, rf, jump = [], 1, 1
+    for layer in architecture.layers:
+        kernel, stride = layer.window()
+        rf, jump = rf + (kernel - 1) * jump, jump * stride
+        found.append((rf, jump))
+    return found
 
 
-def _row(layer: str, kind: str, shape: tuple, parameters: int, rf: int, jump: int) -> dict:
-    return {"layer": layer, "type": kind, "output_shape": "x".join(str(n) for n in shape),
-            "parameters": parameters, "receptive_field": rf, "jump": jump}
+# The torch leaf modules of one layer, as the model sheet lists them: a 3x3 block is four.
+_LEAVES = {CONV: (("conv", "Conv2d"), ("bn", "BatchNorm2d"), ("relu", "ReLU"), ("drop", "Dropout")),
+           MAXPOOL: (("", "MaxPool2d"),), AVGPOOL: (("", "AvgPool2d"),), TRANSITION: (("", "Conv2d"),),
+           GAP: (("", "AdaptiveAvgPool2d"),), HEAD: (("", "Conv2d"),)}
 
 
 def layer_rows(architecture: Architecture) -> list[dict]:
     """The model sheet's table: one row per torch leaf module in execution order, with its type,
-    output shape, trainable parameters, receptive field and jump (rf += (k − 1)·jump, jump *= stride)."""
-    rows, rf, jump = [], 1, 1
-    for stage in stages(architecture):
-        c_in, c_out = stage.in_shape[0], stage.out_shape[0]
-        name = f"features.{stage.module}"
-        if stage.kind == "conv":
-            rf += 2 * jump
-            rows += [_row(f"{name}.conv", "Conv2d", stage.out_shape, 9 * c_in * c_out, rf, jump),
-                     _row(f"{name}.bn", "BatchNorm2d", stage.out_shape, 2 * c_out, rf, jump),
-                     _row(f"{name}.relu", "ReLU", stage.out_shape, 0, rf, jump),
-                     _row(f"{name}.drop", "Dropout", stage.out_shape, 0, rf, jump)]
-        elif stage.kind in ("maxpool", "avgpool"):
-            rf, jump = rf + jump, jump * 2
-            rows.append(_row(name, "MaxPool2d" if stage.kind == "maxpool" else "AvgPool2d", stage.out_shape, 0, rf, jump))
-        elif stage.kind == "transition":
-            rows.append(_row(name, "Conv2d", stage.out_shape, c_in * c_out, rf, jump))
-        else:  # global pooling: one window over the whole map
-            size = stage.in_shape[1]
-            rf, jump = rf + (size - 1) * jump, jump * size
-            rows.append(_row("gap", "AdaptiveAvgPool2d", stage.out_shape, 0, rf, jump))
-            rows.append(_row("head", "Conv2d", (CLASSES, 1, 1), c_out * CLASSES, rf, jump))
+    output shape, trainable parameters, receptive field and jump."""
+    rows = []
+    for layer, (rf, jump) in zip(architecture.layers, receptive_fields(architecture)):
+        for leaf, (part, kind) in enumerate(_LEAVES[layer.kind]):
+            params = (9 * layer.in_shape[0] * layer.out_shape[0] if part == "conv"
+                      else 2 * layer.out_shape[0] if part == "bn" else layer.parameters if not part else 0)
+            rows.append({"layer": f"{layer.path}.{part}" if part else layer.path, "type": kind,
+                         "output_shape": "x".join(str(n) for n in layer.out_shape), "parameters": params,
+                         "receptive_field": rf, "jump": jump})
     return rows
 
 
 def parameter_count(architecture: Architecture) -> int:
-    return sum(row["parameters"] for row in layer_rows(architecture))
+    return sum(layer.parameters for layer in architecture.layers)
 
 
 def receptive_field(architecture: Architecture) -> int:
     """The receptive field of the last feature map, before global average pooling."""
-    rows = layer_rows(architecture)
-    return next(row["receptive_field"] for row in reversed(rows) if row["layer"] != "gap" and row["layer"] != "head")
+    fields = receptive_fields(architecture)
+    return fields[len(architecture.features) - 1][0]
 
 
 def summary_text(architecture: Architecture) -> str:
@@ -227,7 +290,7 @@ def summary_text(architecture: Architecture) -> str:
                          str(r["jump"])) for r in rows]
     widths = [max(len(line[col]) for line in cells) for col in range(len(header))]
     lines = [f"model {architecture.name}: {architecture.description}".rstrip(": "),
-             f"layers = {list(architecture.layers)}, padding = {architecture.padding}, dropout = {architecture.dropout}"]
+             f"layers = {list(architecture.entries)}, padding = {architecture.padding}, dropout = {architecture.dropout}"]
     for index, line in enumerate(cells):
         lines.append("  ".join(text.ljust(width) if col < 3 else text.rjust(width)
                                for col, (text, width) in enumerate(zip(line, widths))).rstrip())
@@ -240,18 +303,10 @@ def summary_text(architecture: Architecture) -> str:
 
 def multiply_adds(architecture: Architecture) -> int:
     """Multiply-adds of one forward pass of one image: what a CPU epoch's time grows with."""
-    total = 0
-    for stage in stages(architecture):
-        c_in, (c_out, h, w) = stage.in_shape[0], stage.out_shape
-        if stage.kind == "conv":
-            total += 9 * c_in * c_out * h * w
-        elif stage.kind == "transition":
-            total += c_in * c_out * h * w
-    return total + stages(architecture)[-1].out_shape[0] * CLASSES
+    return sum(layer.multiply_adds for layer in architecture.layers)
 
 
 def check_budget(architecture: Architecture, max_params: int | None) -> None:
     if max_params is not None and parameter_count(architecture) > max_params:
         raise UserError(f"model {architecture.name} has {parameter_count(architecture):,} parameters, over "
                         f"--max-params {max_params:,}")
-

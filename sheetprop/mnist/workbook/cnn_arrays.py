@@ -1,7 +1,10 @@
-"""The trained CNN as plain float64 arrays, and its forward pass in numpy.
+"""The trained CNN as plain float64 arrays beside its layer list, and its forward pass in numpy.
 
 The model workbook is written from these arrays (no torch there), and every formula cell carries
-the value this forward pass gives; the tests compare both with PyTorch itself.
+the value this forward pass gives; the tests compare both with PyTorch itself. The layers are the
+architecture's own ``Layer`` records; ``weights`` holds, by each layer's module name, a 3x3
+block's kernels (out, in, 3, 3) and BatchNorm's eval-form scale and shift (out,), and a 1x1
+convolution's weights (out, in) — the transitions' and the head's.
 """
 
 from __future__ import annotations
@@ -11,43 +14,39 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from sheetprop.mnist.train.architecture import AVGPOOL, CONV, HEAD, MAXPOOL, TRANSITION, Architecture, Layer
 
-@dataclass(frozen=True)
-class ConvBlock:
-    """3x3 convolution (valid, or with a zero border of ``padding``), then BatchNorm as scale and
-    shift per channel (eval mode), then ReLU."""
-    name: str
-    kernels: np.ndarray  # (out, in, 3, 3)
-    scale: np.ndarray    # (out,) γ / √(running var + ε)
-    shift: np.ndarray    # (out,) β − running mean · scale
-    padding: int = 0
-
-
-@dataclass(frozen=True)
-class MaxPool:
-    name: str
-    size: int = 2
-
-
-@dataclass(frozen=True)
-class AvgPool:
-    name: str
-    size: int = 2
-
-
-@dataclass(frozen=True)
-class Mix:
-    """1x1 convolution without bias: each output channel a weighted sum of the input channels."""
-    name: str
-    weights: np.ndarray  # (out, in)
+POOL_SIZE = 2
 
 
 @dataclass(frozen=True)
 class Cnn:
-    layers: tuple            # ConvBlock | MaxPool | AvgPool | Mix, in order
-    head: np.ndarray         # (classes, channels): 1x1 conv after global average pooling
+    architecture: Architecture
+    weights: dict            # layer.module -> {"kernels", "scale", "shift"} or {"weights"}
     mean: float              # input normalisation: (pixel / 255 − mean) / std
     std: float
+
+    @property
+    def layers(self) -> tuple:
+        """The layers with a sheet of their own: everything before global pooling and the head."""
+        return self.architecture.features
+
+    @property
+    def head(self) -> np.ndarray:
+        return self.weights["head"]["weights"]  # (classes, channels)
+
+    @classmethod
+    def zeros(cls, architecture: Architecture, mean: float = 0.0, std: float = 1.0) -> "Cnn":
+        """The network's shapes with zero weights (BatchNorm scale 1): for tests and estimates."""
+        weights = {}
+        for layer in architecture.layers:
+            c_in, c_out = layer.in_shape[0], layer.out_shape[0]
+            if layer.kind == CONV:
+                weights[layer.module] = {"kernels": np.zeros((c_out, c_in, 3, 3)), "scale": np.ones(c_out),
+                                         "shift": np.zeros(c_out)}
+            elif layer.kind in (TRANSITION, HEAD):
+                weights[layer.module] = {"weights": np.zeros((c_out, c_in))}
+        return cls(architecture, weights, mean, std)
 
 
 @dataclass(frozen=True)
@@ -59,21 +58,22 @@ class Activations:
     probabilities: np.ndarray
 
 
-def layer_forward(layer, x: np.ndarray) -> np.ndarray:
-    if isinstance(layer, ConvBlock):
+def layer_forward(cnn: Cnn, layer: Layer, x: np.ndarray) -> np.ndarray:
+    weights = cnn.weights.get(layer.module, {})
+    if layer.kind == CONV:
         p = layer.padding
         x = np.pad(x, ((0, 0), (p, p), (p, p))) if p else x
         windows = sliding_window_view(x, (3, 3), axis=(1, 2))  # (in, h, w, 3, 3)
-        summed = np.einsum("chwab,ocab->ohw", windows, layer.kernels)
-        return np.maximum(0.0, summed * layer.scale[:, None, None] + layer.shift[:, None, None])
-    if isinstance(layer, (MaxPool, AvgPool)):
+        summed = np.einsum("chwab,ocab->ohw", windows, weights["kernels"])
+        return np.maximum(0.0, summed * weights["scale"][:, None, None] + weights["shift"][:, None, None])
+    if layer.kind in (MAXPOOL, AVGPOOL):
         c, h, w = x.shape
-        k = layer.size
+        k = POOL_SIZE
         blocks = x[:, : h - h % k, : w - w % k].reshape(c, h // k, k, w // k, k)
-        return blocks.max(axis=(2, 4)) if isinstance(layer, MaxPool) else blocks.mean(axis=(2, 4))
-    if isinstance(layer, Mix):
-        return np.einsum("oc,chw->ohw", layer.weights, x)
-    raise TypeError(f"no forward rule for {type(layer).__name__}")
+        return blocks.max(axis=(2, 4)) if layer.kind == MAXPOOL else blocks.mean(axis=(2, 4))
+    if layer.kind == TRANSITION:
+        return np.einsum("oc,chw->ohw", weights["weights"], x)
+    raise ValueError(f"no forward rule for a {layer.kind} layer inside the features")
 
 
 def forward(cnn: Cnn, pixels: np.ndarray) -> Activations:
@@ -81,7 +81,7 @@ def forward(cnn: Cnn, pixels: np.ndarray) -> Activations:
     x = ((np.asarray(pixels, dtype=np.float64) / 255.0 - cnn.mean) / cnn.std)[None]
     normalised, maps = x, []
     for layer in cnn.layers:
-        x = layer_forward(layer, x)
+        x = layer_forward(cnn, layer, x)
         maps.append(x)
     pooled = x.mean(axis=(1, 2))
     logits = cnn.head @ pooled

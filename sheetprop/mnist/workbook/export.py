@@ -59,7 +59,7 @@ def _add_model_sheet(workbook, layers: list[dict], architecture, header_format) 
     sheet.write_string(total_row, 0, "total params", header_format)
     sheet.write_number(total_row, MODEL_COLUMNS.index("parameters"), parameter_count(architecture), header_format)
     facts = [("model", architecture.name), ("description", architecture.description),
-             ("layers", str(list(architecture.layers))), ("padding", architecture.padding),
+             ("layers", str(list(architecture.entries))), ("padding", architecture.padding),
              ("dropout", architecture.dropout), ("receptive field", receptive_field(architecture))]
     facts_col = len(MODEL_COLUMNS) + 1  # beside the table, so the table's rows stay layers and the total
     for row, (label, value) in enumerate(facts):
