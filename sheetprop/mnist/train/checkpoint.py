@@ -16,7 +16,9 @@ FORMAT_VERSION = 1
 
 def checkpoint_path_for(out: Path) -> Path:
     """``output/mnist.xlsx`` -> ``output/mnist.ckpt.pt``."""
-    return out.with_name(f"{out.stem}.ckpt.pt")
+    from sheetprop.mnist.options import OutputPaths
+
+    return OutputPaths.beside(out).checkpoint
 
 
 REQUIRED = {"epoch": int, "settings": dict, "model": dict, "optimizer": dict, "metrics": list, "rng": dict}

@@ -13,7 +13,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm import tqdm
+from tqdm.auto import tqdm  # a widget in a notebook, a text bar in a terminal
 
 from sheetprop.errors import UserError
 from sheetprop.mnist.train.batches import DeviceSplit, evaluation_batches, steps_per_epoch, training_batches
