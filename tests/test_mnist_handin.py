@@ -80,3 +80,31 @@ def test_readme_fragment_shows_the_run(tmp_path):
     assert "**7,574**" in text
     csv = paths.metrics_csv.read_text().splitlines()
     assert csv[1].split(",")[2] == "81.85"
+
+
+def _epochs(*accuracies):
+    return [{"epoch": e, "train_loss": 0.1, "train_accuracy": 99.0, "test_loss": 0.02, "test_accuracy": a,
+             "lr": 0.01, "seconds": 1.0} for e, a in enumerate(accuracies, start=1)]
+
+
+@pytest.mark.parametrize("data, parameters, accuracies, verdict", [
+    # 9,940 of 10,000 right is 99.40 %: the course's bar, met at epoch 2.
+    (DataUsed.describe("MNIST", 60_000, 10_000, published_test_set=True), 7_574, (99.1, 99.40, 99.3), "met"),
+    (DataUsed.describe("MNIST", 60_000, 10_000, published_test_set=True), 7_574, (99.1, 99.39), "not met"),
+    (DataUsed.describe("MNIST", 60_000, 10_000, published_test_set=True), 20_000, (99.5,), "not met"),
+    (DataUsed.describe("MNIST", 60_000, 10_000, published_test_set=True), 7_574, (99.0,) * 20 + (99.5,), "not met"),
+    (DataUsed.describe("MNIST", 8_000, 2_000, split_test=8000), 7_574, (99.9,), "not applicable (tested on 2,000"),
+    (DataUsed.describe("Fashion-MNIST", 60_000, 10_000), 7_574, (99.9,), "not applicable (Fashion-MNIST"),
+])
+def test_the_course_target(data, parameters, accuracies, verdict):
+    from sheetprop.mnist.workbook.run_record import course_target
+
+    assert course_target(data, parameters, _epochs(*accuracies)).startswith(verdict)
+
+
+def test_a_split_names_its_digits():
+    data = DataUsed.describe("MNIST", 8_000, 2_000, split_test=8000)
+    assert data.train == "MNIST test digits 1–8,000 (--split-test 8000)"
+    assert data.test == "MNIST test digits 8,001–10,000"
+    assert DataUsed.describe("MNIST", 60_000, 10_000, published_test_set=True).train == \
+        "MNIST training set, 60,000 images"
