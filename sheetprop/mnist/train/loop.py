@@ -138,7 +138,11 @@ def fit(train: DeviceSplit, test: DeviceSplit, settings: TrainSettings, checkpoi
     start_epoch = len(metrics)
     scheduler = make_scheduler(optimizer, settings.lr, settings.epochs * steps, steps_done=start_epoch * steps)
     if state is not None:
-        set_rng_state(state["rng"], device)  # last, after everything that might draw random numbers
+        try:
+            set_rng_state(state["rng"], device)  # last, after everything that might draw random numbers
+        except (RuntimeError, ValueError, TypeError) as exc:
+            raise UserError(f"--resume: {checkpoint} is damaged: its random-number state does not fit "
+                            f"({str(exc).splitlines()[0]})") from None
 
     completed_weights = copy.deepcopy(model.state_dict())  # the weights that match `metrics`
     predictions, interrupted = None, False
