@@ -279,7 +279,7 @@ def test_resume_refuses_another_model(small_run, tmp_path, capsys):
 @pytest.mark.slow
 def test_a_checkpoint_from_before_layer_lists_loads_as_the_default(tmp_path, capsys):
     """Old checkpoints record no model: their weights carry today's names, and load as the default."""
-    import torch
+    torch = pytest.importorskip("torch")
 
     from sheetprop.mnist.train.checkpoint import FORMAT_VERSION, checksum
     from sheetprop.mnist.train.model import MnistNet
