@@ -30,7 +30,9 @@ def confusion_matrix(true: np.ndarray, predicted: np.ndarray) -> np.ndarray:
 
 def write_cell(sheet, row: int, col: int, value, cell_format=None) -> None:
     """A number as a number, anything else as a string: text from a model file or a file name
-    (``=HYPERLINK(…)``) must never become a formula."""
+    (``=HYPERLINK(…)``) must never become a formula. None and "" leave the cell empty."""
+    if value is None or value == "":
+        return
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         sheet.write_number(row, col, value, cell_format)
     else:
