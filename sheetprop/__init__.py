@@ -15,10 +15,10 @@ import sys
 import types
 
 from sheetprop.errors import SheetpropError
+from sheetprop.version import __version__
 
-__version__ = "0.1.0"
 __all__ = ["SheetpropError", "build", "check", "readme", "train", "__version__"]
-_API = {"build", "check", "readme", "train", "BuildResult", "CheckReport", "TrainResult"}
+_API = {"build", "check", "readme", "train", "BuildResult", "CheckReport", "ClassReport", "TrainResult"}
 
 
 def __getattr__(name):

@@ -17,12 +17,13 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from sheetprop.check import audit, calculate as calculation
-from sheetprop.check.audit import read_workbook
-from sheetprop.check.calculate import calculate
-from sheetprop.check.exercise import read_key
-from sheetprop.check.judge import check_workbook
-from sheetprop.check.workbook_input import open_workbook
+from sheetprop.check.find import audit
+from sheetprop.check.read import calculate as calculation
+from sheetprop.check.find.audit import read_workbook
+from sheetprop.check.read.calculate import calculate
+from sheetprop.check.judge.exercise import read_key
+from sheetprop.check.judge.table import check_workbook
+from sheetprop.check.read.workbook_input import open_workbook
 from sheetprop.cli import main
 from sheetprop.errors import UserError
 from sheetprop.libreoffice import find_soffice
@@ -256,9 +257,44 @@ def test_spreadsheet_rules(tmp_path, reader):
     assert [value(f"B{k}") for k in range(1, 18)] == [
         "#VALUE!", 1.0, "#DIV/0!", "#NUM!", "#VALUE!", "#DIV/0!", 1.0, 2.0, "↑ change η", 0, "#NUM!", "#NUM!",
         "#NUM!", 6.0, 3.0, 1.5, 0.7310585786300049]
-    # Left to LibreOffice: SUM's range with text, an unknown function, a circle and what reads
-    # it, and 0^-1 (the reader refuses a power of constants that is an error).
-    assert {f"B{row}" for _, row, _ in result.unknown} == {"B18", "B19", "B20", "B21", "B22", "B23"}
+    assert value("B23") == "#DIV/0!"  # 0 to a negative power, as Excel and LibreOffice show it
+    # Left to LibreOffice: SUM's range with text, an unknown function, a circle and what reads it.
+    assert {f"B{row}" for _, row, _ in result.unknown} == {"B18", "B19", "B20", "B21", "B22"}
+
+
+# Issue #28 item 10: values check computed that no spreadsheet shows. IF evaluates only the
+# branch it takes, comparisons are exact, and an error spreads through a product with 0.
+@pytest.mark.parametrize("reader", ["streaming", "openpyxl"])
+@pytest.mark.parametrize("formula, expected", [
+    ("=IF(B1>0,1,1/0)", 1.0),             # the error is in the branch not taken
+    ("=IF(B1>0,1,EXP(B1*1000))", 1.0),    # so is the overflow
+    ("=IF(B2>=0,1,0)", 1.0),              # relu′ at 0: 0 >= 0 holds
+    ("=IF(B2<=0,1,0)", 1.0),
+    ("=IF(B2>0,1,0)", 0.0),
+    ("=IF(B1>0,1/0,1)", "#DIV/0!"),       # the error in the branch taken shows
+    ("=IF(1/0>0,1,2)", "#DIV/0!"),        # and one in the condition
+    ("=IF(B2=0,3,4)", 3.0),
+    ("=IF(B1<>1,3,4)", 4.0),
+    ("=(1/0)*0", "#DIV/0!"),
+    ("=0*(1/0)", "#DIV/0!"),
+    ("=0/0", "#DIV/0!"),
+    ("=B3*0", "#VALUE!"),                 # the text's error spreads through the 0 too
+])
+def test_values_a_spreadsheet_shows(tmp_path, reader, formula, expected):
+    result, value = sheet_of(tmp_path, {"B1": 1, "B2": 0, "B3": "text", "C1": formula}, reader)
+    assert value("C1") == expected and not result.unknown
+
+
+@pytest.mark.parametrize("formula, shown", [("=IF(A1>0,1,1/0)", {0: "#DIV/0!", 1: 1.0}),
+                                            ("=IF(A1>=0,1,0)", {0: 1.0, 1: 1.0}),
+                                            ("=(A1/0)*0", {0: "#DIV/0!", 1: "#DIV/0!"})])
+def test_a_column_copied_down_is_compiled_and_keeps_the_spreadsheet_rules(tmp_path, formula, shown):
+    rows = 4 * calculation.spreadsheet.COMPILE_FROM_USES  # past the uses that pay for compiling
+    cells = {f"A{k}": k % 2 for k in range(1, rows + 1)}  # 1, 0, 1, 0…
+    cells.update({f"C{k}": formula.replace("A1", f"A{k}") for k in range(1, rows + 1)})
+    result, value = sheet_of(tmp_path, cells)
+    assert [value(f"C{k}") for k in range(1, rows + 1)] == [shown[k % 2] for k in range(1, rows + 1)]
+    assert not result.unknown
 
 
 def test_a_chain_of_18000_cells_written_bottom_up_needs_no_recursion(tmp_path):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sheetprop import layout
 from sheetprop.writer.build import DEFAULT_LEARNING_RATES, DEFAULT_STEPS, MAX_STEPS, build_workbook, gradcheck_step_cell
-from sheetprop.writer.options import resolve
+from sheetprop.writer.options import refuse_own_inputs, resolve
 from sheetprop.writer.exercise import exercise_path
 from sheetprop.network.optimizers import OPTIMIZERS
 from sheetprop.network.template import builtin_templates
@@ -54,7 +54,7 @@ def add_build_arguments(parser) -> None:
     parser.add_argument(
         "--template", metavar="NAME|PATH", default="era",
         help=f"network template: a built-in name ({', '.join(builtin_templates()) or 'era'}) "
-        "or the path of a .toml file (format in README); default era")
+        "or the path of a .toml file (format in docs/templates.md); default era")
     parser.add_argument("--mnist-metrics", metavar="CSV", type=Path, default=None,
                         help="also add an 'mnist' sheet with these per-epoch metrics "
                         "(the CSV that 'sheetprop mnist' writes)")
@@ -96,6 +96,9 @@ def run(args) -> int:
     options = resolve(args.template, args.optimizer, args.lrs, args.steps)
     template, learning_rates, steps = options.template, options.learning_rates, options.steps
     exercise_out = exercise_path(args.out) if args.exercise else None
+    for out in (args.out, exercise_out):
+        if out is not None:
+            refuse_own_inputs(out, template, mnist_metrics=args.mnist_metrics)
     add_extra_sheets = None
     if args.mnist_metrics is not None:
         from sheetprop.metrics_sheet import add_metrics_sheet, read_metrics_csv

@@ -67,7 +67,7 @@ def course_target(data: DataUsed, parameters: int, metrics: list[dict]) -> str:
 
 def run_record(model: str, parameters: int, data: DataUsed, metrics: list[dict], seed: int) -> dict:
     """The run sheet's keys and values, in KEYS order."""
-    from sheetprop import __version__
+    from sheetprop.version import __version__
 
     best = max(metrics, key=lambda row: row["test_accuracy"])  # the first of equal bests
     record = {
