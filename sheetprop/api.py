@@ -247,34 +247,61 @@ def _check_class(path: Path, settings, time_limit: float) -> ClassReport:
 
 @dataclass(frozen=True)
 class TrainResult:
-    metrics: list[dict]  # one row per epoch: train/test loss and accuracy, lr, seconds
-    paths: object        # OutputPaths: workbook, metrics_csv, curves_png, misclassified_png
-    model_workbook: Path
+    """What ``train`` made: ``metrics`` (one row per epoch: train/test loss and accuracy, lr,
+    seconds), ``paths`` (every file written: workbook, metrics_csv, curves_png, misclassified_png,
+    samples_png, readme, model_workbook — None where it was over its budget —, checkpoint) and
+    ``record`` (the workbook's run sheet: the data, best and final accuracy, the course target).
+    In a notebook it shows itself as the epoch table and the curves."""
+    metrics: list[dict]
+    paths: object  # sheetprop.mnist.options.OutputPaths
+    record: dict = field(default_factory=dict)
+
+    @property
+    def model_workbook(self) -> Path | None:
+        return self.paths.model_workbook
+
+    def _repr_html_(self) -> str:
+        import base64
+        import html
+
+        columns = ("epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy")
+        head = "".join(f"<th>{name.replace('_', ' ')}</th>" for name in columns)
+        rows = "".join("<tr>" + "".join(f"<td>{row[name]:.4f}</td>" if "loss" in name else
+                                         f"<td>{row[name]:.2f}</td>" if "accuracy" in name else
+                                         f"<td>{row[name]}</td>" for name in columns) + "</tr>"
+                       for row in self.metrics)
+        facts = ", ".join(f"{key} <b>{html.escape(str(self.record[key]))}</b>"
+                          for key in ("model", "parameters", "course target") if key in self.record)
+        picture = ""
+        curves = getattr(self.paths, "curves_png", None)
+        if curves is not None and Path(curves).is_file():
+            data = base64.b64encode(Path(curves).read_bytes()).decode("ascii")
+            picture = f'<img src="data:image/png;base64,{data}" alt="loss and accuracy per epoch" style="max-width:640px">'
+        return (f"<div><p>{facts}</p><table><tr>{head}</tr>{rows}</table>{picture}"
+                f"<p><code>{html.escape(str(self.paths.workbook))}</code></p></div>")
 
 
-def train(out="output/mnist.xlsx", **options) -> TrainResult:
+def train(out="output/mnist.xlsx", quiet: bool = False, **options) -> TrainResult:
     """Train the MNIST CNN, as ``sheetprop mnist`` (options as keyword arguments: epochs=1,
-    batch_size=128, lr=0.05, dataset="mnist", data=..., seed, device, no_download...). Needs torch."""
-    argv = ["mnist", "--out", str(out), "--quiet"]
-    for name, value in options.items():
-        flag = "--" + name.replace("_", "-")
-        if value is True:
-            argv.append(flag)
-        elif value is not False and value is not None:  # 0 is a value (and a bad --epochs)
-            argv += [flag, str(value)]
-    from sheetprop.cli import make_parser
+    batch_size=128, lr=0.05, dataset="mnist", data=..., model=..., seed, device, no_download,
+    split_test...), checked as the command line checks them. Shows a progress bar per epoch (a
+    widget in a notebook) and a line per epoch unless ``quiet=True``. Needs torch."""
+    from sheetprop.mnist import pipeline
+    from sheetprop.mnist.options import TrainOptions
 
-    args = _parse(make_parser(argv), argv)
-    with contextlib.redirect_stdout(io.StringIO()):
-        code = args.run(args)
-    if code:
-        raise SheetpropError(f"training stopped before it finished (exit code {code})")
-    from sheetprop.metrics_sheet import read_metrics_csv
-    from sheetprop.mnist.export import OutputPaths
-
-    paths = OutputPaths.beside(Path(out))
-    return TrainResult(read_metrics_csv(paths.metrics_csv), paths,
-                       Path(out).with_name(f"{Path(out).stem}_model.xlsx"))
+    run_options = TrainOptions.from_keywords(out=out, quiet=quiet, **options)
+    if run_options.summary:
+        raise SheetpropError("summary=True prints a table on the command line: sheetprop mnist --summary")
+    say = None if run_options.quiet else print
+    outcome = pipeline.run(run_options, say=say, progress=not run_options.quiet)
+    if outcome.interrupted:
+        raise SheetpropError("training was interrupted"
+                             + (f" after epoch {outcome.metrics[-1]['epoch']}; continue with resume=True"
+                                if outcome.metrics else " before the first epoch finished; nothing written"))
+    if say is not None:
+        for note in outcome.notes:
+            print(note)
+    return TrainResult(outcome.metrics, outcome.paths, outcome.record)
 
 
 def _parse(parser, argv: list[str]):

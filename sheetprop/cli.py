@@ -21,8 +21,8 @@ from sheetprop.errors import UserError
 COMMANDS = {
     "build": "sheetprop.writer.cli",
     "mnist": "sheetprop.mnist.cli",
-    "mnist-sheet": "sheetprop.mnist.sheet_cli",
-    "mnist-compare": "sheetprop.mnist.compare",
+    "mnist-sheet": "sheetprop.mnist.workbook.sheet_cli",
+    "mnist-compare": "sheetprop.mnist.workbook.compare",
     "check": "sheetprop.check.cli",
     "autograder": "sheetprop.check.classroom.autograder",
     "readme": "sheetprop.handin.cli",
