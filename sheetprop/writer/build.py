@@ -21,7 +21,7 @@ from sheetprop.network import (CARRIED_ROLES, DEFAULT_FINITE_DIFFERENCE_STEP, FI
                                LEARNING_RATE, Network, previous)
 from sheetprop.network.template import Template
 from sheetprop import layout, record
-from sheetprop.writer import exercise, workbook as wb
+from sheetprop.writer import exercise, step_view, workbook as wb
 from sheetprop.network import labels, losses, stack
 
 DEFAULT_LEARNING_RATES = "0.1,0.2,0.5,0.8,1,2"
@@ -298,6 +298,7 @@ def write_key(network: Network, columns: list[wb.Column], learning_rates: Sequen
                 first_row_sources=sources, first_screen_only=first_screen_only)
             sheets.append((rate.value, steps_sheet))
         wb.add_summary_results(book, formats, summary, results_row, chart_anchor, sheets, labels.LOSS)
+        step_view.add_step_view(book, formats, network.grids, [s for _, s in sheets], steps)
         if add_extra_sheets is not None:
             add_extra_sheets(book, formats)
         record.write_exercise_record(book, template, steps, [s.name for _, s in sheets])
