@@ -15,8 +15,8 @@ import sys
 import types
 
 from sheetprop.errors import SheetpropError
+from sheetprop.version import __version__
 
-__version__ = "0.1.0"
 __all__ = ["SheetpropError", "build", "check", "readme", "train", "__version__"]
 _API = {"build", "check", "readme", "train", "BuildResult", "CheckReport", "TrainResult"}
 

@@ -104,7 +104,7 @@ def check(path, key=None, tolerance: float | None = None) -> CheckReport:
     """Grade a workbook, as ``sheetprop check``. ``key``: the answer key `build --exercise` wrote;
     the network, sheets and rows then come from it, as with ``check --key``."""
     from sheetprop.check import DEFAULT_TOLERANCE, check_workbook
-    from sheetprop.check.exercise import read_key
+    from sheetprop.check.judge.exercise import read_key
 
     return CheckReport(check_workbook(Path(path), DEFAULT_TOLERANCE if tolerance is None else tolerance,
                                       key=read_key(Path(key)) if key is not None else None))

@@ -10,7 +10,7 @@ import signal
 import sys
 import threading
 
-from sheetprop import __version__
+from sheetprop.version import __version__
 from sheetprop.errors import UserError
 
 
@@ -24,7 +24,7 @@ COMMANDS = {
     "mnist-sheet": "sheetprop.mnist.sheet_cli",
     "mnist-compare": "sheetprop.mnist.compare",
     "check": "sheetprop.check.cli",
-    "autograder": "sheetprop.check.autograder",
+    "autograder": "sheetprop.check.classroom.autograder",
     "readme": "sheetprop.handin.cli",
 }
 

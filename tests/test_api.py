@@ -1,4 +1,4 @@
-"""The Python API: the README's notebook example runs as written; results equal the workbook's
+"""The Python API: the manual's notebook example (docs/api.md) runs as written; results equal the workbook's
 cells; bad input raises SheetpropError with the command line's message."""
 
 from __future__ import annotations
@@ -14,23 +14,23 @@ import pytest
 import sheetprop
 from sheetprop.cli import main
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+API_DOCS = Path(__file__).resolve().parents[1] / "docs" / "api.md"
 
 
-def readme_example() -> str:
-    text = README.read_text(encoding="utf-8")
+def api_example() -> str:
+    text = API_DOCS.read_text(encoding="utf-8")
     marker = text.index("<!-- api-example")
     return re.search(r"```python\n(.*?)```", text[marker:], re.S).group(1)
 
 
-def test_the_readme_example_runs(tmp_path, monkeypatch):
+def test_the_api_page_example_runs(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     from sheetprop.handin import screens
 
     monkeypatch.setattr(screens, "missing_tools", lambda: ["LibreOffice (soffice)"])  # fast: no pictures
     shown = io.StringIO()
     with contextlib.redirect_stdout(shown):
-        exec(compile(readme_example(), "README.md", "exec"), {})
+        exec(compile(api_example(), "docs/api.md", "exec"), {})
     lines = shown.getvalue().splitlines()
     assert lines[0] == "['summary', 'lr=0.1', 'lr=0.5', 'lr=2']"
     assert lines[2] == "1.0 0"

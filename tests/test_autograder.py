@@ -26,7 +26,7 @@ import pytest
 import xlsxwriter
 
 from platform_schemas import GRADESCOPE_RESULTS, PRAIRIELEARN_RESULTS, validate
-from sheetprop.check.gradescope_run import submitted_workbooks
+from sheetprop.check.classroom.gradescope_run import submitted_workbooks
 from sheetprop.cli import main
 from sheetprop.libreoffice import find_soffice, recalculate
 

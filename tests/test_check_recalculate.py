@@ -17,12 +17,13 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from sheetprop.check import audit, calculate as calculation
-from sheetprop.check.audit import read_workbook
-from sheetprop.check.calculate import calculate
-from sheetprop.check.exercise import read_key
-from sheetprop.check.judge import check_workbook
-from sheetprop.check.workbook_input import open_workbook
+from sheetprop.check.find import audit
+from sheetprop.check.read import calculate as calculation
+from sheetprop.check.find.audit import read_workbook
+from sheetprop.check.read.calculate import calculate
+from sheetprop.check.judge.exercise import read_key
+from sheetprop.check.judge.table import check_workbook
+from sheetprop.check.read.workbook_input import open_workbook
 from sheetprop.cli import main
 from sheetprop.errors import UserError
 from sheetprop.libreoffice import find_soffice

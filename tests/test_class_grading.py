@@ -21,8 +21,9 @@ import openpyxl
 import pytest
 
 from sheetprop.cli import main
-from sheetprop.check import pool, safe_zip
-from sheetprop.check.submissions import find_submissions
+from sheetprop.check.classroom import pool
+from sheetprop.check.classroom import safe_zip
+from sheetprop.check.classroom.submissions import find_submissions
 from sheetprop.libreoffice import find_soffice
 
 STEPS = 6

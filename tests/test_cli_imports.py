@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-HEAVY = ("openpyxl", "sheetprop.check", "sheetprop.check.formula_judge", "torch")
+HEAVY = ("openpyxl", "sheetprop.check", "sheetprop.check.judge.formula", "torch")
 
 
 def modules_after(code: str) -> set[str]:
@@ -71,5 +71,5 @@ def test_check_reads_a_built_workbook_without_openpyxl(tmp_path, build):
                            f"for path in {paths!r}:\n"
                            "    with contextlib.redirect_stdout(io.StringIO()):  # the reports are not module names\n"
                            "        main(['check', path])")
-    assert {"sheetprop.check.judge", "sheetprop.check.formula_graph", "sheetprop.check.xlsx_reader"} <= loaded
+    assert {"sheetprop.check.judge.table", "sheetprop.check.find.formula_graph", "sheetprop.check.read.xlsx_reader"} <= loaded
     assert "openpyxl" not in loaded, sorted(m for m in loaded if m.startswith("openpyxl"))

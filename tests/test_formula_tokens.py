@@ -16,7 +16,7 @@ import pytest
 from openpyxl.formula.tokenizer import Tokenizer
 
 import formula_graph_workbooks
-from sheetprop.check.formula_tokens import TokenError, tokens
+from sheetprop.spreadsheet.tokens import TokenError, tokens
 
 WILD = Path(__file__).resolve().parents[1].parent / "shared" / "wild"
 

@@ -7,7 +7,7 @@ import pytest
 
 from sheetprop import engine
 
-from sheetprop.check import formulas
+from sheetprop.spreadsheet import formulas
 from sheetprop.engine import exp, log, raise_to, relu, sigmoid, step, tanh, var
 from sheetprop.engine.printers import ExcelPrinter
 
@@ -191,7 +191,7 @@ def test_a_range_may_hold_up_to_the_size_limit():
 
 
 def test_a_formula_copied_down_is_recognised_from_the_row_above():
-    from sheetprop.check.formulas import formula_at_row, relative_with_template
+    from sheetprop.spreadsheet.formulas import formula_at_row, relative_with_template
 
     relative, template = relative_with_template("=F18-$A$2*Y18+SUM(B11:B18)&\"{x}\"", 18)
     assert relative == "=F[0]-$A$2*Y[0]+SUM(B[-7]:B[0])&\"{x}\""
@@ -202,7 +202,7 @@ def test_a_formula_copied_down_is_recognised_from_the_row_above():
 
 
 def test_references_read_down_a_column_are_each_formulas_own():
-    from sheetprop.check.audit import CopiedDownReferences, references
+    from sheetprop.check.find.audit import CopiedDownReferences, references
 
     column = ["=F18-$A$2*Y18", "=F19-$A$2*Y19", "=F20-A3*Y20+'lr 1'!B$20", "=F21-A4*Y21+'lr 1'!B$20",
               "=F22-A5*Y22+'lr 1'!B$20*2", "=A1-B0", "=A2-B1", "=Sheet2!C7"]

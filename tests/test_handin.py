@@ -140,11 +140,11 @@ def test_every_templates_derivation_is_latex_a_math_renderer_reads(template):
     assert not errors, errors[:3]
 
 
-def test_the_readmes_math_example_is_what_the_printer_prints():
+def test_the_handin_pages_math_example_is_what_the_printer_prints():
     from sheetprop.handin.markdown import latex_derivation
     from sheetprop.network import Network
     from sheetprop.network.template import load_template
 
     network = Network(load_template("era"))
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    assert f"$$\n{latex_derivation(network, network.by_label('∂E/∂w5'))}\n$$" in readme
+    page = (Path(__file__).resolve().parents[1] / "docs" / "handin.md").read_text(encoding="utf-8")
+    assert f"$$\n{latex_derivation(network, network.by_label('∂E/∂w5'))}\n$$" in page

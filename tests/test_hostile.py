@@ -11,6 +11,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from waiting import wait_until
 import xlsxwriter
 
 from sheetprop.cli import main
@@ -120,9 +121,7 @@ def test_sigterm_during_a_long_build_leaves_no_temp_files(tmp_path):
     process = subprocess.Popen([sys.executable, "-m", "sheetprop", "build", "--quiet", "--steps", "5000",
                                 "--out", str(out)], env={**os.environ, "PYTHONPATH": str(REPO), "TMPDIR": str(tmpdir)},
                                stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 30
-    while not list(out.parent.glob(".sheetprop-tmp-*")) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: list(out.parent.glob(".sheetprop-tmp-*")), 120, "build's temp file")
     time.sleep(1)
     process.send_signal(signal.SIGTERM)
     _, err = process.communicate(timeout=30)
@@ -134,9 +133,7 @@ def test_a_killed_runs_temp_folder_is_swept_by_the_next_run(tmp_path):
     out = tmp_path / "b.xlsx"
     process = subprocess.Popen([sys.executable, "-m", "sheetprop", "build", "--quiet", "--steps", "5000",
                                 "--out", str(out)], env={**os.environ, "PYTHONPATH": str(REPO)})
-    deadline = time.monotonic() + 30
-    while not list(tmp_path.glob(".sheetprop-tmp-*")) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: list(tmp_path.glob(".sheetprop-tmp-*")), 120, "build's temp folder")
     process.kill()
     process.wait()
     assert list(tmp_path.glob(".sheetprop-tmp-*")), "kill -9 cannot clean up"

@@ -306,7 +306,7 @@ def test_an_idx_header_promising_terabytes_is_refused_before_reading(tmp_path):
 
 def test_formulas_past_excels_length_are_refused_before_tokenising():
     from sheetprop import engine
-    from sheetprop.check.formulas import FormulaError, parse
+    from sheetprop.spreadsheet.formulas import FormulaError, parse
 
     def resolve(ref):
         return engine.var(f"{ref[1]}{ref[2]}")
@@ -535,7 +535,7 @@ def test_a_workbook_past_what_check_reads_is_refused_with_its_estimate(tmp_path,
 
 @pytest.mark.slow
 def test_the_largest_sheet_build_allows_is_one_check_reads(tmp_path, capsys):
-    from sheetprop.check.workbook_input import MAX_PART_BYTES
+    from sheetprop.check.read.workbook_input import MAX_PART_BYTES
 
     code, err = run(capsys, "build", "--quiet", "--template", "deep", "--optimizer", "adam", "--steps", "2000",
                     "--lrs", "0.5", "--out", tmp_path / "deep.xlsx")
@@ -581,7 +581,7 @@ def test_an_ods_is_converted_by_a_libreoffice_held_under_one_gibibyte(tmp_path, 
     """A student's .ods is converted with LibreOffice's address space capped at 1 GiB (lower than
     for recalculating a built workbook), so the repeated-cell .ods above ends well under it."""
     import sheetprop.libreoffice as libreoffice
-    from sheetprop.check import workbook_input
+    from sheetprop.check.read import workbook_input
 
     asked = {}
 

@@ -6,10 +6,10 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from waiting import wait_until
 
 from sheetprop.cli import main
 
@@ -18,12 +18,6 @@ REPO = Path(__file__).resolve().parents[1]
 
 def _running(pattern: str) -> list[str]:
     return subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True).stdout.split()
-
-
-def _wait_for(condition, seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition() and time.monotonic() < deadline:
-        time.sleep(0.05)
 
 
 @pytest.mark.skipif(not shutil.which("soffice") or not shutil.which("pgrep"), reason="needs LibreOffice and pgrep")
@@ -43,19 +37,15 @@ def test_ctrl_c_during_recalculation_leaves_nothing_in_tmpdir(build, tmp_path):
                                stderr=subprocess.PIPE, text=True,
                                env={**os.environ, "PYTHONPATH": str(REPO), "TMPDIR": str(scratch)})
     try:
-        deadline = time.monotonic() + 60
-        while not _running(f"soffice.bin.*{scratch}") and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert _running(f"soffice.bin.*{scratch}"), "LibreOffice never started"
+        wait_until(lambda: _running(f"soffice.bin.*{scratch}"), 120, "LibreOffice to start")
         # Interrupt only once LibreOffice has made its own temp files, so their removal is tested.
-        _wait_for(lambda: any(scratch.rglob("lu*.tmp")), seconds=30)
+        wait_until(lambda: any(scratch.rglob("lu*.tmp")), 120, "LibreOffice's own temp files (lu*.tmp)")
         process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=30)
     finally:
         process.kill()
     assert process.returncode == 130 and "Traceback" not in err, err
-    _wait_for(lambda: not _running(str(scratch)), seconds=10)
-    assert not _running(str(scratch)), "LibreOffice still runs"
+    wait_until(lambda: not _running(str(scratch)), 30, "LibreOffice to end")
     assert list(scratch.iterdir()) == []  # neither the profile nor LibreOffice's lu*.tmp
 
 

@@ -10,19 +10,22 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "sheetprop"
 
 # part -> the parts it may import. "base" is what every part may use.
-BASE = {"sheetprop.errors", "sheetprop.atomic", "sheetprop.libreoffice", "sheetprop.layout", "sheetprop.files", "sheetprop.limits"}
+BASE = {"sheetprop.errors", "sheetprop.atomic", "sheetprop.libreoffice", "sheetprop.layout", "sheetprop.files", "sheetprop.limits",
+        "sheetprop.version"}
 ALLOWED = {
     "base": {"base"},
     "engine": {"base", "engine"},
     "network": {"base", "engine", "network"},
+    # The spreadsheet language: references, formula tokens, formulas read back into expressions.
+    "spreadsheet": {"base", "engine", "spreadsheet"},
     "record": {"base", "network", "record"},
     "fast_worksheet": {"base", "engine", "fast_worksheet"},
     "metrics_sheet": {"base", "metrics_sheet"},
-    "writer": {"base", "engine", "network", "record", "fast_worksheet", "metrics_sheet", "writer"},
-    "check": {"base", "engine", "network", "record", "check"},
+    "writer": {"base", "engine", "network", "spreadsheet", "record", "fast_worksheet", "metrics_sheet", "writer"},
+    "check": {"base", "engine", "network", "spreadsheet", "record", "check"},
     "mnist": {"base", "fast_worksheet", "metrics_sheet", "mnist"},
     # The faces and front doors: they join the parts and nothing imports them back.
-    "app": {"base", "engine", "network", "record", "fast_worksheet", "metrics_sheet", "writer", "check",
+    "app": {"base", "engine", "network", "spreadsheet", "record", "fast_worksheet", "metrics_sheet", "writer", "check",
             "mnist", "app"},
 }
 APPS = {"sheetprop", "sheetprop.__main__", "sheetprop.cli", "sheetprop.api", "sheetprop.readme",
@@ -30,7 +33,7 @@ APPS = {"sheetprop", "sheetprop.__main__", "sheetprop.cli", "sheetprop.api", "sh
 # Third-party libraries a part must not import: torch is mnist's alone; the calculus knows no
 # spreadsheet library; the writer never reads workbooks (openpyxl doubles build's memory).
 FORBIDDEN = {"torch": set(ALLOWED) - {"mnist"}, "xlsxwriter": {"engine", "network"},
-             "openpyxl": {"engine", "network", "writer", "fast_worksheet", "metrics_sheet"}}
+             "openpyxl": {"engine", "network", "spreadsheet", "writer", "fast_worksheet", "metrics_sheet"}}
 
 
 def module_name(path: Path) -> str:
@@ -57,7 +60,7 @@ def imports(path: Path) -> set[str]:
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             found.add(node.module)
-            # `from sheetprop.check import formulas` imports the module sheetprop.check.formulas.
+            # `from sheetprop.check import pool` imports the module sheetprop.check.pool.
             found.update(f"{node.module}.{alias.name}" for alias in node.names
                          if (PACKAGE.parent / f"{node.module}.{alias.name}".replace(".", "/")).with_suffix(".py").exists())
     return found

@@ -1,5 +1,5 @@
 """The sheet layout has one home (sheetprop/layout.py): the writer puts cells where it says, and
-README and the help texts say the same."""
+the manual (docs/workbook.md) and the help texts say the same."""
 
 import re
 from pathlib import Path
@@ -11,17 +11,20 @@ from sheetprop.cli import make_parser
 from sheetprop.network.optimizers import OPTIMIZERS
 from sheetprop.writer.build import layout_table
 
-README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+ROOT = Path(__file__).resolve().parents[1]
+WORKBOOK_DOCS = (ROOT / "docs" / "workbook.md").read_text(encoding="utf-8")
+# Every page that may name a cell of the layout: README and the manual.
+ALL_DOCS = "\n".join(p.read_text(encoding="utf-8") for p in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))])
 
 
-def test_readme_holds_the_layout_table():
-    assert "\n".join("  " + line for line in layout_table()) in README
+def test_the_workbook_page_holds_the_layout_table():
+    assert "\n".join("  " + line for line in layout_table()) in WORKBOOK_DOCS
 
 
-def test_readme_names_the_cells_the_layout_defines():
+def test_the_workbook_page_names_the_cells_the_layout_defines():
     eta = layout.cell_name(layout.LEARNING_RATE_CELL)
-    assert set(re.findall(r"η in `([A-Z]+\d+)`", README)) == {eta}
-    assert set(re.findall(r"header row \(row (\d+)\)", README)) == {str(layout.HEADER_ROW + 1)}
+    assert set(re.findall(r"η in `([A-Z]+\d+)`", ALL_DOCS)) == {eta}
+    assert set(re.findall(r"header row \(row (\d+)\)", ALL_DOCS)) == {str(layout.HEADER_ROW + 1)}
 
 
 def test_build_help_says_where_h_is_for_every_optimizer():

@@ -13,7 +13,7 @@ import pytest
 import xlsxwriter
 
 from sheetprop.libreoffice import find_soffice, recalculate_all
-from sheetprop.check.workbook_input import _with_note_authors
+from sheetprop.check.read.workbook_input import _with_note_authors
 from test_libreoffice import compare_every_cell
 
 pytestmark = pytest.mark.filterwarnings("ignore:Workbook contains no default style")

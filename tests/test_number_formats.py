@@ -7,8 +7,8 @@ import pytest
 from openpyxl.styles.numbers import builtin_format_code, is_date_format, is_timedelta_format
 from openpyxl.workbook.defined_name import DefinedName as OpenpyxlDefinedName
 
-from sheetprop.check import number_formats
-from sheetprop.check.xlsx_reader import DefinedName, NotStreamable
+from sheetprop.spreadsheet import number_formats
+from sheetprop.check.read.xlsx_reader import DefinedName, NotStreamable
 
 CUSTOM_CODES = [
     "General", "0", "0.00", "0%", "0.00E+00", "yyyy-mm-dd", "dd/mm/yyyy", "d-mmm-yy", "mmm yyyy", "h:mm",

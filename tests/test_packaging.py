@@ -22,8 +22,10 @@ def test_every_subpackage_is_listed_for_installation():
 
 def test_the_version_has_one_source():
     assert "version" not in PYPROJECT["project"] and "version" in PYPROJECT["project"]["dynamic"]
-    assert PYPROJECT["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "sheetprop.__version__"}
-    assert sheetprop.__version__.count(".") == 2
+    assert PYPROJECT["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "sheetprop.version.__version__"}
+    from sheetprop.version import __version__
+
+    assert sheetprop.__version__ is __version__ and __version__.count(".") == 2
 
 
 def test_the_core_install_stays_light():

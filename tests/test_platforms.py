@@ -9,9 +9,9 @@ import pytest
 
 from platform_schemas import GRADESCOPE_RESULTS, PRAIRIELEARN_MAX_BYTES, PRAIRIELEARN_RESULTS, validate
 from sheetprop.check import Finding, Report, check_workbook
-from sheetprop.check.platforms import (gradescope_result, gradescope_ungradable, prairielearn_result,
+from sheetprop.check.classroom.platforms import (gradescope_result, gradescope_ungradable, prairielearn_result,
                                        prairielearn_ungradable)
-from sheetprop.check.report import Score, SheetScore, group_labels
+from sheetprop.check.report.findings import Score, SheetScore, group_labels
 from sheetprop.cli import main
 
 pytest.importorskip("jsonschema")

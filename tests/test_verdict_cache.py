@@ -8,7 +8,7 @@ import subprocess
 import sys
 import zipfile
 
-from sheetprop.check import judge
+from sheetprop.check.judge import table as judge
 
 
 def test_the_cache_keeps_at_most_its_bound(monkeypatch):

@@ -1,4 +1,4 @@
-"""The one-pass reader of check (sheetprop.check.xlsx_reader) reads what openpyxl's two loads read.
+"""The one-pass reader of check (sheetprop.check.read.xlsx_reader) reads what openpyxl's two loads read.
 
 Each workbook here is built by the test: by hand, XML part by XML part (namespace prefixes,
 shared formulas, every cell type), by openpyxl, and by `build`; the real workbooks of
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from sheetprop.check.xlsx_reader import NotStreamable, read_xlsx
+from sheetprop.check.read.xlsx_reader import NotStreamable, read_xlsx
 
 WILD = Path(__file__).resolve().parents[1].parent / "shared" / "wild"
 MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
@@ -200,7 +200,7 @@ def test_plain_cells_are_read_in_one_pass_as_openpyxl_reads_them(tmp_path, monke
 
     from openpyxl import Workbook
 
-    from sheetprop.check import xlsx_cells
+    from sheetprop.check.read import xlsx_cells
 
     book = Workbook()
     book.active["A1"] = "w1"

@@ -1,14 +1,21 @@
 """`sheetprop check`: grade a hand-made (or exercise) backpropagation workbook cell by cell.
 
-The route a workbook takes, one module a stage: ``workbook_input`` opens it safely, ``audit``
-finds the table and its labelled cells, ``judge`` judges each cell (formulas through ``formulas``
-and ``formula_judge``, typed numbers through ``precision``, hints from ``hints``), and ``report``
-scores and words the findings (``render`` prints them; ``error_values`` says where an error value
-starts). Against an answer key, ``exercise`` says what a student owes. A class: ``submissions``
-finds each student's workbook (zips through ``safe_zip``), ``pool`` and ``grading`` grade them,
-``class_report`` writes the CSV, JSON Lines and feedback, ``annotate`` marks up a workbook."""
+The route a workbook takes, one room a stage:
+- ``read``: open it safely (``workbook_input``), read its cells in one pass (``xlsx_reader``,
+  ``xlsx_cells``) and compute the values a file saved without them lacks (``calculate``);
+- ``find``: find the table and its labelled cells (``audit``), what its formulas mean where labels
+  do not say (``infer``), or a network from formulas alone (``formula_graph``);
+- ``judge``: each cell against the chain rule (``table``; formulas through ``formula``, typed
+  numbers through ``precision``, hints from ``hints``, helper columns in ``helpers``, error values
+  traced by ``error_values``); against an answer key, ``exercise`` says what a student owes;
+- ``report``: the findings and score (``findings``), the text and JSON (``render``), the marked-up
+  workbook (``annotate``);
+- ``classroom``: a class (``submissions``, zips through ``safe_zip``, ``pool`` and ``grading``, the
+  gradebook's files in ``class_report``) and the platforms (``platforms``, ``autograder``).
 
-from sheetprop.check.judge import ABSOLUTE_FLOOR, DEFAULT_TOLERANCE, check_workbook
-from sheetprop.check.report import Finding, Report
+Formulas are read with the spreadsheet language in ``sheetprop.spreadsheet``."""
+
+from sheetprop.check.judge.table import ABSOLUTE_FLOOR, DEFAULT_TOLERANCE, check_workbook
+from sheetprop.check.report.findings import Finding, Report
 
 __all__ = ["ABSOLUTE_FLOOR", "DEFAULT_TOLERANCE", "Finding", "Report", "check_workbook"]

@@ -14,8 +14,8 @@ import tempfile
 from pathlib import Path
 
 from sheetprop.check import ABSOLUTE_FLOOR, DEFAULT_TOLERANCE
-from sheetprop.check.render import to_json, to_text  # noqa: F401 - the report's renderers, re-exported
-from sheetprop.check.budget import MAX_CHECK_SECONDS, work_budget
+from sheetprop.check.report.render import to_json, to_text  # noqa: F401 - the report's renderers, re-exported
+from sheetprop.check.classroom.budget import MAX_CHECK_SECONDS, work_budget
 from sheetprop.errors import UserError
 
 DEFAULT_TIME_LIMIT_S = MAX_CHECK_SECONDS
@@ -56,7 +56,7 @@ def add_parser(commands) -> None:
                         help="exit 0 for a submission scoring at least P percent, findings or not "
                         "(default: only a submission without findings and with full marks)")
     parser.add_argument("--json", action="store_true",
-                        help="print the report as JSON (schema in README); for a class, JSON Lines: one "
+                        help="print the report as JSON (schema in docs/check.md); for a class, JSON Lines: one "
                         "object per submission, with its submission id and status")
     parser.add_argument("--csv", type=Path, metavar="FILE",
                         help="write one row per submission: submission, file, status, score, max_score, "
@@ -130,12 +130,12 @@ def run(args) -> int:
     if sys.__stdout__ is None:  # started with standard output closed (>&-): nowhere for the report
         raise UserError("standard output is closed: nowhere to write the report")
     if args.format or args.out:
-        from sheetprop.check import platforms
+        from sheetprop.check.classroom import platforms
 
         return platforms.run(args)
-    from sheetprop.check.exercise import owed_total, read_key
-    from sheetprop.check.grading import Settings
-    from sheetprop.check.submissions import is_class
+    from sheetprop.check.judge.exercise import owed_total, read_key
+    from sheetprop.check.classroom.grading import Settings
+    from sheetprop.check.classroom.submissions import is_class
 
     if args.annotate and args.feedback is None:
         raise UserError("--annotate writes into the feedback folder: give --feedback DIR too")
@@ -148,9 +148,9 @@ def run(args) -> int:
 
 
 def _check_one(args, settings, owed: int) -> int:
-    from sheetprop.check.class_report import json_object
-    from sheetprop.check.grading import grade
-    from sheetprop.check.submissions import Submission
+    from sheetprop.check.classroom.class_report import json_object
+    from sheetprop.check.classroom.grading import grade
+    from sheetprop.check.classroom.submissions import Submission
 
     path = args.paths[0].expanduser()
     with work_budget(path.name[:200], args.time_limit):
@@ -175,9 +175,10 @@ def default_jobs() -> int:
 
 
 def _grade_class(args, settings, owed: int) -> int:
-    from sheetprop.check import class_report, pool
-    from sheetprop.check.grading import failed, grade
-    from sheetprop.check.submissions import find_submissions
+    from sheetprop.check.classroom import class_report
+    from sheetprop.check.classroom import pool
+    from sheetprop.check.classroom.grading import failed, grade
+    from sheetprop.check.classroom.submissions import find_submissions
 
     feedback = class_report.FeedbackFolder(args.feedback) if args.feedback is not None else None
     with tempfile.TemporaryDirectory(prefix="sheetprop-class-") as work:

@@ -92,7 +92,7 @@ def add_parser(commands) -> argparse.ArgumentParser:
     parser.add_argument("--model", default=None, metavar="NAME|FILE.toml",
                         help="the network: a built-in (default, course-20k, tiny-4k) or a model file with a "
                         "layer list such as layers = [10, 16, \"M\", \"T10\", 14, 16, 16, \"GAP\"] "
-                        "(see README; default: default)")
+                        "(see docs/mnist.md; default: default)")
     parser.add_argument("--summary", action="store_true",
                         help="print the model's per-layer table and total parameters, and exit (no data, no torch)")
     parser.add_argument("--max-params", type=_int_in_range(1, 10**9), default=None, metavar="N",

@@ -54,7 +54,7 @@ def add_build_arguments(parser) -> None:
     parser.add_argument(
         "--template", metavar="NAME|PATH", default="era",
         help=f"network template: a built-in name ({', '.join(builtin_templates()) or 'era'}) "
-        "or the path of a .toml file (format in README); default era")
+        "or the path of a .toml file (format in docs/templates.md); default era")
     parser.add_argument("--mnist-metrics", metavar="CSV", type=Path, default=None,
                         help="also add an 'mnist' sheet with these per-epoch metrics "
                         "(the CSV that 'sheetprop mnist' writes)")

@@ -1,0 +1,1 @@
+"""Finding the backpropagation in a workbook: its table, its layout, its network."""

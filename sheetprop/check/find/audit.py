@@ -1,0 +1,723 @@
+"""Find the backpropagation table in a hand-made workbook and read it back as a network.
+
+Students lay the exercise out in many ways: the header row anywhere, label variants (E_tot,
+dE/dw1, out_h1), extra columns, η in any cell. This module finds each sheet's header row,
+maps its labels onto the canonical labels of ``Network.quantities``, infers the network (layer
+sizes from the labels, biases from b1/b2 columns, activation from the formulas) and reads every
+labelled cell's formula and cached value. It judges nothing: ``sheetprop.check`` does.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import tempfile
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
+
+from sheetprop.check.find import infer
+from sheetprop.spreadsheet.formulas import formula_at_row, relative_with_template
+from sheetprop.network import labels
+from sheetprop.errors import UserError
+from sheetprop.record import read_exercise_record
+from sheetprop.libreoffice import find_soffice, recalculate
+from sheetprop.check.read.xlsx_cells import column_letters
+from sheetprop.check.read.xlsx_reader import SheetView
+from sheetprop.network import GIVEN_ROLES, Network
+from sheetprop.network.template import parse_template
+
+_LEARNING_RATE_LABEL = re.compile(r"(?:learningrate|lr|eta|η|alpha|α)(?:\(?(?:η|eta|α)\)?)?:?")
+
+# A cell reference in a formula, with an optional sheet name: $B$1, AB4, 'lr=0.5'!B1.
+_REFERENCE = re.compile(
+    r"(?<![\w.$])(?:'((?:[^']|'')+)'!|([A-Za-z_][\w.]*)!)?\$?([A-Z]{1,3})\$?([0-9]+)(?![\w(])")
+
+# Whether a formula references any cell at all: _REFERENCE without its sheet prefix, which finds
+# a reference exactly where _REFERENCE does (a sheet's reference ends in a cell part after "!"), faster.
+_ANY_REFERENCE = re.compile(r"(?<![\w.$])\$?[A-Z]{1,3}\$?[0-9]+(?![\w(])")
+
+_COLUMN_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+_ACTIVATION_MARKERS = (("TANH(", "tanh"), ("MAX(", "relu"), ("EXP(", "sigmoid"))
+MAX_HEADER_SEARCH_ROWS = 200
+MAX_ROW = 1_048_576
+
+
+def canonical_label(text) -> str | None:
+    """The canonical quantity label a header cell stands for, or None (see ``labels.parse``)."""
+    return labels.parse(text)
+
+
+class Cell:
+    """One cell of a table: its reference, its formula and the value saved with it, and what the
+    checks ask of those several times a cell, worked out once when it is read. A plain class
+    with slots, not a dataclass: a table of 18,000 rows makes half a million of them."""
+
+    __slots__ = ("_where", "_row", "formula", "value", "number", "_typed")
+
+    def __init__(self, ref: str, formula: str | None, value: object, row: int | None = None):
+        # "AC5", or with ``row`` its column "AC" alone: the reference is then made when asked,
+        # not held (a table of 18,000 rows would hold half a million such strings).
+        self._where, self._row = ref, row
+        self.formula = formula    # "=F4-$B$1*AB4", or None where the cell holds a typed value
+        self.value = value        # the cached value: a float, an error text such as "#DIV/0!", or None
+        self.number = value if type(value) is float else as_number(value)
+        self._typed = formula is None or None  # None: not yet looked for (most cells are judged without)
+
+    @property
+    def ref(self) -> str:
+        """The cell's reference, "AC5"."""
+        return self._where if self._row is None else f"{self._where}{self._row}"
+
+    @property
+    def row(self) -> int:
+        return int(self._where.lstrip(_COLUMN_LETTERS)) if self._row is None else self._row
+
+    @property
+    def is_typed(self) -> bool:
+        """A number typed (or pasted) in, or a formula without a single cell reference (=0.52)."""
+        typed = self._typed
+        if typed is None:
+            typed = self._typed = _ANY_REFERENCE.search(self.formula) is None
+        return typed
+
+    @property
+    def is_blank(self) -> bool:
+        return self.formula is None and self.value in (None, "")
+
+    def _key(self) -> tuple:
+        return self.ref, self.formula, self.value
+
+    def __eq__(self, other) -> bool:
+        return self._key() == other._key() if isinstance(other, Cell) else NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return f"Cell(ref={self.ref!r}, formula={self.formula!r}, value={self.value!r})"
+
+
+@dataclass(frozen=True)
+class LearningRate:
+    value: float
+    where: str   # "B1", or "'Sheet 2'!B1" when on another sheet
+
+
+@dataclass
+class Table:
+    sheet: str
+    header_row: int
+    columns: dict[str, int]               # canonical label -> column number (1-based)
+    network: Network
+    rows: list[dict[str, Cell]]           # one per data row: canonical label -> cell
+    learning_rates: list[LearningRate | None] = field(default_factory=list)  # per row; None on the first
+    notes: list[str] = field(default_factory=list)
+    books: tuple | None = None            # (formulas, values) workbooks, to read other cells through
+    recorded: bool = False                # the network is the one the workbook's _sheetprop record names
+    unfinished_cells: dict[str, int] = field(default_factory=dict)  # per label: cells of rows not started
+    parameters: dict[str, LearningRate] = field(default_factory=dict)  # an optimizer's β1, μ… cells, by variable
+    shown_labels: dict[str, str] = field(default_factory=dict)  # network label -> the student's, where they differ
+    helpers: dict[str, str] = field(default_factory=dict)  # unlabelled formula columns: letters -> header text
+    # Cells of the table itself that weight updates read where η belongs, by (sheet, column, row):
+    # never η. The workbook is circular where such a cell lies in or below the rows that read it.
+    eta_inside: dict[tuple, str] = field(default_factory=dict)
+    stale_values: bool = False            # circular: the saved values predate the circle, not to be trusted
+
+
+@dataclass
+class Audit:
+    path: Path
+    tables: list[Table]
+    skipped: list[str]        # sheets that look like the exercise but cannot be checked, and why
+    recalculated: str | None  # who computed the values the file lacked: "sheetprop", "LibreOffice"; None: it had them
+    record: dict | None = None  # the workbook's own _sheetprop record, if it has one
+    # Where no sheet has a labelled table: the networks read from the formulas alone, each as
+    # (network, findings, score) (``formula_graph_judge``).
+    graphs: list = field(default_factory=list)
+
+
+def as_number(value) -> float | None:
+    """A cell's value as a float, or None where it is no number (text, TRUE, a date). An integer
+    of 400 digits (openpyxl reads it exactly) is no number a spreadsheet holds either."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number
+
+
+def references(formula: str) -> list[tuple[str | None, str, int]]:
+    """(sheet or None, column letters, row) of every cell a formula references; a "cell" in row 0
+    or past row 1,048,576 is none."""
+    return [(sheet, column, row) for sheet, column, row, _ in _reference_parts(formula) if 1 <= row <= MAX_ROW]
+
+
+def _reference_parts(formula: str) -> list[tuple[str | None, str, int, bool]]:
+    """(sheet or None, column letters, row, whether the row is relative) of every reference as
+    written, in range or not; a row of more than 7 digits is -1."""
+    found = []
+    for match in _REFERENCE.finditer(formula):
+        quoted, plain, column, digits = match.groups()
+        sheet = quoted.replace("''", "'") if quoted else (plain or None)
+        row = int(digits) if len(digits.lstrip("0")) <= 7 else -1  # 5,000 digits would pass int()'s limit
+        found.append((sheet, column, row, formula[match.start(4) - 1] != "$"))
+    return found
+
+
+class CopiedDownReferences:
+    """``references`` of each formula of a column, read down the rows: a formula that is the one
+    above's copied down (``formulas.formula_at_row``) references the same cells, its relative
+    rows one further down, so only a column's first formula (and each that differs) is taken
+    apart."""
+
+    def __init__(self):
+        self._last: dict[str, tuple] = {}  # per column: (template, its row, [(sheet, column, row, relative)])
+
+    def at(self, key: str, formula: str, row: int) -> list[tuple[str | None, str, int]]:
+        last = self._last.get(key)
+        if last is not None and formula_at_row(last[0], row) == formula:
+            _, base, found = last
+            shift = row - base
+        else:
+            found = _reference_parts(formula)
+            self._last[key] = (relative_with_template(formula, row)[1], row, found)
+            shift = 0
+        return [(sheet, column, number + shift if relative and number >= 0 else number)
+                for sheet, column, number, relative in found
+                if 1 <= (number + shift if relative and number >= 0 else number) <= MAX_ROW]
+
+
+def present_rows(sheet, first: int, last: int):
+    """The cells a sheet really holds in rows ``first``…``last``, row by row (rows without any
+    left out). ``iter_rows`` makes every cell of the used range, and a sheet holding only A1
+    and XFD200 has 3 million of them."""
+    if hasattr(sheet, "present_rows"):  # check's own reader (xlsx_reader) knows its cells
+        yield from sheet.present_rows(first, last)
+        return
+    cells = getattr(sheet, "_cells", None)
+    if cells is None:  # not an openpyxl worksheet in memory: its own iteration
+        yield from sheet.iter_rows(min_row=first, max_row=last)
+        return
+    rows: dict[int, list] = {}
+    for (row, col), cell in list(cells.items()):
+        if first <= row <= last:
+            rows.setdefault(row, []).append(cell)
+    for row in sorted(rows):
+        yield sorted(rows[row], key=lambda cell: cell.column)
+
+
+def count_cells(sheet, first: int, last: int) -> int:
+    """How many cells ``present_rows`` gives for rows ``first``…``last``."""
+    if hasattr(sheet, "count_cells"):  # check's own reader: counted without a cell made
+        return sheet.count_cells(first, last)
+    return sum(len(row) for row in present_rows(sheet, first, last))
+
+
+def worksheet_names(book) -> set[str]:
+    """The sheets that hold cells: a chartsheet (a chart on a tab of its own) has none."""
+    return {sheet.title for sheet in book.worksheets}
+
+
+def read_workbook(path, record: dict | None = None) -> Audit:
+    """Every backprop table in the workbook, with cached values (calculated first when the file
+    has formulas but no cached values: by check itself, else by LibreOffice). ``record``: the answer key's, which
+    then names the network, sheets and rows instead of the workbook's own."""
+    path = Path(path).expanduser()
+    formulas, values = _open(path)
+    audit = _read_tables(path, formulas, values, record)
+    if _lacks_cached_values(audit.tables):
+        # Computed here first (check.calculate: no LibreOffice, a fraction of its time); LibreOffice
+        # only where a cell of a table is beyond check's formula reader.
+        from sheetprop.check.read.calculate import calculate
+
+        calculation = calculate(formulas, values)
+        computed = _read_tables(path, formulas, calculation.values, record)
+        if calculation.covers(computed.tables):
+            audit, values = computed, calculation.values
+            audit.recalculated = "sheetprop"
+    if _lacks_cached_values(audit.tables) and not audit.recalculated:
+        if find_soffice() is None:
+            raise UserError(f"{path.name} has formulas without saved values (it was written by a "
+                            "program and never opened in a spreadsheet), and LibreOffice is not "
+                            "installed to calculate them; open and save it in Excel or LibreOffice, "
+                            "or install LibreOffice")
+        with tempfile.TemporaryDirectory(prefix="sheetprop-check-") as folder:
+            recalculated = recalculate(path, Path(folder))
+            formulas, values = _open(recalculated)
+        audit = _read_tables(path, formulas, values, record)
+        audit.recalculated = "LibreOffice"
+    if not audit.tables and not audit.skipped:
+        # No labelled table, nor one that cannot be checked (its reason stands): a network laid
+        # out a neuron or a weight a row, or a sheet per step, is read from its formulas (only
+        # here, so a labelled table costs nothing more).
+        from sheetprop.check.judge.graph import judge_workbook
+
+        try:
+            audit.graphs = judge_workbook((formulas, values))
+        except (ArithmeticError, LookupError, RecursionError, TypeError, ValueError, AttributeError):
+            audit.graphs = []  # a workbook this reading cannot follow: no table found, as before
+        if audit.graphs:
+            return audit
+    if not audit.tables:
+        why = "; ".join(audit.skipped) if audit.skipped else (
+            "no sheet has a header row with columns such as i1, w1, E_total and ∂E/∂w1")
+        raise UserError(f"no backpropagation table found in {path.name}: {why}")
+    return audit
+
+
+def _open(path: Path):
+    from sheetprop.check.read.workbook_input import open_workbook
+
+    return open_workbook(path)
+
+
+def _read_tables(path: Path, formulas, values, key: dict | None = None) -> Audit:
+    tables, skipped = [], []
+    try:
+        own = read_exercise_record(formulas)
+    except UserError as damaged:
+        if key is None:
+            raise
+        own, skipped = None, [str(damaged)]  # graded against the key all the same
+    record = key or own
+    recorded, unread = set(), {}
+    if record is not None:
+        # Built by sheetprop (an exercise, or its key): the exact network, every row it should have.
+        worksheets = worksheet_names(formulas)
+        for name in record["sheets"]:
+            if name not in worksheets:
+                skipped.append(f"sheet {name!r} is named in the workbook's record but missing"
+                               + (" (it is a chartsheet, without cells)" if name in formulas.sheetnames else ""))
+                continue
+            try:
+                tables.append(_read_recorded_table(formulas[name], values[name], record, formulas, values))
+                recorded.add(name)
+            except _NotCheckable as reason:
+                unread[name] = reason
+    # Any other sheet, and one whose header a student changed, is read by its labels.
+    for sheet in formulas.worksheets:
+        if sheet.title in recorded:
+            continue
+        header = _find_header(sheet)
+        if header is None:
+            if sheet.title in unread:
+                skipped.append(f"sheet {sheet.title!r}: {unread[sheet.title]}")
+            continue
+        try:
+            table = _read_table(sheet, values[sheet.title], header, formulas, values)
+        except _NotCheckable as reason:
+            skipped.append(f"sheet {sheet.title!r}: {unread.get(sheet.title, reason)}")
+            continue
+        if sheet.title in unread:
+            table.notes.append(f"not as the workbook's record has it ({unread[sheet.title]}): read by its labels")
+        elif record is not None:
+            table.notes.append("a table the workbook's record does not list: read by its labels "
+                               "(the record may have been edited)")
+        tables.append(table)
+    return Audit(path, tables, skipped, recalculated=None, record=own)
+
+
+class _NotCheckable(Exception):
+    pass
+
+
+def _find_header(sheet) -> tuple[int, dict[str, int]] | None:
+    """The first row that names inputs, weights and the loss or its gradients."""
+    for row in present_rows(sheet, 1, min(sheet.max_row, MAX_HEADER_SEARCH_ROWS)):
+        columns: dict[str, int] = {}
+        for cell in row:
+            label = canonical_label(cell.value)
+            if label is None:
+                continue
+            if label in columns:
+                label = _settle_by_formula(sheet, row[0].row, label, columns[label], cell.column)
+            if label in columns and _blank_below(sheet, row[0].row, columns[label]) \
+                    and not _blank_below(sheet, row[0].row, cell.column):
+                columns[label] = cell.column  # an empty column named like the table's (a blank copy beside it)
+            columns.setdefault(label, cell.column)  # a label still repeated: the first one counts
+        if labels.EXAMPLE_LOSS in columns and labels.LOSS not in columns:
+            columns[labels.LOSS] = columns.pop(labels.EXAMPLE_LOSS)  # a lone "E" is the loss
+        kinds = {re.sub(r"\d+$", "", label) for label in columns}
+        if {"i", "w"} <= kinds and ("E_total" in kinds or "∂E/∂w" in kinds):
+            return row[0].row, columns
+    return None
+
+
+def _blank_below(sheet, header_row: int, col: int) -> bool:
+    return sheet.cell(header_row + 1, col).value in (None, "")
+
+
+_ACTIVATION_FORMULA = re.compile(r"EXP\(|TANH\(|MAX\(", re.IGNORECASE)
+
+
+def _settle_by_formula(sheet, header_row: int, label: str, first_col: int, col: int) -> str:
+    """A second column named like an earlier one (net_h1 then h1, both read as h1): when the
+    label is a neuron's and this column's formula applies an activation to the earlier column,
+    it is that neuron's activation (a_h1). Otherwise the label stays, and the first column counts."""
+    if not re.fullmatch(r"[ho]\d+", label):
+        return label
+    formula = sheet.cell(header_row + 1, col).value
+    earlier = xl_col_to_name(first_col - 1)
+    if (isinstance(formula, str) and _ACTIVATION_FORMULA.search(formula)
+            and any(column == earlier and row == header_row + 1 for _, column, row in references(formula))):
+        return labels.activation(label)
+    return label
+
+
+def _read_table(sheet, value_sheet, header, formulas, values) -> Table:
+    header_row, columns = header
+    network, columns, bias_names = _infer_network(sheet, header_row, columns)
+    numbering = (infer.weight_numbering(sheet, header_row + 1, columns, list(network.template.layers))
+                 if len(network.template.layers) == 3 else None)
+    if numbering:
+        columns = infer.renumbered(columns, numbering)
+    missing = [q.label for q in network.given if q.label not in columns]
+    if missing:
+        raise _NotCheckable(f"header row {header_row} has no column for {', '.join(missing)}, "
+                            "so the values the formulas start from are unknown")
+    # Columns that do not belong to this network (w9 in a 2-2-2 sheet) are extra columns.
+    known = {q.label for q in network.quantities}
+    columns = {label: col for label, col in columns.items() if label in known}
+    computed = [label for label in columns if network.by_label(label).role not in GIVEN_ROLES]
+
+    given = [q.label for q in network.given]
+    rows, unfinished, not_a_step = [], None, None
+    for row_number in range(header_row + 1, sheet.max_row + 1):
+        row = {label: _cell(sheet, value_sheet, row_number, col) for label, col in columns.items()}
+        if all(cell.is_blank for cell in row.values()):
+            break
+        # Words where a step has its inputs and weights ("η", "final loss"): a block of results
+        # right under the table, not a step of it.
+        if any(row[label].formula is None and isinstance(row[label].value, str) and row[label].value.strip()
+               for label in given):
+            not_a_step = row_number
+            break
+        if computed and all(row[label].is_blank for label in computed):
+            if any(row[label].is_blank for label in given):
+                not_a_step = row_number  # a few numbers, no step: results, not a row left half done
+            else:
+                unfinished = row_number  # only the given values typed: the student stopped here
+            break
+        rows.append(row)
+    if not rows and unfinished is not None:
+        raise _NotCheckable(f"row {unfinished} below the header is unfinished (only given values typed, no "
+                            "computed cell filled in): nothing to check yet")
+    if not rows:
+        raise _NotCheckable(f"no data rows below the header in row {header_row}")
+    table = Table(sheet.title, header_row, columns, network, rows, books=(formulas, values))
+    table.helpers = infer.helper_columns(sheet, header_row, columns)
+    if bias_names:
+        table.notes.append(infer.describe_biases(bias_names))
+    for names in (numbering or {}, bias_names or {}):
+        table.shown_labels.update({make(ours): make(student) for student, ours in names.items()
+                                   for make in (lambda w: w, labels.gradient) if student != ours})
+    if numbering:
+        table.notes.append(infer.describe(numbering))
+    if unfinished is not None:
+        table.notes.append(f"row {unfinished} is unfinished (no computed cell filled in): the table ends above it")
+    if not_a_step is not None:
+        table.notes.append(f"the table ends at row {not_a_step - 1}: row {not_a_step} is not a step of it "
+                           "(no inputs and weights there), so it and what follows are not checked")
+    table.learning_rates = _learning_rates(table, sheet, formulas, values)
+    data_columns = {xl_col_to_name(col - 1) for col in table.columns.values()}
+    if any(lr is not None and re.sub(r"\d+$", "", lr.where) in data_columns
+           and header_row < int(re.search(r"\d+$", lr.where).group()) <= header_row + len(rows)
+           for lr in table.learning_rates):
+        # The updates read a cell of the table where η belongs: it is no η (the usual table never
+        # gets here, so it pays nothing for this).
+        table.eta_inside, circular = infer.table_cells_read_as_eta(table)
+        table.stale_values = circular
+        if table.eta_inside:
+            named = ", ".join(f"{column}{row} ({label})" for (_, column, row), label in list(table.eta_inside.items())[:3])
+            table.notes.append(f"its weight updates read a cell of the table where η belongs ({named})"
+                               + (": the workbook is circular, so its saved values were computed before the circle "
+                                  "closed and are stale; every cell is judged by its formula, not its value"
+                                  if circular else ""))
+            table.learning_rates = _learning_rates(table, sheet, formulas, values)
+    if len(rows) > 1 and not any(table.learning_rates):
+        table.notes.append("no learning rate found (no cell that the weight updates reference, "
+                           "nor one labelled η or learning rate): weight updates not checked")
+    return table
+
+
+def _read_recorded_table(sheet, value_sheet, record: dict, formulas, values) -> Table:
+    """A sheet of a workbook sheetprop built: its header holds the network's labels exactly, and
+    its table has exactly ``steps`` rows, blank or not (a blank cell is one the student left).
+    The record can be edited, so what it claims is held against the sheet: a network wider than
+    the sheet's header, rows the sheet does not have, starting values the first row does not hold."""
+    template = record["template"]
+    header_cells = count_cells(sheet, 1, min(sheet.max_row, MAX_HEADER_SEARCH_ROWS))
+    if len(template.weights) > header_cells:  # before building the network, which may be huge
+        raise _NotCheckable(f"the record's network has {len(template.weights):,} weights, and the sheet "
+                            f"has {header_cells:,} cells in its first {MAX_HEADER_SEARCH_ROWS} rows")
+    network = Network(template)
+    wanted = {q.label for q in network.quantities}
+    for row in present_rows(sheet, 1, min(sheet.max_row, MAX_HEADER_SEARCH_ROWS)):
+        texts = [cell.value for cell in row]
+        columns = {cell.value: cell.column for cell in row if isinstance(cell.value, str) and cell.value in wanted}
+        if labels.STEP in texts and all(q.label in columns for q in network.carried):
+            header_row = row[0].row
+            break
+    else:
+        raise _NotCheckable(f"no header row with {labels.STEP} and the recorded network's columns "
+                            f"({', '.join(q.label for q in network.given[:4])}, …)")
+    # Rows the sheet does not have (a record claiming a million steps) are not made cell by cell:
+    # they are counted as not done.
+    present = max(0, min(record["steps"], sheet.max_row - header_row))
+    rows = _table_rows(sheet, value_sheet, range(header_row + 1, header_row + 1 + present), columns)
+    # The rows the student has not started (no computed cell filled in) end the table; their cells
+    # still count in the score, as not done.
+    computed = [q.label for q in network.computed if q.label in columns]
+    student = computed + [q.label for q in network.trained + [q for q in network.carried if q.role == "optimizer"]
+                          if q.label in columns]
+    started = len(rows)
+    while started > 0 and all(rows[started - 1][label].is_blank for label in computed):
+        started -= 1
+    unfinished: Counter = Counter()
+    for k, row in enumerate(rows[started:], start=started):
+        unfinished.update(label for label in student if k > 0 or label in computed)
+    for label in student:
+        unfinished[label] += record["steps"] - present
+    rows = rows[:started]
+    table = Table(sheet.title, header_row, columns, network, rows, books=(formulas, values), recorded=True,
+                  unfinished_cells=dict(unfinished), parameters=_parameter_cells(value_sheet, network, header_row))
+    if started < record["steps"]:
+        first, last = header_row + 1 + started, header_row + record["steps"]
+        table.notes.append(f"row {first} is unfinished (no computed cell filled in): the table ends above it"
+                           if first == last else
+                           f"rows {first}–{last} are unfinished (no computed cell filled in): the table ends above them")
+    table.notes.extend(_record_disagrees(sheet, network, record["steps"], header_row, columns, rows, present))
+    table.learning_rates = _learning_rates(table, sheet, formulas, values)
+    missing = [p.label for p in network.hyperparameters if p.symbol.payload not in table.parameters]
+    if missing:
+        raise _NotCheckable(f"no cell labelled {', '.join(missing)} above the table")
+    return table
+
+
+def _record_disagrees(sheet, network: Network, steps: int, header_row: int, columns: dict[str, int],
+                      rows: list, present: int) -> list[str]:
+    """Where the sheet contradicts its record (which a student can edit): said, not trusted."""
+    notes = []
+    if present < steps:
+        notes.append(f"the workbook's record says {steps:,} rows, and the sheet ends at row {sheet.max_row}: "
+                     f"the {steps - present:,} rows it lacks count as not done")
+    below = header_row + steps + 1
+    if below <= sheet.max_row and any(not _cell(sheet, sheet, below, col).is_blank for col in columns.values()):
+        notes.append(f"the workbook's record says {steps:,} rows, and the table goes on in row {below}: "
+                     "rows past the record's are not checked (the record may have been edited)")
+    if rows:
+        starting = network.starting_values()
+        differ = [label for label, cell in rows[0].items()
+                  if label in starting and cell.formula is None and cell.number is not None
+                  and abs(cell.number - starting[label]) > 1e-9 * max(1.0, abs(starting[label]))]
+        if differ:
+            notes.append(f"the first row's {', '.join(differ[:5])}{' …' if len(differ) > 5 else ''} differ from "
+                         "the starting values in the workbook's record: the record may have been edited")
+    return notes
+
+
+def _parameter_cells(sheet, network: Network, header_row: int) -> dict[str, LearningRate]:
+    """The optimizer's hyper-parameter cells (β1, μ, …), each below its label, as build writes
+    them, by the name of the variable the update formulas use."""
+    by_label = {p.label: p.symbol.payload for p in network.hyperparameters}
+    found = {}
+    for row in present_rows(sheet, 1, header_row - 1):
+        for cell in row:
+            name = by_label.get(cell.value) if isinstance(cell.value, str) else None
+            below = as_number(sheet.cell(cell.row + 1, cell.column).value) if name else None
+            if below is not None:
+                found[name] = LearningRate(below, sheet.cell(cell.row + 1, cell.column).coordinate)
+    return found
+
+
+def _table_rows(sheet, value_sheet, row_numbers, columns: dict[str, int]) -> list[dict[str, Cell]]:
+    """The cells of ``columns`` (label -> column number) in each of ``row_numbers``, as
+    ``_cell`` reads them one by one; the one-pass reader's rows are read a row at a time."""
+    if not isinstance(sheet, SheetView):
+        return [{label: _cell(sheet, value_sheet, r, col) for label, col in columns.items()} for r in row_numbers]
+    labels_in_order, numbers = list(columns), list(columns.values())
+    letters = [column_letters(col) for col in numbers]
+    rows = []
+    for r in row_numbers:
+        rows.append({label: Cell(column, formula if type(formula) is str and formula.startswith("=") else None,
+                                 value, r)
+                     for label, column, formula, value in zip(labels_in_order, letters, sheet.row_values(r, numbers),
+                                                              value_sheet.row_values(r, numbers))})
+    return rows
+
+
+def _cell(sheet, value_sheet, row: int, col: int) -> Cell:
+    if isinstance(sheet, SheetView):  # the one-pass reader's: no cell object made to read a value
+        formula, value = sheet.value(row, col), value_sheet.value(row, col)
+        ref = f"{column_letters(col)}{row}"
+    else:  # openpyxl's (see workbook_input)
+        formula, value = sheet.cell(row, col).value, value_sheet.cell(row, col).value
+        ref = xl_rowcol_to_cell(row - 1, col - 1)
+    if hasattr(formula, "text"):  # an array formula
+        formula = formula.text
+    if not (isinstance(formula, str) and formula.startswith("=")):
+        formula = None
+    return Cell(ref, formula, value)
+
+
+def _infer_network(sheet, header_row: int, columns: dict[str, int]):
+    """(network, columns, bias names): the network the labels and formulas imply, the columns
+    under its labels, and {student's bias label: b_h1, …} where each neuron has a bias of its own."""
+    def count(*prefixes):
+        indices = [int(m.group(1)) for label in columns for prefix in prefixes
+                   if (m := re.fullmatch(re.escape(prefix) + r"(\d+)", label))]
+        return max(indices, default=0)
+
+    layers = [count("i"), count("h", "a_h"), count("t", "o", "a_o", "E")]
+    if not all(layers):
+        missing = [name for name, n in zip(("inputs (i1…)", "hidden neurons (h1, a_h1…)",
+                                            "outputs (t1, a_o1…)"), layers) if not n]
+        raise _NotCheckable(f"header row {header_row} names no {', '.join(missing)}")
+    if max(layers) > 9:
+        raise _NotCheckable(f"header row {header_row} implies layers {layers}; at most 9 neurons each")
+    n_in, n_hidden, n_out = layers
+    n_weights = n_in * n_hidden + n_hidden * n_out
+    bias_names = infer.neuron_biases(sheet, header_row + 1, columns, layers) if "b1" in columns else None
+    if bias_names:
+        columns = infer.renumbered(columns, bias_names)
+    neuron_biases = [labels.neuron_bias(n) for n in [labels.hidden(j) for j in range(1, n_hidden + 1)]
+                     + [labels.output(k) for k in range(1, n_out + 1)]]
+    per_neuron = all(label in columns for label in neuron_biases)
+    has_biases = "b1" in columns or "b2" in columns
+    if has_biases and not ("b1" in columns and "b2" in columns):
+        raise _NotCheckable("sheetprop's network has one bias per layer: b1 and b2 both, or neither")
+
+    first_row = header_row + 1
+
+    def starting(label):
+        value = _first_number(sheet, columns.get(label), first_row)
+        # Only the network's shape matters here: every row is checked with its own values, so
+        # 0 may stand in for a first-row formula (whose value is checked like any other cell).
+        return 0.0 if value is None else value
+
+    data = {
+        "name": sheet.title,
+        "layers": layers,
+        "activations": [_activation(sheet, columns, "a_h", n_hidden, first_row),
+                        _activation(sheet, columns, "a_o", n_out, first_row)],
+        "inputs": [starting(f"i{k}") for k in range(1, n_in + 1)],
+        "targets": [starting(f"t{k}") for k in range(1, n_out + 1)],
+        "weights": [starting(f"w{k}") for k in range(1, n_weights + 1)],
+    }
+    if per_neuron:
+        data["biases"] = [[starting(label) for label in neuron_biases[:n_hidden]],
+                          [starting(label) for label in neuron_biases[n_hidden:]]]
+        data["train_biases"] = infer.trained(sheet, first_row, columns, neuron_biases)
+    elif has_biases:
+        data["biases"] = [starting("b1"), starting("b2")]
+    try:
+        return Network(parse_template(data, source=f"sheet {sheet.title!r}")), columns, bias_names
+    except UserError as exc:
+        raise _NotCheckable(str(exc)) from None
+
+
+def _first_number(sheet, col: int | None, row: int) -> float | None:
+    if col is None:
+        return None
+    return as_number(sheet.cell(row, col).value)
+
+
+def _activation(sheet, columns, prefix: str, count: int, first_row: int) -> str:
+    """The activation the formulas of the a_h (or a_o) columns use: the first function among
+    TANH, MAX and EXP found in them; linear when they are formulas with none of those; sigmoid
+    when no formula tells (the columns are missing or hold typed numbers)."""
+    formulas = [formula for k in range(1, count + 1) if (col := columns.get(f"{prefix}{k}"))
+                for row in range(first_row, min(sheet.max_row, first_row + 5) + 1)
+                if isinstance(formula := sheet.cell(row, col).value, str) and formula.startswith("=")]
+    for formula in formulas:
+        for marker, name in _ACTIVATION_MARKERS:
+            if marker in formula.upper():
+                return name
+    return "linear" if any(references(formula) for formula in formulas) else "sigmoid"
+
+
+def _learning_rates(table: Table, sheet, formulas, values) -> list[LearningRate | None]:
+    """η for the update into each row (None for the first): the one cell the weight formulas
+    reference besides the row above's weights and gradients; else a cell labelled η, lr or
+    learning rate. Worked out for all rows at once: what is the same in every row (the table's
+    columns, its parameter cells, the cell η is read from) is looked up once."""
+    letters = {xl_col_to_name(col - 1) for col in table.columns.values()}
+    # Not η: the optimizer's other hyper-parameter cells, nor (below) the table's own cells of
+    # this row and the row above (an optimizer's update reads its state beside it).
+    parameter_cells = set(table.eta_inside)
+    for p in table.parameters.values():
+        column, row = re.fullmatch(r"([A-Z]+)(\d+)", p.where).groups()
+        parameter_cells.add((sheet.title, column, int(row)))
+    weights = [q.label for q in table.network.given if q.role == "weight"]
+    worksheets = worksheet_names(values)
+    found: dict[tuple, LearningRate | None] = {}  # by cell: its η, or None where it holds no number
+    labelled: list = []  # the labelled η, looked up once if ever needed
+
+    def at(key) -> LearningRate | None:
+        if key not in found:
+            ref_sheet, column, row = key
+            value = as_number(values[ref_sheet][f"{column}{row}"].value)
+            quoted = ref_sheet.replace("'", "''")
+            where = f"{column}{row}" if ref_sheet == sheet.title else f"'{quoted}'!{column}{row}"
+            found[key] = None if value is None else LearningRate(value, where)
+        return found[key]
+
+    rates: list[LearningRate | None] = [None]
+    copied = CopiedDownReferences()
+    for k in range(1, len(table.rows)):
+        row_above = table.header_row + k  # data rows are consecutive, from header_row + 1
+        row_cells = table.rows[k]
+        candidates: Counter = Counter()
+        for label in weights:
+            for ref_sheet, column, row in copied.at(label, row_cells[label].formula or "", row_above + 1):
+                key = (ref_sheet or sheet.title, column, row)
+                own = key[0] == sheet.title and column in letters and row_above <= row <= row_above + 1
+                if not own and key not in parameter_cells:
+                    candidates[key] += 1
+        ranked = [key for key, _ in candidates.most_common() if key[0] in worksheets]
+        rate = next((rate for key in ranked if (rate := at(key)) is not None), None)
+        if rate is None and candidates:
+            # η copied down without $ lands on the text below it ("↑ change η"), then on empty
+            # cells: that is still the cell the updates read, so it is returned (NaN: no η) and
+            # judged as a drift.
+            key = candidates.most_common(1)[0][0]
+            if key[0] in worksheets:
+                quoted = key[0].replace("'", "''")
+                rate = LearningRate(math.nan, f"{key[1]}{key[2]}" if key[0] == sheet.title
+                                    else f"'{quoted}'!{key[1]}{key[2]}")
+        if rate is None:
+            if not labelled:
+                labelled.append(_labelled_learning_rate(values[sheet.title]))
+            rate = labelled[0]
+        rates.append(rate)
+    return rates
+
+
+def _labelled_learning_rate(sheet) -> LearningRate | None:
+    for row in present_rows(sheet, 1, min(sheet.max_row, MAX_HEADER_SEARCH_ROWS)):
+        for cell in row:
+            if not isinstance(cell.value, str):
+                continue
+            key = re.sub(r"[\s_=]", "", cell.value).lower()
+            if not _LEARNING_RATE_LABEL.fullmatch(key):
+                continue
+            for neighbour in (sheet.cell(cell.row, cell.column + 1), sheet.cell(cell.row + 1, cell.column)):
+                value = as_number(neighbour.value)
+                if value is not None:
+                    return LearningRate(value, neighbour.coordinate)
+    return None
+
+
+def _lacks_cached_values(tables: list[Table]) -> bool:
+    """True for a file whose formulas were never calculated: openpyxl saves them without a value,
+    xlsxwriter with 0 in every one (no real table of this exercise is all zeros: σ > 0)."""
+    cached = [cell.value for table in tables for row in table.rows for cell in row.values()
+              if cell.formula is not None]
+    return bool(cached) and (any(value is None for value in cached) or all(value == 0 for value in cached))
+

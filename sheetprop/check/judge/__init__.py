@@ -1,0 +1,1 @@
+"""Judging what was found against the chain rule: one verdict per formula, and where a slip enters."""

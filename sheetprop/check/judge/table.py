@@ -1,0 +1,717 @@
+"""Check a hand-made backpropagation table cell by cell, and say where each mistake enters.
+
+Every labelled cell is judged *locally*, on its own. A formula by what it computes over the
+table's cells (``formula_judge``), against the chain rule; a typed or pasted number by its
+value, against the chain rule applied to the workbook's own values of the cells it depends on,
+to the digits it keeps (``precision``). So a wrong formula is found in its own cell, while the
+correct formulas downstream of it, which faithfully pass the wrong number on, are right. Later
+rows' weights (and an optimizer's state) are judged the same way against the update from the
+row above. A wrong cell gets a hint when a small variant of the right expression is verified to
+compute what it does (``hints``); ``report`` groups the findings and scores the cells.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from sheetprop import engine
+from xlsxwriter.utility import xl_col_to_name
+
+from sheetprop.check.find.audit import Audit, Cell, Table, read_workbook, references
+from sheetprop.check.judge.hints import absolute, as_read, find_hint, same_kind_swap, student_name, update_rule
+from sheetprop.check.report.findings import Finding, Report, relative_error, score_table
+from sheetprop.engine import Expr, var
+from sheetprop.check.judge.formula import (SYMBOLIC_TOLERANCE, TableFormulas, agree, helper_variable, location,
+                                           random_points, same_function, values_at, variables)
+from sheetprop.check.find import infer
+from sheetprop.check.judge.helpers import HelperRoles
+from sheetprop.network import GIVEN_ROLES, LEARNING_RATE, previous
+from sheetprop.engine.numeric import compile_function
+from sheetprop.check.judge.precision import StoredPrecision
+from sheetprop.check.judge.error_values import describe_cell, error_origin, is_error_value
+from sheetprop.check.judge.exercise import missing_sheet_scores, owed_in_full, record_findings
+
+# Spreadsheets and the engine both compute in IEEE doubles; a right formula differs from the
+# engine only in rounding order, a few ulps (~1e-16 relative each, ~1e-15 after a dozen ops),
+# while a chain-rule slip shifts a value by ~1e-7 relative or more (σ'(h1) for σ'(h2) in the
+# classic exercise is 3e-2; smaller slips come from inputs that nearly coincide). 1e-9 leaves
+# several orders of magnitude on both sides.
+DEFAULT_TOLERANCE = 1e-9
+MAX_SHOWN_TEXT = 200  # characters of a cell's text a finding repeats
+# Values that should be 0 (E where an output hits its target, a relu gradient) come out as
+# rounding noise of order 1e-17; no relative test can judge those, so differences below this
+# absolute floor never count.
+ABSOLUTE_FLOOR = 1e-15
+MAX_CACHED_VERDICTS = 100_000  # ~100 bytes each besides the expressions, which the workbooks hold anyway
+
+
+class _VerdictCache(dict):
+    """Verdicts and hints for the whole process: a class of students copies one template, so
+    most formulas of the next submission were judged in an earlier one. Bounded: when full, the
+    older half goes (dicts keep insertion order)."""
+
+    def put(self, key, value) -> None:
+        if len(self) >= MAX_CACHED_VERDICTS:
+            for old in list(self)[:MAX_CACHED_VERDICTS // 2]:
+                del self[old]
+        self[key] = value
+
+
+_VERDICTS = _VerdictCache()
+_UNREAD = object()  # _judge_formula's reading when the caller has not read the formula yet
+# Each computed node cut at the quantities a table has columns for, by those columns' (node,
+# variable) pairs: the expressions are interned, so the same network gives the same key.
+_CUTS: dict[tuple, dict[Expr, Expr]] = {}
+_NETWORK_SHAPES: dict[tuple, tuple] = {}  # by TableCheck._network_key: (random points, derivations)
+MAX_CACHED_NETWORKS = 256
+_POINTS: dict[tuple, int] = {}  # the random points of each network shape seen, numbered
+# An expression's values at a network's random points, by (expression, points' number): the same
+# column formula in every submission of a class is evaluated once.
+_POINT_VALUES: dict[tuple, list[float] | None] = {}
+
+
+def check_workbook(path, tolerance: float = DEFAULT_TOLERANCE, key: dict | None = None,
+                   accept_values: bool = False) -> Report:
+    """Grade the workbook at ``path``: every table of backprop it holds, each computed cell
+    against the chain rule of the cells it reads (relative ``tolerance``). Returns the Report
+    `sheetprop check` prints: findings (wrong cells), notes, and scores per sheet and column.
+    ``key`` is the answer key's record (``exercise.read_key``): the
+    network, sheets and rows then come from it, never from the file. ``accept_values`` credits
+    right numbers typed where an exercise has formulas (by default they earn nothing)."""
+    audit: Audit = read_workbook(path, record=key)
+    record = key or audit.record
+    report = Report(audit.path, [(t.sheet, len(t.rows)) for t in audit.tables],
+                    recalculated=audit.recalculated is not None, exercise=record is not None)
+    report.notes.extend(f"skipped {reason}" for reason in audit.skipped)
+    if audit.recalculated:
+        report.notes.append(f"{audit.path.name} had no saved values; " + (
+            "LibreOffice recalculated them" if audit.recalculated == "LibreOffice" else "sheetprop calculated them"))
+    if key is not None:
+        report.findings.extend(record_findings(audit.record, key))
+    for table in audit.tables:
+        report.notes.extend(f"sheet {table.sheet!r}: {note}" for note in table.notes)
+        table_check = TableCheck(table, tolerance, accept_values, exercise=record is not None)
+        findings = table_check.findings()
+        report.findings.extend(findings)
+        report.notes.extend(f"sheet {table.sheet!r}: {note}" for note in table_check.notes())
+        if record is None:
+            report.scores.append(score_table(table, table_check, findings))
+        elif table.sheet in record["sheets"]:  # owes every cell the key asks for, however it was read
+            report.scores.append(owed_in_full(score_table(table, table_check, findings), record))
+        else:
+            report.notes.append(f"sheet {table.sheet!r} is not one of the exercise's sheets: checked, not scored")
+    for network, findings, score in audit.graphs:  # read from the formulas alone (formula_graph)
+        report.sheets.append((network.sheet, 1))
+        report.notes.append(f"sheet {network.sheet!r}: no labelled table; the network was read from the "
+                            f"formulas alone ({network.describe()})")
+        report.findings.extend(findings)
+        report.scores.append(score)
+    if record is not None:
+        report.scores.extend(missing_sheet_scores(record, {t.sheet for t in audit.tables}, report.notes))
+    return report
+
+
+class JudgedCells:
+    """(label, cell reference) of every cell given a verdict, in order, as a list of pairs would
+    hold them, kept as two lists: an 18,000-row table has half a million, and a pair each costs
+    64 bytes. A table's Cell is kept as it is and its reference made when read: the table holds
+    the cell anyway, and half a million reference strings would be 28 MiB."""
+
+    def __init__(self):
+        self.labels: list[str] = []
+        self.cells: list = []  # a Cell, or a reference ("AC5") for a cell outside the table's
+
+    def append(self, judged: tuple) -> None:
+        self.labels.append(judged[0])
+        self.cells.append(judged[1])
+
+    def last_is(self, label: str, cell) -> bool:
+        return bool(self.cells) and self.labels[-1] == label and self.cells[-1] is cell
+
+    def pop(self) -> tuple[str, str]:
+        return self.labels.pop(), _reference(self.cells.pop())
+
+    def __getitem__(self, k: int) -> tuple[str, str]:
+        return self.labels[k], _reference(self.cells[k])
+
+    def __len__(self) -> int:
+        return len(self.cells)
+
+    def __iter__(self):
+        return ((label, _reference(cell)) for label, cell in zip(self.labels, self.cells))
+
+
+def _reference(cell) -> str:
+    return cell if type(cell) is str else cell.ref
+
+
+class TableCheck:
+    """The checks of one table. Each computed quantity gets a *local* expression: its node with
+    every other quantity that has a column in the sheet cut off into a variable of that label.
+    A cell with a formula is judged by what the formula computes (``formula_judge``); its value
+    decides only how a wrong formula is reported, and cells without one are judged by value."""
+
+    def __init__(self, table: Table, tolerance: float, accept_values: bool = False, exercise: bool = False):
+        self.table, self.tolerance, self.network = table, tolerance, table.network
+        present = [q for q in self.network.quantities if q.label in table.columns]
+        leaves: dict[Expr, Expr] = {}
+        for q in present:
+            leaves.setdefault(q.node, var(q.label))  # given quantities are such variables already
+        if len(_CUTS) >= MAX_CACHED_NETWORKS:
+            _CUTS.clear()
+        cut = _CUTS.setdefault(tuple(leaves.items()), {})  # the same network in every submission: cut once
+        self.local = {q.label: cut[q.node] if q.node in cut else cut.setdefault(q.node, _cut(q.node, leaves))
+                      for q in self.network.computed}
+        self._leaves = leaves
+        self.inputs = [var(q.label) for q in present]
+        self.computed = computed = self.network.computed
+        self.evaluate_local = compile_function([self.local[q.label] for q in computed], self.inputs)
+        self.computed_labels = [q.label for q in computed]
+        self.column_labels = {xl_col_to_name(col - 1): label for label, col in table.columns.items()}
+        # Every later row's givens from the row above: w − η·∂E/∂w, or the same value.
+        self.labels = [q.label for q in self.network.quantities]
+        self._previous_names = [(label, previous(label).payload) for label in self.labels]  # once, not per row
+        # What the row above (and an optimizer's state beside it) gives each carried cell: a
+        # given's update, an optimizer state's next value.
+        self.carried = self.network.carried
+        self.updates = {q.label: self.network.update(q) for q in self.carried}  # built once, read every row
+        self.state_labels = [q.label for q in self.carried if q.role == "optimizer"]
+        self.hyperparameters = [p.symbol for p in self.network.hyperparameters]
+        self.evaluate_updates = compile_function(
+            [self.updates[q.label] for q in self.carried],
+            [previous(label) for label in self.labels] + [var(label) for label in self.state_labels]
+            + [LEARNING_RATE] + self.hyperparameters)
+        # η is one cell per table, the one the first update reads: a reference that drifts down
+        # row by row (B32, B33, … where $B$32 belongs) trains at other rates without a sign.
+        self.table_eta = next((lr for lr in table.learning_rates if lr is not None and math.isfinite(lr.value)), None)
+        self.formulas = TableFormulas(table, self.table_eta.where if self.table_eta else None)
+        # What depends on the network alone is worked out once per network shape in a process
+        # (every submission of a class has the key's): its random points and printed derivations.
+        shape = _NETWORK_SHAPES.get(self._network_key())
+        if shape is None:
+            if len(_NETWORK_SHAPES) >= MAX_CACHED_NETWORKS:
+                _NETWORK_SHAPES.clear()
+            shape = _NETWORK_SHAPES[self._network_key()] = (
+                random_points(self.network), {q.label: self.network.derivation(q) for q in computed})
+        self.points = [dict(point) for point in shape[0]]
+        self.precision = self._stored_precision()
+        self._slack_functions: dict[str, tuple] = {}
+        self.pasted = self._holds_pasted_values()
+        # Typed numbers judged by their value: a hand-made sheet of pasted values, or any sheet with
+        # --accept-values. Otherwise a typed number where a formula belongs is a finding and earns
+        # nothing; so in an exercise, whose every computed cell the key has as a formula.
+        self.by_value = accept_values or (self.pasted is not None and not exercise)
+        self._given_labels = {q.label for q in self.network.given}
+        self.trained = set(self.network.trained)
+        # Whether each carried quantity is a parameter the optimizer steps, asked of every carried
+        # cell of every row: worked out once, not by hashing the quantity's fields each time.
+        self._carried_weights = [q in self.trained for q in self.carried]
+        # Per (label, update or not): the reading last found to compute the chain rule. A column's
+        # cells read the same (Reading objects are shared through TableFormulas' cache), so each
+        # later cell is judged right by identity, before its number is compared at all: a formula
+        # that computes the right function is right whatever it shows.
+        self._known_right: dict[tuple[str, bool], object] = {}
+        self.judged = JudgedCells()  # (label, cell) of every cell given a verdict, for the scores
+        # Verdicts and hints are kept per process, not per table (see _VERDICTS), under the points
+        # they were found at: the same formula against the same chain rule at the same points
+        # has the same verdict in every submission of a class.
+        self._verdicts = _VERDICTS
+        points = tuple(tuple(sorted(point.items())) for point in self.points)
+        self._points_key = _POINTS.setdefault(points, len(_POINTS))  # a small number: hashed for every cell
+        self.right_at_points = {q.label: [p[q.label] for p in self.points] for q in computed}
+        self.right_at_points.update({q.label: self._at_points(self.updates[q.label]) for q in self.carried})
+        # Printed once, not once a cell.
+        self.derivations = shape[1]
+        self.update_rules = {q.label: update_rule(q.label, self.updates[q.label]) for q in self.carried}
+        self.drifted: set[str] = set()  # updates reading a drifted η: one finding a row, every cell wrong
+        self.helper_roles = HelperRoles(self.network, self.points)
+        self._helpers_reported: set[str] = set()
+        self._parameter_cells = {location(p.where, table.sheet) for p in table.parameters.values()}
+
+    def _network_key(self) -> tuple:
+        """What random_points and the derivations read of the network: its quantities, loss and
+        hyper-parameters (nodes are interned, so the same network gives the same key)."""
+        network = self.network
+        return (tuple((q.label, q.node, q.role) for q in network.quantities), network.template.loss,
+                tuple((p.key, p.label, p.symbol) for p in network.hyperparameters))
+
+    def findings(self) -> list[Finding]:
+        found: list[Finding] = []
+        above = None  # the row above's values of every quantity, once it could be evaluated
+        for k, row in enumerate(self.table.rows):
+            if k > 0:
+                found.extend(self._check_givens(k, row, above))
+            values, problems = self._row_values(row)
+            found.extend(problems)
+            if self.table.stale_values:
+                values = None  # computed before a circle closed: the formulas alone are judged
+            above = None
+            expected = None
+            if values is not None:
+                expected = dict(zip(self.computed_labels, self.evaluate_local(
+                    *(values[v.payload] for v in self.inputs))))
+                above = {label: values.get(label, expected.get(label)) for label in self.labels}
+            # Without the row's values (a given left blank), formulas are still judged by what they compute.
+            found.extend(self._check_computed(row, values, expected, first_row=k == 0))
+        return found
+
+    def notes(self) -> list[str]:
+        notes = []
+        if self.pasted and not self.by_value:
+            notes.append(f"it holds pasted values ({self.pasted}), not formulas: the exercise asks for formulas, "
+                         "so typed numbers earn nothing (--accept-values credits the right ones)")
+        elif self.pasted:
+            notes.append(f"it holds pasted values ({self.pasted}), not formulas: each number is judged "
+                         "against the chain rule to the digits it keeps, and nothing in it follows "
+                         "when an input changes")
+        elif self.precision.rounded:
+            notes.append(f"its saved numbers keep {self.precision.describe()} (as in a Google Sheets "
+                         "export): formulas are judged by what they compute, numbers to the digits kept")
+        return notes
+
+    def _stored_precision(self) -> StoredPrecision:
+        exact = {q.label for q in self.network.given if q.role != "weight"}
+        numbers = [cell.number for row in self.table.rows for label, cell in row.items()
+                   if label not in exact and cell.number is not None]
+        return StoredPrecision(numbers, exact)
+
+    def _holds_pasted_values(self) -> str | None:
+        """"N of M computed cells" when most computed cells hold typed numbers, else None."""
+        computed = [row[label] for row in self.table.rows for label in self.computed_labels if label in row]
+        # A formula is looked into (is_typed) only where the typed numbers could be most.
+        if sum(cell.number is not None for cell in computed) <= len(computed) / 2:
+            return None
+        # Stop at the half: past it the typed numbers cannot be the most.
+        typed = untyped = 0
+        for cell in computed:
+            if cell.number is not None and cell.is_typed:
+                typed += 1
+            else:
+                untyped += 1
+                if untyped >= len(computed) / 2:
+                    return None
+        return f"{typed} of {len(computed)} computed cells" if computed and typed > len(computed) / 2 else None
+
+    # --- one row ------------------------------------------------------------------------------
+
+    def _row_values(self, row: dict[str, Cell]):
+        """The row's numbers by label (NaN for a computed cell showing an error value), or None
+        when a given cell holds no number, with a finding for it."""
+        values, problems = {}, []
+        for label, cell in row.items():
+            number = cell.number
+            # An error value that a formula computed (w − η·∂E/∂w after EXP overflowed) came from
+            # upstream, where it is judged; here it is the spreadsheet's NaN, not a slip.
+            computed_error = isinstance(cell.value, str) and cell.value.startswith("#") \
+                and cell.formula is not None and not cell.is_typed  # the cheap tests first: a row of every cell
+            if number is None and computed_error:
+                number = math.nan
+            if number is None and self.network.by_label(label).role in GIVEN_ROLES:
+                if cell.is_blank:
+                    problems.append(self._blank(cell, label, "the update formula belongs here"))
+                else:
+                    problems.append(self._finding(cell, label, "not a number", None,
+                                                  "holds no number, so this row cannot be checked"))
+            values[label] = math.nan if number is None else number
+        return (None if problems else values), problems
+
+    def _check_computed(self, row, values, expected, first_row: bool) -> list[Finding]:
+        """Each computed cell of the row; ``values`` and ``expected`` are None when the row's
+        givens are not all numbers, and then only formulas can be judged."""
+        found = []
+        for q in self.computed:  # the network's list, made once (Network.computed makes a new one)
+            cell = row.get(q.label)
+            if cell is None:
+                continue
+            chain_rule = self.derivations[q.label]
+            if cell.is_blank:
+                found.append(self._blank(cell, q.label, "a formula belongs here", chain_rule))
+                continue
+            reading = None
+            if cell.formula is not None:
+                # The column's right formula again (a reading found right came from a formula
+                # with references, and the same reading means the same text: not typed either).
+                reading = self.formulas.read(q.label, cell)
+                if reading is not None and self._known_right.get((q.label, False)) is reading:
+                    self.judged.append((q.label, cell))
+                    continue
+            local = self.local[q.label]
+            want = expected[q.label] if expected is not None else None
+            wrong = None if want is None else (
+                cell.number is None or self._disagree(q.label, local, values, cell.number, want, first_row))
+            if cell.is_typed and self.by_value:
+                if wrong is not None:
+                    self.judged.append((q.label, cell))
+                if wrong:
+                    found.append(self._finding(
+                        cell, q.label, "wrong value", want,
+                        "holds a number that is not the chain rule's value from the cells it depends on, "
+                        "even allowing for the digits kept",
+                        hint=(self._hint(local, [values], [cell.number], chain_rule.split(" = ")[0])
+                              if cell.number is not None else None),
+                        chain_rule=chain_rule))
+                continue
+            if cell.is_typed:
+                self.judged.append((q.label, cell))
+                found.append(self._finding(
+                    cell, q.label, "typed number", want,
+                    "holds a typed number where a formula belongs"
+                    + ("" if wrong is None else ", and the number is wrong" if wrong else
+                       " (its value is right for now, but it will not follow when the inputs change)"),
+                    chain_rule=chain_rule))
+                continue
+            if want is not None and cell.number is None and math.isnan(want):
+                # An error value where the chain rule gives none either: it came from upstream, and
+                # the formula is judged by what it computes (it stays in the score either way).
+                wrong = None
+            finding = self._judge_formula(q.label, cell, local, values, want, wrong, chain_rule, reading=reading)
+            if finding is not None:
+                found.append(finding)
+        return found
+
+    def _judge_formula(self, label: str, cell: Cell, right: Expr, values: dict | None, want, wrong: bool | None,
+                       chain_rule: str, update: bool = False, reading=_UNREAD) -> Finding | None:
+        """The finding for a formula cell, if any: a formula that computes the right function is
+        right whatever it shows; one that does not is a wrong formula when its number is off (or
+        cannot be known), and a wrong reference when the number agrees only because two cells hold
+        the same value. ``wrong`` is None where the cells it depends on hold no numbers."""
+        if reading is _UNREAD:
+            reading = self.formulas.read(label, cell)
+        computes = self._at_points(reading.expr) if reading is not None else None
+        if update and reading is not None and LEARNING_RATE.payload not in reading.reads and self.table_eta:
+            # η typed into the update as a number (−0.5*…): right when it is the table's η.
+            right = engine.substitute(right, {LEARNING_RATE: engine.const(self.table_eta.value)})
+            right_values = self._at_points(right)
+        else:
+            right_values = self.right_at_points[label]
+        if reading is None and wrong is None:
+            return None  # neither its formula nor its inputs can be read: it cannot be judged
+        self.judged.append((label, cell))
+        if reading is not None and self._computes_the_same(reading.expr, right, computes, right_values):
+            self._known_right[(label, update)] = reading  # the next cell that reads so is right too
+            return None
+        if self.table.helpers and not update and computes is not None:
+            blamed = self._blame_helper(label, cell, right_values, values)
+            if blamed is not False:
+                return blamed
+        lhs = label if update else chain_rule.split(" = ")[0]
+        shown = as_read(reading.expr, update) if reading is not None else None
+        if wrong or wrong is None:
+            if cell.number is None and wrong is not None:
+                return self._finding(cell, label, "not a number", want,
+                                     f"shows {cell.value!r} where the chain rule gives a number",
+                                     chain_rule=chain_rule, reads=shown)
+            hint = (self._formula_hint(right, reading.expr, computes, lhs) if computes is not None
+                    else self._hint(right, [values], [cell.number], lhs) if values is not None and cell.number is not None
+                    else None)
+            if update:
+                message = self._update_message(label, self.table_eta)
+            else:
+                message = "disagrees with the chain rule applied to the cells it depends on"
+            return self._finding(cell, label, "wrong update" if update else "wrong formula", want,
+                                 message, hint=hint, chain_rule=chain_rule, reads=shown)
+        # The number agrees, and a formula is judged by what it computes all the same: one that
+        # reads other cells than the chain rule needs (t1 for t2) agrees only by coincidence, one
+        # that reads the right cells but computes another function of them (EXP(h1) for EXP(−h1))
+        # agrees by coincidence or shows a value saved before it was changed. Let be: one within
+        # the tolerance the user allowed, and one that reads typed numbers outside the table
+        # (those hold in this workbook only, so the random points cannot judge it).
+        if reading is not None:
+            if reading.read_constants:
+                return None
+            used, needed = reading.reads, variables(right)
+            if used == needed:
+                if computes is None or same_function(computes, right_values, self.tolerance):
+                    return None
+                return self._finding(cell, label, "wrong update" if update else "wrong formula", want,
+                                     self._agrees_only_here(reading.expr, values, cell.number),
+                                     hint=self._formula_hint(right, reading.expr, computes, lhs),
+                                     chain_rule=chain_rule, reads=shown)
+            swap = same_kind_swap(used, needed)
+            detail = (f"uses {student_name(swap[0])} where {label} needs {student_name(swap[1])}" if swap else
+                      f"reads {', '.join(map(student_name, sorted(used)))} where the chain rule reads "
+                      f"{', '.join(map(student_name, sorted(needed)))}")
+        else:
+            swap = self._swapped_reference(label, cell)
+            if swap is None:
+                return None
+            detail = f"uses {swap[0]} where {label} needs {swap[1]}"
+        return self._finding(cell, label, "wrong reference", want,
+                             f"{detail} (the value agrees only because they hold the same number in this row)",
+                             hint=(self._formula_hint(right, reading.expr, computes, lhs) if computes is not None else None),
+                             chain_rule=chain_rule, reads=shown)
+
+    @staticmethod
+    def _agrees_only_here(expr: Expr, values: dict | None, saved: float) -> str:
+        """Why a formula computing another function shows the chain rule's number: its saved value
+        is stale (the formula gives another number from this row's cells), or the row's numbers
+        make the two coincide."""
+        message = "computes another function of the cells it reads than the chain rule"
+        try:
+            gives = engine.evaluate([expr], values)[0] if values is not None else None
+        except (KeyError, TypeError):
+            gives = None
+        if gives is None:
+            return message + "; its saved number agrees, but not what it computes"
+        if agree(gives, saved, SYMBOLIC_TOLERANCE):
+            return message + "; the two agree in this row only by coincidence of its numbers"
+        return (message + f"; the number saved in the cell agrees, but the formula gives {gives:.15g} "
+                "from this row's cells (the saved value is stale)")
+
+    def _blame_helper(self, label: str, cell: Cell, right_values, values: dict | None):
+        """When the cell is right with one helper column it reads taken for a quantity of the
+        chain rule, the slip entered in that helper: its finding (once a helper cell), or None
+        when already reported; False when no helper column explains the cell."""
+        row = re.search(r"\d+$", cell.ref).group()
+        read = {column for sheet, column, ref_row in references(cell.formula or "")
+                if (sheet is None or sheet == self.table.sheet) and str(ref_row) == row and column in self.table.helpers}
+        for column in sorted(read):
+            reading = self.formulas.read(label, cell, opaque=column)
+            if reading is None:
+                continue
+            key = ("helper", reading.expr, column, label)
+            if key not in self._verdicts:
+                self._verdicts[key] = self.helper_roles.role_making_right(
+                    reading.expr, helper_variable(column), right_values)
+            role = self._verdicts[key]
+            if role is None:
+                continue
+            where = f"{column}{row}"
+            if where in self._helpers_reported:
+                return None
+            self._helpers_reported.add(where)
+            return self._helper_finding(column, where, role, values)
+        return False
+
+    def _helper_finding(self, column: str, where: str, role, values: dict | None) -> Finding:
+        formulas_book, values_book = self.table.books
+        content = formulas_book[self.table.sheet][where].value
+        helper = Cell(where, content if isinstance(content, str) and content.startswith("=") else None,
+                      values_book[self.table.sheet][where].value)
+        name = self.table.helpers[column]
+        try:
+            want = engine.evaluate([role.node], values)[0] if values is not None else None
+        except KeyError:
+            want = None
+        reading = self.formulas.read(f"helper {column}", helper) if helper.formula else None
+        self.judged.append((name, where))
+        right = _cut(role.node, self._leaves)  # in the table's own terms: a_h2, not σ(w3·i1 + w4·i2)
+        computes = self._at_points(reading.expr) if reading is not None else None
+        return self._finding(
+            helper, name, "wrong formula", want,
+            f"helper column {column}: the cells reading it need {role.name} here, and its formula "
+            "computes something else",
+            hint=self._formula_hint(right, reading.expr, computes, role.name) if computes is not None else None,
+            chain_rule=f"{role.name} = {as_read(right, False)}",
+            reads=as_read(reading.expr, False) if reading is not None else None)
+
+    def _disagree(self, label: str, expr: Expr, env: dict, found: float, expected: float,
+                  first_row: bool = False) -> bool:
+        """Beyond the tolerance and beyond what rounding to the digits the table keeps explains:
+        half a unit of the found number's last digit, plus each input's, times how much it moves
+        the result (first order, from the engine's own derivatives), with a margin of 2. The first
+        row's givens are the exercise's typed starting values: exact."""
+        slack = 0.0
+        if self.precision.rounded:
+            slack = 2 * (self.precision.uncertainty(label, found)
+                         + self._propagated(label, expr, env, self._given_labels if first_row else ()))
+        if math.isnan(expected) or math.isnan(found):
+            return math.isnan(expected) != math.isnan(found)
+        return abs(found - expected) > self.tolerance * max(abs(found), abs(expected)) + ABSOLUTE_FLOOR + slack
+
+    def _propagated(self, key: str, expr: Expr, env: dict, exact=()) -> float:
+        if key not in self._slack_functions:
+            inputs = sorted(variables(expr))
+            partials = engine.grad(expr, [var(name) for name in inputs]) if inputs else []
+            self._slack_functions[key] = (inputs, compile_function(partials, [var(n) for n in inputs]))
+        inputs, partials = self._slack_functions[key]
+        if not inputs:
+            return 0.0
+        try:
+            slopes = partials(*(env[name] for name in inputs))
+        except KeyError:
+            return 0.0
+        # Only the table's own numbers were rounded: η and the like are the values their cells hold.
+        labels = (name.removeprefix("previous ") for name in inputs)
+        return sum(abs(slope) * self.precision.uncertainty(label, env[name])
+                   for name, label, slope in zip(inputs, labels, slopes)
+                   if math.isfinite(slope) and name not in exact and label in self.table.columns)
+
+    def _swapped_reference(self, label: str, cell: Cell) -> tuple[str, str] | None:
+        """For a formula that cannot be read: (used, needed) when it reads this row's cell of one
+        quantity where the chain rule needs another of the same kind (t1 for t2) and misses that one."""
+        if label not in self.local:  # a weight's update that cannot be read (η on a chartsheet): no local expression
+            return None
+        row = cell.row
+        read = set()
+        for sheet, column, ref_row in references(cell.formula or ""):
+            if (sheet is None or sheet == self.table.sheet) and ref_row == row:
+                label_there = self.column_labels.get(column)
+                if label_there is not None:
+                    read.add(label_there)
+        return same_kind_swap(frozenset(read), variables(self.local[label]))
+
+    def _check_givens(self, k: int, row, above) -> list[Finding]:
+        """Later rows: weights must be the update of the row above, other givens unchanged."""
+        found = []
+        learning_rate = self.table.learning_rates[k]
+        table_eta = self.table_eta
+        drifted = learning_rate is not None and table_eta is not None and learning_rate.where != table_eta.where
+        if drifted or (learning_rate is not None and not math.isfinite(learning_rate.value)):
+            learning_rate = table_eta  # None when no update reads a number: they cannot be checked
+        eta = learning_rate.value if learning_rate is not None else math.nan
+        state = [row[label].number if label in row and row[label].number is not None else math.nan
+                 for label in self.state_labels]
+        settings = [self.table.parameters[p.payload].value for p in self.hyperparameters]
+        wants = (self.evaluate_updates(*(above[label] for label in self.labels), *state, eta, *settings)
+                 if above is not None else [None] * len(self.carried))
+        env = None
+        if above is not None:
+            env = {name: above[label] for label, name in self._previous_names}
+            env.update(zip(self.state_labels, state))
+            env.update(zip((p.payload for p in self.hyperparameters), settings))
+            env[LEARNING_RATE.payload] = eta
+        for q, want, weight in zip(self.carried, wants, self._carried_weights):
+            cell = row.get(q.label)
+            if cell is None:
+                continue
+            trained = weight or q.role == "optimizer"  # what the student works out
+            if cell.is_blank:
+                continue  # reported with the row's values (_row_values)
+            if trained and learning_rate is None:
+                continue  # η unknown: the update cannot be checked (the table notes it)
+            update = self.updates[q.label]
+            if weight and drifted:
+                self.judged.append((q.label, cell))
+                self.drifted.add(cell.ref)
+                # One finding per weight, so each wrong cell is named; report groups them into one.
+                read = self.table.learning_rates[k]
+                found.append(self._eta_drift(cell, q.label, want, read.where,
+                                             describe_cell(self.table, read.where, read.value), table_eta))
+                continue
+            inside = infer.eta_inside_read(self.table, cell) if weight and self.table.eta_inside else None
+            if inside is not None:
+                self.judged.append((q.label, cell))
+                eta_cell = f", not the η cell {table_eta.where}" if table_eta else ""
+                found.append(self._finding(
+                    cell, q.label, "wrong update", want,
+                    f"reads η from {inside[0]} ({inside[1]}), a cell of the table itself{eta_cell}",
+                    chain_rule=self.update_rules[q.label]))
+                continue
+            reading = _UNREAD
+            if cell.formula is not None:
+                # The column's right update again: it reads η's cell and has references (a
+                # reading found right came from such a formula, and the same reading means the
+                # same text), so it is neither a stray η nor a typed number.
+                reading = self.formulas.read(q.label, cell)
+                if reading is not None and self._known_right.get((q.label, True)) is reading:
+                    if trained:  # a right update; a constant carried down is no part of the score
+                        self.judged.append((q.label, cell))
+                    continue
+            stray = (infer.stray_eta(self.table, cell, k, table_eta.where, self._parameter_cells)
+                     if weight and table_eta and not cell.is_typed else None)
+            if stray is not None:
+                self.judged.append((q.label, cell))
+                self.drifted.add(cell.ref)
+                where, value = stray
+                found.append(self._eta_drift(cell, q.label, want, where, f"= {value:g}", table_eta))
+                continue
+            if trained and cell.is_typed and not self.by_value:
+                self.judged.append((q.label, cell))
+                found.append(self._finding(cell, q.label, "typed number", want,
+                                           "holds a typed number where the weight update formula belongs",
+                                           chain_rule=self.update_rules[q.label]))
+                continue
+            if cell.number is None and want is None and cell.is_typed:
+                continue
+            wrong = None if want is None or cell.number is None else self._disagree(
+                q.label, update, env, cell.number, want)
+            if not cell.is_typed:
+                if not trained and wrong is None:
+                    continue
+                finding = self._judge_formula(q.label, cell, update, env, want, wrong,
+                                              self.update_rules[q.label], update=True, reading=reading)
+                if finding is not None:
+                    found.append(finding)
+                elif not trained and self.judged and self.judged.last_is(q.label, cell):
+                    self.judged.pop()  # a constant carried down is no part of the score
+                continue
+            if trained:
+                self.judged.append((q.label, cell))
+            if not wrong:
+                continue
+            if trained:
+                message = self._update_message(q.label, learning_rate)
+            else:
+                message = f"differs from the row above's {q.label}"
+            found.append(self._finding(cell, q.label, "wrong update", want, message,
+                                       hint=self._hint(update, [env], [cell.number], q.label),
+                                       chain_rule=self.update_rules[q.label]))
+        return found
+
+    def _formula_hint(self, right: Expr, expr: Expr, computes, lhs: str) -> str | None:
+        """The hint for a formula computing ``expr`` where ``right`` belongs, once per pair."""
+        key = ("hint", right, expr, lhs, self._points_key)
+        if key not in self._verdicts:
+            self._verdicts.put(key, self._hint(right, self.points, computes, lhs))
+        return self._verdicts[key]
+
+    def _computes_the_same(self, expr: Expr, right: Expr, computes, right_values) -> bool:
+        key = (expr, right, self._points_key)
+        if key not in self._verdicts:
+            self._verdicts.put(key, same_function(computes, right_values))
+        return self._verdicts[key]
+
+    def _at_points(self, expr: Expr) -> list[float] | None:
+        """``expr`` at the random points, once per expression: a column's formula is one
+        expression down all its rows."""
+        key = (expr, self._points_key)
+        found = _POINT_VALUES.get(key, _POINT_VALUES)
+        if found is _POINT_VALUES:
+            if len(_POINT_VALUES) >= MAX_CACHED_VERDICTS:
+                _POINT_VALUES.clear()
+            found = _POINT_VALUES[key] = values_at(expr, self.points)
+        return found
+
+    def _update_message(self, label: str, learning_rate) -> str:
+        eta = f" (η = {learning_rate.value:g} from {learning_rate.where})" if learning_rate else ""
+        if self.network.optimizer.name == "sgd" and self.network.by_label(label).role != "optimizer":
+            return "is not the row above's weight minus η times its gradient" + eta
+        return f"is not the {self.network.optimizer.name} update of the row above" + eta
+
+    def _blank(self, cell: Cell, label: str, what: str, chain_rule: str | None = None) -> Finding:
+        self.judged.append((label, cell))
+        return self._finding(cell, label, "blank", None, f"is empty: {what}", chain_rule=chain_rule)
+
+    def _eta_drift(self, cell, label: str, want, where: str, what_it_holds: str, table_eta) -> Finding:
+        """An update reading η from ``where`` instead of the table's η cell: one wording for a
+        reference copied down without $ and for one column's stray reference."""
+        return self._finding(
+            cell, label, "η drift", want,
+            f"reads η from {where} ({what_it_holds}), not the table's η cell {table_eta.where} "
+            f"(= {table_eta.value:g}) that the other updates read; make the reference absolute "
+            f"({absolute(table_eta.where)}) so every row uses the same η", chain_rule=self.update_rules[label])
+
+    def _finding(self, cell: Cell, label: str, kind: str, expected, message: str,
+                 hint=None, chain_rule=None, reads=None) -> Finding:
+        found = cell.number if cell.number is not None else cell.value
+        if isinstance(found, str) and len(found) > MAX_SHOWN_TEXT:  # 3,000 findings of one 30,000-character text
+            found = found[:MAX_SHOWN_TEXT] + "…"
+        origin = error_origin(self.table, cell.ref) if is_error_value(found) else None
+        label = self.table.shown_labels.get(label, label)  # as the student numbers it
+        return Finding(self.table.sheet, cell.ref, label, kind, cell.formula, found, expected,
+                       relative_error(found, expected), message, hint, chain_rule, reads, origin)
+
+    # --- hints --------------------------------------------------------------------------------
+
+    def _hint(self, expr: Expr, envs: list[dict], found: list[float], lhs: str) -> str | None:
+        tolerance = SYMBOLIC_TOLERANCE if envs is self.points else self.tolerance
+        return find_hint(expr, envs, found, lhs, tolerance)
+
+
+def _cut(root: Expr, leaves: dict[Expr, Expr]) -> Expr:
+    """``root`` with every node in ``leaves`` below it replaced by its variable."""
+    return engine.substitute(root, {node: leaf for node, leaf in leaves.items() if node is not root})
+
+

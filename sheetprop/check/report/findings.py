@@ -1,0 +1,160 @@
+"""What `check` reports: a finding per cell, a mistake copied down a column as one group, and
+the scores per column and sheet. Knows nothing of how a cell is judged."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sheetprop.spreadsheet.formulas import relative_to_row
+
+
+@dataclass(frozen=True)
+class Finding:
+    sheet: str
+    cell: str
+    label: str
+    kind: str                   # wrong formula | wrong reference | wrong update | η drift | typed number | wrong value | not a number
+    formula: str | None         # as written; None where the cell holds a typed value
+    found: object               # the cached value (a number, or an error text such as #DIV/0!)
+    expected: float | None      # what the chain rule gives from the cells this one reads
+    relative_error: float | None
+    message: str
+    hint: str | None = None     # what the formula seems to do instead, when verified
+    chain_rule: str | None = None  # the textbook expression for the cell
+    reads: str | None = None    # what the formula computes, in the table's labels
+    error_from: str | None = None  # for an error value (#VALUE!): the cell it comes from, and what is there
+
+
+@dataclass
+class Report:
+    path: Path
+    sheets: list[tuple[str, int]]          # (sheet, rows checked)
+    findings: list[Finding] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    recalculated: bool = False
+    scores: list[SheetScore] = field(default_factory=list)
+    exercise: bool = False  # the workbook carries sheetprop's record of its network
+
+    @property
+    def score(self) -> Score:
+        return Score(sum(s.right for s in self.scores), sum(s.cells for s in self.scores))
+
+    @property
+    def rows_checked(self) -> int:
+        return sum(rows for _, rows in self.sheets)
+
+    @property
+    def groups(self) -> list[list[Finding]]:
+        return group_findings(self.findings)
+
+    def summary(self) -> str:
+        n_sheets, n_findings, n_cells = len(self.sheets), len(self.groups), len(self.findings)
+        cells = f" ({n_cells} cells)" if n_cells != n_findings else ""
+        return (f"{n_sheets} sheet{'s' * (n_sheets != 1)}, {self.rows_checked} row"
+                f"{'s' * (self.rows_checked != 1)} checked, {n_findings} finding{'s' * (n_findings != 1)}{cells}")
+
+
+@dataclass(frozen=True)
+class Score:
+    right: int
+    cells: int
+
+    @property
+    def fraction(self) -> float:
+        return self.right / self.cells if self.cells else 1.0
+
+
+@dataclass(frozen=True)
+class SheetScore(Score):
+    sheet: str = ""
+    columns: tuple[tuple[str, Score], ...] = ()  # in the sheet's column order
+
+
+def score_table(table, table_check, findings: list[Finding]) -> SheetScore:
+    """Per column, the cells the student works out (computed cells, each step's new weights) that
+    are right: given a verdict and no finding. Cells of rows not started count, as not done."""
+    wrong = {f.cell for f in findings} | table_check.drifted
+    judged: dict[str, list[str]] = {}
+    for label, cell in table_check.judged:
+        judged.setdefault(label, []).append(cell)
+    columns = []
+    for label in sorted(set(judged) | set(table.unfinished_cells), key=lambda l: table.columns.get(l, 0)):
+        cells = judged.get(label, [])
+        columns.append((label, Score(sum(cell not in wrong for cell in cells),
+                                     len(cells) + table.unfinished_cells.get(label, 0))))
+    return SheetScore(sum(s.right for _, s in columns), sum(s.cells for _, s in columns),
+                      table.sheet, tuple(columns))
+
+
+_CELL = re.compile(r"([A-Z]{1,3})(\d+)")
+
+
+def _shape(finding: Finding) -> tuple:
+    """What makes two findings one mistake copied down a column: same sheet, column and kind, and
+    the same formula once each relative row number is written as an offset from the cell's row."""
+    column, row = _CELL.fullmatch(finding.cell).groups()
+    formula = finding.formula
+    if formula is not None:
+        formula = relative_to_row(formula, int(row))
+    return finding.sheet, column, finding.kind, formula
+
+
+def group_findings(findings: list[Finding]) -> list[list[Finding]]:
+    """Findings in order, a run of the same mistake in consecutive rows of a column made one group,
+    and the runs of typed (pasted) weights that all miss their update over the same rows made one
+    (rows that repeat the row above: no weight steps)."""
+    return _across_columns(_down_columns(findings))
+
+
+def _down_columns(findings: list[Finding]) -> list[list[Finding]]:
+    groups: list[list[Finding]] = []
+    last: dict[tuple, list[Finding]] = {}
+    for finding in findings:
+        shape = _shape(finding)
+        group = last.get(shape)
+        row = int(_CELL.fullmatch(finding.cell).group(2))
+        if group is not None and int(_CELL.fullmatch(group[-1].cell).group(2)) == row - 1:
+            group.append(finding)
+        else:
+            group = [finding]
+            groups.append(group)
+        last[shape] = group
+    return groups
+
+
+def _rows(group: list[Finding]) -> tuple[int, int]:
+    return int(_CELL.fullmatch(group[0].cell).group(2)), int(_CELL.fullmatch(group[-1].cell).group(2))
+
+
+def _across_columns(groups: list[list[Finding]]) -> list[list[Finding]]:
+    merged: list[list[Finding]] = []
+    by_rows: dict[tuple, list[Finding]] = {}
+    for group in groups:
+        first = group[0]
+        # Pasted weights that all miss their update over the same rows, and an η reference that
+        # drifts under every weight of the same rows: one mistake, whichever columns it covers.
+        if (first.kind == "wrong update" and first.formula is None) or first.kind == "η drift":
+            key = (first.sheet, _rows(group), first.kind, first.message if first.kind == "wrong update" else "")
+            if key in by_rows:
+                by_rows[key].extend(group)
+                continue
+            group = list(group)
+            by_rows[key] = group
+        merged.append(group)
+    for group in merged:
+        group.sort(key=lambda f: (_rows([f])[0], len(f.cell), f.cell))
+    return merged
+
+
+def group_labels(group: list[Finding]) -> list[str]:
+    """The labels a group covers, in order: one, or several columns over the same rows."""
+    return list(dict.fromkeys(f.label for f in group))
+
+
+def relative_error(found, expected) -> float | None:
+    if not isinstance(found, float) or expected is None or not math.isfinite(expected) or expected == 0:
+        return None
+    return abs(found - expected) / abs(expected)
