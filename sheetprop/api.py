@@ -7,9 +7,7 @@ line does (the same functions: writer.options, the mnist parser), so bad input r
 
 from __future__ import annotations
 
-import contextlib
 import html
-import io
 import json
 import math
 import os
@@ -302,18 +300,6 @@ def train(out="output/mnist.xlsx", quiet: bool = False, **options) -> TrainResul
         for note in outcome.notes:
             print(note)
     return TrainResult(outcome.metrics, outcome.paths, outcome.record)
-
-
-def _parse(parser, argv: list[str]):
-    """argparse's checks, with its message raised as a SheetpropError instead of an exit."""
-    errors = io.StringIO()
-    try:
-        with contextlib.redirect_stderr(errors):
-            return parser.parse_args(argv)
-    except SystemExit:
-        lines = [line for line in errors.getvalue().splitlines() if line.strip()]
-        message = lines[-1] if lines else "bad options"
-        raise SheetpropError(message.split("error: ", 1)[-1]) from None
 
 
 def readme(template="era", lrs: Iterable[float] | str | None = None, steps: int = 100,

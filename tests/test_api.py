@@ -128,7 +128,8 @@ def test_train_checks_options_as_the_command_line_does(tmp_path, capsys):
             sheetprop.train(out=tmp_path / "m.xlsx", **options)
     with pytest.raises(SystemExit):  # the command line's own check says the same
         main(["mnist", "--out", str(tmp_path / "m.xlsx"), "--batch-size", "1"])
-    assert capsys.readouterr().err.splitlines()[-1] == "sheetprop mnist: error: argument --batch-size: 1 is outside 2..8192"
+    assert capsys.readouterr().err.splitlines() == [
+        "sheetprop mnist: error: argument --batch-size: 1 is outside 2..8192 (see 'sheetprop mnist --help')"]
     assert not (tmp_path / "m.xlsx").exists()
 
 
