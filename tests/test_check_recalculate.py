@@ -24,7 +24,7 @@ from sheetprop.check.read import calculate as calculation
 from sheetprop.check.find.audit import read_workbook
 from sheetprop.check.read.calculate import calculate
 from sheetprop.check.judge.exercise import read_key
-from sheetprop.check.judge.table import check_workbook
+from sheetprop.check.judge.workbook import check_workbook
 from sheetprop.check.read.workbook_input import open_workbook
 from sheetprop.cli import main
 from sheetprop.errors import UserError

@@ -12,7 +12,6 @@ derivatives read like a textbook (no ``*1``, ``+0``, ``--``).
 
 from __future__ import annotations
 
-import math
 import weakref
 
 _interned: weakref.WeakValueDictionary = weakref.WeakValueDictionary()

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sheetprop.check.judge.table import DEFAULT_TOLERANCE, check_workbook
+from sheetprop.check.judge.workbook import DEFAULT_TOLERANCE, check_workbook
 from sheetprop.check.report.findings import Report
 from sheetprop.check.classroom.submissions import Submission
 from sheetprop.errors import UserError

@@ -22,13 +22,14 @@ from dataclasses import dataclass
 from sheetprop import engine
 
 from sheetprop.spreadsheet import formulas
-from sheetprop.check.find.audit import as_number
+from sheetprop.check.read.cells import as_number, named_cell
+from sheetprop.spreadsheet.references import location
 from sheetprop.engine import Expr, var
 from sheetprop.network import Network, previous
 from sheetprop.engine.numeric import compile_function
 from sheetprop.network.optimizers import LEARNING_RATE
 from sheetprop.spreadsheet.agree import SYMBOLIC_TOLERANCE, agree as numbers_agree
-from sheetprop.spreadsheet.references import WHERE, column_letters, unquoted_sheet
+from sheetprop.spreadsheet.references import column_letters
 
 POINTS = 4
 MAX_READ_THROUGH = 8  # cells read through, one inside another, before giving up
@@ -230,30 +231,6 @@ class TableFormulas:
         self._named = True  # what a name stands for is this workbook's: the reading is not shared
         books = self.table.books
         return None if books is None else named_cell(books[0], self.sheet, name)
-
-
-def named_cell(book, sheet: str, name: str) -> formulas.CellRef | None:
-    """The one cell a defined name stands for in a formula on ``sheet`` (the sheet's own names
-    first, then the workbook's), or None where it names no single cell."""
-    for scope in (book[sheet].defined_names, book.defined_names):
-        defined = scope.get(name) if hasattr(scope, "get") else None
-        if defined is None:
-            continue
-        try:  # a name may hold another name, a bare A1, an unterminated quote: none is one cell
-            destinations = list(defined.destinations)
-        except Exception:  # noqa: BLE001 - such text raises IndexError, ValueError… (either reader's names)
-            return None
-        if len(destinations) == 1 and (match := re.fullmatch(r"\$?([A-Z]{1,3})\$?(\d+)", destinations[0][1])):
-            return destinations[0][0], match[1], int(match[2])
-    return None
-
-
-def location(where: str, default_sheet: str) -> tuple[str, str, int]:
-    """"B1" or "'Sheet 2'!B1" as (sheet, column, row)."""
-    match = WHERE.fullmatch(where)
-    quoted, plain, column, row = match.groups()
-    sheet = unquoted_sheet(quoted, plain) or default_sheet
-    return sheet, column, int(row)
 
 
 def random_points(network: Network, count: int = POINTS, seed: int = 0) -> list[dict[str, float]]:
