@@ -77,7 +77,33 @@ def add_parser(commands) -> None:
                         "external grading result (score 0-1; gradable: false for a file that cannot be graded)")
     parser.add_argument("--out", type=Path, metavar="FILE", default=None,
                         help="write the --format result to FILE instead of standard output")
+    add_class_arguments(parser)
     parser.set_defaults(run=run)
+
+
+def add_class_arguments(parser) -> None:
+    """The teacher's options for a class (docs/class.md)."""
+    from sheetprop.check.report.levels import DEFAULT_LEVEL, LEVELS
+
+    parser.add_argument("--roster", type=Path, metavar="CSV",
+                        help="with --key: the roster `build --exercise --roster` drew the variants from (an id "
+                        "column, optionally name); each submission is graded against its own student's variant, "
+                        "and the CSV's variant column says own, copied from <id> (then it scores nothing) or unknown")
+    parser.add_argument("--similarity", type=Path, metavar="FILE.csv",
+                        help="write the pairs of submissions ranked by the evidence they share (identical files, "
+                        "the same wrong formulas weighted by how rare they are, another's variant, the same "
+                        "document metadata or styles), each with a short why")
+    parser.add_argument("--feedback-level", choices=LEVELS, default=DEFAULT_LEVEL,
+                        help="what the feedback files, annotated workbooks and --format results give away: "
+                        "location (the wrong cells, never the answer), hint (and the hints), full (and the "
+                        f"expected values and right formulas; default {DEFAULT_LEVEL})")
+    parser.add_argument("--class-report", type=Path, metavar="FILE.xlsx",
+                        help="write the class at a glance: per column how many students got it wrong and the "
+                        "most common hint, and the score distribution, each with a chart")
+    parser.add_argument("--regrade", type=Path, metavar="PREVIOUS.csv",
+                        help="list the students whose score changed since the CSV an earlier --csv wrote, and why")
+    parser.add_argument("--rubric", type=Path, metavar="FILE.toml",
+                        help="weights per column group (forward, loss, backward, update): the CSV's rubric_percent")
 
 
 def _seconds(text: str) -> float:
@@ -139,10 +165,13 @@ def run(args) -> int:
 
     if args.annotate and args.feedback is None:
         raise UserError("--annotate writes into the feedback folder: give --feedback DIR too")
+    if args.roster is not None and args.key is None:
+        raise UserError("--roster grades each student against their variant of the key: give --key KEY.xlsx too")
     key = read_key(args.key) if args.key is not None else None
     settings = Settings(key, args.tolerance, args.accept_values)
     owed = owed_total(key) if key is not None else 0
-    if is_class(args.paths) or args.csv is not None or args.feedback is not None:
+    teacher = (args.csv, args.feedback, args.similarity, args.class_report, args.regrade, args.roster)
+    if is_class(args.paths) or any(option is not None for option in teacher):
         return _grade_class(args, settings, owed)
     return _check_one(args, settings, owed)
 
@@ -177,28 +206,35 @@ def default_jobs() -> int:
 def _grade_class(args, settings, owed: int) -> int:
     from sheetprop.check.classroom import class_report
     from sheetprop.check.classroom import pool
-    from sheetprop.check.classroom.grading import failed, grade
+    from sheetprop.check.classroom.grading import failed
+    from sheetprop.check.classroom.evidence import grade_with_evidence
     from sheetprop.check.classroom.submissions import find_submissions
+    from sheetprop.check.classroom import class_extras
 
+    extras = class_extras.ClassExtras(args, settings)
     feedback = class_report.FeedbackFolder(args.feedback) if args.feedback is not None else None
     with tempfile.TemporaryDirectory(prefix="sheetprop-class-") as work:
         submissions = find_submissions(args.paths, Path(work), settings.key["sheets"] if settings.key else None)
         if not submissions:
             raise UserError(f"no submissions in {', '.join(map(str, args.paths))}")
+        submissions = extras.intake(submissions)
         outcomes = [None] * len(submissions)
-        results = pool.run([(s, settings) for s in submissions], grade, failed, args.jobs or default_jobs(),
+        results = pool.run(extras.tasks(submissions), grade_with_evidence, failed, args.jobs or default_jobs(),
                            args.time_limit)
         for index, outcome in _with_progress(results, len(submissions)):
             outcomes[index] = outcome
+            extras.graded(outcome)
             if feedback is not None:
-                _write_feedback(feedback, outcome, args.annotate)
+                _write_feedback(feedback, extras.for_student(outcome), args.annotate)
     passed = sum(o.passes(args.min_score, owed) for o in outcomes)
     for outcome in outcomes:
-        print(class_report.json_line(outcome, owed) if args.json else class_report.terminal_line(outcome, owed))
+        print(class_report.json_line(outcome, owed, extras.row(outcome, owed)) if args.json
+              else class_report.terminal_line(outcome, owed))
     if not args.json:
         print(class_report.summary_line(outcomes, passed))
     if args.csv is not None:
-        class_report.write_csv(args.csv, outcomes, owed)
+        class_report.write_csv(args.csv, outcomes, owed, extras.row)
+    extras.finish(outcomes, owed)
     return 0 if passed == len(outcomes) else 1
 
 

@@ -37,12 +37,15 @@ def csv_row(outcome: Outcome, owed: int = 0) -> dict:
     }
 
 
-def write_csv(path: Path, outcomes: list[Outcome], owed: int = 0) -> None:
+def write_csv(path: Path, outcomes: list[Outcome], owed: int = 0, extra=None) -> None:
+    """``extra(outcome, owed)``: more columns after these (class_extras.EXTRA_COLUMNS)."""
+    from sheetprop.check.classroom.class_extras import EXTRA_COLUMNS
+
     text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(text, fieldnames=CSV_COLUMNS + (EXTRA_COLUMNS if extra else ()), lineterminator="\n")
     writer.writeheader()
     for outcome in outcomes:
-        writer.writerow(csv_row(outcome, owed))
+        writer.writerow({**csv_row(outcome, owed), **(extra(outcome, owed) if extra else {})})
     with atomic_output(Path(path)) as tmp:
         tmp.write_text(text.getvalue(), encoding="utf-8")
 
@@ -58,8 +61,8 @@ def json_object(outcome: Outcome, owed: int = 0) -> dict:
     return {**head, **report_dict(outcome.report)}
 
 
-def json_line(outcome: Outcome, owed: int = 0) -> str:
-    return json.dumps(json_object(outcome, owed), ensure_ascii=False, default=str)
+def json_line(outcome: Outcome, owed: int = 0, extra: dict | None = None) -> str:
+    return json.dumps({**json_object(outcome, owed), **(extra or {})}, ensure_ascii=False, default=str)
 
 
 def terminal_line(outcome: Outcome, owed: int = 0) -> str:

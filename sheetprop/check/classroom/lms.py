@@ -20,7 +20,7 @@ _CANVAS = re.compile(r"^(?P<name>[^_]+)_(?:(?P<late>late)_)?(?P<student>\d+)_(?P
 _MOODLE = re.compile(r"^(?P<name>.+?)_(?P<student>\d+)_assignsubmission_(?:file|onlinetext)_?(?P<file>.*)$",
                      re.IGNORECASE)
 _BLACKBOARD = re.compile(r"^(?P<assignment>.+)_(?P<student>[^_]+)_attempt_(?P<date>\d{4}(?:-\d{2}){5})"
-                         r"(?:_(?P<late>late))?(?:_(?P<file>.+))?$", re.IGNORECASE)
+                         r"(?:_(?P<late>late))?(?:_(?P<file>.+)|\.txt)?$", re.IGNORECASE)
 
 
 @dataclass
