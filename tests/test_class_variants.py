@@ -259,3 +259,37 @@ def test_a_slip_two_students_share_weighs_more_than_the_courses_common_one():
     assert ranked[0][:2] == ("a", "b") and "a_o1" in ranked[0][3]
     assert scores[frozenset("cd")] <= scores[frozenset("ab")] / 2   # shared by half the class: half the weight
     assert "common: 4 files" in dict(((r[0], r[1]), r[3]) for r in ranked)[("c", "d")]
+
+
+@pytest.fixture(scope="module")
+def plain_kit(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("plain")
+    key = folder / "K.xlsx"
+    assert main(["build", "--quiet", "--exercise", "--steps", "3", "--lrs", "0.5,1", "--out", str(key)]) == 0
+    return key, folder / "K_exercise.xlsx"
+
+
+def test_a_deleted_sheet_is_one_note_and_the_summary_says_it_is_missing(plain_kit, tmp_path, capsys):
+    key, exercise = plain_kit
+    out = fill(key, exercise, tmp_path / "s.xlsx") and tmp_path / "s.xlsx"
+    book = openpyxl.load_workbook(out)
+    del book["lr=1"]
+    book.save(out)
+    capsys.readouterr()
+    assert main(["check", "--key", str(key), str(out)]) == 1
+    text = capsys.readouterr().out
+    assert text.count("lr=1' is") + text.count("'lr=1' is named") == 1   # one note, not two
+    assert text.rstrip().endswith("0 findings; sheet 'lr=1' missing, 73 cells not done")
+
+
+def test_a_typed_target_says_what_was_typed_and_where_the_target_belongs(plain_kit, tmp_path, capsys):
+    key, exercise = plain_kit
+
+    def typed_target(sheet, label, row, formula):   # era's t1 is 0.5, in column B
+        return formula.replace(f"B{row}", "0.5") if label == "∂E/∂w5" else formula
+
+    out = tmp_path / "t.xlsx"
+    fill(key, exercise, out, edit=typed_target)
+    capsys.readouterr()
+    main(["check", "--key", str(key), str(out)])
+    assert "types 0.5 where t1 belongs (its cell B18)" in capsys.readouterr().out

@@ -17,6 +17,7 @@ import re
 
 from sheetprop import engine
 from xlsxwriter.utility import xl_col_to_name
+from sheetprop.spreadsheet.tokens import tokens as formula_tokens
 
 from sheetprop.check.find.audit import Audit, Cell, Table, read_workbook, references
 from sheetprop.check.judge.hints import absolute, as_read, find_hint, same_kind_swap, student_name, update_rule
@@ -430,6 +431,7 @@ class TableCheck:
                                      chain_rule=chain_rule, reads=shown)
             swap = same_kind_swap(used, needed)
             detail = (f"uses {student_name(swap[0])} where {label} needs {student_name(swap[1])}" if swap else
+                      self._typed_instead(cell, used, needed, values) or
                       f"reads {', '.join(map(student_name, sorted(used)))} where the chain rule reads "
                       f"{', '.join(map(student_name, sorted(needed)))}")
         else:
@@ -441,6 +443,32 @@ class TableCheck:
                              f"{detail} (the value agrees only because they hold the same number in this row)",
                              hint=(self._formula_hint(right, reading.expr, computes, lhs) if computes is not None else None),
                              chain_rule=chain_rule, reads=shown)
+
+    def _typed_instead(self, cell: Cell, used, needed, values: dict | None) -> str | None:
+        """"types 0.5 where t1 belongs (B18)": a number typed into the formula in place of a cell
+        the chain rule reads, that holds the same number in this row."""
+        missing = sorted(needed - used)
+        if not missing or used - needed or values is None or cell.formula is None:
+            return None
+        typed = {}
+        for token in formula_tokens(cell.formula):
+            if token.type == "OPERAND" and token.subtype == "NUMBER":
+                try:
+                    typed.setdefault(float(token.value), token.value)
+                except ValueError:
+                    continue
+        said = []
+        for name in missing:
+            value = values.get(name)
+            literal = next((text for number, text in typed.items()
+                            if isinstance(value, (int, float)) and agree(number, value, self.tolerance)), None)
+            if literal is None:
+                return None
+            column = self.table.columns.get(name.removeprefix("previous "))
+            where = (f" (its cell {xl_col_to_name(column - 1)}{cell.row - name.startswith('previous ')})"
+                     if column and not name.startswith("previous ") else "")
+            said.append(f"types {literal} where {student_name(name)} belongs{where}")
+        return "; ".join(said) + f", reading {', '.join(map(student_name, sorted(used)))} besides"
 
     @staticmethod
     def _agrees_only_here(expr: Expr, values: dict | None, saved: float) -> str:
