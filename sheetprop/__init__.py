@@ -18,7 +18,7 @@ from sheetprop.errors import SheetpropError
 from sheetprop.version import __version__
 
 __all__ = ["SheetpropError", "build", "check", "readme", "train", "__version__"]
-_API = {"build", "check", "readme", "train", "BuildResult", "CheckReport", "TrainResult"}
+_API = {"build", "check", "readme", "train", "BuildResult", "CheckReport", "ClassReport", "TrainResult"}
 
 
 def __getattr__(name):

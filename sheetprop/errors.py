@@ -1,10 +1,11 @@
 """The one exception type the command line turns into a one-line message and exit code 2."""
 
 
-class UserError(Exception):
-    """Bad input from the user: printed as one line, no traceback."""
+class SheetpropError(Exception):
+    """Bad input from the user: printed as one line, no traceback. Its public name in the Python
+    API (``sheetprop.SheetpropError``), and the name a notebook shows."""
 
 
-# Its public name in the Python API (``sheetprop.SheetpropError``): the same class, so the API and
-# the command line fail on the same input with the same message.
-SheetpropError = UserError
+# The name the package's own code raises: the same class, so ``except SheetpropError`` catches
+# everything the command line would report, and a traceback names SheetpropError.
+UserError = SheetpropError

@@ -128,6 +128,15 @@ def displayed_text(source: Path, out_dir: Path, timeout: float = 300, recalculat
     return sheets
 
 
+PDF_EXPORT = "pdf:calc_pdf_Export"
+
+
+def print_to_pdf(sources, out_dir: Path, timeout: float = 600) -> list[Path]:
+    """Each workbook of ``sources`` as LibreOffice prints it (each sheet's print settings, its
+    conditional formats and charts) to a PDF of the same name in ``out_dir``, in one LibreOffice
+    run; the values as the files carry them, nothing recalculated."""
+    _convert(list(sources), out_dir, PDF_EXPORT, timeout, recalculated=False)
+    return [Path(out_dir).resolve() / (Path(source).stem + ".pdf") for source in sources]
 
 
 def _convert(sources, out_dir: Path, convert_to: str, timeout: float, recalculated: bool = True,

@@ -134,6 +134,12 @@ def add_metrics_sheet(workbook, metrics: list[dict], name: str = "epochs"):
         for col, column in enumerate(METRIC_COLUMNS):
             worksheet.write_number(row_index, col, row[column], column_formats[column])
     worksheet.freeze_panes(1, 0)
+    # Printed: the table and both charts one page wide (a chart is never cut in two, nor its
+    # title from it), the header on every page.
+    worksheet.set_landscape()
+    worksheet.set_paper(9)  # A4
+    worksheet.fit_to_pages(1, 0)
+    worksheet.repeat_rows(0, 0)
 
     last_row = len(rows)
     epoch_col = METRIC_COLUMNS.index("epoch")

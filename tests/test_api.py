@@ -144,3 +144,76 @@ def test_check_with_a_key_grades_against_it_or_says_it_cannot(tmp_path):
     assert sheetprop.check(built.path, key=built.path).findings == []
     with pytest.raises(sheetprop.SheetpropError, match="key"):
         sheetprop.check(built.path, key=tmp_path / "no-such-key.xlsx")
+
+
+def test_results_show_short_in_a_notebook_and_as_html(tmp_path):
+    result = sheetprop.build(lrs=[0.1, 2], steps=300, out=tmp_path / "n.xlsx")
+    assert len(repr(result)) < 200 and "0.1" in repr(result) and "steps=300" in repr(result)
+    page = result._repr_html_()
+    assert "<table>" in page and "<td>2</td>" in page and 'src="data:image/png;base64,' in page
+    assert "<td>0.0141814</td>" in page  # E_total at step 0, as the sheet displays it
+    report = sheetprop.check(result.path)
+    assert repr(report).startswith("CheckReport('n.xlsx', score=100.0 %") and len(repr(report)) < 200
+    assert "No wrong cell found" in report._repr_html_()
+
+
+def test_build_returns_what_it_computed_without_reading_the_workbook_back(tmp_path, monkeypatch):
+    monkeypatch.setattr(openpyxl, "load_workbook", lambda *a, **k: pytest.fail("the workbook was read back"))
+    result = sheetprop.build(lrs=[0.5], steps=4, out=tmp_path / "r.xlsx")
+    assert len(result.losses[0.5]) == 4 and result.sheet_names == ["summary", "lr=0.5"]
+
+
+def test_one_learning_rate_gets_one_sheet_name_whatever_the_entry_point(tmp_path):
+    toml = tmp_path / "t.toml"
+    toml.write_text((Path(__file__).resolve().parents[1] / "templates" / "era.toml").read_text(encoding="utf-8")
+                    + "\nlearning_rates = [2.0, 0.5]\n", encoding="utf-8")
+    from_template = sheetprop.build(template=str(toml), steps=2, out=tmp_path / "a.xlsx")
+    from_python = sheetprop.build(lrs=[2.0, 0.5], steps=2, out=tmp_path / "b.xlsx")
+    assert from_template.sheet_names == from_python.sheet_names == ["summary", "lr=2", "lr=0.5"]
+    assert main(["build", "--quiet", "--template", str(toml), "--steps", "2", "--out", str(tmp_path / "c.xlsx")]) == 0
+    assert openpyxl.load_workbook(tmp_path / "c.xlsx").sheetnames[:3] == ["summary", "lr=2", "lr=0.5"]
+
+
+def test_build_refuses_to_write_over_its_own_inputs(tmp_path, capsys):
+    toml = tmp_path / "t.toml"
+    toml.write_text((Path(__file__).resolve().parents[1] / "templates" / "era.toml").read_text(encoding="utf-8"))
+    before = toml.read_bytes()
+    assert main(["build", "--template", str(toml), "--out", str(toml)]) == 2
+    assert "is the --template file" in capsys.readouterr().err and toml.read_bytes() == before
+    csv = tmp_path / "m.csv"
+    csv.write_text("epoch,train_loss,train_accuracy,test_loss,test_accuracy,lr,seconds\n1,0.5,90,0.4,95,0.05,3\n")
+    with pytest.raises(sheetprop.SheetpropError, match="is the --mnist-metrics file"):
+        sheetprop.build(out=csv, mnist_metrics=csv)
+    assert csv.read_text().startswith("epoch,")
+
+
+def test_errors_are_shown_as_sheetprop_errors(tmp_path):
+    with pytest.raises(sheetprop.SheetpropError) as raised:
+        sheetprop.build(lrs=[-1], out=tmp_path / "x.xlsx")
+    assert type(raised.value).__name__ == "SheetpropError"
+    from sheetprop.errors import UserError
+
+    assert UserError is sheetprop.SheetpropError
+
+
+def _class_folder(tmp_path):
+    import shutil
+
+    kit = sheetprop.build(lrs=[0.5], steps=4, exercise=True, out=tmp_path / "key.xlsx")
+    folder = tmp_path / "class"
+    (folder / "alice").mkdir(parents=True)
+    (folder / "bob").mkdir()
+    shutil.copyfile(kit.path, folder / "alice" / "BackPropagation.xlsx")            # every formula right
+    shutil.copyfile(kit.exercise_path, folder / "bob" / "BackPropagation.xlsx")     # handed in blank
+    return kit, folder
+
+
+def test_check_grades_a_class_folder_one_row_per_submission(tmp_path):
+    kit, folder = _class_folder(tmp_path)
+    graded = sheetprop.check(folder, key=kit.path)
+    rows = {row["submission"]: row for row in graded.rows}
+    assert sorted(rows) == ["alice", "bob"]
+    assert rows["alice"]["score"] == 100.0 and rows["bob"]["score"] < 50
+    assert repr(graded) == "ClassReport(2 submissions, 2 graded)"
+    page = graded._repr_html_()
+    assert "<td>alice</td>" in page and "<td>100.0</td>" in page

@@ -17,6 +17,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+import exercise_fill
+from exercise_fill import header
 from sheetprop.check.find import audit
 from sheetprop.check.read import calculate as calculation
 from sheetprop.check.find.audit import read_workbook
@@ -74,26 +76,11 @@ def no_libreoffice(monkeypatch):
     monkeypatch.setattr(audit, "find_soffice", lambda: None)
 
 
-def header(sheet):
-    for row in sheet.iter_rows(max_row=40):
-        if row[0].value == "step":
-            return row[0].row, {c.value: c.column_letter for c in row if isinstance(c.value, str)}
-    raise AssertionError("no header row")
-
-
 def filled(key, exercise, out, edit=None):
-    """The student copy with the key's formulas in every blank cell of the table (``edit``
-    may change each), saved by openpyxl: formulas without saved values."""
-    key_book, book = openpyxl.load_workbook(key), openpyxl.load_workbook(exercise)
-    for name in SHEETS:
-        first, columns = header(book[name])
-        for row in book[name].iter_rows(min_row=first + 1, max_row=first + STEPS):
-            for cell in row:
-                source = key_book[name][cell.coordinate].value
-                if cell.value is None and source is not None:
-                    cell.value = edit(cell.row, source) if edit else source
-    book.save(out)
-    return out
+    """The student copy with the key's formulas in every blank cell of the table (``edit(row,
+    formula)`` may change each), saved by openpyxl: formulas without saved values."""
+    return exercise_fill.fill(key, exercise, out, SHEETS, STEPS,
+                              (lambda sheet, label, row, source: edit(row, source)) if edit else None)
 
 
 def eta_copied_down(key, exercise, out):
@@ -257,9 +244,44 @@ def test_spreadsheet_rules(tmp_path, reader):
     assert [value(f"B{k}") for k in range(1, 18)] == [
         "#VALUE!", 1.0, "#DIV/0!", "#NUM!", "#VALUE!", "#DIV/0!", 1.0, 2.0, "↑ change η", 0, "#NUM!", "#NUM!",
         "#NUM!", 6.0, 3.0, 1.5, 0.7310585786300049]
-    # Left to LibreOffice: SUM's range with text, an unknown function, a circle and what reads
-    # it, and 0^-1 (the reader refuses a power of constants that is an error).
-    assert {f"B{row}" for _, row, _ in result.unknown} == {"B18", "B19", "B20", "B21", "B22", "B23"}
+    assert value("B23") == "#DIV/0!"  # 0 to a negative power, as Excel and LibreOffice show it
+    # Left to LibreOffice: SUM's range with text, an unknown function, a circle and what reads it.
+    assert {f"B{row}" for _, row, _ in result.unknown} == {"B18", "B19", "B20", "B21", "B22"}
+
+
+# Issue #28 item 10: values check computed that no spreadsheet shows. IF evaluates only the
+# branch it takes, comparisons are exact, and an error spreads through a product with 0.
+@pytest.mark.parametrize("reader", ["streaming", "openpyxl"])
+@pytest.mark.parametrize("formula, expected", [
+    ("=IF(B1>0,1,1/0)", 1.0),             # the error is in the branch not taken
+    ("=IF(B1>0,1,EXP(B1*1000))", 1.0),    # so is the overflow
+    ("=IF(B2>=0,1,0)", 1.0),              # relu′ at 0: 0 >= 0 holds
+    ("=IF(B2<=0,1,0)", 1.0),
+    ("=IF(B2>0,1,0)", 0.0),
+    ("=IF(B1>0,1/0,1)", "#DIV/0!"),       # the error in the branch taken shows
+    ("=IF(1/0>0,1,2)", "#DIV/0!"),        # and one in the condition
+    ("=IF(B2=0,3,4)", 3.0),
+    ("=IF(B1<>1,3,4)", 4.0),
+    ("=(1/0)*0", "#DIV/0!"),
+    ("=0*(1/0)", "#DIV/0!"),
+    ("=0/0", "#DIV/0!"),
+    ("=B3*0", "#VALUE!"),                 # the text's error spreads through the 0 too
+])
+def test_values_a_spreadsheet_shows(tmp_path, reader, formula, expected):
+    result, value = sheet_of(tmp_path, {"B1": 1, "B2": 0, "B3": "text", "C1": formula}, reader)
+    assert value("C1") == expected and not result.unknown
+
+
+@pytest.mark.parametrize("formula, shown", [("=IF(A1>0,1,1/0)", {0: "#DIV/0!", 1: 1.0}),
+                                            ("=IF(A1>=0,1,0)", {0: 1.0, 1: 1.0}),
+                                            ("=(A1/0)*0", {0: "#DIV/0!", 1: "#DIV/0!"})])
+def test_a_column_copied_down_is_compiled_and_keeps_the_spreadsheet_rules(tmp_path, formula, shown):
+    rows = 4 * calculation.spreadsheet.COMPILE_FROM_USES  # past the uses that pay for compiling
+    cells = {f"A{k}": k % 2 for k in range(1, rows + 1)}  # 1, 0, 1, 0…
+    cells.update({f"C{k}": formula.replace("A1", f"A{k}") for k in range(1, rows + 1)})
+    result, value = sheet_of(tmp_path, cells)
+    assert [value(f"C{k}") for k in range(1, rows + 1)] == [shown[k % 2] for k in range(1, rows + 1)]
+    assert not result.unknown
 
 
 def test_a_chain_of_18000_cells_written_bottom_up_needs_no_recursion(tmp_path):

@@ -136,3 +136,43 @@ def test_every_template_and_optimizer_prints_right_in_libreoffice(build, tmp_pat
         wrong = [t for t in tokens if E_NOTATION.match(t) and (float(t) == 0 or 1e-4 <= abs(float(t)) < 1e6)]
         assert not wrong, (template, optimizer, wrong[:10])
         assert "0.00000E+00" not in text.replace(MINUS, "-")
+
+
+def _without_conditional_formats(source, target):
+    """``source`` as a program that drops conditional formats reads it (Google Sheets, Apple
+    Numbers): every <conditionalFormatting> element taken out of each sheet's XML."""
+    import zipfile
+
+    with zipfile.ZipFile(source) as inside, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as out:
+        for item in inside.infolist():
+            data = inside.read(item.filename)
+            if item.filename.startswith("xl/worksheets/sheet"):
+                data = re.sub(rb"<conditionalFormatting\b.*?</conditionalFormatting>", b"", data, flags=re.S)
+            out.writestr(item, data)
+    return target
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not has_gnumeric(), reason="Gnumeric (ssconvert) not installed")
+def test_numbers_read_right_without_conditional_formats(build, tmp_path):
+    built = build("--lrs", "2", "--steps", "1000", name="long.xlsx")
+    stripped = _without_conditional_formats(built, tmp_path / "stripped.xlsx")
+    with __import__("zipfile").ZipFile(stripped) as z:
+        assert all(b"conditionalFormatting" not in z.read(n) for n in z.namelist() if n.startswith("xl/worksheets/"))
+    shown = gnumeric_text(stripped, "lr=2", tmp_path / "g")
+    values = openpyxl.load_workbook(built, data_only=True)["lr=2"]
+    header = [c.value for c in values[17]]
+    columns = [k for k, label in enumerate(header) if label == "E_total" or str(label).startswith("∂E/∂w")]
+    checked, bad = 0, []
+    for row in values.iter_rows(min_row=18):
+        for k in columns:
+            value = row[k].value
+            if not isinstance(value, float) or value == 0:
+                continue
+            text = shown[row[k].row - 1][k]
+            digits = text.split("E")[0].lstrip("-").replace(".", "").lstrip("0")
+            checked += 1
+            if len(digits) < 3 or float(text) != pytest.approx(value, rel=1e-2):
+                bad.append((row[k].coordinate, value, text))
+    assert checked > 4000
+    assert not bad, bad[:10]

@@ -32,6 +32,8 @@ EXAMPLES = {
     "tanh": lambda: engine.tanh(x),
     "relu": lambda: engine.relu(y),
     "step": lambda: engine.step(x),
+    "compare": lambda: engine.compare(x, ">=", y),
+    "if": lambda: engine.choose(engine.compare(x, "<", y), x * y, z),
     "softmax": lambda: engine.softmax([x, y, z], 1),
     "softmax_cross_entropy": lambda: engine.softmax_cross_entropy(
         [engine.softmax([x, y], 0), engine.softmax([x, y], 1)], [z, 1 - z]),

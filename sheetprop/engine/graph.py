@@ -14,6 +14,8 @@ from __future__ import annotations
 import math
 import weakref
 
+from sheetprop.engine import ops
+
 _interned: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 
 
@@ -166,6 +168,16 @@ def step(a) -> Expr: return Expr("step", (_lift(a),))  # Heaviside: 1 where a > 
 def linear(a) -> Expr: return _lift(a)
 
 
+def compare(a, operator: str, b) -> Expr:
+    """1 where ``a operator b`` (>, >=, <, <=, =, <>) holds, else 0: a spreadsheet's comparison."""
+    return Expr("compare", (_lift(a), _lift(b)), operator)
+
+
+def choose(condition, then, otherwise) -> Expr:
+    """A spreadsheet's IF: ``then`` where ``condition`` is not 0, else ``otherwise``."""
+    return Expr("if", (_lift(condition), _lift(then), _lift(otherwise)))
+
+
 def raise_to(a, b) -> Expr:
     """a to the power of an expression (Adam's β1ᵗ); ``power`` is for constant exponents."""
     a, b = _lift(a), _lift(b)
@@ -199,54 +211,6 @@ def sigmoid_binary_cross_entropy(probability, target) -> Expr:
     return Expr("sigmoid_binary_cross_entropy", (probability, target))
 
 
-# Each rule gives ∂node/∂arg for every argument, as expressions; ``node`` is the node itself,
-# so σ' is written with σ's own node, a_h1·(1 − a_h1), exactly as the textbook does.
-_LOCAL_DERIVATIVES = {
-    "add": lambda node, a, b: (ONE, ONE),
-    "sub": lambda node, a, b: (ONE, const(-1)),
-    "mul": lambda node, a, b: (b, a),
-    "div": lambda node, a, b: (div(1, b), neg(div(a, power(b, 2)))),
-    "neg": lambda node, a: (const(-1),),
-    "pow": lambda node, a: (mul(node.payload, power(a, node.payload - 1)),),
-    "raise_to": lambda node, a, b: (mul(b, raise_to(a, sub(b, 1))), mul(node, log(a))),
-    "exp": lambda node, a: (node,),
-    "log": lambda node, a: (div(1, a),),
-    "sigmoid": lambda node, a: (mul(node, sub(1, node)),),
-    "tanh": lambda node, a: (sub(1, power(node, 2)),),
-    "relu": lambda node, a: (step(a),),
-    "step": lambda node, a: (ZERO,),
-    # ∂a_k/∂o_j = a_k·(1 − a_k) when j = k, −a_k·a_j otherwise.
-    "softmax": lambda node, *logits: tuple(
-        mul(node, sub(1, node)) if j == node.payload else neg(mul(node, softmax(logits, j)))
-        for j in range(len(logits))),
-}
-
-# Fused ops pass the chain rule past their own arguments, straight to the logits below them:
-# each rule gives (node, ∂self/∂node) pairs. Their arguments (the softmax or sigmoid outputs)
-# then receive nothing from them, which is right, since the pair already counts that path.
-_SHORTCUT_DERIVATIVES = {
-    # E = −Σ t_k ln a_k, a = softmax(o): ∂E/∂o_k = a_k·Σt − t_k = a_k − t_k for targets summing
-    # to 1 (templates check it); ∂E/∂t_k = −ln a_k.
-    "softmax_cross_entropy": lambda node: [
-        pair for probability, target in _halves(node.args) for pair in (
-            (probability.args[probability.payload], sub(probability, target)),
-            (target, neg(log(probability))))],
-    # E = −(t ln a + (1 − t) ln(1 − a)), a = σ(o): ∂E/∂o = a − t; ∂E/∂t = ln(1 − a) − ln a.
-    "sigmoid_binary_cross_entropy": lambda node: [
-        (node.args[0].args[0], sub(node.args[0], node.args[1])),
-        (node.args[1], sub(log(sub(1, node.args[0])), log(node.args[0])))],
-}
-
-# Every op a graph can hold besides constants and variables: printers and the compiler must
-# cover each one (a test holds them to it).
-OPS = frozenset(_LOCAL_DERIVATIVES) | frozenset(_SHORTCUT_DERIVATIVES)
-
-
-def _halves(args):
-    half = len(args) // 2
-    return zip(args[:half], args[half:])
-
-
 def topological_order(roots) -> list[Expr]:
     """Every node reachable from ``roots``, each after all of its arguments."""
     order, seen = [], set()
@@ -270,10 +234,11 @@ def grad(expr: Expr, wrt) -> list[Expr]:
         upstream = adjoint.get(node)
         if upstream is None or not node.args:
             continue
-        if node.op in _SHORTCUT_DERIVATIVES:
-            pairs = _SHORTCUT_DERIVATIVES[node.op](node)
+        op = ops.TABLE[node.op]
+        if op.shortcut is not None:
+            pairs = op.shortcut(node)
         else:
-            pairs = zip(node.args, _LOCAL_DERIVATIVES[node.op](node, *node.args))
+            pairs = zip(node.args, op.derivative(node, *node.args))
         for arg, local in pairs:
             contribution = mul(upstream, local)
             adjoint[arg] = add(adjoint[arg], contribution) if arg in adjoint else contribution
@@ -300,69 +265,7 @@ def contains(root: Expr, target: Expr) -> bool:
     return target in set(topological_order([root]))
 
 
-# --- reference evaluation in float64 --------------------------------------------------------
-# A spreadsheet turns an overflow into an error value that spreads to every dependent cell;
-# NaN plays that part here, so a result is never a finite number Excel would not show.
-
-def _exp(x):
-    return math.exp(x) if x < 709.78 else math.nan
-
-
-def _divide(a, b):
-    return a / b if b != 0 else math.nan
-
-
-def _log(a):
-    return math.log(a) if a > 0 else math.nan  # LN of 0 or less is #NUM! in a spreadsheet
-
-
-def _softmax(k, *logits):
-    # As the spreadsheet computes it, EXP(o_k)/(EXP(o_1)+…): an overflow is an error there too.
-    exps = [_exp(o) for o in logits]
-    return _divide(exps[k], _sum(exps))
-
-
-def _sum(values):
-    total = 0.0
-    for value in values:  # left to right, as a spreadsheet adds a+b+c
-        total += value
-    return total
-
-
-def _softmax_cross_entropy(*args):
-    half = len(args) // 2
-    return -_sum([t * _log(a) for a, t in zip(args[:half], args[half:])])
-
-
-def _sigmoid_binary_cross_entropy(a, t):
-    return -(t * _log(a) + (1 - t) * _log(1 - a))
-
-
-def _power(a, n):
-    try:
-        value = a ** n
-    except (OverflowError, ZeroDivisionError):
-        return math.nan
-    return value if isinstance(value, float) else math.nan  # (−8)^0.5 is complex: #NUM!
-
-
-_EVALUATE = {
-    "add": lambda a, b: a + b,
-    "sub": lambda a, b: a - b,
-    "mul": lambda a, b: a * b,
-    "div": _divide,
-    "neg": lambda a: -a,
-    "exp": _exp,
-    "log": _log,
-    "raise_to": _power,
-    "softmax_cross_entropy": _softmax_cross_entropy,
-    "sigmoid_binary_cross_entropy": _sigmoid_binary_cross_entropy,
-    "sigmoid": lambda a: _divide(1.0, 1.0 + _exp(-a)),
-    "tanh": math.tanh,
-    "relu": lambda a: a if a > 0 or math.isnan(a) else 0.0,
-    "step": lambda a: (1.0 if a > 0 else 0.0) if not math.isnan(a) else math.nan,
-}
-
+# --- reference evaluation in float64, by each op's ``value`` rule (``ops``) -----------------------
 
 # evaluate's walk of each expression list, kept: the same expression is evaluated at point after
 # point (a formula at every random point, a hint's variant at every row), and the walk is most of
@@ -388,11 +291,14 @@ def evaluate(exprs, env: dict[str, float]) -> list[float]:
                 value = float(env[node.payload])
             except KeyError:
                 raise KeyError(f"no value for variable {node.payload!r}") from None
-        elif node.op == "pow":
-            value = _power(values[node.args[0]], node.payload)
-        elif node.op == "softmax":
-            value = _softmax(node.payload, *(values[a] for a in node.args))
+        elif node.op in _WITH_PAYLOAD:
+            value = _VALUE[node.op](node.payload, *(values[a] for a in node.args))
         else:
-            value = _EVALUATE[node.op](*(values[a] for a in node.args))
+            value = _VALUE[node.op](*(values[a] for a in node.args))
         values[node] = value if math.isfinite(value) else math.nan
     return [values[e] for e in exprs]
+
+
+# Each op's float64 rule, looked up once a node.
+_VALUE = {name: op.value for name, op in ops.TABLE.items()}
+_WITH_PAYLOAD = frozenset(name for name, op in ops.TABLE.items() if op.payload)

@@ -1,7 +1,8 @@
 """Printers turn an expression into text: an Excel formula, textbook math, or Python source.
 
 As in sympy's code printers, printing lives apart from the expressions and a concrete printer is
-mostly a table: op -> (template, precedence of the result, precedence each argument needs).
+mostly a table: op -> (template, precedence of the result, precedence each argument needs), its
+language's column of the one op table (``ops``).
 An argument that binds more loosely than its slot needs is wrapped in parentheses. Nodes named
 in ``refs`` print as their reference (a cell, a symbol), which is how a formula points at the
 cells that already hold its subexpressions. An op missing from the table fails loudly.
@@ -13,12 +14,10 @@ for every argument.
 
 from __future__ import annotations
 
-import math
-
 from sheetprop.engine import graph as engine
+from sheetprop.engine import ops
 from sheetprop.engine.graph import Expr
-
-LOWEST, ADD, MUL, NEG, POW, ATOM = range(6)
+from sheetprop.engine.ops import ADD, ATOM, LOWEST, MUL, NEG, POW  # noqa: F401 (printers' precedences)
 
 
 class UnsupportedOperation(ValueError):
@@ -138,28 +137,9 @@ class ExcelPrinter(Printer):
     # Every spreadsheet function the table can emit: all of them ones every Excel knows, so a
     # workbook writer may skip xlsxwriter's scan for newer functions (tests/test_op_coverage.py
     # holds each op's printed formulas to this list).
-    functions = frozenset({"EXP", "TANH", "MAX", "IF", "LN"})
+    functions = frozenset(f for name in ops.TABLE for f in ops.excel_functions(name))
 
-    table = {
-        "add": ("{0}+{1}", ADD, (ADD, ADD)),
-        "sub": ("{0}-{1}", ADD, (ADD, MUL)),
-        "mul": ("{0}*{1}", MUL, (MUL, MUL)),
-        "div": ("{0}/{1}", MUL, (MUL, NEG)),
-        "neg": ("-{0}", NEG, (ATOM,)),
-        "pow": ("{0}^{1}", POW, (ATOM,)),
-        "exp": ("EXP({0})", ATOM, (LOWEST,)),
-        "sigmoid": ("1/(1+EXP(-{0}))", MUL, (ATOM,)),
-        "tanh": ("TANH({0})", ATOM, (LOWEST,)),
-        "relu": ("MAX(0,{0})", ATOM, (LOWEST,)),
-        "step": ("IF({0}>0,1,0)", ATOM, (LOWEST,)),
-        "log": ("LN({0})", ATOM, (LOWEST,)),
-        "raise_to": ("{0}^{1}", POW, (ATOM, ATOM)),
-        "softmax": (lambda o, k: f"EXP({o[k]})/({'+'.join(f'EXP({x})' for x in o)})", MUL, LOWEST),
-        "softmax_cross_entropy": (lambda args, _: "-(" + "+".join(
-            f"{t}*LN({a})" for a, t in _halves(args)) + ")", NEG, MUL),
-        "sigmoid_binary_cross_entropy": (lambda args, _: "-({1}*LN({0})+(1-{1})*LN(1-{0}))".format(*args),
-                                         NEG, ATOM),
-    }
+    table = ops.spellings("excel")
 
     def doprint(self, expr, refs=None, expand_root=True) -> str:
         return "=" + super().doprint(expr, refs, expand_root)
@@ -177,26 +157,7 @@ class MathPrinter(Printer):
 
     reciprocals = True
 
-    table = {
-        "add": ("{0} + {1}", ADD, (ADD, ADD)),
-        "sub": ("{0} − {1}", ADD, (ADD, MUL)),
-        "mul": ("{0}·{1}", MUL, (MUL, MUL)),
-        "div": ("{0}/{1}", MUL, (MUL, POW)),
-        "neg": ("−{0}", NEG, (POW,)),
-        "pow": ("{0}{1}", POW, (ATOM,)),
-        "exp": ("exp({0})", ATOM, (LOWEST,)),
-        "sigmoid": ("σ({0})", ATOM, (LOWEST,)),
-        "tanh": ("tanh({0})", ATOM, (LOWEST,)),
-        "relu": ("relu({0})", ATOM, (LOWEST,)),
-        "step": ("[{0} > 0]", ATOM, (LOWEST,)),
-        "log": ("ln({0})", ATOM, (LOWEST,)),
-        "raise_to": ("{0}^{1}", POW, (ATOM, ATOM)),
-        "softmax": (lambda o, k: f"exp({o[k]})/({' + '.join(f'exp({x})' for x in o)})", MUL, LOWEST),
-        "softmax_cross_entropy": (lambda args, _: "−(" + " + ".join(
-            f"{t}·ln({a})" for a, t in _halves(args)) + ")", NEG, MUL),
-        "sigmoid_binary_cross_entropy": (lambda args, _: "−({1}·ln({0}) + (1 − {1})·ln(1 − {0}))".format(*args),
-                                         NEG, ATOM),
-    }
+    table = ops.spellings("math")
     _superscripts = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 
     def number(self, value):
@@ -213,49 +174,12 @@ class PythonPrinter(Printer):
     """Python source for fast numeric evaluation; the helpers it calls are the engine's
     float64 rules (overflow becomes NaN, as a spreadsheet's error value)."""
 
-    table = {
-        "add": ("{0} + {1}", ADD, (ADD, ADD)),
-        "sub": ("{0} - {1}", ADD, (ADD, MUL)),
-        "mul": ("{0} * {1}", MUL, (MUL, MUL)),
-        "div": ("_divide({0}, {1})", ATOM, (LOWEST, LOWEST)),
-        "neg": ("-{0}", NEG, (ATOM,)),
-        "pow": ("_power({0}, {1})", ATOM, (LOWEST,)),
-        "exp": ("_exp({0})", ATOM, (LOWEST,)),
-        "sigmoid": ("_sigmoid({0})", ATOM, (LOWEST,)),
-        "tanh": ("_tanh({0})", ATOM, (LOWEST,)),
-        "relu": ("_relu({0})", ATOM, (LOWEST,)),
-        "step": ("_step({0})", ATOM, (LOWEST,)),
-        "log": ("_log({0})", ATOM, (LOWEST,)),
-        "raise_to": ("_power({0}, {1})", ATOM, (LOWEST, LOWEST)),
-        "softmax": (lambda o, k: f"_softmax({k}, {', '.join(o)})", ATOM, LOWEST),
-        "softmax_cross_entropy": (lambda args, _: f"_softmax_cross_entropy({', '.join(args)})", ATOM, LOWEST),
-        "sigmoid_binary_cross_entropy": (lambda args, _: "_sigmoid_binary_cross_entropy({0}, {1})".format(*args),
-                                         ATOM, LOWEST),
-    }
+    table = ops.spellings("python")
     # The functions its text calls, by name: the engine's own float64 rules.
-    helpers = {
-        "nan": math.nan,
-        "_exp": engine._exp,
-        "_log": engine._log,
-        "_divide": engine._divide,
-        "_power": engine._power,
-        "_sigmoid": engine._EVALUATE["sigmoid"],
-        "_tanh": engine._EVALUATE["tanh"],
-        "_relu": engine._EVALUATE["relu"],
-        "_step": engine._EVALUATE["step"],
-        "_softmax": engine._softmax,
-        "_softmax_cross_entropy": engine._softmax_cross_entropy,
-        "_sigmoid_binary_cross_entropy": engine._sigmoid_binary_cross_entropy,
-    }
+    helpers = ops.PYTHON_HELPERS
 
     def number(self, value):
         return repr(float(value)), (NEG if value < 0 else ATOM)
-
-
-def _halves(args):
-    """(probability, target) pairs of a fused cross-entropy's arguments."""
-    half = len(args) // 2
-    return zip(args[:half], args[half:])
 
 
 class LatexPrinter(Printer):
@@ -264,28 +188,7 @@ class LatexPrinter(Printer):
 
     reciprocals = True
 
-    table = {
-        "add": ("{0} + {1}", ADD, (ADD, ADD)),
-        "sub": ("{0} - {1}", ADD, (ADD, MUL)),
-        "mul": ("{0} \\cdot {1}", MUL, (MUL, MUL)),
-        "div": ("\\frac{{{0}}}{{{1}}}", ATOM, (LOWEST, LOWEST)),
-        "neg": ("-{0}", NEG, (POW,)),
-        # The base in braces: a symbol may carry its own superscript (a_{h1}^{(2)}).
-        "pow": ("{{{0}}}^{{{1}}}", POW, (ATOM,)),
-        "exp": ("e^{{{0}}}", ATOM, (LOWEST,)),
-        "sigmoid": ("\\sigma({0})", ATOM, (LOWEST,)),
-        "tanh": ("\\tanh({0})", ATOM, (LOWEST,)),
-        "relu": ("\\mathrm{{relu}}({0})", ATOM, (LOWEST,)),
-        "step": ("[{0} > 0]", ATOM, (LOWEST,)),
-        "log": ("\\ln({0})", ATOM, (LOWEST,)),
-        "raise_to": ("{{{0}}}^{{{1}}}", POW, (ATOM, LOWEST)),
-        "softmax": (lambda o, k: f"\\frac{{e^{{{o[k]}}}}}{{{' + '.join(f'e^{{{x}}}' for x in o)}}}",
-                    ATOM, LOWEST),
-        "softmax_cross_entropy": (lambda args, _: "-(" + " + ".join(
-            f"{t} \\ln({a})" for a, t in _halves(args)) + ")", NEG, MUL),
-        "sigmoid_binary_cross_entropy": (
-            lambda args, _: "-({1} \\ln({0}) + (1 - {1}) \\ln(1 - {0}))".format(*args), NEG, ATOM),
-    }
+    table = ops.spellings("latex")
 
     def variable(self, name: str) -> str:
         return latex_symbol(name)

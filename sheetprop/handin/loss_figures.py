@@ -53,7 +53,7 @@ def _curve(sheet, name: str) -> LossCurve:
     return LossCurve(name, name.removeprefix("lr="), learning_rate, losses)
 
 
-def _pyplot():
+def pyplot():
     import matplotlib
 
     matplotlib.use("Agg")  # files only, no window
@@ -63,7 +63,7 @@ def _pyplot():
 
 
 def plot_one(curve: LossCurve, path: Path, title: str) -> None:
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 3.6), dpi=100)
     ax.plot(range(len(curve.losses)), curve.losses, color="#2F5597", linewidth=1.6)
     ax.set_title(f"{title}: η = {curve.learning_rate_text}", fontsize=10)
@@ -78,7 +78,7 @@ def plot_one(curve: LossCurve, path: Path, title: str) -> None:
 def plot_all(curves: list[LossCurve], path: Path, title: str) -> None:
     """Every η on one figure: a linear axis, and a logarithmic one where the fast runs stay
     visible after their loss has dropped a millionfold."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, (linear, logarithmic) = plt.subplots(1, 2, figsize=(11, 4), dpi=100)
     for curve in curves:
         for ax in (linear, logarithmic):

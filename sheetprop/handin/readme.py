@@ -1,17 +1,23 @@
-"""`sheetprop readme`: everything a hand-in README shows, in one folder — the workbook, one loss
-PNG per learning rate (named for η as typed), one with every η, a picture of each sheet's first
-screen (where LibreOffice and pdftoppm are installed) and README.md linking them all."""
+"""`sheetprop readme`: everything a hand-in README shows, in one folder — the workbook (built, or
+the student's own with --from), the network drawn, pictures of the sheets, one loss PNG per
+learning rate and one with every η, the chain rule in steps, and with --mnist Part 2: the CNN's
+model, data, log, curves and digits. All numbers come from the workbook handed in."""
 
 from __future__ import annotations
 
-import tempfile
+import dataclasses
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sheetprop import layout
 from sheetprop.atomic import atomic_output
 from sheetprop.errors import UserError
-from sheetprop.handin import loss_figures, markdown, screens
+from sheetprop.handin import loss_figures, markdown
+from sheetprop.handin.chain_steps import ChainRule
+from sheetprop.handin.network_figure import draw_network
+from sheetprop.handin.sheet_pictures import draw_sheet, draw_text
+from sheetprop.handin.sheets import read_handin_book
 from sheetprop.network import Network
 from sheetprop.writer.build import build_workbook, describe_network
 from sheetprop.writer.options import BuildOptions
@@ -24,10 +30,18 @@ class HandinResult:
     folder: Path
     workbook: Path
     readme: Path
-    loss_pngs: dict[str, Path]           # by η as typed
+    loss_pngs: dict[str, Path]           # by η as the sheets name it
     combined_png: Path
-    sheet_pngs: dict[str, Path] = field(default_factory=dict)  # by sheet name; empty when skipped
-    skipped: str = ""                     # why the sheet pictures are missing, if they are
+    sheet_pngs: dict[str, Path] = field(default_factory=dict)  # "summary", "lr=0.5 backward", …
+    skipped: str = ""                     # why pictures are missing, if they are
+    network_png: Path | None = None
+    recalculated: str = ""                # --from: "sheetprop"/"LibreOffice" when its values were computed
+    mnist: object = None                  # --mnist: the MnistRun read
+
+    def __repr__(self) -> str:
+        return (f"HandinResult(readme={str(self.readme)!r}, workbook={self.workbook.name!r}, "
+                f"{len(self.loss_pngs)} loss PNGs, {len(self.sheet_pngs)} sheet pictures"
+                f"{', with Part 2' if self.mnist is not None else ''})")
 
 
 def safe_name(text: str) -> str:
@@ -35,8 +49,7 @@ def safe_name(text: str) -> str:
     return "".join(ch if ch.isalnum() or ch in ".-+" else "_" for ch in text)
 
 
-def write_handin(options: BuildOptions, folder: Path, gradcheck: bool = False, add_extra_sheets=None,
-                 progress=None) -> HandinResult:
+def _folder(folder: Path) -> Path:
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise UserError(f"--out {folder} is a file; readme writes a folder (e.g. --out output/handin)")
@@ -44,11 +57,36 @@ def write_handin(options: BuildOptions, folder: Path, gradcheck: bool = False, a
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UserError(f"cannot make the folder {folder}: {exc.strerror or exc}") from None
-    workbook = folder / WORKBOOK_NAME
-    build_workbook(options.template, options.learning_rates, options.steps, workbook, add_extra_sheets,
-                   progress, gradcheck=gradcheck)
-    curves = loss_figures.read_loss_curves(workbook, [layout.sheet_name(text) for text in options.rate_texts])
-    title = options.template.name
+    return folder
+
+
+def write_handin(options: BuildOptions, folder: Path, gradcheck: bool = False, add_extra_sheets=None,
+                 progress=None, from_workbook: Path | None = None, mnist_run: Path | None = None) -> HandinResult:
+    """The hand-in folder. ``from_workbook``: hand in that workbook (recalculated where its values
+    are missing or stale) instead of building one from ``options``; ``mnist_run``: the metrics
+    workbook `sheetprop mnist` wrote, for Part 2."""
+    for given, flag in ((from_workbook, "--from"), (mnist_run, "--mnist")):
+        if given is not None and not Path(given).is_file():
+            raise UserError(f"{flag} {given}: no such file")
+    folder = _folder(folder)
+    if from_workbook is None:
+        workbook = folder / WORKBOOK_NAME
+        build_workbook(options.template, options.learning_rates, options.steps, workbook, add_extra_sheets,
+                       progress, gradcheck=gradcheck)
+        book = read_handin_book(workbook, calculate=False)
+    else:
+        source = Path(from_workbook)
+        workbook = folder / source.name
+        book = read_handin_book(source)  # read before copying: a copy never replaces its source
+        if workbook.resolve() != source.resolve():
+            shutil.copyfile(source, workbook)
+        book = dataclasses.replace(book, path=workbook)
+    template = book.record["template"] if book.record else options.template
+    network = Network(template)
+    title = template.name
+
+    curves = [loss_figures.LossCurve(s.name, s.learning_rate_text, s.learning_rate, s.column("E_total"))
+              for s in book.sheets]
     loss_pngs = {}
     for curve in curves:
         path = folder / f"loss_lr_{safe_name(curve.learning_rate_text)}.png"
@@ -58,33 +96,48 @@ def write_handin(options: BuildOptions, folder: Path, gradcheck: bool = False, a
     combined = folder / "loss_all.png"
     with atomic_output(combined) as tmp:
         loss_figures.plot_all(curves, tmp, f"{title}: E_total per step")
+    network_png = folder / "network.png"
+    with atomic_output(network_png) as tmp:
+        draw_network(network, tmp, f"{title}: {'-'.join(map(str, template.layers))} network")
 
-    sheet_pngs, skipped = {}, ""
-    missing = screens.missing_tools()
-    if missing:
-        skipped = (f"(No pictures of the sheets: {' and '.join(missing)} not installed here; "
-                   "install them and run `sheetprop readme` again, or take screenshots.)")
-    else:
-        sheet_pngs = draw_first_screens(options, folder, gradcheck)
+    sheet_pngs, pictures = {}, []
+    if book.summary_lines:
+        summary_png = folder / "sheet_summary.png"
+        lines = [f"{a}   {markdown.number(b) if isinstance(b, (int, float)) else b}" if b is not None else a
+                 for a, b in book.summary_lines[1:]]
+        # Up to the derivation's last line: the summary's loss table below it is loss_all.png.
+        lines = lines[:1 + max((k for k, line in enumerate(lines) if " = " in line), default=len(lines))]
+        draw_text(lines, summary_png, str(book.summary_lines[0][0]))
+        sheet_pngs["summary"] = summary_png
+    for sheet in book.sheets:
+        for caption, png in draw_sheet(sheet, folder, f"sheet_{safe_name(sheet.name)}"):
+            pictures.append((sheet.name, caption, png))
+            sheet_pngs[f"{sheet.name} {png.stem.rsplit('_', 1)[-1]}"] = png
 
-    network = Network(options.template)
+    first = book.sheets[0]
+    first_row = first.first_row()
+    chain = ChainRule(network, first_row)
+    from_note = ""
+    if from_workbook is not None:
+        from_note = (f" Handed in as saved; its values were calculated by {book.recalculated} first "
+                     f"({book.stale_cells:,} cells had no saved value or an out-of-date one)."
+                     if book.recalculated else " Handed in as saved.")
+    text = [f"# Hand-in — {title}", ""]
+    text += markdown.part1(network, describe_network(network), folder, workbook, from_note, curves,
+                           list(loss_pngs.values()), combined, network_png, pictures, sheet_pngs.get("summary"),
+                           chain.blocks(), chain, first.name, first_row)
+    run = None
+    if mnist_run is not None:
+        from sheetprop.handin.mnist_part import read_run
+
+        run = read_run(Path(mnist_run), folder)
+        text += markdown.part2(run, folder)
     readme = folder / "README.md"
-    text = markdown.readme_text(network, describe_network(network), folder, workbook, curves,
-                                list(loss_pngs.values()), combined, list(sheet_pngs.items()), skipped)
     with atomic_output(readme) as tmp:
-        tmp.write_text(text + "\n", encoding="utf-8")
-    return HandinResult(folder, workbook, readme, loss_pngs, combined, sheet_pngs, skipped)
+        tmp.write_text("\n".join(text) + "\n", encoding="utf-8")
+    return HandinResult(folder, workbook, readme, loss_pngs, combined, sheet_pngs, "", network_png,
+                        book.recalculated, run)
 
 
-def draw_first_screens(options: BuildOptions, folder: Path, gradcheck: bool) -> dict[str, Path]:
-    """Each sheet's first screen as a PNG: the same workbook built to print one page per sheet,
-    printed by LibreOffice and drawn by pdftoppm."""
-    names = [layout.SUMMARY_SHEET, *(layout.sheet_name(text) for text in options.rate_texts)]
-    with tempfile.TemporaryDirectory(prefix="sheetprop-screens-") as scratch:
-        copy = Path(scratch, "screens.xlsx")
-        build_workbook(options.template, options.learning_rates, options.steps, copy,
-                       gradcheck=gradcheck, first_screen_only=True)
-        pdf = screens.print_to_pdf(copy, Path(scratch, "pdf"))
-        pngs = [folder / f"sheet_{safe_name(name)}.png" for name in names]
-        screens.pdf_pages_to_png(pdf, pngs)
-    return dict(zip(names, pngs))
+def sheet_names(options: BuildOptions) -> list[str]:
+    return [layout.sheet_name(text) for text in options.rate_texts]

@@ -106,7 +106,11 @@ def gradcheck_error(parameter_label: str) -> str:
 # act_ for an activation, net_ for a weighted sum, with any spacing and case. A label is taken
 # apart into those pieces: which quantity (t, i, w, b, h, o, E), which number, which prefix.
 
-_DERIVATIVE_MARKS = str.maketrans({"∂": "d", "δ": "d", "Δ": "d", "𝜕": "d"})
+# ∂ and δ in every style Unicode has for mathematics (bold, italic, sans-serif: 𝝏, 𝛿, 𝜹, …),
+# as a formula editor or a font menu writes them.
+_DERIVATIVE_MARKS = str.maketrans(
+    {mark: "d" for mark in "∂δΔ" + "".join(chr(0x1D6C5 + 0x3A * k) for k in range(5))    # 𝛅 𝛿 𝜹 𝝳 𝞭
+     + "".join(chr(0x1D6DB + 0x3A * k) for k in range(5))})                                 # 𝛛 𝜕 𝝏 𝞉 𝟃
 _LOSS_NAME = r"e(?:total|tot|t)"
 _GIVEN = re.compile(r"(?P<kind>[tiwb])(?P<n>\d+)")
 _NEURON = re.compile(r"(?P<prefix>net|a|out|act)?(?P<kind>[ho])(?P<n>\d+)")

@@ -38,7 +38,7 @@ class Template:
     targets: tuple                  # the same shape as inputs
     weights: tuple[float, ...]
     biases: tuple | None = None     # one number per layer (shared), or a tuple per layer (per neuron)
-    learning_rates: tuple[str, ...] | None = None
+    learning_rates: tuple[str | float, ...] | None = None
     source: str = ""
     loss: str = "mse"
     train_biases: bool = False
@@ -242,7 +242,7 @@ def parse_template(data: dict, source: str = "<template>") -> Template:
         if not isinstance(learning_rates, list) or not learning_rates or not all(
                 _is_number(v) or isinstance(v, str) for v in learning_rates):
             fail("'learning_rates' must be a non-empty list of numbers")
-        learning_rates = tuple(str(v) for v in learning_rates)
+        learning_rates = tuple(learning_rates)  # as given: writer.options names each sheet
     name = data.get("name", Path(source).stem)
     if not isinstance(name, str):
         fail("'name' must be a string")

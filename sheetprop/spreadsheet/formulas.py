@@ -6,6 +6,11 @@ names, and EXP, LN, TANH, SQRT, ABS, POWER, SUM, MAX, MIN and IF with a comparis
 reference is handed to a resolver that says what the cell stands for (a label's variable, a
 constant, another cell's formula read in turn), so this module knows formulas, not tables.
 Anything else fails loudly with ``FormulaError``; a caller then judges the cell by its value.
+
+Two readings: by default, the calculus's (IF of a comparison is a step function of a − b, a
+product with 0 is 0), which the judges compare with the chain rule; with ``exact``, the
+spreadsheet's own (IF is the op that chooses a branch, comparisons are exact, nothing is
+simplified away), which ``spreadsheet.evaluate`` computes values with.
 """
 
 from __future__ import annotations
@@ -17,7 +22,8 @@ from typing import Callable
 from xlsxwriter.utility import xl_cell_to_rowcol, xl_col_to_name
 
 from sheetprop import engine
-from sheetprop.engine import Expr
+from sheetprop.engine import Expr, ops
+from sheetprop.spreadsheet.references import CELL, MAX_COLUMN, MAX_ROW, unquoted_sheet
 from sheetprop.spreadsheet.tokens import Token, TokenError, tokens as formula_tokens
 
 MAX_RANGE_CELLS = 256
@@ -26,7 +32,6 @@ MAX_RANGE_CELLS = 256
 # expressions it builds are not free either).
 MAX_FORMULA_CHARACTERS = 8_192
 MAX_NESTING = 64          # parentheses and functions inside one another (Excel allows 64)
-MAX_ROW, MAX_COLUMN = 1_048_576, 16_384
 # A run of + and − (or * and /) longer than this becomes a balanced tree, so a flat SUM of a
 # thousand terms is ~10 deep, not a thousand (every walk over an expression would recurse that deep).
 _BALANCE_FROM = 32
@@ -41,17 +46,19 @@ CellRef = tuple[str | None, str, int]
 Resolver = Callable[[CellRef], Expr]
 NameResolver = Callable[[str], CellRef | None]
 
-_CELL = re.compile(r"\$?([A-Za-z]{1,3})\$?([0-9]+)")
 _NAME = re.compile(r"[A-Za-z_\\][\w.]*")
 
 
 class _Comparison:
-    """a op b: only IF's condition may be one; it becomes a step function of a − b."""
+    """a op b: only IF's condition may be one; it becomes a step function of a − b (exactly
+    the comparison, in the exact reading)."""
 
     def __init__(self, op: str, left: Expr, right: Expr):
         self.op, self.left, self.right = op, left, right
 
-    def indicator(self) -> Expr:
+    def indicator(self, exact: bool = False) -> Expr:
+        if exact:
+            return engine.compare(self.left, self.op, self.right)
         # a > b and a >= b differ only where a = b exactly, a set of measure zero.
         if self.op in (">", ">="):
             return engine.step(self.left - self.right)
@@ -61,14 +68,15 @@ class _Comparison:
 
 
 def parse(formula: str, resolve: Resolver, resolve_name: NameResolver | None = None,
-          row: int | None = None) -> Expr:
+          row: int | None = None, exact: bool = False) -> Expr:
     """The expression ``formula`` computes, each reference replaced by ``resolve(ref)``. With the
-    ``row`` the formula sits in, its tokens are kept for the formulas copied down its column."""
+    ``row`` the formula sits in, its tokens are kept for the formulas copied down its column;
+    ``exact``: the spreadsheet's own reading (see the module's notes)."""
     text = formula if formula.startswith("=") else "=" + formula
     if len(text) > MAX_FORMULA_CHARACTERS + 1:
         raise FormulaError(f"the formula has {len(text) - 1:,} characters; Excel allows {MAX_FORMULA_CHARACTERS:,}")
     tokens = _tokens(text) if row is None else _tokens_in_row(text, row)
-    parser = _Parser(tokens, resolve, resolve_name or (lambda name: None))
+    parser = _Parser(tokens, resolve, resolve_name or (lambda name: None), exact)
     result = parser.expression()
     if parser.position != len(tokens):
         raise FormulaError(f"unexpected {tokens[parser.position].value!r}")
@@ -119,16 +127,23 @@ def _tokens_in_row(text: str, row: int) -> list:
 _INFIX_PRECEDENCE = {"=": 1, "<>": 1, "<": 1, ">": 1, "<=": 1, ">=": 1, "&": 2,
                      "+": 3, "-": 3, "*": 4, "/": 4, "^": 5}
 _ARITHMETIC = {"+": engine.add, "-": engine.sub, "*": engine.mul, "/": engine.div}
+# The exact reading's: the nodes as written, nothing folded nor dropped ((1/0)*0 is #DIV/0!).
+_AS_WRITTEN = {symbol: (lambda a, b, op=op: Expr(op, (a, b)))
+               for symbol, op in (("+", "add"), ("-", "sub"), ("*", "mul"), ("/", "div"), ("^", "raise_to"))}
+# The functions of one argument that are ops of their own (EXP, LN, TANH), from the op table.
+_OP_FUNCTIONS = {function: (lambda x, op=op: Expr(op, (x,))) for function, op in ops.FUNCTIONS.items()}
 
 
 class _Parser:
     """Precedence climbing over the formula's tokens (``formula_tokens``), with Excel's rules: unary minus binds
     tighter than ^ (−x^2 is (−x)²), and ^ groups from the left (2^3^2 is 64)."""
 
-    def __init__(self, tokens, resolve: Resolver, resolve_name: NameResolver):
+    def __init__(self, tokens, resolve: Resolver, resolve_name: NameResolver, exact: bool = False):
         self.tokens, self.position = tokens, 0
         self.resolve, self.resolve_name = resolve, resolve_name
         self.depth = 0
+        self.exact = exact
+        self.arithmetic = _AS_WRITTEN if exact else _ARITHMETIC
 
     def peek(self):
         return self.tokens[self.position] if self.position < len(self.tokens) else None
@@ -180,17 +195,17 @@ class _Parser:
         inverse = "-" if run[0][0] in "+-" else "/"
         kept = [_number(left)] + [_number(right) for op, right in run if op != inverse]
         taken = [_number(right) for op, right in run if op == inverse]
-        whole = _balanced(kept, _ARITHMETIC["+" if inverse == "-" else "*"])
-        return self.combine(inverse, whole, _balanced(taken, _ARITHMETIC["+" if inverse == "-" else "*"])
+        whole = _balanced(kept, self.arithmetic["+" if inverse == "-" else "*"])
+        return self.combine(inverse, whole, _balanced(taken, self.arithmetic["+" if inverse == "-" else "*"])
                             ) if taken else whole
 
     def combine(self, op: str, left, right):
         if isinstance(left, _Comparison) or isinstance(right, _Comparison):
             raise FormulaError("a comparison inside arithmetic")
         if op in _ARITHMETIC:
-            return _ARITHMETIC[op](left, right)
+            return self.arithmetic[op](left, right)
         if op == "^":
-            return _raise_to(left, right)
+            return self.arithmetic[op](left, right) if self.exact else _raise_to(left, right)
         if op == "&":
             raise FormulaError("text joined with & is not a number")
         return _Comparison(op, left, right)
@@ -206,7 +221,7 @@ class _Parser:
     def postfix(self, value):
         while (token := self.peek()) is not None and token.type == "OPERATOR-POSTFIX":
             self.take()
-            value = engine.mul(0.01, _number(value))  # 5% is 0.05
+            value = self.arithmetic["*"](engine.const(0.01), _number(value))  # 5% is 0.05
         return value
 
     def primary(self):
@@ -265,17 +280,19 @@ class _Parser:
             if len(args) not in (2, 3) or not isinstance(args[0], _Comparison):
                 raise FormulaError("IF needs a comparison and one or two values")
             chosen, otherwise = _number(args[1]), _number(args[2]) if len(args) == 3 else engine.ZERO
-            indicator = args[0].indicator()
+            indicator = args[0].indicator(self.exact)
+            if self.exact:
+                return engine.choose(indicator, chosen, otherwise)
             return indicator * chosen + (1 - indicator) * otherwise
         if name == "SUM":
             terms = [term for arg in args for term in (arg if isinstance(arg, list) else [_number(arg)])]
             if not terms:
                 raise FormulaError("SUM of nothing")
             if len(terms) >= _BALANCE_FROM:
-                return _balanced(terms, engine.add)
+                return _balanced(terms, self.arithmetic["+"])
             total = terms[0]
             for term in terms[1:]:
-                total = total + term
+                total = self.arithmetic["+"](total, term)
             return total
         values = [_number(a) for a in args]
         if name in ("MAX", "MIN") and len(values) >= _BALANCE_FROM:
@@ -285,30 +302,30 @@ class _Parser:
             for value in values[1:]:
                 result = _maximum(result, value) if name == "MAX" else _minimum(result, value)
             return result
-        unary = {"EXP": engine.exp, "LN": engine.log, "TANH": engine.tanh,
-                 "SQRT": lambda x: _raise_to(x, engine.const(0.5)),
+        unary = {**_OP_FUNCTIONS,
+                 "SQRT": lambda x: self.combine("^", x, engine.const(0.5)),
                  # |x| as relu(x) + relu(−x), exact where √(x²) overflows or underflows.
                  "ABS": lambda x: engine.relu(x) + engine.relu(engine.neg(x))}
         if name in unary and len(values) == 1:
             return unary[name](values[0])
         if name == "POWER" and len(values) == 2:
-            return _raise_to(values[0], values[1])
+            return self.combine("^", values[0], values[1])
         raise FormulaError(f"the function {name} (with {len(values)} arguments) is not supported")
 
     def cells(self, text: str) -> list[Expr]:
         """The resolved cells of a reference: one cell, a range (in row-major order) or a name."""
         sheet, _, address = text.rpartition("!")
-        sheet = (sheet[1:-1].replace("''", "'") if sheet.startswith("'") else sheet) or None
+        sheet = unquoted_sheet(sheet[1:-1], None) if sheet.startswith("'") else (sheet or None)
         if ":" in address:
             first, last = address.split(":", 1)
-            if not (_CELL.fullmatch(first) and _CELL.fullmatch(last)):
+            if not (CELL.fullmatch(first) and CELL.fullmatch(last)):
                 raise FormulaError(f"the range {text} is not a block of cells")
             (r0, c0), (r1, c1) = _row_col(first), _row_col(last)
             rows, cols = range(min(r0, r1), max(r0, r1) + 1), range(min(c0, c1), max(c0, c1) + 1)
             if len(rows) * len(cols) > MAX_RANGE_CELLS:
                 raise FormulaError(f"the range {text} has more than {MAX_RANGE_CELLS} cells")
             return [self.resolve((sheet, xl_col_to_name(c), r + 1)) for r in rows for c in cols]
-        if _CELL.fullmatch(address):
+        if CELL.fullmatch(address):
             row, col = _row_col(address)
             return [self.resolve((sheet, xl_col_to_name(col), row + 1))]
         if sheet is None and _NAME.fullmatch(address):
@@ -356,7 +373,7 @@ def formula_at_row(template: tuple, row: int) -> str | None:
 @functools.lru_cache(maxsize=65_536)  # a column of formulas names the same few cells over and over
 def _row_col(address: str) -> tuple[int, int]:
     """(row, column), from 0, of a cell address inside the sheet; row 0 or past the last is no cell."""
-    match = _CELL.fullmatch(address)
+    match = CELL.fullmatch(address)
     digits = match[2].lstrip("0")  # 5,000 digits would pass Python's limit for int()
     row = int(digits) - 1 if 0 < len(digits) <= 7 else -1
     col = xl_cell_to_rowcol(match[1].upper() + "1")[1]

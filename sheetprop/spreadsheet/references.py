@@ -1,15 +1,37 @@
-"""Cell references in the .xlsx reader: column letters and numbers, and shared formulas, whose
-first cell's formula is written out again at each other cell of the range (``xlsx_cells``)."""
+"""A1 references, the one home of their reading and writing: column letters and numbers (1-based,
+as a worksheet numbers them), a cell's address, a reference with its sheet (quoted where the
+name needs it), the references in a formula's text, and shared formulas, whose first cell's
+formula is written out again at each other cell of the range (``xlsx_cells``). Built on
+``xlsxwriter.utility`` where it does the job (the writer writes its references with it)."""
 
 from __future__ import annotations
 
 import functools
 import re
 
+from xlsxwriter.utility import xl_col_to_name
+
 COLUMN_NUMBERS: dict[str, int] = {}
+MAX_ROW, MAX_COLUMN = 1_048_576, 16_384
+
+# A cell's address as a formula writes it, either part maybe absolute: B2, $B$2, b2.
+CELL = re.compile(r"\$?([A-Za-z]{1,3})\$?([0-9]+)")
+# An address as a program writes a cell's place (the .xlsx "r" attribute, check's own "AC5").
+ADDRESS = re.compile(r"([A-Z]{1,3})([0-9]+)")
+# A sheet before its "!": quoted ('lr=0.5'!, quotes inside doubled) or plain (Sheet1!).
+SHEET = r"(?:'((?:[^']|'')+)'!|([A-Za-z_][\w.]*)!)"
+# An address with its sheet or none, as check writes where a cell is ("B1", "'Sheet 2'!B1").
+WHERE = re.compile(r"(?:'((?:[^']|'')+)'!|([^'!]+)!)?\$?([A-Z]{1,3})\$?([0-9]+)")
+# A cell reference in a formula, with its sheet or none: $B$1, AB4, 'lr=0.5'!B1; not a function
+# name (LOG10() nor part of a longer name or number.
+REFERENCE = re.compile(r"(?<![\w.$])" + SHEET + r"?\$?([A-Z]{1,3})\$?([0-9]+)(?![\w(])")
+# Whether a formula references any cell at all: REFERENCE without its sheet, which finds a
+# reference exactly where REFERENCE does (a sheet's reference ends in a cell part after "!"), faster.
+ANY_REFERENCE = re.compile(r"(?<![\w.$])\$?[A-Z]{1,3}\$?[0-9]+(?![\w(])")
 
 
 def column_number(letters: str) -> int:
+    """B → 2 (any number of letters, either case: xlsxwriter's reading warns past three)."""
     number = COLUMN_NUMBERS.get(letters)
     if number is None:
         number = 0
@@ -21,11 +43,29 @@ def column_number(letters: str) -> int:
 
 @functools.lru_cache(maxsize=1024)
 def column_letters(number: int) -> str:
-    letters = ""
-    while number > 0:
-        number, rest = divmod(number - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters
+    """2 → B."""
+    return xl_col_to_name(number - 1) if number > 0 else ""
+
+
+def quoted_sheet(name: str) -> str:
+    """A sheet's name as a reference to another sheet writes it, always quoted: 'lr=0.5'."""
+    return "'" + name.replace("'", "''") + "'"
+
+
+def unquoted_sheet(quoted: str | None, plain: str | None = None) -> str | None:
+    """A sheet's name from a reference's quoted or plain sheet part (``SHEET``'s two groups)."""
+    return quoted.replace("''", "'") if quoted else (plain or None)
+
+
+def reference_parts(formula: str) -> list[tuple[str | None, str, int, bool]]:
+    """(sheet or None, column letters, row, whether the row is relative) of every reference as
+    written, in range or not; a row of more than 7 digits is -1."""
+    found = []
+    for match in REFERENCE.finditer(formula):
+        quoted, plain, column, digits = match.groups()
+        row = int(digits) if len(digits.lstrip("0")) <= 7 else -1  # 5,000 digits would pass int()'s limit
+        found.append((unquoted_sheet(quoted, plain), column, row, formula[match.start(4) - 1] != "$"))
+    return found
 
 
 # A string literal or a quoted sheet name (kept as they are), or a reference: a cell (A1, $B$2),

@@ -6,7 +6,8 @@ Each token is (value, type, subtype) with openpyxl's names: OPERAND (TEXT, NUMBE
 ERROR, RANGE), FUNC / PAREN / ARRAY (OPEN, CLOSE), SEP (ARG, ROW), OPERATOR-PREFIX, -INFIX,
 -POSTFIX, WHITE-SPACE, and LITERAL for a text that does not start with "=". Where openpyxl's
 raises (an unclosed string, bracket or quoted name, an unknown #error, a closing parenthesis
-without its opening one), this raises ``TokenError``. Unlike openpyxl's, whose every step copies
+without its opening one), this raises ``TokenError``; the error values it reads are the one list
+(``error_values``), #SPILL! and #CALC! too, which openpyxl's list predates. Unlike openpyxl's, whose every step copies
 the rest of the formula, the time grows with the length, not its square.
 ``tests/test_formula_tokens.py`` compares the two token for token.
 """
@@ -15,6 +16,8 @@ from __future__ import annotations
 
 import re
 from typing import NamedTuple
+
+from sheetprop.spreadsheet.error_values import ERROR_VALUES
 
 
 class TokenError(ValueError):
@@ -37,7 +40,6 @@ OPEN, CLOSE = "OPEN", "CLOSE"
 _STRING = {'"': re.compile('"(?:[^"]*"")*[^"]*"(?!")'), "'": re.compile("'(?:[^']*'')*[^']*'(?!')")}
 _SCIENTIFIC = re.compile(r"[1-9](\.[0-9]+)?[Ee]")  # an operand so far that a + or − continues: 1.5E-3
 _WHITE_SPACE = re.compile(r"[ \n]+")
-_ERRORS = ("#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A", "#GETTING_DATA")
 # Characters with a meaning of their own; any other joins the operand being read.
 _SPECIAL = "\"'[# \n+-*/^&=><%{()};,"
 _PLAIN = re.compile("[^" + re.escape(_SPECIAL) + "]+")
@@ -129,7 +131,7 @@ def tokens(formula: str) -> list[Token]:
             position = scan
         elif char == "#":
             refuse_operand("!")
-            error = next((e for e in _ERRORS if formula.startswith(e, position)), None)
+            error = next((e for e in ERROR_VALUES if formula.startswith(e, position)), None)
             if error is None:
                 raise TokenError(f"an unknown error value at position {position}")
             items.append(operand("".join(pending) + error))

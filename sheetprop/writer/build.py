@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -16,7 +15,6 @@ from typing import Callable, Sequence
 import xlsxwriter
 
 from sheetprop.atomic import atomic_output
-from sheetprop.errors import UserError
 from sheetprop.network import (CARRIED_ROLES, DEFAULT_FINITE_DIFFERENCE_STEP, FINITE_DIFFERENCE_STEP,
                                LEARNING_RATE, Network, previous)
 from sheetprop.network.template import Template
@@ -24,15 +22,9 @@ from sheetprop import layout, record
 from sheetprop.writer import exercise, workbook as wb
 from sheetprop.network import labels, losses
 
-DEFAULT_LEARNING_RATES = "0.1,0.2,0.5,0.8,1,2"
-DEFAULT_STEPS = 100
-# 6 learning rates x 50,000 rows x ~35 columns is ~10 million formula cells, a ~250 MB file
-# that takes minutes to write and that spreadsheet programs open slowly; Excel's own limit is
-# 1,048,576 rows. Past this, a chart of the loss says nothing a smaller run would not.
-MAX_STEPS = 50_000
-MAX_LEARNING_RATES = 20
-# ASCII digits only: \d would take Arabic-Indic digits (١) and float() takes them, and 5_000.
-_DECIMAL = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+# The options' rules live in writer.options; these names stay importable from here.
+from sheetprop.writer.options import (DEFAULT_LEARNING_RATES, DEFAULT_STEPS, MAX_LEARNING_RATES,  # noqa: F401
+                                      MAX_STEPS, LearningRate, parse_learning_rates, parse_steps)
 # Which band of the sheet each role of quantity sits under.
 GROUPS = {"target": "constants", "input": "constants", "weight": "weights", "bias": "constants",
           "forward": "forward pass", "loss": "loss", "backward": "backward pass", "gradient": "backward pass",
@@ -42,58 +34,6 @@ GRADCHECK_NOTE = ("Finite differences: (E_total(p + h) − E_total(p − h)) / 2
                   "from this row's given cells by one formula, with h from the last labelled cell of "
                   "column A. Beside it, the chain rule's ∂E/∂p minus this: tiny (about h²) when backprop "
                   "is right.")
-
-
-@dataclass(frozen=True)
-class LearningRate:
-    """One learning rate, parsed once: ``text`` as typed names its sheet (lr=0.5), ``value`` steps."""
-    text: str
-    value: float
-
-
-def parse_learning_rates(rates: str | Sequence[str | float]) -> list[LearningRate]:
-    """The learning rates, validated: comma-separated text as typed ("0.1,0.2,1"), or a list of
-    them (a template's, or numbers from Python), each as it will name its sheet."""
-    if isinstance(rates, str):
-        text = rates
-        if not text.strip():
-            raise UserError("--lrs is empty; give comma-separated learning rates, e.g. --lrs 0.1,0.5,1")
-        tokens = [token.strip() for token in text.split(",")]
-        if "" in tokens:
-            raise UserError(f"--lrs {text!r} has an empty entry; separate numbers with single commas")
-    else:
-        tokens = [token.strip() if isinstance(token, str) else repr(float(token)).removesuffix(".0")
-                  for token in rates]
-        if not tokens:
-            raise UserError("no learning rates given; give at least one, e.g. 0.5")
-    rates = []
-    for token in tokens:
-        if not _DECIMAL.fullmatch(token):
-            raise UserError(f"learning rate {token!r} is not a plain number (e.g. 0.5 or 1e-3)")
-        value = float(token)
-        if not math.isfinite(value):
-            raise UserError(f"learning rate {token!r} is too large to be a number")
-        if value <= 0:
-            raise UserError(f"learning rate {token!r} must be greater than 0")
-        twin = next((rate for rate in rates if rate.value == value), None)
-        if twin is not None:  # 1, 1.0 and 01 are one rate: three sheets of the same numbers
-            raise UserError(f"learning rate {token!r} is given twice" + (f" (as {twin.text!r})" if twin.text != token else ""))
-        if len(layout.sheet_name(token)) > layout.MAX_SHEET_NAME:
-            raise UserError(f"learning rate {token!r} is too long to name a sheet ({layout.MAX_SHEET_NAME} characters)")
-        rates.append(LearningRate(token, value))
-    if len(rates) > MAX_LEARNING_RATES:
-        raise UserError(f"at most {MAX_LEARNING_RATES} learning rates, got {len(rates)}")
-    return rates
-
-
-def parse_steps(text: str) -> int:
-    # int() takes 5_000 and Arabic-Indic digits (٧); a plain count is ASCII digits.
-    if not re.fullmatch(r"\s*[+-]?[0-9]{1,9}\s*", text):
-        raise UserError(f"--steps {text[:40]!r} is not a whole number (digits 0-9 only)")
-    steps = int(text)
-    if not 1 <= steps <= MAX_STEPS:
-        raise UserError(f"--steps must be between 1 and {MAX_STEPS:,}, got {steps:,}")
-    return steps
 
 
 def sheet_columns(network: Network) -> list[wb.Column]:
@@ -126,6 +66,7 @@ class LearningRateResult:
     first_loss: float
     last_loss: float
     overflow_step: int | None  # first step whose numbers overflowed (cells show #NUM!)
+    losses: tuple[float, ...] = ()  # E_total of every step, as the sheet's cells hold it (NaN: #NUM!)
 
 
 def summary_title(network: Network) -> str:
@@ -320,13 +261,13 @@ def write_exercise(network: Network, learning_rates: Sequence[LearningRate], ste
 
 def _watch_overflow(rows, results: list, rate: LearningRate, loss_index: int):
     """Pass rows through, noting the first and last loss and the first row that overflowed."""
-    first = last = math.nan
+    losses = []
     overflow_step = None
     for step, row in enumerate(rows):
-        if step == 0:
-            first = row[loss_index]
-        last = row[loss_index]
+        loss = row[loss_index]
+        losses.append(loss if math.isfinite(loss) else math.nan)
         if overflow_step is None and not all(math.isfinite(v) for v in row):
             overflow_step = step
         yield row
-    results.append(LearningRateResult(rate, first, last, overflow_step))
+    first, last = (losses[0], losses[-1]) if losses else (math.nan, math.nan)
+    results.append(LearningRateResult(rate, first, last, overflow_step, tuple(losses)))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sheetprop import layout
 from sheetprop.writer.build import DEFAULT_LEARNING_RATES, DEFAULT_STEPS, MAX_STEPS, build_workbook, gradcheck_step_cell
-from sheetprop.writer.options import resolve
+from sheetprop.writer.options import refuse_own_inputs, resolve
 from sheetprop.writer.exercise import exercise_path
 from sheetprop.network.optimizers import OPTIMIZERS
 from sheetprop.network.template import builtin_templates
@@ -105,9 +105,15 @@ def run(args) -> int:
     if roster is not None and not args.exercise:
         raise UserError("--roster writes each student's exercise: give --exercise too")
     students = read_roster(roster) if roster is not None else None
-    if students is not None and Path(os.path.realpath(roster)) == Path(os.path.realpath(args.out)):
-        raise UserError(f"--out {args.out} is the roster: it would be written over")
     exercise_out = exercise_path(args.out) if args.exercise and students is None else None
+    outs = [args.out, exercise_out]
+    if students is not None:
+        from sheetprop.writer.roster import exercises_folder
+
+        outs += [exercises_folder(args.out) / f"{student.id}.xlsx" for student in students]
+    for out in outs:
+        if out is not None:
+            refuse_own_inputs(out, template, mnist_metrics=args.mnist_metrics, roster=roster)
     add_extra_sheets = None
     if args.mnist_metrics is not None:
         from sheetprop.metrics_sheet import add_metrics_sheet, read_metrics_csv

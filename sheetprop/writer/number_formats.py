@@ -2,8 +2,11 @@
 
 One number format cannot say "six significant digits at any magnitude" in all three programs:
 a format has at most two conditions, and LibreOffice drops the minus sign in a second condition's
-section. So every number cell carries one plain format (for 0.1 ≤ |x| < 1000) and the sheet
-adds conditional formats that swap the number format by magnitude. Excel, LibreOffice and
+section. So the sheet adds conditional formats that set the number format by magnitude, one for
+every magnitude, and every number cell carries a base format they replace: six significant
+digits in E-notation, which reads right at any magnitude where a program drops conditional
+number formats (Google Sheets, Apple Numbers: 9e-05 would read 0.000090 in a plain decimal
+format, and anything below 5e-7 as 0.000000). Excel, LibreOffice and
 Gnumeric all apply the first rule that matches (Excel: the highest priority, the same order), and
 each rule is a closed range, so they agree cell by cell:
 
@@ -12,7 +15,7 @@ each rule is a closed range, so they agree cell by cell:
     |x| < 1e-3        0.000450000
     |x| < 1e-2        0.00300000
     |x| < 0.1         -0.0500000
-    |x| < 1000        -0.400000       (the cell's own format)
+    |x| < 1000        -0.400000
     |x| < 1e6         123456.789
     beyond            1.23457E+06
 """
@@ -21,9 +24,10 @@ from __future__ import annotations
 
 from xlsxwriter.utility import xl_rowcol_to_cell
 
-# The cell's own format: what the conditional rules fall back to.
-BASE_FORMAT = "0.000000"
 SMALL_FORMAT = "0.00000E+00"
+MIDDLE_FORMAT = "0.000000"  # 0.1 ≤ |x| < 1000
+# The cell's own format, shown where no rule is applied: six significant digits at any magnitude.
+BASE_FORMAT = SMALL_FORMAT
 
 # (upper bound of |x|, exclusive; the format below it), checked in this order after the zero rule.
 _BELOW = [
@@ -44,6 +48,7 @@ def rules(top_left: str) -> list[tuple[dict, str]]:
         out.append(({"type": "formula", "criteria": f"=ABS({top_left})<{bound:g}"}, number_format))
     for bound, number_format in _LARGE:
         out.append(({"type": "formula", "criteria": f"=ABS({top_left})>={bound:g}"}, number_format))
+    out.append(({"type": "formula", "criteria": f"=ABS({top_left})<{_LARGE[-1][0]:g}"}, MIDDLE_FORMAT))
     return out
 
 

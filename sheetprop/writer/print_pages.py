@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Sequence
 
-# A printed page: this many table columns beside the repeated step column, at full size (a
-# landscape page holds 7 columns of width 12.5 beside column A).
-PRINT_COLUMNS_PER_PAGE = 7
+# A printed page: landscape A4 at PRINT_SCALE %, which holds ~16 columns of width 12.5 beside the
+# repeated step column and ~50 rows: the default workbook (6 sheets of 100 steps) prints in about
+# 60 pages, not 190 at full size. This many columns a page, leaving room for the margins; the
+# loss chart (760 px, rows 1-15) lies within the first page's columns.
+PRINT_SCALE = 60
+PRINT_COLUMNS_PER_PAGE = 14
 
 
 def runs(groups: Sequence[str]):
@@ -27,12 +30,13 @@ def print_first_screen(sheet, last_row: int, last_col: int) -> None:
 
 def set_print_pages(sheet, groups: Sequence[str], first_col: int, repeat_first: int,
                     repeat_last: int) -> None:
-    """Printed pages a person can read: landscape at full size, the band and header rows and the
+    """Printed pages a person can read: landscape at PRINT_SCALE %, the band and header rows and the
     step column on every page, and a page break where a group of columns (forward pass, loss,
     backward pass...) starts once a page holds enough, rather than the whole table shrunk to
     one page's width. The hidden constants take no room."""
     sheet.set_landscape()
     sheet.set_paper(9)  # A4
+    sheet.set_print_scale(PRINT_SCALE)
     sheet.repeat_rows(repeat_first, repeat_last)
     sheet.repeat_columns(0, 0)
     breaks, on_page = [], 0

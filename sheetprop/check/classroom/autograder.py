@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import email.parser
 import json
+import shlex
 import shutil
 import stat
 import subprocess
@@ -32,6 +33,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from sheetprop.check.classroom.budget import MAX_CHECK_SECONDS
 from sheetprop.errors import UserError
 
 ROOT_VARIABLE = "SHEETPROP_AUTOGRADER_ROOT"  # stands in for /autograder (tests, a local dry run)
@@ -114,6 +116,9 @@ def add_parser(commands) -> None:
                             "--python-version 3.10`) so setup.sh installs without any index")
     gradescope.add_argument("--libreoffice", action="store_true",
                             help="also install LibreOffice in the image, to grade files saved without values")
+    gradescope.add_argument("--feedback-level", choices=("location", "hint", "full"), default="full",
+                            help="what each student's result gives away: location (the wrong cells, never the "
+                            "answer), hint, or full (default)")
     parser.set_defaults(run=run)
 
 
@@ -135,7 +140,7 @@ def run(args) -> int:
         wheel = args.wheel if args.wheel is not None else build_wheel(wheel_dir)
         write_gradescope_zip(args.out, args.key, wheel, points=args.points, visibility=args.visibility,
                              tolerance=DEFAULT_TOLERANCE, wheelhouse=args.wheelhouse,
-                             libreoffice=args.libreoffice)
+                             libreoffice=args.libreoffice, feedback_level=args.feedback_level)
     finally:
         shutil.rmtree(wheel_dir, ignore_errors=True)
     print(f"wrote {args.out}: upload it as the autograder of a Gradescope programming assignment "
@@ -260,7 +265,7 @@ def requirements(wheel: Path) -> list[str]:
 
 def write_gradescope_zip(out: Path, key: Path, wheel: Path, points: float = 100.0, visibility: str | None = None,
                          tolerance: float | None = None, wheelhouse: Path | None = None,
-                         libreoffice: bool = False) -> Path:
+                         libreoffice: bool = False, feedback_level: str = "full") -> Path:
     from sheetprop.atomic import atomic_output
 
     if not Path(wheel).is_file() or not Path(wheel).name.startswith("sheetprop-") or Path(wheel).suffix != ".whl":
@@ -268,8 +273,9 @@ def write_gradescope_zip(out: Path, key: Path, wheel: Path, points: float = 100.
     if wheelhouse is not None and not Path(wheelhouse).is_dir():
         raise UserError(f"--wheelhouse {wheelhouse} is not a folder of wheels")
     config = {"platform": "gradescope", "key": KEY_NAME, "key_sheets": key_sheets(key), "points": points,
-              "visibility": visibility, "tolerance": tolerance}
-    setup = SETUP_SH.replace("__WHEEL__", Path(wheel).name).replace("__LIBREOFFICE__", LIBREOFFICE_SH * libreoffice)
+              "visibility": visibility, "tolerance": tolerance, "feedback_level": feedback_level, "time_limit": MAX_CHECK_SECONDS}
+    # The wheel's file name goes into a script run as root: quoted, so "(1)" or "$(…)" is a name.
+    setup = SETUP_SH.replace("__WHEEL__", shlex.quote(Path(wheel).name)).replace("__LIBREOFFICE__", LIBREOFFICE_SH * libreoffice)
     with atomic_output(Path(out)) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
         _add_text(archive, "setup.sh", setup, executable=True)
         _add_text(archive, "run_autograder", RUN_AUTOGRADER, executable=True)

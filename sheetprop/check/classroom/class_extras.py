@@ -6,8 +6,6 @@ written once the class is graded (``--similarity``, ``--class-report``, ``--regr
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-from pathlib import Path
 
 from sheetprop.check.classroom import lms
 from sheetprop.check.report.levels import redact
@@ -16,22 +14,11 @@ from sheetprop.version import __version__
 EXTRA_COLUMNS = ("student_id", "variant", "late", "rubric_percent", "file_sha256", "sheetprop_version", "key_sha256")
 
 
-def file_sha256(path: Path | None) -> str:
-    if path is None:
-        return ""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 class ClassExtras:
     def __init__(self, args, settings):
         self.args, self.settings = args, settings
         self.level = getattr(args, "feedback_level", "full")
-        key = getattr(args, "key", None)
-        self.key_sha256 = file_sha256(Path(key).expanduser()) if key is not None else ""
+        self.key_sha256 = settings.key_sha256 or ""
         self.platform: dict[str, lms.Intake] = {}
         self.students: dict[str, tuple[str, str]] = {}  # submission -> (student id, variant verdict)
         self.variants = None
@@ -62,10 +49,11 @@ class ClassExtras:
         submissions, self.platform = lms.group(submissions)
         return submissions
 
-    def tasks(self, submissions: list) -> list[tuple]:
-        tasks = []
+    def tasks(self, submissions: list, settings) -> list[tuple]:
+        """(submission, settings) for the pool: with a roster, the student's variant as the key."""
+        tasks, common = [], settings
         for submission in submissions:
-            settings = self.settings
+            settings = common
             if self.variants is not None:
                 seen = self.platform.get(submission.id)
                 student = self.variants.student_of(submission.id, seen.student if seen else None,

@@ -16,34 +16,27 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
-
 from sheetprop.check.find import infer
+from sheetprop.engine import ops
 from sheetprop.spreadsheet.formulas import formula_at_row, relative_with_template
 from sheetprop.network import labels
 from sheetprop.errors import UserError
 from sheetprop.record import read_exercise_record
 from sheetprop.libreoffice import find_soffice, recalculate
-from sheetprop.check.read.xlsx_cells import column_letters
+from sheetprop.spreadsheet.references import (ADDRESS, ANY_REFERENCE as _ANY_REFERENCE, MAX_ROW, column_letters,
+                                               quoted_sheet, reference_parts as _reference_parts)
 from sheetprop.check.read.xlsx_reader import SheetView
 from sheetprop.network import GIVEN_ROLES, Network
 from sheetprop.network.template import parse_template
 
 _LEARNING_RATE_LABEL = re.compile(r"(?:learningrate|lr|eta|η|alpha|α)(?:\(?(?:η|eta|α)\)?)?:?")
 
-# A cell reference in a formula, with an optional sheet name: $B$1, AB4, 'lr=0.5'!B1.
-_REFERENCE = re.compile(
-    r"(?<![\w.$])(?:'((?:[^']|'')+)'!|([A-Za-z_][\w.]*)!)?\$?([A-Z]{1,3})\$?([0-9]+)(?![\w(])")
-
-# Whether a formula references any cell at all: _REFERENCE without its sheet prefix, which finds
-# a reference exactly where _REFERENCE does (a sheet's reference ends in a cell part after "!"), faster.
-_ANY_REFERENCE = re.compile(r"(?<![\w.$])\$?[A-Z]{1,3}\$?[0-9]+(?![\w(])")
-
 _COLUMN_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
-_ACTIVATION_MARKERS = (("TANH(", "tanh"), ("MAX(", "relu"), ("EXP(", "sigmoid"))
+# Each activation by the spreadsheet function its formula calls (the op table's Excel spelling:
+# TANH, MAX, EXP), in the order they are looked for: softmax and σ both call EXP.
+_ACTIVATION_MARKERS = tuple((ops.excel_functions(name)[0] + "(", name) for name in ("tanh", "relu", "sigmoid"))
 MAX_HEADER_SEARCH_ROWS = 200
-MAX_ROW = 1_048_576
 
 
 def canonical_label(text) -> str | None:
@@ -158,18 +151,6 @@ def references(formula: str) -> list[tuple[str | None, str, int]]:
     return [(sheet, column, row) for sheet, column, row, _ in _reference_parts(formula) if 1 <= row <= MAX_ROW]
 
 
-def _reference_parts(formula: str) -> list[tuple[str | None, str, int, bool]]:
-    """(sheet or None, column letters, row, whether the row is relative) of every reference as
-    written, in range or not; a row of more than 7 digits is -1."""
-    found = []
-    for match in _REFERENCE.finditer(formula):
-        quoted, plain, column, digits = match.groups()
-        sheet = quoted.replace("''", "'") if quoted else (plain or None)
-        row = int(digits) if len(digits.lstrip("0")) <= 7 else -1  # 5,000 digits would pass int()'s limit
-        found.append((sheet, column, row, formula[match.start(4) - 1] != "$"))
-    return found
-
-
 class CopiedDownReferences:
     """``references`` of each formula of a column, read down the rows: a formula that is the one
     above's copied down (``formulas.formula_at_row``) references the same cells, its relative
@@ -262,11 +243,22 @@ def read_workbook(path, record: dict | None = None) -> Audit:
             audit.graphs = judge_workbook((formulas, values))
         except (ArithmeticError, LookupError, RecursionError, TypeError, ValueError, AttributeError):
             audit.graphs = []  # a workbook this reading cannot follow: no table found, as before
+        if not audit.graphs:
+            # Nor a network of neurons: the training itself, found from the updates (w − η·g)
+            # and judged by differentiating the student's own forward formulas.
+            from sheetprop.check.judge.gradients import judge_training
+
+            try:
+                audit.graphs = judge_training((formulas, values))
+            except (ArithmeticError, LookupError, RecursionError, TypeError, ValueError, AttributeError):
+                audit.graphs = []
         if audit.graphs:
             return audit
     if not audit.tables:
         why = "; ".join(audit.skipped) if audit.skipped else (
-            "no sheet has a header row with columns such as i1, w1, E_total and ∂E/∂w1")
+            "no sheet has a header row with columns such as i1, w1, E_total and ∂E/∂w1, and no training "
+            "found (no parameter updated from its own earlier value, as w − η·∂E/∂w or w + Δ, with targets "
+            "its outputs are held to)")
         raise UserError(f"no backpropagation table found in {path.name}: {why}")
     return audit
 
@@ -353,7 +345,7 @@ def _blank_below(sheet, header_row: int, col: int) -> bool:
     return sheet.cell(header_row + 1, col).value in (None, "")
 
 
-_ACTIVATION_FORMULA = re.compile(r"EXP\(|TANH\(|MAX\(", re.IGNORECASE)
+_ACTIVATION_FORMULA = re.compile("|".join(re.escape(marker) for marker, _ in _ACTIVATION_MARKERS), re.IGNORECASE)
 
 
 def _settle_by_formula(sheet, header_row: int, label: str, first_col: int, col: int) -> str:
@@ -363,7 +355,7 @@ def _settle_by_formula(sheet, header_row: int, label: str, first_col: int, col: 
     if not re.fullmatch(r"[ho]\d+", label):
         return label
     formula = sheet.cell(header_row + 1, col).value
-    earlier = xl_col_to_name(first_col - 1)
+    earlier = column_letters(first_col)
     if (isinstance(formula, str) and _ACTIVATION_FORMULA.search(formula)
             and any(column == earlier and row == header_row + 1 for _, column, row in references(formula))):
         return labels.activation(label)
@@ -425,7 +417,7 @@ def _read_table(sheet, value_sheet, header, formulas, values) -> Table:
         table.notes.append(f"the table ends at row {not_a_step - 1}: row {not_a_step} is not a step of it "
                            "(no inputs and weights there), so it and what follows are not checked")
     table.learning_rates = _learning_rates(table, sheet, formulas, values)
-    data_columns = {xl_col_to_name(col - 1) for col in table.columns.values()}
+    data_columns = {column_letters(col) for col in table.columns.values()}
     if any(lr is not None and re.sub(r"\d+$", "", lr.where) in data_columns
            and header_row < int(re.search(r"\d+$", lr.where).group()) <= header_row + len(rows)
            for lr in table.learning_rates):
@@ -558,7 +550,7 @@ def _cell(sheet, value_sheet, row: int, col: int) -> Cell:
         ref = f"{column_letters(col)}{row}"
     else:  # openpyxl's (see workbook_input)
         formula, value = sheet.cell(row, col).value, value_sheet.cell(row, col).value
-        ref = xl_rowcol_to_cell(row - 1, col - 1)
+        ref = f"{column_letters(col)}{row}"
     if hasattr(formula, "text"):  # an array formula
         formula = formula.text
     if not (isinstance(formula, str) and formula.startswith("=")):
@@ -647,12 +639,12 @@ def _learning_rates(table: Table, sheet, formulas, values) -> list[LearningRate 
     reference besides the row above's weights and gradients; else a cell labelled η, lr or
     learning rate. Worked out for all rows at once: what is the same in every row (the table's
     columns, its parameter cells, the cell η is read from) is looked up once."""
-    letters = {xl_col_to_name(col - 1) for col in table.columns.values()}
+    letters = {column_letters(col) for col in table.columns.values()}
     # Not η: the optimizer's other hyper-parameter cells, nor (below) the table's own cells of
     # this row and the row above (an optimizer's update reads its state beside it).
     parameter_cells = set(table.eta_inside)
     for p in table.parameters.values():
-        column, row = re.fullmatch(r"([A-Z]+)(\d+)", p.where).groups()
+        column, row = ADDRESS.fullmatch(p.where).groups()
         parameter_cells.add((sheet.title, column, int(row)))
     weights = [q.label for q in table.network.given if q.role == "weight"]
     worksheets = worksheet_names(values)
@@ -663,8 +655,7 @@ def _learning_rates(table: Table, sheet, formulas, values) -> list[LearningRate 
         if key not in found:
             ref_sheet, column, row = key
             value = as_number(values[ref_sheet][f"{column}{row}"].value)
-            quoted = ref_sheet.replace("'", "''")
-            where = f"{column}{row}" if ref_sheet == sheet.title else f"'{quoted}'!{column}{row}"
+            where = f"{column}{row}" if ref_sheet == sheet.title else f"{quoted_sheet(ref_sheet)}!{column}{row}"
             found[key] = None if value is None else LearningRate(value, where)
         return found[key]
 
@@ -688,9 +679,8 @@ def _learning_rates(table: Table, sheet, formulas, values) -> list[LearningRate 
             # judged as a drift.
             key = candidates.most_common(1)[0][0]
             if key[0] in worksheets:
-                quoted = key[0].replace("'", "''")
                 rate = LearningRate(math.nan, f"{key[1]}{key[2]}" if key[0] == sheet.title
-                                    else f"'{quoted}'!{key[1]}{key[2]}")
+                                    else f"{quoted_sheet(key[0])}!{key[1]}{key[2]}")
         if rate is None:
             if not labelled:
                 labelled.append(_labelled_learning_rate(values[sheet.title]))

@@ -18,8 +18,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from sheetprop import engine
+from sheetprop.engine import ops
 from sheetprop.spreadsheet import formulas
-from sheetprop.spreadsheet.references import column_letters, column_number
+from sheetprop.spreadsheet.agree import SAME_FUNCTION_FLOOR, agree
+from sheetprop.spreadsheet.references import ADDRESS, SHEET, column_letters, column_number, unquoted_sheet
 
 from sheetprop.check.find.audit import as_number, present_rows
 
@@ -27,8 +29,8 @@ Key = tuple[str, str]  # (sheet, "A1")
 POINTS = 4
 # How far a sheet is read for a network: the exercise is a few dozen cells, a sheet per step.
 MAX_ROWS, MAX_COLUMNS = 2000, 200
-_CELL = re.compile(r"([A-Z]{1,3})(\d+)")
-_UPDATE = re.compile(r"^=\s*\(?\s*(?:'((?:[^']|'')+)'!|([A-Za-z_][\w.]*)!)?\$?([A-Z]{1,3})\$?(\d+)\s*[-+]")
+_CELL = ADDRESS
+_UPDATE = re.compile(r"^=\s*\(?\s*" + SHEET + r"?\$?([A-Z]{1,3})\$?([0-9]+)\s*[-+]")
 
 
 def name(key: Key) -> str:
@@ -174,8 +176,9 @@ def _activation_of(graph: Graph, key: Key) -> tuple[Key, str] | None:
         got = [engine.evaluate([graph.exprs[key]], {name(ref): x})[0] for x in points]
     except (ArithmeticError, ValueError):
         return None
-    for activation, f in (("sigmoid", lambda x: 1 / (1 + math.exp(-x))), ("tanh", math.tanh)):
-        if all(abs(g - f(x)) <= 1e-12 for g, x in zip(got, points)):
+    for activation in ("sigmoid", "tanh"):
+        f = ops.TABLE[activation].value  # the engine's own float rule
+        if all(agree(g, f(x), 0.0, SAME_FUNCTION_FLOOR, nan_agrees=False) for g, x in zip(got, points)):
             return ref, activation
     return None
 
@@ -250,7 +253,7 @@ def _network(graph: Graph, group: list[Neuron], neuron_cells) -> GraphNetwork | 
         match = _UPDATE.match(text)
         if match and key not in neuron_cells:
             quoted, plain, column, row = match.groups()
-            sheet = quoted.replace("''", "'") if quoted else (plain or key[0])
+            sheet = unquoted_sheet(quoted, plain) or key[0]
             start = graph.root((sheet, f"{column}{row}"))
             if start != key and start in weights or start in _orphans(graph, network):
                 network.updates[key] = start

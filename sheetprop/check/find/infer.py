@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 
-from xlsxwriter.utility import xl_col_to_name
+from sheetprop.spreadsheet.references import WHERE, column_letters
 
 from sheetprop import engine
 from sheetprop.spreadsheet import formulas
@@ -30,7 +30,7 @@ def weight_numbering(sheet, first_row: int, columns: dict[str, int],
     layer_plan = [([labels.hidden(j) for j in range(1, n_hidden + 1)], [labels.input_(i) for i in range(1, n_in + 1)], 0),
                   ([labels.output(k) for k in range(1, n_out + 1)],
                    [labels.activation(labels.hidden(j)) for j in range(1, n_hidden + 1)], n_in * n_hidden)]
-    by_column = {xl_col_to_name(col - 1): label for label, col in columns.items()}
+    by_column = {column_letters(col): label for label, col in columns.items()}
     mapping: dict[str, str] = {}
     for neurons, sources, offset in layer_plan:
         for j, neuron in enumerate(neurons):
@@ -60,7 +60,7 @@ def neuron_biases(sheet, first_row: int, columns: dict[str, int], layers: list[i
     neurons = [labels.hidden(j) for j in range(1, n_hidden + 1)] + [labels.output(k) for k in range(1, n_out + 1)]
     if len(student) != len(neurons):
         return None
-    by_column = {xl_col_to_name(col - 1): label for label, col in columns.items()}
+    by_column = {column_letters(col): label for label, col in columns.items()}
     mapping = {}
     for neuron in neurons:
         expr = _weighted_sum(sheet, first_row, columns.get(neuron), by_column)
@@ -119,7 +119,7 @@ def helper_columns(sheet, header_row: int, columns: dict[str, int]) -> dict[str,
         formula = sheet.cell(header_row + 1, col).value
         if col not in labelled and isinstance(formula, str) and formula.startswith("="):
             header = sheet.cell(header_row, col).value
-            letters = xl_col_to_name(col - 1)
+            letters = column_letters(col)
             found[letters] = str(header).strip() if header not in (None, "") else letters
     return found
 
@@ -133,7 +133,7 @@ def table_cells_read_as_eta(table) -> tuple[dict[tuple, str], bool]:
     absolute reference, where η belongs: {(sheet, column, row): what it holds}, and whether any
     lies in or below a row that reads it (a circular workbook). A relative reference that moves
     down row by row ($G21, $G22, …) is η drifting instead, judged as such (``TableCheck``)."""
-    by_column = {xl_col_to_name(col - 1): label for label, col in table.columns.items()}
+    by_column = {column_letters(col): label for label, col in table.columns.items()}
     first, last = table.header_row + 1, table.header_row + len(table.rows)
     weights = [q.label for q in table.network.given if q.role == "weight" and q.label in table.columns]
     found, circular = {}, False
@@ -168,7 +168,7 @@ def stray_eta(table, cell, k: int, eta_where: str, parameter_cells: set) -> tupl
     from sheetprop.check.judge.formula import location
 
     eta = location(eta_where, table.sheet)
-    labelled = {xl_col_to_name(col - 1) for col in table.columns.values()}
+    labelled = {column_letters(col) for col in table.columns.values()}
     row = table.header_row + 1 + k
     stray = None
     for sheet, column, ref_row in references(cell.formula or ""):
@@ -190,7 +190,7 @@ _CELL_PATTERNS: dict[str, re.Pattern] = {}
 def _reads_cell(formula: str, where: str) -> bool:
     """Whether ``formula`` names the cell ``where`` ("B1", "'lr'!B1") absolutely or not: $B$1, B$1, B1."""
     if where not in _CELL_PATTERNS:
-        column, row = re.search(r"([A-Z]{1,3})(\d+)$", where).groups()
+        column, row = WHERE.fullmatch(where).group(3, 4)
         _CELL_PATTERNS[where] = re.compile(rf"(?<![A-Z$])\$?{column}\${{0,1}}{row}(?!\d)")
     return bool(_CELL_PATTERNS[where].search(formula))
 

@@ -5,15 +5,12 @@ error starts, and what that cell holds (text where a number belongs, or its own 
 from __future__ import annotations
 
 import math
-import re
 
 from sheetprop.check.find.audit import references
+from sheetprop.spreadsheet.error_values import is_error_value
+from sheetprop.spreadsheet.references import WHERE, quoted_sheet, unquoted_sheet
 
 MAX_TRAIL = 10_000  # cells followed back; a table's error chain is at most rows × columns long
-
-
-def is_error_value(value) -> bool:
-    return isinstance(value, str) and value.startswith("#")
 
 
 def describe_cell(table, where: str, value: float | None = None) -> str:
@@ -59,15 +56,15 @@ def error_origin(table, ref: str) -> str | None:
 
 
 def _split(where: str, default_sheet: str) -> tuple[str, str]:
-    match = re.fullmatch(r"(?:'((?:[^']|'')+)'!|([^!]+)!)?\$?([A-Z]{1,3})\$?(\d+)", where)
+    match = WHERE.fullmatch(where)
     if match is None:
         return default_sheet, where
-    sheet = (match[1] or "").replace("''", "'") or match[2] or default_sheet
+    sheet = unquoted_sheet(match[1], match[2]) or default_sheet
     return sheet, f"{match[3]}{match[4]}"
 
 
 def _name(sheet: str, cell: str, own_sheet: str) -> str:
-    return cell if sheet == own_sheet else f"'{sheet}'!{cell}"
+    return cell if sheet == own_sheet else f"{quoted_sheet(sheet)}!{cell}"
 
 
 def _formula(table, sheet: str, cell: str) -> str | None:

@@ -18,7 +18,6 @@ import random
 import re
 from dataclasses import dataclass
 
-from xlsxwriter.utility import xl_col_to_name
 
 from sheetprop import engine
 
@@ -28,11 +27,9 @@ from sheetprop.engine import Expr, var
 from sheetprop.network import Network, previous
 from sheetprop.engine.numeric import compile_function
 from sheetprop.network.optimizers import LEARNING_RATE
+from sheetprop.spreadsheet.agree import SYMBOLIC_TOLERANCE, agree as numbers_agree
+from sheetprop.spreadsheet.references import WHERE, column_letters, unquoted_sheet
 
-# Two float64 evaluations of one formula in another order differ by ~1e-15 relative; any slip at
-# a random point differs by far more (a factor 1.0000001 typed in is 1e-7).
-SYMBOLIC_TOLERANCE = 1e-10
-ABSOLUTE_FLOOR = 1e-15
 POINTS = 4
 MAX_READ_THROUGH = 8  # cells read through, one inside another, before giving up
 
@@ -44,7 +41,6 @@ _SHARED_READINGS: dict[tuple, "Reading | None"] = {}
 _TABLE_SHAPES: dict[tuple, int] = {}
 MAX_SHARED_READINGS = 50_000
 _LITERAL_ROW = re.compile(r"[A-Za-z]\$?\d")  # a row number left as written: absolute (or a name such as LOG10)
-_WHERE = re.compile(r"(?:'((?:[^']|'')+)'!|([^'!]+)!)?\$?([A-Z]{1,3})\$?(\d+)")
 
 
 @dataclass(frozen=True)
@@ -61,9 +57,7 @@ def helper_variable(column: str) -> Expr:
 
 
 def agree(a: float, b: float, tolerance: float = SYMBOLIC_TOLERANCE) -> bool:
-    if math.isnan(a) or math.isnan(b):
-        return math.isnan(a) and math.isnan(b)
-    return abs(a - b) <= tolerance * max(abs(a), abs(b)) + ABSOLUTE_FLOOR
+    return numbers_agree(a, b, tolerance)
 
 
 _VARIABLES: dict[Expr, frozenset[str]] = {}
@@ -88,7 +82,7 @@ class TableFormulas:
         self.table = table
         self.sheet = table.sheet
         self.first_data_row = table.header_row + 1
-        self.labels_by_column = {xl_col_to_name(col - 1): label for label, col in table.columns.items()}
+        self.labels_by_column = {column_letters(col): label for label, col in table.columns.items()}
         # The cells that stand for a variable wherever a formula reads them: η, and an
         # optimizer's hyper-parameters (β1, μ, …).
         self.parameters = {location(p.where, table.sheet): var(name) for name, p in table.parameters.items()}
@@ -256,9 +250,9 @@ def named_cell(book, sheet: str, name: str) -> formulas.CellRef | None:
 
 def location(where: str, default_sheet: str) -> tuple[str, str, int]:
     """"B1" or "'Sheet 2'!B1" as (sheet, column, row)."""
-    match = _WHERE.fullmatch(where)
+    match = WHERE.fullmatch(where)
     quoted, plain, column, row = match.groups()
-    sheet = quoted.replace("''", "'") if quoted else (plain or default_sheet)
+    sheet = unquoted_sheet(quoted, plain) or default_sheet
     return sheet, column, int(row)
 
 
@@ -317,6 +311,50 @@ def values_at(expr: Expr, points: list[dict[str, float]]) -> list[float] | None:
         return [engine.evaluate([expr], point)[0] for point in points]
     except KeyError:
         return None
+
+
+_PIECEWISE: dict[Expr, bool] = {}
+
+
+def piecewise(expr: Expr) -> bool:
+    """Whether ``expr`` branches (IF, MAX, MIN, ABS: a step or relu inside): such a formula can
+    compute the chain rule at the random points and something else elsewhere (IF(i1>0.06, …, 0)),
+    so it is also tried at its own row's values. Once per expression."""
+    found = _PIECEWISE.get(expr)
+    if found is None:
+        if len(_PIECEWISE) >= MAX_CACHED_VARIABLES:
+            _PIECEWISE.clear()
+        found = _PIECEWISE[expr] = any(n.op in ("step", "relu") for n in engine.topological_order([expr]))
+    return found
+
+
+def value_at(expr: Expr, env: dict[str, float] | None) -> float | None:
+    """``expr`` at one point (a row's own values), or None where the point lacks a variable it reads."""
+    if env is None:
+        return None
+    try:
+        return engine.evaluate([expr], env)[0]
+    except (KeyError, TypeError):
+        return None
+
+
+def follows_its_inputs(expr: Expr, right: Expr, env: dict[str, float] | None) -> bool:
+    """For a formula that reads typed numbers outside the table (a target typed once above it):
+    whether it still computes the chain rule as a function of the chain-rule inputs it reads, to
+    first order at the row's own values: it reads at least one, the chain rule moves with it, and
+    every such slope is the chain rule's. A number passed on (v + 0·o1, a copy of a pasted
+    block) moves with none."""
+    inputs = sorted(variables(expr) & variables(right))
+    if env is None or not inputs:
+        return False
+    wrt = [var(name) for name in inputs]
+    try:
+        slopes = engine.evaluate(engine.grad(expr, wrt), env)
+        wanted = engine.evaluate(engine.grad(right, wrt), env)
+    except (KeyError, TypeError, ValueError, ZeroDivisionError, OverflowError):
+        return False
+    return (any(w != 0 and math.isfinite(w) for w in wanted)
+            and all(agree(s, w, 1e-6) for s, w in zip(slopes, wanted)))
 
 
 def same_function(a: list[float] | None, b: list[float] | None, tolerance: float = SYMBOLIC_TOLERANCE) -> bool:

@@ -20,8 +20,9 @@ import random
 from sheetprop import engine
 from sheetprop.check.find.formula_graph import POINTS, Graph, GraphNetwork, Key, find_networks, name
 from sheetprop.check.report.findings import Finding, Score, SheetScore
+from sheetprop.spreadsheet.agree import DEFAULT_TOLERANCE, agree
 
-TOLERANCE = 1e-9
+TOLERANCE = DEFAULT_TOLERANCE
 MAX_DEPTH = 8
 # Substitutions tried per network before pairs are no longer tried: a sheet wrong everywhere
 # (a hundred cells, each with two of a hundred roles) is then named cell by cell, in seconds.
@@ -29,7 +30,7 @@ MAX_TRIALS = 100_000
 
 
 def _agree(a: float, b: float) -> bool:
-    return math.isfinite(a) and math.isfinite(b) and abs(a - b) <= TOLERANCE * max(abs(a), abs(b)) + 1e-15
+    return math.isfinite(a) and math.isfinite(b) and agree(a, b, TOLERANCE)
 
 
 def _same(a: list[float], b: list[float]) -> bool:

@@ -16,15 +16,16 @@ import math
 import re
 
 from sheetprop import engine
-from xlsxwriter.utility import xl_col_to_name
+from sheetprop.spreadsheet.references import column_letters
 from sheetprop.spreadsheet.tokens import tokens as formula_tokens
 
 from sheetprop.check.find.audit import Audit, Cell, Table, read_workbook, references
 from sheetprop.check.judge.hints import absolute, as_read, find_hint, same_kind_swap, student_name, update_rule
 from sheetprop.check.report.findings import Finding, Report, relative_error, score_table
 from sheetprop.engine import Expr, var
-from sheetprop.check.judge.formula import (SYMBOLIC_TOLERANCE, TableFormulas, agree, helper_variable, location,
-                                           random_points, same_function, values_at, variables)
+from sheetprop.check.judge.formula import (SYMBOLIC_TOLERANCE, TableFormulas, agree, follows_its_inputs,
+                                           helper_variable, location, piecewise, random_points, same_function,
+                                           value_at, values_at, variables)
 from sheetprop.check.find import infer
 from sheetprop.check.judge.helpers import HelperRoles
 from sheetprop.network import GIVEN_ROLES, LEARNING_RATE, previous
@@ -32,18 +33,10 @@ from sheetprop.engine.numeric import compile_function
 from sheetprop.check.judge.precision import StoredPrecision
 from sheetprop.check.judge.error_values import describe_cell, error_origin, is_error_value
 from sheetprop.check.judge.exercise import missing_sheet_scores, owed_in_full, record_findings
+# The tolerances live with the spreadsheet language (check names them here too).
+from sheetprop.spreadsheet.agree import ABSOLUTE_FLOOR, DEFAULT_TOLERANCE, agree as numbers_agree  # noqa: F401
 
-# Spreadsheets and the engine both compute in IEEE doubles; a right formula differs from the
-# engine only in rounding order, a few ulps (~1e-16 relative each, ~1e-15 after a dozen ops),
-# while a chain-rule slip shifts a value by ~1e-7 relative or more (σ'(h1) for σ'(h2) in the
-# classic exercise is 3e-2; smaller slips come from inputs that nearly coincide). 1e-9 leaves
-# several orders of magnitude on both sides.
-DEFAULT_TOLERANCE = 1e-9
 MAX_SHOWN_TEXT = 200  # characters of a cell's text a finding repeats
-# Values that should be 0 (E where an output hits its target, a relu gradient) come out as
-# rounding noise of order 1e-17; no relative test can judge those, so differences below this
-# absolute floor never count.
-ABSOLUTE_FLOOR = 1e-15
 MAX_CACHED_VERDICTS = 100_000  # ~100 bytes each besides the expressions, which the workbooks hold anyway
 
 
@@ -169,7 +162,7 @@ class TableCheck:
         self.computed = computed = self.network.computed
         self.evaluate_local = compile_function([self.local[q.label] for q in computed], self.inputs)
         self.computed_labels = [q.label for q in computed]
-        self.column_labels = {xl_col_to_name(col - 1): label for label, col in table.columns.items()}
+        self.column_labels = {column_letters(col): label for label, col in table.columns.items()}
         # Every later row's givens from the row above: w − η·∂E/∂w, or the same value.
         self.labels = [q.label for q in self.network.quantities]
         self._previous_names = [(label, previous(label).payload) for label in self.labels]  # once, not per row
@@ -304,7 +297,7 @@ class TableCheck:
             number = cell.number
             # An error value that a formula computed (w − η·∂E/∂w after EXP overflowed) came from
             # upstream, where it is judged; here it is the spreadsheet's NaN, not a slip.
-            computed_error = isinstance(cell.value, str) and cell.value.startswith("#") \
+            computed_error = is_error_value(cell.value) \
                 and cell.formula is not None and not cell.is_typed  # the cheap tests first: a row of every cell
             if number is None and computed_error:
                 number = math.nan
@@ -334,7 +327,8 @@ class TableCheck:
                 # The column's right formula again (a reading found right came from a formula
                 # with references, and the same reading means the same text: not typed either).
                 reading = self.formulas.read(q.label, cell)
-                if reading is not None and self._known_right.get((q.label, False)) is reading:
+                if (reading is not None and self._known_right.get((q.label, False)) is reading
+                        and not piecewise(reading.expr)):  # a branch is tried at each row's own values
                     self.judged.append((q.label, cell))
                     continue
             local = self.local[q.label]
@@ -390,8 +384,15 @@ class TableCheck:
             return None  # neither its formula nor its inputs can be read: it cannot be judged
         self.judged.append((label, cell))
         if reading is not None and self._computes_the_same(reading.expr, right, computes, right_values):
-            self._known_right[(label, update)] = reading  # the next cell that reads so is right too
-            return None
+            here = self._at_row(reading.expr, values, update) if want is not None else None
+            if here is None or agree(here, want, max(self.tolerance, SYMBOLIC_TOLERANCE)):
+                self._known_right[(label, update)] = reading  # the next cell that reads so is right too
+                return None
+            # Right at the random points, not at this row's own values: a branch the points never take.
+            return self._finding(cell, label, "wrong update" if update else "wrong formula", want,
+                                 f"computes the chain rule at other values, but from this row's cells it gives "
+                                 f"{here:.15g} (a condition that holds elsewhere, not in this row)",
+                                 chain_rule=chain_rule, reads=as_read(reading.expr, update))
         if self.table.helpers and not update and computes is not None:
             blamed = self._blame_helper(label, cell, right_values, values)
             if blamed is not False:
@@ -419,9 +420,18 @@ class TableCheck:
         # the tolerance the user allowed, and one that reads typed numbers outside the table
         # (those hold in this workbook only, so the random points cannot judge it).
         if reading is not None:
-            if reading.read_constants:
-                return None
             used, needed = reading.reads, variables(right)
+            if not used & needed or reading.read_constants:
+                # A number passed on: it reads none of the chain rule's inputs, or reads typed numbers
+                # outside the table (a pasted block, another sheet's, a defined name's) without
+                # moving with the inputs it reads as the chain rule does. A target typed once above
+                # the table and read by a right formula is let be.
+                if self.by_value or (used & needed and follows_its_inputs(reading.expr, right,
+                                                                          self._row_env(values, update))):
+                    return None
+                return self._passed_on(cell, label, want, chain_rule, update, shown,
+                                       "reads none of the cells the chain rule needs" if not used & needed else
+                                       "reads typed numbers outside the table, not the cells the chain rule needs")
             if used == needed:
                 if computes is None or same_function(computes, right_values, self.tolerance):
                     return None
@@ -437,7 +447,11 @@ class TableCheck:
         else:
             swap = self._swapped_reference(label, cell)
             if swap is None:
-                return None
+                if self.by_value:
+                    return None  # judged by its value, as a typed number is
+                return self._passed_on(cell, label, want, chain_rule, update, None,
+                                       "cannot be read as a function of the table's cells (a function check "
+                                       "does not follow, a volatile or circular formula, another file)")
             detail = f"uses {swap[0]} where {label} needs {swap[1]}"
         return self._finding(cell, label, "wrong reference", want,
                              f"{detail} (the value agrees only because they hold the same number in this row)",
@@ -465,10 +479,35 @@ class TableCheck:
             if literal is None:
                 return None
             column = self.table.columns.get(name.removeprefix("previous "))
-            where = (f" (its cell {xl_col_to_name(column - 1)}{cell.row - name.startswith('previous ')})"
+            where = (f" (its cell {column_letters(column)}{cell.row - name.startswith('previous ')})"
                      if column and not name.startswith("previous ") else "")
             said.append(f"types {literal} where {student_name(name)} belongs{where}")
         return "; ".join(said) + f", reading {', '.join(map(student_name, sorted(used)))} besides"
+
+    def _passed_on(self, cell: Cell, label: str, want, chain_rule: str, update: bool, shown, why: str) -> Finding:
+        """A formula whose right number is only passed on: it earns what a typed number earns."""
+        return self._finding(cell, label, "passed-on number", want,
+                             f"shows the right number, but its formula {why}: it earns nothing where a "
+                             "formula of the table's cells belongs (--accept-values credits right numbers)",
+                             chain_rule=chain_rule, reads=shown)
+
+    def _row_env(self, values: dict | None, update: bool) -> dict | None:
+        """The row's own values as a point to evaluate a formula at: an update's ``values`` is its
+        environment already; a computed cell's gets η and the optimizer's settings."""
+        if values is None or update:
+            return values
+        env = dict(values)
+        if self.table_eta is not None:
+            env[LEARNING_RATE.payload] = self.table_eta.value
+        env.update((p.payload, self.table.parameters[p.payload].value) for p in self.hyperparameters)
+        return env
+
+    def _at_row(self, expr: Expr, values: dict | None, update: bool) -> float | None:
+        """A branching formula's value from its own row's cells (None for one without a branch,
+        or where the row's values are unknown): the row is one of the points it is tried at."""
+        if values is None or not piecewise(expr):
+            return None
+        return value_at(expr, self._row_env(values, update))
 
     @staticmethod
     def _agrees_only_here(expr: Expr, values: dict | None, saved: float) -> str:
@@ -544,9 +583,7 @@ class TableCheck:
         if self.precision.rounded:
             slack = 2 * (self.precision.uncertainty(label, found)
                          + self._propagated(label, expr, env, self._given_labels if first_row else ()))
-        if math.isnan(expected) or math.isnan(found):
-            return math.isnan(expected) != math.isnan(found)
-        return abs(found - expected) > self.tolerance * max(abs(found), abs(expected)) + ABSOLUTE_FLOOR + slack
+        return not numbers_agree(found, expected, self.tolerance, slack=slack)
 
     def _propagated(self, key: str, expr: Expr, env: dict, exact=()) -> float:
         if key not in self._slack_functions:
@@ -633,7 +670,8 @@ class TableCheck:
                 # reading found right came from such a formula, and the same reading means the
                 # same text), so it is neither a stray η nor a typed number.
                 reading = self.formulas.read(q.label, cell)
-                if reading is not None and self._known_right.get((q.label, True)) is reading:
+                if (reading is not None and self._known_right.get((q.label, True)) is reading
+                        and not piecewise(reading.expr)):
                     if trained:  # a right update; a constant carried down is no part of the score
                         self.judged.append((q.label, cell))
                     continue

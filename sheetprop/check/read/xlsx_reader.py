@@ -32,10 +32,10 @@ from types import SimpleNamespace
 
 from sheetprop.check.read.xlsx_cells import (CellValues, NotStreamable, SheetCells, column_letters, column_number,
                                         element_text, elements, read_cells)
+from sheetprop.spreadsheet.references import CELL
 from sheetprop.spreadsheet.tokens import tokens as formula_tokens
 from sheetprop.spreadsheet.number_formats import builtin_date_format, is_date_format, is_duration_format
 
-_COORDINATE = re.compile(r"\$?([A-Za-z]{1,3})\$?(\d+)")
 
 __all__ = ["NotStreamable", "read_xlsx", "BookView", "SheetView", "with_values"]
 
@@ -279,7 +279,7 @@ class SheetView:
         return CellView(self.value(row, column), row, column)
 
     def __getitem__(self, coordinate: str) -> CellView:
-        match = _COORDINATE.fullmatch(coordinate)
+        match = CELL.fullmatch(coordinate)
         if match is None:
             raise KeyError(coordinate)
         return self.cell(int(match[2]), column_number(match[1]))

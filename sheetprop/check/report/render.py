@@ -9,6 +9,7 @@ from dataclasses import asdict
 
 from sheetprop.check import Report
 from sheetprop.check.report.findings import group_labels
+from sheetprop.spreadsheet.error_values import is_error_value
 
 
 def to_json(report: Report, **extra) -> str:
@@ -102,7 +103,7 @@ def to_text(report: Report) -> str:
 def _number(value) -> str:
     if isinstance(value, float):
         return "an error value" if math.isnan(value) else f"{value:.15g}"
-    if isinstance(value, str) and value.startswith("#"):
+    if is_error_value(value):
         return value  # #VALUE!, #DIV/0!: as the spreadsheet shows it
     return repr(value) if value is not None else "(empty)"
 

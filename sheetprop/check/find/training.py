@@ -1,0 +1,298 @@
+"""Find the training in a workbook from its formulas, whatever its layout and labels.
+
+A workbook that trains a network holds parameters: cells whose next value is computed from their
+own earlier value by an update, ``w − η·g`` or ``w + Δ`` where Δ depends on w through the
+forward pass. That is looked for in every formula, so no header, label or layout is needed: a
+weight a row, a block of rows per batch, weights read through ``INDEX`` by row arithmetic, a
+sheet per step. From each update the forward pass of its example is the set of cells that
+depend on the parameter (up to the next updates), and its outputs are the cells a target is
+subtracted from (``t − y`` in the student's own backward formulas). ``judge.gradients`` then
+holds each update against the derivative of that forward pass.
+
+Formulas are read by ``spreadsheet.formulas`` after a small expansion of what it does not read:
+``ROW()``, ``INDEX(B:B, <row arithmetic>)`` (a cell chosen by its row number) and
+``AVERAGE(range)``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+from sheetprop import engine
+from sheetprop.check.find.audit import as_number, present_rows
+from sheetprop.spreadsheet import formulas
+from sheetprop.spreadsheet.references import column_letters
+
+Key = tuple[str, str]  # (sheet, "A1")
+MAX_ROWS, MAX_COLUMNS = 5000, 200
+# Past this many formulas the search is not attempted (a grid of 80,000 weights asks for
+# another reading): the route answers "not read" at once instead of taking minutes.
+MAX_FORMULAS = 30_000
+MAX_ANCESTORS = 20_000  # cells visited to learn whether Δ depends on w
+LOSS_WORDS = ("loss", "error", "cost", "erro", "誤差", "損失")
+
+
+def name(key: Key) -> str:
+    return f"{key[0]}!{key[1]}"
+
+
+def key_of(text: str) -> Key:
+    sheet, _, cell = text.rpartition("!")
+    return sheet, cell
+
+
+# --- the expansion of what the formula reader does not read ----------------------------------
+
+_ARITHMETIC = re.compile(r"[\d\s+\-*/().]*")
+_WHOLE_COLUMN = re.compile(r"\$?([A-Z]{1,3}):\$?([A-Z]{1,3})")
+_RANGE = re.compile(r"\$?([A-Z]{1,3})\$?(\d+):\$?([A-Z]{1,3})\$?(\d+)")
+
+
+def _call_spans(text: str, function: str):
+    """(start, end, [arguments]) of each call of ``function`` (outermost first), by balanced
+    parentheses; arguments split at the commas of its own level."""
+    upper = text.upper()
+    position = 0
+    while (start := upper.find(function + "(", position)) >= 0:
+        if start and (upper[start - 1].isalnum() or upper[start - 1] in "_."):
+            position = start + 1
+            continue
+        depth, args, begin = 0, [], start + len(function) + 1
+        for k in range(begin - 1, len(text)):
+            if text[k] == "(":
+                depth += 1
+            elif text[k] == ")":
+                depth -= 1
+                if depth == 0:
+                    args.append(text[begin:k])
+                    yield start, k + 1, args
+                    break
+            elif text[k] == "," and depth == 1:
+                args.append(text[begin:k])
+                begin = k + 1
+        position = start + 1
+
+
+def _integer(text: str) -> int | None:
+    """The value of row arithmetic such as ``14 + INT((22-14)/8)*8``, or None."""
+    plain = re.sub(r"\bINT\b", "", text, flags=re.IGNORECASE)
+    if not _ARITHMETIC.fullmatch(plain) or len(plain) > 200:
+        return None
+    try:
+        value = eval(re.sub(r"\bINT\b", "_floor", text, flags=re.IGNORECASE),  # noqa: S307 (digits and + − × ÷ only)
+                     {"__builtins__": {}, "_floor": math.floor})
+    except (ArithmeticError, SyntaxError, TypeError):
+        return None
+    return int(value) if isinstance(value, (int, float)) and value == int(value) else None
+
+
+def expand(formula: str, row: int) -> str:
+    """``formula`` without ROW(), INDEX of a column by row arithmetic and AVERAGE of a range."""
+    text = re.sub(r"\bROW\(\s*\)", str(row), formula, flags=re.IGNORECASE)
+    for function in ("INDEX", "AVERAGE"):
+        while True:
+            for start, end, args in _call_spans(text, function):
+                replacement = _replacement(function, args)
+                if replacement is not None:
+                    text = text[:start] + replacement + text[end:]
+                    break
+            else:
+                break
+    return text
+
+
+def _replacement(function: str, args: list[str]) -> str | None:
+    if function == "INDEX" and len(args) == 2:
+        column = _WHOLE_COLUMN.fullmatch(args[0].strip())
+        number = _integer(args[1])
+        if column and column.group(1) == column.group(2) and number and number > 0:
+            return f"{column.group(1)}{number}"
+    if function == "AVERAGE" and len(args) == 1 and (cells := _RANGE.fullmatch(args[0].strip())):
+        first, top, last, bottom = cells.groups()
+        from sheetprop.spreadsheet.references import column_number
+        count = (abs(int(bottom) - int(top)) + 1) * (abs(column_number(last) - column_number(first)) + 1)
+        return f"(SUM({args[0].strip()})/{count})"
+    return None
+
+
+# --- the workbook as a graph of cells ----------------------------------------------------------
+
+class CellGraph:
+    """Every formula of the workbook as an expression over cell variables; typed numbers, the
+    saved values, and the header text above each column (to name things, never to find them)."""
+
+    def __init__(self, books):
+        formula_book, value_book = books
+        self.exprs: dict[Key, engine.Expr] = {}
+        self.texts: dict[Key, str] = {}
+        self.numbers: dict[Key, float] = {}   # typed numbers
+        self.saved: dict[Key, float] = {}     # the values saved with the formulas
+        self.words: dict[Key, str] = {}       # text cells, for the names of columns
+        self.formula_count = 0
+        for sheet in formula_book.worksheets:
+            values = value_book[sheet.title]
+            for row in present_rows(sheet, 1, min(sheet.max_row, MAX_ROWS)):
+                for found in row:
+                    r, c, content = found.row, found.column, found.value
+                    if content is None or c > MAX_COLUMNS:
+                        continue
+                    key = (sheet.title, f"{column_letters(c)}{r}")
+                    if hasattr(content, "text"):
+                        content = content.text
+                    if isinstance(content, str) and content.startswith("="):
+                        self.formula_count += 1
+                        if self.formula_count > MAX_FORMULAS:
+                            return
+                        self.texts[key] = content
+                        try:
+                            self.exprs[key] = formulas.parse(
+                                expand(content.replace("\n", " "), r),
+                                lambda ref, s=sheet.title: engine.var(name((ref[0] or s, f"{ref[1]}{ref[2]}"))))
+                        except (formulas.FormulaError, RecursionError, ValueError):
+                            pass
+                        saved = as_number(values.cell(r, c).value)
+                        if saved is not None:
+                            self.saved[key] = saved
+                    elif (number := as_number(content)) is not None:
+                        self.numbers[key] = number
+                    elif isinstance(content, str) and content.strip():
+                        self.words[key] = content.strip()
+        self.reads: dict[Key, list[Key]] = {
+            key: [key_of(v.payload) for v in engine.topological_order([e]) if v.op == "var"]
+            for key, e in self.exprs.items()}
+        self.readers: dict[Key, list[Key]] = {}
+        for key, refs in self.reads.items():
+            for ref in refs:
+                self.readers.setdefault(ref, []).append(key)
+
+    @property
+    def too_large(self) -> bool:
+        return self.formula_count > MAX_FORMULAS
+
+    def header(self, key: Key) -> str | None:
+        """The text nearest above ``key`` in its column (within 60 rows): the column's name."""
+        column, row = re.fullmatch(r"([A-Z]+)(\d+)", key[1]).groups()
+        for r in range(int(row) - 1, max(0, int(row) - 60), -1):
+            text = self.words.get((key[0], f"{column}{r}"))
+            if text is not None:
+                return text
+        return None
+
+    def ancestors_reach(self, start: list[Key], target: Key, within: set[Key] | None = None) -> bool:
+        """Whether ``target`` is among the cells ``start`` reads, directly or through others
+        (only through the cells ``within``, where given)."""
+        seen = set(start)
+        stack = list(start)
+        while stack and len(seen) < MAX_ANCESTORS:
+            key = stack.pop()
+            if key == target:
+                return True
+            for ref in self.reads.get(key, ()):
+                if ref not in seen and (within is None or ref in within or ref == target):
+                    seen.add(ref)
+                    stack.append(ref)
+        return False
+
+
+@dataclass
+class Update:
+    cell: Key              # the parameter's next value
+    parameter: Key         # the value it is computed from
+    step: engine.Expr      # Δ as the formula has it: new = parameter + sign·step
+    sign: int
+    step_cell: Key | None = None  # Δ where it is a cell of its own (=C3+L3): L3
+
+
+@dataclass
+class Training:
+    graph: CellGraph
+    updates: dict[Key, Update]
+    outputs: dict[Key, list[tuple[Key, Key]]] = field(default_factory=dict)  # update -> (y, t) pairs
+    forward: dict[Key, set[Key]] = field(default_factory=dict)               # update -> its example's cells
+
+    @property
+    def sheet(self) -> str:
+        return min(self.updates)[0]
+
+    def describe(self) -> str:
+        parameters = {u.parameter for u in self.updates.values()}
+        outputs = {y for pairs in self.outputs.values() for y, _ in pairs}
+        return (f"{len(self.updates)} parameter updates of {len(parameters)} parameter values, "
+                f"{len(outputs)} outputs held to their targets; cells are named by their references")
+
+
+def find_updates(graph: CellGraph) -> dict[Key, Update]:
+    """Every cell computed from an earlier value of itself: ``= w ± Δ`` with Δ depending on w
+    through other cells (a sum of a weighted sum's terms, E1 + E2, does not)."""
+    updates = {}
+    for key, e in graph.exprs.items():
+        if e.op not in ("add", "sub"):
+            continue
+        for side in ((0, 1) if e.op == "add" else (0,)):
+            start, step = e.args[side], e.args[1 - side]
+            if start.op != "var":
+                continue
+            parameter = key_of(start.payload)
+            direct = [key_of(v.payload) for v in engine.topological_order([step]) if v.op == "var"]
+            if parameter == key or parameter in direct or not direct:
+                continue
+            if graph.ancestors_reach(direct, parameter):
+                sign = -1 if e.op == "sub" else 1
+                step_cell = key_of(step.payload) if step.op == "var" and key_of(step.payload) in graph.exprs else None
+                updates[key] = Update(key, parameter, step, sign, step_cell)
+                break
+    return updates
+
+
+def example_cells(graph: CellGraph, parameter: Key, stops: set[Key]) -> set[Key]:
+    """The cells that depend on ``parameter``, up to (not into) the next updates."""
+    found, stack = set(), [parameter]
+    while stack:
+        key = stack.pop()
+        for reader in graph.readers.get(key, ()):
+            if reader not in found and reader not in stops and reader in graph.exprs:
+                found.add(reader)
+                stack.append(reader)
+    return found
+
+
+def output_pairs(graph: CellGraph, cells: set[Key], parameters: set[Key]) -> list[tuple[Key, Key]]:
+    """(output, target): a typed cell subtracted from one of ``cells`` (or it from the typed
+    cell) in a formula of ``cells``: ``t − y`` as the student writes it for the loss or δ."""
+    pairs = []
+    for key in cells:
+        for node in engine.topological_order([graph.exprs[key]]):
+            if node.op != "sub" or not all(a.op == "var" for a in node.args):
+                continue
+            a, b = (key_of(x.payload) for x in node.args)
+            for y, t in ((a, b), (b, a)):
+                if y in cells and t in graph.numbers and t not in parameters and (y, t) not in pairs:
+                    pairs.append((y, t))
+    # The output is the one the target is held to, not a cell computed from it (y − t, then δ).
+    ys = {y for y, _ in pairs}
+    return [(y, t) for y, t in pairs
+            if not any(graph.ancestors_reach([y], other, cells) for other in ys if other != y)]
+
+
+def find_training(books) -> Training | None:
+    """The training the workbook's formulas hold, or None where no parameter is updated from itself."""
+    graph = CellGraph(books)
+    if graph.too_large:
+        return None
+    updates = find_updates(graph)
+    if not updates:
+        return None
+    training = Training(graph, updates)
+    stops = set(updates)
+    parameters = {u.parameter for u in updates.values()}
+    for key, update in updates.items():
+        cells = example_cells(graph, update.parameter, stops)
+        pairs = output_pairs(graph, cells, parameters)
+        if pairs:
+            training.outputs[key] = pairs
+            training.forward[key] = cells
+    if not training.outputs:
+        return None
+    return training
