@@ -18,7 +18,7 @@ from sheetprop.cli import main
 from sheetprop.network.template import load_template
 from sheetprop.network.variants import read_roster, variant_template
 from sheetprop.errors import UserError
-from test_class_grading import fill, header
+from exercise_fill import fill, header
 
 STEPS = 4
 SHEETS = ("lr=0.5", "lr=1")
@@ -293,3 +293,22 @@ def test_a_typed_target_says_what_was_typed_and_where_the_target_belongs(plain_k
     capsys.readouterr()
     main(["check", "--key", str(key), str(out)])
     assert "types 0.5 where t1 belongs (its cell B18)" in capsys.readouterr().out
+
+
+def test_format_on_a_folder_is_refused_in_one_line(kit, klass, capsys):
+    key = kit[0]
+    assert main(["check", "--key", str(key), "--format", "gradescope", str(klass)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""   # no result of score 0 saying "it is a folder"
+    assert captured.err.count("\n") == 1 and "is a folder or archive of submissions" in captured.err
+
+
+def test_location_level_reaches_the_platforms_result(plain_kit, tmp_path, capsys):
+    key, exercise = plain_kit
+    out = fill(key, exercise, tmp_path / "s.xlsx", edit=slip("a_o1", 1.01))
+    capsys.readouterr()
+    main(["check", "--key", str(key), "--format", "gradescope", "--feedback-level", "location", str(out)])
+    result = capsys.readouterr().out
+    assert "a_o1" in result and "should be" not in result and "expected" not in result
+    main(["check", "--key", str(key), "--format", "gradescope", str(out)])
+    assert "should be" in capsys.readouterr().out
