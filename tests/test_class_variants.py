@@ -312,3 +312,39 @@ def test_location_level_reaches_the_platforms_result(plain_kit, tmp_path, capsys
     assert "a_o1" in result and "should be" not in result and "expected" not in result
     main(["check", "--key", str(key), "--format", "gradescope", str(out)])
     assert "should be" in capsys.readouterr().out
+
+
+def test_one_workbooks_json_carries_the_version_and_the_keys_sha256(plain_kit, tmp_path, capsys):
+    import hashlib
+
+    from sheetprop.version import __version__
+
+    key, exercise = plain_kit
+    out = fill(key, exercise, tmp_path / "s.xlsx")
+    capsys.readouterr()
+    assert main(["check", "--key", str(key), "--json", str(out)]) == 0
+    import json
+    report = json.loads(capsys.readouterr().out)
+    assert (report["sheetprop_version"], report["key_sha256"]) == (__version__, hashlib.sha256(key.read_bytes()).hexdigest())
+
+
+def test_moodle_folders_and_blackboard_files_are_one_submission_per_student(tmp_path):
+    from sheetprop.check.classroom.lms import group
+    from sheetprop.check.classroom.submissions import find_submissions
+
+    root = tmp_path / "download"
+    moodle = root / "Ada Byron_4242_assignsubmission_file_"
+    moodle.mkdir(parents=True)
+    (moodle / "backprop.xlsx").write_bytes(b"PK not really")
+    (moodle / "photo.png").write_bytes(b"png")
+    stem = "Backprop HW_bchen_attempt_2024-03-01-10-11-12"
+    (root / f"{stem}_LATE_bp.xlsx").write_bytes(b"PK")
+    (root / f"{stem}_LATE_screenshot.png").write_bytes(b"png")
+    (root / f"{stem}.txt").write_text("receipt")
+    (root / "plain.xlsx").write_bytes(b"PK")
+    submissions, seen = group(find_submissions([root], tmp_path / "work"))
+    ids = sorted(s.id for s in submissions)
+    assert ids == ["4242", "bchen", "plain.xlsx"]
+    board = next(s for s in submissions if s.id == "bchen")
+    assert [p.name for p in board.candidates] == [f"{stem}_LATE_bp.xlsx"] and seen["bchen"].late
+    assert seen["4242"].name == "Ada Byron" and not seen["4242"].late

@@ -221,7 +221,10 @@ def _check_one(args, settings, owed: int) -> int:
         print(json.dumps(json_object(outcome, owed), ensure_ascii=False, indent=2))
         return 2
     report = outcome.report
-    print(to_json(report, submission=outcome.submission, status=outcome.status) if args.json else to_text(report))
+    from sheetprop.version import __version__
+
+    print(to_json(report, submission=outcome.submission, status=outcome.status, sheetprop_version=__version__,
+                  key_sha256=settings.key_sha256 or "") if args.json else to_text(report))
     return 0 if outcome.passes(args.min_score, owed) else 1
 
 
