@@ -107,13 +107,23 @@ def add_class_arguments(parser) -> None:
                         help="weights per column group (forward, loss, backward, update): the CSV's rubric_percent")
 
 
+def time_limit_problem(value) -> str | None:
+    """Why ``value`` is no --time-limit (seconds per workbook), or None: the command line and the
+    API's check() ask the same."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return f"{value!r} is not a number of seconds"
+    if not (math.isfinite(value) and MIN_TIME_LIMIT_S <= value <= MAX_TIME_LIMIT_S):
+        return f"{value:g} must be between {MIN_TIME_LIMIT_S:g} and {MAX_TIME_LIMIT_S} seconds"
+    return None
+
+
 def _seconds(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not (math.isfinite(value) and MIN_TIME_LIMIT_S <= value <= MAX_TIME_LIMIT_S):
-        raise argparse.ArgumentTypeError(f"{text} must be between {MIN_TIME_LIMIT_S:g} and {MAX_TIME_LIMIT_S} seconds")
+    if problem := time_limit_problem(value):
+        raise argparse.ArgumentTypeError(problem)
     return value
 
 

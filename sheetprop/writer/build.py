@@ -19,8 +19,8 @@ from sheetprop.network import (CARRIED_ROLES, DEFAULT_FINITE_DIFFERENCE_STEP, FI
                                LEARNING_RATE, Network, previous)
 from sheetprop.network.template import Template
 from sheetprop import layout, record
-from sheetprop.writer import exercise, workbook as wb
-from sheetprop.network import labels, losses
+from sheetprop.writer import exercise, step_view, workbook as wb
+from sheetprop.network import labels, losses, stack
 
 # The options' rules live in writer.options; these names stay importable from here.
 from sheetprop.writer.options import (DEFAULT_LEARNING_RATES, DEFAULT_STEPS, MAX_LEARNING_RATES,  # noqa: F401
@@ -73,6 +73,8 @@ def summary_title(network: Network) -> str:
     """The summary's title: the template's name (which follows a changed optimizer, see
     writer.options.with_optimizer) and the network's shape."""
     t = network.template
+    if t.stack:
+        return f"Backpropagation, step by step — {t.name} ({'-'.join(layer.kind for layer in t.stack)} network)"
     return f"Backpropagation, step by step — {t.name} ({'-'.join(map(str, t.layers))} network)"
 
 
@@ -91,6 +93,8 @@ def describe(network: Network) -> list[str]:
 def describe_network(network: Network) -> list[str]:
     """The network, its loss and how it trains, in two lines."""
     t = network.template
+    if t.stack:
+        return _describe_stack(network)
     layers = ", ".join(f"{'hidden' if k < len(t.activations) - 1 else 'output'} {size} ({activation})"
                        for k, (size, activation) in enumerate(zip(t.layers[1:], t.activations)))
     if t.biases is None:
@@ -106,6 +110,14 @@ def describe_network(network: Network) -> list[str]:
         f"Network {'-'.join(map(str, t.layers))}: inputs {t.layers[0]}, {layers}; {biases}; {examples}.",
         f"Loss {losses.get(t.loss).formula}. Optimizer: {optimizer.title}: {optimizer.rule}.",
     ]
+
+
+def _describe_stack(network: Network) -> list[str]:
+    t = network.template
+    optimizer = network.optimizer
+    return [f"Network: {stack.describe(t.stack, t.input_shape, t.examples)} ({len(sheet_columns(network)):,} here). "
+            "E_total is the mean of the examples' losses E.",
+            f"Loss {losses.get(t.loss).formula}. Optimizer: {optimizer.title}: {optimizer.rule}."]
 
 
 def build_workbook(template: Template, learning_rates: Sequence[LearningRate], steps: int, out: Path,
@@ -140,8 +152,8 @@ def refuse_long_gradcheck(network: Network, steps: int) -> None:
     """Refuse a --gradcheck whose first finite difference already passes Excel's formula length,
     before one is built for every parameter (on a 16-16-16-16-16 network, minutes). ``network``
     is the plain one, without the gradient check."""
-    if not network.trained:
-        return
+    if not network.trained or network.template.stack:
+        return  # a layered network's check recomputes the cuts a column each: check_sheet_limits measures them
     columns = sheet_columns(network)
     # Measured with this network's cell references: the gradient check's extra columns only
     # push the real ones further right, so the real formula is at least this long.
@@ -227,6 +239,7 @@ def write_key(network: Network, columns: list[wb.Column], learning_rates: Sequen
                 first_row_sources=sources, first_screen_only=first_screen_only)
             sheets.append((rate.value, steps_sheet))
         wb.add_summary_results(book, formats, summary, results_row, chart_anchor, sheets, labels.LOSS)
+        step_view.add_step_view(book, formats, network.grids, [s for _, s in sheets], steps)
         if add_extra_sheets is not None:
             add_extra_sheets(book, formats)
         record.write_exercise_record(book, template, steps, [s.name for _, s in sheets])

@@ -37,7 +37,7 @@ MAX_RESULT_BYTES = 1_000_000
 
 def gradescope_result(report: Report, points: float = DEFAULT_POINTS, visibility: str | None = None,
                       seconds: float | None = None) -> dict:
-    from sheetprop.check.cli import to_text
+    from sheetprop.check.report.render import to_text
 
     total = report.score
     scale = points / total.cells if total.cells else 0.0
@@ -79,7 +79,7 @@ def _with_common(result: dict, visibility: str | None, seconds: float | None) ->
 
 
 def prairielearn_result(report: Report) -> dict:
-    from sheetprop.check.cli import to_json, to_text
+    from sheetprop.check.report.render import to_json, to_text
 
     total = report.score
     tests = [{"name": f"{sheet}: {label}", "description": f"cells of {label} in sheet {sheet!r} that are right",
