@@ -78,7 +78,33 @@ def add_parser(commands) -> None:
                         "external grading result (score 0-1; gradable: false for a file that cannot be graded)")
     parser.add_argument("--out", type=Path, metavar="FILE", default=None,
                         help="write the --format result to FILE instead of standard output")
+    add_class_arguments(parser)
     parser.set_defaults(run=run)
+
+
+def add_class_arguments(parser) -> None:
+    """The teacher's options for a class (docs/class.md)."""
+    from sheetprop.check.report.levels import DEFAULT_LEVEL, LEVELS
+
+    parser.add_argument("--roster", type=Path, metavar="CSV",
+                        help="with --key: the roster `build --exercise --roster` drew the variants from (an id "
+                        "column, optionally name); each submission is graded against its own student's variant, "
+                        "and the CSV's variant column says own, copied from <id> (then it scores nothing) or unknown")
+    parser.add_argument("--similarity", type=Path, metavar="FILE.csv",
+                        help="write the pairs of submissions ranked by the evidence they share (identical files, "
+                        "the same wrong formulas weighted by how rare they are, another's variant, the same "
+                        "document metadata or styles), each with a short why")
+    parser.add_argument("--feedback-level", choices=LEVELS, default=DEFAULT_LEVEL,
+                        help="what the feedback files, annotated workbooks and --format results give away: "
+                        "location (the wrong cells, never the answer), hint (and the hints), full (and the "
+                        f"expected values and right formulas; default {DEFAULT_LEVEL})")
+    parser.add_argument("--class-report", type=Path, metavar="FILE.xlsx",
+                        help="write the class at a glance: per column how many students got it wrong and the "
+                        "most common hint, and the score distribution, each with a chart")
+    parser.add_argument("--regrade", type=Path, metavar="PREVIOUS.csv",
+                        help="list the students whose score changed since the CSV an earlier --csv wrote, and why")
+    parser.add_argument("--rubric", type=Path, metavar="FILE.toml",
+                        help="weights per column group (forward, loss, backward, update): the CSV's rubric_percent")
 
 
 def time_limit_problem(value) -> str | None:
@@ -140,7 +166,8 @@ def _positive(text: str) -> int:
 
 # Options --format has no use for: refused, not silently dropped.
 _NOT_WITH_FORMAT = (("csv", "--csv"), ("feedback", "--feedback"), ("annotate", "--annotate"), ("jobs", "--jobs"),
-                    ("json", "--json"))
+                    ("json", "--json"), ("roster", "--roster"), ("similarity", "--similarity"),
+                    ("class_report", "--class-report"), ("regrade", "--regrade"), ("rubric", "--rubric"))
 
 
 def run(args) -> int:
@@ -156,22 +183,35 @@ def run(args) -> int:
             raise UserError(f"--format writes one submission's result; it does not use {', '.join(used)}")
         if len(args.paths) != 1:
             raise UserError(f"--format writes the result of one submission; give one workbook, not {len(args.paths)}")
+        from sheetprop.check.classroom.submissions import is_class
+
+        if is_class(args.paths):
+            raise UserError(f"--format writes the result of one submission; {args.paths[0]} is a folder or archive "
+                            "of submissions: give one workbook (grade a class with --csv or --json)")
     if args.annotate and args.feedback is None:
         raise UserError("--annotate writes into the feedback folder: give --feedback DIR too")
     # Every output checked before any work: none is an input, none lies inside a graded folder,
     # and each can be written.
-    outputs.guard([*args.paths, args.key], {"--csv": args.csv, "--out": args.out}, {"--feedback": args.feedback})
+    outputs.guard([*args.paths, args.key, args.roster, args.regrade, args.rubric],
+                  {"--csv": args.csv, "--out": args.out, "--similarity": args.similarity,
+                   "--class-report": args.class_report}, {"--feedback": args.feedback})
     if args.format is not None:
         from sheetprop.check.classroom import platforms
 
         return platforms.run(args)
+    from dataclasses import replace
+
     from sheetprop.check.judge.exercise import owed_total
     from sheetprop.check.classroom.grading import settings_for
     from sheetprop.check.classroom.submissions import is_class
 
+    if args.roster is not None and args.key is None:
+        raise UserError("--roster grades each student against their variant of the key: give --key KEY.xlsx too")
     settings = settings_for(args.key, args.tolerance, args.accept_values)
+    settings = replace(settings, feedback_level=args.feedback_level)
     owed = owed_total(settings.key) if settings.key is not None else 0
-    if is_class(args.paths) or args.csv is not None or args.feedback is not None:
+    teacher = (args.csv, args.feedback, args.similarity, args.class_report, args.regrade, args.roster)
+    if is_class(args.paths) or any(option is not None for option in teacher):
         return _grade_class(args, settings, owed)
     return _check_one(args, settings, owed)
 
@@ -191,7 +231,10 @@ def _check_one(args, settings, owed: int) -> int:
         print(json.dumps(json_object(outcome, owed), ensure_ascii=False, indent=2))
         return 2
     report = outcome.report
-    print(to_json(report, submission=outcome.submission, status=outcome.status) if args.json else to_text(report))
+    from sheetprop.version import __version__
+
+    print(to_json(report, submission=outcome.submission, status=outcome.status, sheetprop_version=__version__,
+                  key_sha256=settings.key_sha256 or "") if args.json else to_text(report))
     return 0 if outcome.passes(args.min_score, owed) else 1
 
 
@@ -207,9 +250,12 @@ def _grade_class(args, settings, owed: int) -> int:
 
     from sheetprop.check.classroom import class_report
     from sheetprop.check.classroom import pool
-    from sheetprop.check.classroom.grading import failed, grade
+    from sheetprop.check.classroom.grading import failed
+    from sheetprop.check.classroom.evidence import grade_with_evidence
     from sheetprop.check.classroom.submissions import find_submissions, sweep_stale, work_folder
+    from sheetprop.check.classroom import class_extras
 
+    extras = class_extras.ClassExtras(args, settings)
     feedback = class_report.FeedbackFolder(args.feedback) if args.feedback is not None else None
     if feedback is not None and args.csv is not None:
         feedback.reserve(args.csv)
@@ -222,19 +268,23 @@ def _grade_class(args, settings, owed: int) -> int:
         submissions = find_submissions(args.paths, work, settings.key["sheets"] if settings.key else None)
         if not submissions:
             raise UserError(f"no submissions in {', '.join(map(str, args.paths))}")
+        submissions = extras.intake(submissions)
         outcomes = [None] * len(submissions)
-        results = pool.run([(s, settings) for s in submissions], grade, failed, jobs, args.time_limit)
+        results = pool.run(extras.tasks(submissions, settings), grade_with_evidence, failed, jobs, args.time_limit)
         for index, outcome in _with_progress(results, len(submissions)):
             outcomes[index] = outcome
+            extras.graded(outcome)
             if feedback is not None:
-                _write_feedback(feedback, outcome)
+                _write_feedback(feedback, extras.for_student(outcome))
     passed = sum(o.passes(args.min_score, owed) for o in outcomes)
     for outcome in outcomes:
-        print(class_report.json_line(outcome, owed) if args.json else class_report.terminal_line(outcome, owed))
+        print(class_report.json_line(outcome, owed, extras.row(outcome, owed)) if args.json
+              else class_report.terminal_line(outcome, owed))
     if not args.json:
         print(class_report.summary_line(outcomes, passed))
     if args.csv is not None:
-        class_report.write_csv(args.csv, outcomes, owed)
+        class_report.write_csv(args.csv, outcomes, owed, extras.row)
+    extras.finish(outcomes, owed)
     return 0 if passed == len(outcomes) else 1
 
 

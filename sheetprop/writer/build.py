@@ -249,7 +249,7 @@ def write_key(network: Network, columns: list[wb.Column], learning_rates: Sequen
 
 
 def write_exercise(network: Network, learning_rates: Sequence[LearningRate], steps: int, tmp: Path,
-                   progress=None) -> None:
+                   progress=None, student: str | None = None) -> None:
     """The student version: the key's lr sheets with only the given numbers filled in (no
     gradient check, no extra sheets), behind an instructions sheet. ``network`` is the plain
     one: the gradient check is the teacher's tool, not part of the exercise."""
@@ -267,7 +267,7 @@ def write_exercise(network: Network, learning_rates: Sequence[LearningRate], ste
                                _rows(network, rate, steps, progress, f"{name} (exercise)"),
                                chart_title=f"{labels.LOSS} per step", loss_label=labels.LOSS,
                                exercise=True)
-        record.write_exercise_record(book, template, steps, names)
+        record.write_exercise_record(book, template, steps, names, student)
     finally:
         book.close()
 

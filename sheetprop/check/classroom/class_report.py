@@ -22,6 +22,12 @@ CSV_COLUMNS = ("submission", "file", "status", "score", "max_score", "percent", 
                "finding_cells", "message", "others")
 
 
+# The columns a class run adds after CSV_COLUMNS: who the student is (a roster's id, their variant:
+# own / copied from <id> / unknown), whether the LMS marked the file late, the rubric's percent, and
+# what graded it (the file's, sheetprop's and the key's versions), so a regrade can say what changed.
+EXTRA_COLUMNS = ("student_id", "variant", "late", "rubric_percent", "file_sha256", "sheetprop_version", "key_sha256")
+
+
 def csv_row(outcome: Outcome, owed: int = 0) -> dict:
     right, cells = outcome.score(owed)
     report = outcome.report
@@ -57,12 +63,14 @@ def shown(text: str) -> str:
                    (repr(c)[1:-1] if unicodedata.category(c) == "Cc" else f"\\u{ord(c):04x}") for c in text)
 
 
-def write_csv(path: Path, outcomes: list[Outcome], owed: int = 0) -> None:
+def write_csv(path: Path, outcomes: list[Outcome], owed: int = 0, extra=None) -> None:
+    """``extra(outcome, owed)``: more columns after these (EXTRA_COLUMNS, filled by class_extras)."""
     text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(text, fieldnames=CSV_COLUMNS + (EXTRA_COLUMNS if extra else ()), lineterminator="\n")
     writer.writeheader()
     for outcome in outcomes:
-        writer.writerow({name: csv_safe(value) for name, value in csv_row(outcome, owed).items()})
+        row = {**csv_row(outcome, owed), **(extra(outcome, owed) if extra else {})}
+        writer.writerow({name: csv_safe(value) for name, value in row.items()})
     with atomic_output(Path(path)) as tmp:
         tmp.write_text(text.getvalue(), encoding="utf-8")
 
@@ -78,8 +86,8 @@ def json_object(outcome: Outcome, owed: int = 0) -> dict:
     return {**head, **report_dict(outcome.report)}
 
 
-def json_line(outcome: Outcome, owed: int = 0) -> str:
-    return json.dumps(json_object(outcome, owed), ensure_ascii=False, default=str)
+def json_line(outcome: Outcome, owed: int = 0, extra: dict | None = None) -> str:
+    return json.dumps({**json_object(outcome, owed), **(extra or {})}, ensure_ascii=False, default=str)
 
 
 def terminal_line(outcome: Outcome, owed: int = 0) -> str:

@@ -74,6 +74,11 @@ def grade_submission(root: Path) -> dict:
     submission = Submission("submission", candidates, {p: str(p.relative_to(folder)) for p in candidates})
     start = time.monotonic()
     outcome = grade_within(submission, settings, float(config.get("time_limit") or MAX_CHECK_SECONDS))
+    from dataclasses import replace
+
+    from sheetprop.check.report.levels import redact
+
+    outcome = replace(outcome, report=redact(outcome.report, config.get("feedback_level") or "full"))
     result = platform_result("gradescope", outcome, points, visibility, time.monotonic() - start)
     if outcome.status != "graded":
         print(f"cannot grade the submission: {outcome.message}")

@@ -35,6 +35,7 @@ class Settings:
     accept_values: bool = False
     key_sha256: str | None = None     # the key file's own bytes: a submission that is the key is said so
     annotate_into: Path | None = None  # --annotate: the worker marks up the graded workbook into this folder
+    feedback_level: str = "full"      # what the student's marked-up workbook gives away (report.levels)
 
 
 def settings_for(key_path: Path | None, tolerance: float = DEFAULT_TOLERANCE, accept_values: bool = False,
@@ -127,7 +128,7 @@ def grade(task: tuple[Submission, Settings]) -> Outcome:
                 outcome.message = f"{Path(name).name} is the answer key itself (the same bytes), not a student's work"
                 report.notes.insert(0, outcome.message)
             if settings.annotate_into is not None:
-                _annotate(outcome, settings.annotate_into)
+                _annotate(outcome, settings.annotate_into, settings.feedback_level)
             return outcome
         first = first or failure
     if first is not None and len(submission.candidates) > 1:
@@ -156,17 +157,18 @@ def failed(task: tuple[Submission, Settings], reason: str) -> Outcome:
     return Outcome(submission.id, "error", submission.name_of(path) if path else "", path, reason)
 
 
-def _annotate(outcome: Outcome, folder: Path) -> None:
+def _annotate(outcome: Outcome, folder: Path, level: str = "full") -> None:
     """The graded workbook marked up into ``folder`` (in the worker, under its time limit)."""
     import tempfile
 
     from sheetprop.check.report.annotate import annotate_workbook
+    from sheetprop.check.report.levels import redact
 
     suffix = outcome.path.suffix.lower() if outcome.path.suffix.lower() in (".xlsx", ".xlsm") else ".xlsx"
     handle, name = tempfile.mkstemp(suffix=suffix, dir=folder)
     os.close(handle)
     try:
-        annotate_workbook(outcome.path, outcome.report.findings, Path(name))
+        annotate_workbook(outcome.path, redact(outcome.report, level).findings, Path(name))
     except Exception as exc:  # noqa: BLE001 - a workbook that cannot be marked up still has its grade
         Path(name).unlink(missing_ok=True)
         outcome.annotate_problem = str(exc) if isinstance(exc, UserError) else f"cannot annotate it ({type(exc).__name__})"

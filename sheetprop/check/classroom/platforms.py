@@ -211,15 +211,19 @@ def run(args) -> int:
     """`check --format`: exit 0 all right (or at least --min-score), 1 findings or short of it,
     2 not gradable (the result file is written in every case). The submission is graded by the
     same ``grading.grade``, with the same settings and time limit, as a class is."""
+    from dataclasses import replace
+
     from sheetprop.check.classroom.grading import grade_within, settings_for
     from sheetprop.check.classroom.submissions import Submission
     from sheetprop.check.judge.exercise import owed_total
+    from sheetprop.check.report.levels import redact
 
     path = Path(args.paths[0]).expanduser()
     settings = settings_for(args.key, args.tolerance, args.accept_values)
     start = time.monotonic()
     outcome = grade_within(Submission(path.name, [path], {path: str(path)}), settings, args.time_limit)
-    write_result(platform_result(args.format, outcome, seconds=time.monotonic() - start), args.out)
+    shown = replace(outcome, report=redact(outcome.report, getattr(args, "feedback_level", "full")))
+    write_result(platform_result(args.format, shown, seconds=time.monotonic() - start), args.out)
     if outcome.status != "graded":
         print(f"sheetprop check: error: {outcome.message}", file=sys.stderr)
         return 2

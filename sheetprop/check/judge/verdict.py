@@ -7,6 +7,9 @@ the helper column or the swapped reference where the slip enters, and a hint (``
 
 from __future__ import annotations
 
+from sheetprop.spreadsheet.references import column_letters
+from sheetprop.spreadsheet.tokens import tokens as formula_tokens
+
 import math
 import re
 
@@ -131,6 +134,7 @@ class FormulaVerdicts:
                                      chain_rule=chain_rule, reads=shown)
             swap = same_kind_swap(used, needed)
             detail = (f"uses {student_name(swap[0])} where {label} needs {student_name(swap[1])}" if swap else
+                      self._typed_instead(cell, used, needed, values) or
                       f"reads {', '.join(map(student_name, sorted(used)))} where the chain rule reads "
                       f"{', '.join(map(student_name, sorted(needed)))}")
         else:
@@ -146,6 +150,32 @@ class FormulaVerdicts:
                              f"{detail} (the value agrees only because they hold the same number in this row)",
                              hint=(self._formula_hint(right, reading.expr, computes, lhs) if computes is not None else None),
                              chain_rule=chain_rule, reads=shown)
+
+    def _typed_instead(self, cell: Cell, used, needed, values: dict | None) -> str | None:
+        """"types 0.5 where t1 belongs (B18)": a number typed into the formula in place of a cell
+        the chain rule reads, that holds the same number in this row."""
+        missing = sorted(needed - used)
+        if not missing or used - needed or values is None or cell.formula is None:
+            return None
+        typed = {}
+        for token in formula_tokens(cell.formula):
+            if token.type == "OPERAND" and token.subtype == "NUMBER":
+                try:
+                    typed.setdefault(float(token.value), token.value)
+                except ValueError:
+                    continue
+        said = []
+        for name in missing:
+            value = values.get(name)
+            literal = next((text for number, text in typed.items()
+                            if isinstance(value, (int, float)) and agree(number, value, self.tolerance)), None)
+            if literal is None:
+                return None
+            column = self.table.columns.get(name.removeprefix("previous "))
+            where = (f" (its cell {column_letters(column)}{cell.row - name.startswith('previous ')})"
+                     if column and not name.startswith("previous ") else "")
+            said.append(f"types {literal} where {student_name(name)} belongs{where}")
+        return "; ".join(said) + f", reading {', '.join(map(student_name, sorted(used)))} besides"
 
     def _passed_on(self, cell: Cell, label: str, want, chain_rule: str, update: bool, shown, why: str) -> Finding:
         """A formula whose right number is only passed on: it earns what a typed number earns."""
