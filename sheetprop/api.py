@@ -82,6 +82,15 @@ def _extra_sheets(mnist_metrics):
     return lambda book, formats: add_metrics_sheet(book, metrics, name="mnist")
 
 
+def _path(name: str, value, optional: bool = False) -> Path | None:
+    """A path argument as the command line would take it, or a one-line SheetpropError."""
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, os.PathLike)):
+        raise SheetpropError(f"{name} must be a path (str or Path), not {type(value).__name__}")
+    return Path(value)
+
+
 def build(template="era", lrs: Iterable[float] | str | None = None, steps: int = 100,
           optimizer: str | None = None, out=DEFAULT_WORKBOOK, gradcheck: bool = False,
           exercise: bool = False, mnist_metrics=None) -> BuildResult:
@@ -93,8 +102,8 @@ def build(template="era", lrs: Iterable[float] | str | None = None, steps: int =
     from sheetprop.writer.exercise import exercise_path
     from sheetprop.writer.options import refuse_own_inputs, resolve
 
+    out, mnist_metrics = _path("out", out), _path("mnist_metrics", mnist_metrics, optional=True)
     options = resolve(template, optimizer, lrs, steps)
-    out = Path(out)
     exercise_out = exercise_path(out) if exercise else None
     for path in (out, exercise_out):
         if path is not None:
@@ -311,6 +320,8 @@ def readme(template="era", lrs: Iterable[float] | str | None = None, steps: int 
     from sheetprop.handin.readme import write_handin
     from sheetprop.writer.options import refuse_own_inputs, resolve
 
+    out, mnist_metrics = _path("out", out), _path("mnist_metrics", mnist_metrics, optional=True)
+    from_workbook, mnist = _path("from_workbook", from_workbook, optional=True), _path("mnist", mnist, optional=True)
     options = resolve(template, optimizer, lrs, steps)
     if from_workbook is None:
         refuse_own_inputs(Path(out) / "BackPropagation.xlsx", options.template, mnist_metrics=mnist_metrics)

@@ -240,3 +240,24 @@ def test_check_grades_a_class_folder_one_row_per_submission(tmp_path):
     assert repr(graded) == "ClassReport(2 submissions, 2 graded)"
     page = graded._repr_html_()
     assert "<td>alice</td>" in page and "<td>100.0</td>" in page
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda out: sheetprop.build(out=None), "out must be a path"),
+    (lambda out: sheetprop.build(lrs=True, out=out), "learning rates True"),
+    (lambda out: sheetprop.build(lrs=[0.5, "x"], out=out), "learning rate 'x'"),
+    (lambda out: sheetprop.build(mnist_metrics=3, out=out), "mnist_metrics must be a path"),
+    (lambda out: sheetprop.readme(out=None), "out must be a path"),
+    (lambda out: sheetprop.readme(from_workbook=5, out=out), "from_workbook must be a path"),
+    (lambda out: sheetprop.check(out, time_limit=1e300), "time_limit"),
+    (lambda out: sheetprop.check(out, tolerance=float("nan")), "tolerance"),
+])
+def test_wrong_types_are_one_line_errors_not_tracebacks(tmp_path, call, words):
+    with pytest.raises(sheetprop.SheetpropError, match=re.escape(words)) as raised:
+        call(tmp_path / "out.xlsx")
+    assert "\n" not in str(raised.value)
+
+
+def test_one_learning_rate_given_alone_is_a_list_of_one(tmp_path):
+    result = sheetprop.build(lrs=0.5, steps=3, out=tmp_path / "one.xlsx")
+    assert result.sheet_names[1:] == ["lr=0.5"]
