@@ -4,7 +4,7 @@ A template names the layer sizes (inputs, hidden layers, outputs), one activatio
 non-input layer, the loss, the input and target values of one example or several, every
 weight in the course's numbering, optional biases (one per layer, or one per neuron; fixed or
 trained), the optimizer with its hyper-parameters, and optional default learning rates. See
-README for the format.
+docs/templates.md for the format.
 """
 
 from __future__ import annotations

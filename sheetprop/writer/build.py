@@ -122,12 +122,8 @@ def _describe_stack(network: Network) -> list[str]:
 
 def build_workbook(template: Template, learning_rates: Sequence[LearningRate], steps: int, out: Path,
                    add_extra_sheets: Callable | None = None, progress=None,
-                   gradcheck: bool = False, exercise_out: Path | None = None,
-                   first_screen_only: bool = False) -> list[LearningRateResult]:
+                   gradcheck: bool = False, exercise_out: Path | None = None) -> list[LearningRateResult]:
     """Write the workbook to ``out`` atomically; return each learning rate's loss figures.
-
-    ``first_screen_only``: each sheet prints as one page of what its window first shows (the
-    pictures `sheetprop readme` renders), instead of readable pages of the whole table.
 
     With ``exercise_out``, also the student version there (see ``write_exercise``): both files
     are written before either is moved into place, so a failure leaves neither."""
@@ -141,8 +137,7 @@ def build_workbook(template: Template, learning_rates: Sequence[LearningRate], s
     with contextlib.ExitStack() as outputs:
         tmp = outputs.enter_context(atomic_output(out))
         exercise_tmp = outputs.enter_context(atomic_output(exercise_out)) if exercise_out else None
-        results = write_key(network, columns, learning_rates, steps, tmp, add_extra_sheets, progress,
-                            first_screen_only)
+        results = write_key(network, columns, learning_rates, steps, tmp, add_extra_sheets, progress)
         if exercise_tmp is not None:
             write_exercise(plain, learning_rates, steps, exercise_tmp, progress)
     return results
@@ -175,7 +170,7 @@ def gradcheck_step_cell(optimizer) -> str:
 
 
 def layout_table() -> list[str]:
-    """The lr sheet's layout as README's Markdown table (README holds exactly these lines)."""
+    """The lr sheet's layout as a Markdown table (docs/workbook.md holds exactly these lines)."""
     from sheetprop.network.optimizers import OPTIMIZERS
 
     def cells(optimizer):
@@ -215,8 +210,7 @@ def _rows(network: Network, rate: LearningRate, steps: int, progress, desc: str)
 
 
 def write_key(network: Network, columns: list[wb.Column], learning_rates: Sequence[LearningRate], steps: int,
-              tmp: Path, add_extra_sheets: Callable | None = None, progress=None,
-              first_screen_only: bool = False) -> list[LearningRateResult]:
+              tmp: Path, add_extra_sheets: Callable | None = None, progress=None) -> list[LearningRateResult]:
     """The full workbook, every cell a live formula: the answer key of an exercise."""
     template = network.template
     results = []
@@ -227,7 +221,7 @@ def write_key(network: Network, columns: list[wb.Column], learning_rates: Sequen
         summary, results_row, chart_anchor, sources = wb.add_summary_sheet(
             book, formats, summary_title(network),
             describe(network),
-            list(network.starting_values().items()), derivations, first_screen_only)
+            list(network.starting_values().items()), derivations)
         sheets = []
         loss_index = [q.label for q in network.quantities].index(labels.LOSS)
         for rate in learning_rates:
@@ -236,7 +230,7 @@ def write_key(network: Network, columns: list[wb.Column], learning_rates: Sequen
                 book, formats, layout.sheet_name(rate.text), _sheet_parameters(network, rate), columns,
                 _watch_overflow(rows, results, rate, loss_index),
                 chart_title=f"{labels.LOSS} per step", loss_label=labels.LOSS,
-                first_row_sources=sources, first_screen_only=first_screen_only)
+                first_row_sources=sources)
             sheets.append((rate.value, steps_sheet))
         wb.add_summary_results(book, formats, summary, results_row, chart_anchor, sheets, labels.LOSS)
         step_view.add_step_view(book, formats, network.grids, [s for _, s in sheets], steps)
