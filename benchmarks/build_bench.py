@@ -11,8 +11,10 @@ start and imports, as a user sees them, and the peak memory is that process's ow
          Excel functions as `build` does: build/bare+ is the engine's own overhead.
 and prints a markdown table of the ratios, measured in the same run. A second table does the
 same for each built-in template (--templates, at --template-steps), each against a bare loop
-writing as many columns as that template's sheets have. The best of --repeat runs
-is kept, since noise on a shared machine only ever adds time.
+writing as many columns as that template's sheets have. A third table does the same for the
+layered templates (--layered, each at every --layered-steps, with its own learning rates) against
+the bare loop on stock xlsxwriter writing as many cells; --layered-only prints that table alone.
+The best of --repeat runs is kept, since noise on a shared machine only ever adds time.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout's sheetprop, for the column counts
 
 LEARNING_RATES = "0.1,0.2,0.5,0.8,1,2"
 COLUMNS = 32  # step + the 31 columns of the default 2-2-2 template
@@ -67,8 +71,14 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--templates", default="era,xor,softmax,deep")
     parser.add_argument("--template-steps", type=int, default=1000)
+    parser.add_argument("--layered", default="rnn,conv,attention")
+    parser.add_argument("--layered-steps", default="100,1000")
+    parser.add_argument("--layered-only", action="store_true")
     args = parser.parse_args()
     sheets = len(LEARNING_RATES.split(","))
+    if args.layered_only:
+        print_layered_table(bench_layered(args.layered.split(","), args.layered_steps, args.repeat))
+        return 0
     rows_out = []
     with tempfile.TemporaryDirectory() as folder:
         for steps in (int(s) for s in args.steps.split(",")):
@@ -92,7 +102,41 @@ def main() -> int:
     for name, columns, cells, build, bare_fast, size in template_rows:
         print(f"| {name} | {columns} | {cells:,} | {build[0]:.2f} | {bare_fast[0]:.2f} "
               f"| {build[0] / bare_fast[0]:.2f}x | {build[1]:.0f} | {size:.1f} |")
+    print()
+    print_layered_table(bench_layered(args.layered.split(","), args.layered_steps, args.repeat))
     return 0
+
+
+def bench_layered(names, steps_list, repeat):
+    """Each layered template at each step count, with its own learning rates (one sheet each),
+    against the bare loop on stock xlsxwriter writing as many cells."""
+    from sheetprop.network.template import load_template
+
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        for name in names:
+            columns = template_columns(name)
+            sheets = len(load_template(name).learning_rates)
+            for steps in (int(s) for s in steps_list.split(",")):
+                out = Path(folder, f"{name}.xlsx")
+                build = best_of(repeat, [sys.executable, "-m", "sheetprop", "build", "--quiet",
+                                         "--template", name, "--steps", str(steps), "--out", str(out)])
+                bare = best_of(repeat, [sys.executable, "-c", BARE_LOOP, str(steps), str(sheets),
+                                        str(columns), str(Path(folder, "bare.xlsx")), "stock"])
+                rows.append((name, steps, sheets, columns, steps * sheets * columns, build, bare,
+                             out.stat().st_size / 2**20))
+    return rows
+
+
+def print_layered_table(rows):
+    print("Layered templates, each with its own learning rates (one sheet each), against a bare xlsxwriter loop:")
+    print()
+    print("| template | steps | sheets | columns | cells | build s | bare s | build/bare | build peak MiB "
+          "| bare peak MiB | file MiB |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for name, steps, sheets, columns, cells, build, bare, size in rows:
+        print(f"| {name} | {steps:,} | {sheets} | {columns} | {cells:,} | {build[0]:.2f} | {bare[0]:.2f} "
+              f"| {build[0] / bare[0]:.2f}x | {build[1]:.0f} | {bare[1]:.0f} | {size:.1f} |")
 
 
 def template_columns(name: str) -> int:

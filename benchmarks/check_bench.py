@@ -17,6 +17,7 @@ one slip, a few handed in untouched, and copies of the wild workbooks where pres
   open   openpyxl opening each file once, in one process (no cell read twice, nothing judged)
   grade  `python -m sheetprop check --jobs N --csv grades.csv FILE...`, the command a teacher
          runs, in a fresh interpreter (its start, imports and pool are counted)
+  similarity  the same with --similarity pairs.csv (every pair of submissions ranked by what they share)
 and prints grade/open, measured in the same run (best of --repeat each), with the peak memory of
 any of the command's processes; then the time and peak memory of `check` on the key of
 --key-steps steps × 6 learning rates (18,000 rows at 3000).
@@ -122,6 +123,10 @@ def run_class(args) -> int:
         print(f"| openpyxl opens each once, 1 process | {opened:.2f} | 1.00 | |")
         print(f"| `check --jobs {args.jobs} --csv` grades all | {seconds:.2f} | {seconds / opened:.2f} | "
               f"{memory:.0f} |", flush=True)
+        similar = grade + ["--similarity", str(Path(folder, "pairs.csv"))]
+        seconds, memory = best_of(args.repeat, similar, allowed=(0, 1))
+        print(f"| `check --jobs {args.jobs} --csv --similarity` grades all and ranks the pairs | {seconds:.2f} | "
+              f"{seconds / opened:.2f} | {memory:.0f} |", flush=True)
         if args.key_steps:
             key = Path(folder, "big.xlsx")
             subprocess.run([sys.executable, "-m", "sheetprop", "build", "--quiet", "--exercise",

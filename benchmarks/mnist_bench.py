@@ -29,19 +29,19 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch: see sheetprop/mnist/runtime.py
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch: see sheetprop/mnist/train/runtime.py
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from sheetprop.mnist.batches import MAX_ROTATION_DEGREES, DeviceSplit  # noqa: E402
-from sheetprop.mnist.data import load_mnist  # noqa: E402
-from sheetprop.mnist.datasets import DATASETS, default_data_folder  # noqa: E402
-from sheetprop.mnist.architecture import load_architecture  # noqa: E402
-from sheetprop.mnist.model import MnistNet, count_parameters  # noqa: E402
-from sheetprop.mnist.runtime import configure_cpu_threads  # noqa: E402
-from sheetprop.mnist.train import TrainSettings, fit, make_optimizer, make_scheduler, train_epoch  # noqa: E402
+from sheetprop.mnist.train.batches import MAX_ROTATION_DEGREES, DeviceSplit  # noqa: E402
+from sheetprop.mnist.train.data import load_mnist  # noqa: E402
+from sheetprop.mnist.train.datasets import DATASETS, default_data_folder  # noqa: E402
+from sheetprop.mnist.train.architecture import load_architecture  # noqa: E402
+from sheetprop.mnist.train.model import MnistNet, count_parameters  # noqa: E402
+from sheetprop.mnist.train.runtime import configure_cpu_threads  # noqa: E402
+from sheetprop.mnist.train.loop import TrainSettings, fit, make_optimizer, make_scheduler, train_epoch  # noqa: E402
 
 EPOCH_IMAGES = 60_000
 ARCHITECTURE = load_architecture(None)  # --model replaces it: every pipeline trains the same network

@@ -7,7 +7,7 @@ the tests (1,600 to train on, the other 400 offered as test images). Then it wri
 workbook, times LibreOffice (forced recalculation, one run) and Gnumeric (ssconvert --recalc) on it,
 and for --digits different test images typed into the digit cell compares the ten probabilities
 LibreOffice computes with PyTorch's (float64, eval mode). Prints a markdown table, with the estimate
-the writer makes before writing (sheetprop/mnist/workbook_budget.py) beside what was measured.
+the writer makes before writing (sheetprop/mnist/workbook/budget.py) beside what was measured.
 """
 
 from __future__ import annotations
@@ -24,23 +24,23 @@ import time
 import zipfile
 from pathlib import Path
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch: see sheetprop/mnist/runtime.py
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch: see sheetprop/mnist/train/runtime.py
 
 import numpy as np  # noqa: E402
 import openpyxl  # noqa: E402
 import torch  # noqa: E402
 
 from sheetprop.libreoffice import recalculate_all  # noqa: E402
-from sheetprop.mnist.batches import DeviceSplit  # noqa: E402
-from sheetprop.mnist.data import read_idx  # noqa: E402
-from sheetprop.mnist.datasets import MNIST  # noqa: E402
-from sheetprop.mnist.architecture import load_architecture  # noqa: E402
-from sheetprop.mnist.checkpoint import architecture_of  # noqa: E402
-from sheetprop.mnist.model import MnistNet, to_arrays  # noqa: E402
-from sheetprop.mnist.workbook_budget import estimate  # noqa: E402
-from sheetprop.mnist.runtime import configure_cpu_threads  # noqa: E402
-from sheetprop.mnist.model_workbook import write_for_model  # noqa: E402
-from sheetprop.mnist.train import TrainSettings, evaluate, fit  # noqa: E402
+from sheetprop.mnist.train.batches import DeviceSplit  # noqa: E402
+from sheetprop.mnist.train.data import read_idx  # noqa: E402
+from sheetprop.mnist.train.datasets import MNIST  # noqa: E402
+from sheetprop.mnist.train.architecture import load_architecture  # noqa: E402
+from sheetprop.mnist.train.checkpoint import architecture_of  # noqa: E402
+from sheetprop.mnist.train.model import MnistNet  # noqa: E402
+from sheetprop.mnist.workbook.budget import estimate  # noqa: E402
+from sheetprop.mnist.train.runtime import configure_cpu_threads  # noqa: E402
+from sheetprop.mnist.workbook.model_workbook import write_for_model  # noqa: E402
+from sheetprop.mnist.train.loop import TrainSettings, evaluate, fit  # noqa: E402
 
 SAMPLE = Path(__file__).resolve().parents[1] / "tests" / "data" / "mnist-sample"
 
@@ -78,8 +78,8 @@ def main() -> int:
     model.eval()
     predictions = evaluate(model, test)["predictions"].numpy()
     test_images, test_labels = images[1600:], labels[1600:]
-    guess = estimate(to_arrays(model, MNIST.mean, MNIST.std))
-    rows = [("model", f"{model.architecture.name} {list(model.architecture.layers)}, padding {model.architecture.padding}"),
+    guess = estimate(model.architecture)
+    rows = [("model", f"{model.architecture.name} {list(model.architecture.entries)}, padding {model.architecture.padding}"),
             ("estimate before writing", guess.describe())]
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

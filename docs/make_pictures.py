@@ -71,11 +71,11 @@ def cnn_workbook(folder: Path) -> Path:
     import numpy as np
     import torch
 
-    from sheetprop.mnist.batches import DeviceSplit
-    from sheetprop.mnist.data import read_idx
-    from sheetprop.mnist.datasets import MNIST
-    from sheetprop.mnist.model_workbook import write_for_model
-    from sheetprop.mnist.train import TrainSettings, evaluate, fit
+    from sheetprop.mnist.train.batches import DeviceSplit
+    from sheetprop.mnist.train.data import read_idx
+    from sheetprop.mnist.train.datasets import MNIST
+    from sheetprop.mnist.workbook.model_workbook import write_for_model
+    from sheetprop.mnist.train.loop import TrainSettings, evaluate, fit
 
     sample = DOCS.parent / "tests" / "data" / "mnist-sample"
     images = read_idx(sample / "t10k-images-idx3-ubyte.gz", 3)

@@ -7,11 +7,10 @@ line does (the same functions: writer.options, the mnist parser), so bad input r
 
 from __future__ import annotations
 
-import contextlib
 import html
-import io
 import json
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
@@ -83,6 +82,15 @@ def _extra_sheets(mnist_metrics):
     return lambda book, formats: add_metrics_sheet(book, metrics, name="mnist")
 
 
+def _path(name: str, value, optional: bool = False) -> Path | None:
+    """A path argument as the command line would take it, or a one-line SheetpropError."""
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, os.PathLike)):
+        raise SheetpropError(f"{name} must be a path (str or Path), not {type(value).__name__}")
+    return Path(value)
+
+
 def build(template="era", lrs: Iterable[float] | str | None = None, steps: int = 100,
           optimizer: str | None = None, out=DEFAULT_WORKBOOK, gradcheck: bool = False,
           exercise: bool = False, mnist_metrics=None) -> BuildResult:
@@ -94,8 +102,8 @@ def build(template="era", lrs: Iterable[float] | str | None = None, steps: int =
     from sheetprop.writer.exercise import exercise_path
     from sheetprop.writer.options import refuse_own_inputs, resolve
 
+    out, mnist_metrics = _path("out", out), _path("mnist_metrics", mnist_metrics, optional=True)
     options = resolve(template, optimizer, lrs, steps)
-    out = Path(out)
     exercise_out = exercise_path(out) if exercise else None
     for path in (out, exercise_out):
         if path is not None:
@@ -181,33 +189,51 @@ class ClassReport:
         return f"<p><b>{html.escape(repr(self))}</b></p>" + _table_html(header, rows)
 
 
-def check(path, key=None, tolerance: float | None = None):
+def check(path, key=None, tolerance: float | None = None, accept_values: bool = False,
+          time_limit: float | None = None):
     """Grade a workbook, as ``sheetprop check``: a CheckReport. A folder or a .zip of submissions
     is a class, graded as ``sheetprop check FOLDER`` grades one: a ClassReport with a row per
     submission. ``key``: the answer key `build --exercise` wrote; the network, sheets and rows
-    then come from it, as with ``check --key``."""
-    from sheetprop.check import DEFAULT_TOLERANCE, check_workbook
-    from sheetprop.check.judge.exercise import read_key
-    from sheetprop.check.classroom.submissions import is_class
+    then come from it, as with ``check --key``. ``accept_values`` and ``time_limit`` (seconds per
+    workbook) are the command's ``--accept-values`` and ``--time-limit``: the command line and this
+    function grade through the same settings and the same ``grade``."""
+    from sheetprop.check import DEFAULT_TOLERANCE
+    from sheetprop.check.classroom.budget import MAX_CHECK_SECONDS
+    from sheetprop.check.classroom.grading import grade_within, settings_for
+    from sheetprop.check.classroom.submissions import Submission, is_class
+    from sheetprop.check.cli import time_limit_problem, tolerance_problem
+
+    # The command line's checks, as one-line errors: a path each, a tolerance in (0, 1), a time limit.
+    for name, value in (("path", path), ("key", key)):
+        if not isinstance(value, (str, os.PathLike)) and (value is not None or name == "path"):
+            raise SheetpropError(f"{name} must be a workbook's path (str or Path), not {type(value).__name__}")
+    if tolerance is not None and (problem := tolerance_problem(tolerance)):
+        raise SheetpropError(f"tolerance: {problem}")
+    time_limit = MAX_CHECK_SECONDS if time_limit is None else time_limit
+    if problem := time_limit_problem(time_limit):
+        raise SheetpropError(f"time_limit: {problem}")
 
     path = Path(path).expanduser()
     if not path.exists():
         raise SheetpropError(f"{path}: no such file or folder")
-    record = read_key(Path(key)) if key is not None else None
-    tolerance = DEFAULT_TOLERANCE if tolerance is None else tolerance
+    settings = settings_for(Path(key) if key is not None else None,
+                            DEFAULT_TOLERANCE if tolerance is None else tolerance, bool(accept_values))
     if is_class([path]):
-        return _check_class(path, record, tolerance)
-    return CheckReport(check_workbook(path, tolerance, key=record), path)
+        return _check_class(path, settings, time_limit)
+    outcome = grade_within(Submission(path.name, [path], {path: str(path)}), settings, time_limit)
+    if outcome.status != "graded":
+        raise SheetpropError(outcome.message)
+    return CheckReport(outcome.report, path)
 
 
-def _check_class(path: Path, record, tolerance: float) -> ClassReport:
+def _check_class(path: Path, settings, time_limit: float) -> ClassReport:
     import tempfile
 
     from sheetprop.check.judge.exercise import owed_total
-    from sheetprop.check.classroom.grading import Settings, grade
+    from sheetprop.check.classroom.grading import grade_within
     from sheetprop.check.classroom.submissions import find_submissions
 
-    settings = Settings(record, tolerance)
+    record = settings.key
     owed = owed_total(record) if record is not None else 0
     rows, reports = [], {}
     with tempfile.TemporaryDirectory(prefix="sheetprop-class-") as work:
@@ -215,7 +241,7 @@ def _check_class(path: Path, record, tolerance: float) -> ClassReport:
         if not submissions:
             raise SheetpropError(f"no submissions in {path}")
         for submission in submissions:
-            outcome = grade((submission, settings))
+            outcome = grade_within(submission, settings, time_limit)
             graded = outcome.status == "graded"
             rows.append({"submission": outcome.submission, "status": outcome.status,
                          "score": outcome.percent(owed) if graded else None,
@@ -228,46 +254,61 @@ def _check_class(path: Path, record, tolerance: float) -> ClassReport:
 
 @dataclass(frozen=True)
 class TrainResult:
-    metrics: list[dict]  # one row per epoch: train/test loss and accuracy, lr, seconds
-    paths: object        # OutputPaths: workbook, metrics_csv, curves_png, misclassified_png
-    model_workbook: Path
+    """What ``train`` made: ``metrics`` (one row per epoch: train/test loss and accuracy, lr,
+    seconds), ``paths`` (every file written: workbook, metrics_csv, curves_png, misclassified_png,
+    samples_png, readme, model_workbook — None where it was over its budget —, checkpoint) and
+    ``record`` (the workbook's run sheet: the data, best and final accuracy, the course target).
+    In a notebook it shows itself as the epoch table and the curves."""
+    metrics: list[dict]
+    paths: object  # sheetprop.mnist.options.OutputPaths
+    record: dict = field(default_factory=dict)
+
+    @property
+    def model_workbook(self) -> Path | None:
+        return self.paths.model_workbook
+
+    def _repr_html_(self) -> str:
+        import base64
+        import html
+
+        columns = ("epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy")
+        head = "".join(f"<th>{name.replace('_', ' ')}</th>" for name in columns)
+        rows = "".join("<tr>" + "".join(f"<td>{row[name]:.4f}</td>" if "loss" in name else
+                                         f"<td>{row[name]:.2f}</td>" if "accuracy" in name else
+                                         f"<td>{row[name]}</td>" for name in columns) + "</tr>"
+                       for row in self.metrics)
+        facts = ", ".join(f"{key} <b>{html.escape(str(self.record[key]))}</b>"
+                          for key in ("model", "parameters", "course target") if key in self.record)
+        picture = ""
+        curves = getattr(self.paths, "curves_png", None)
+        if curves is not None and Path(curves).is_file():
+            data = base64.b64encode(Path(curves).read_bytes()).decode("ascii")
+            picture = f'<img src="data:image/png;base64,{data}" alt="loss and accuracy per epoch" style="max-width:640px">'
+        return (f"<div><p>{facts}</p><table><tr>{head}</tr>{rows}</table>{picture}"
+                f"<p><code>{html.escape(str(self.paths.workbook))}</code></p></div>")
 
 
-def train(out="output/mnist.xlsx", **options) -> TrainResult:
+def train(out="output/mnist.xlsx", quiet: bool = False, **options) -> TrainResult:
     """Train the MNIST CNN, as ``sheetprop mnist`` (options as keyword arguments: epochs=1,
-    batch_size=128, lr=0.05, dataset="mnist", data=..., seed, device, no_download...). Needs torch."""
-    argv = ["mnist", "--out", str(out), "--quiet"]
-    for name, value in options.items():
-        flag = "--" + name.replace("_", "-")
-        if value is True:
-            argv.append(flag)
-        elif value is not False and value is not None:  # 0 is a value (and a bad --epochs)
-            argv += [flag, str(value)]
-    from sheetprop.cli import make_parser
+    batch_size=128, lr=0.05, dataset="mnist", data=..., model=..., seed, device, no_download,
+    split_test...), checked as the command line checks them. Shows a progress bar per epoch (a
+    widget in a notebook) and a line per epoch unless ``quiet=True``. Needs torch."""
+    from sheetprop.mnist import pipeline
+    from sheetprop.mnist.options import TrainOptions
 
-    args = _parse(make_parser(argv), argv)
-    with contextlib.redirect_stdout(io.StringIO()):
-        code = args.run(args)
-    if code:
-        raise SheetpropError(f"training stopped before it finished (exit code {code})")
-    from sheetprop.metrics_sheet import read_metrics_csv
-    from sheetprop.mnist.export import OutputPaths
-
-    paths = OutputPaths.beside(Path(out))
-    return TrainResult(read_metrics_csv(paths.metrics_csv), paths,
-                       Path(out).with_name(f"{Path(out).stem}_model.xlsx"))
-
-
-def _parse(parser, argv: list[str]):
-    """argparse's checks, with its message raised as a SheetpropError instead of an exit."""
-    errors = io.StringIO()
-    try:
-        with contextlib.redirect_stderr(errors):
-            return parser.parse_args(argv)
-    except SystemExit:
-        lines = [line for line in errors.getvalue().splitlines() if line.strip()]
-        message = lines[-1] if lines else "bad options"
-        raise SheetpropError(message.split("error: ", 1)[-1]) from None
+    run_options = TrainOptions.from_keywords(out=out, quiet=quiet, **options)
+    if run_options.summary:
+        raise SheetpropError("summary=True prints a table on the command line: sheetprop mnist --summary")
+    say = None if run_options.quiet else print
+    outcome = pipeline.run(run_options, say=say, progress=not run_options.quiet)
+    if outcome.interrupted:
+        raise SheetpropError("training was interrupted"
+                             + (f" after epoch {outcome.metrics[-1]['epoch']}; continue with resume=True"
+                                if outcome.metrics else " before the first epoch finished; nothing written"))
+    if say is not None:
+        for note in outcome.notes:
+            print(note)
+    return TrainResult(outcome.metrics, outcome.paths, outcome.record)
 
 
 def readme(template="era", lrs: Iterable[float] | str | None = None, steps: int = 100,
@@ -279,6 +320,8 @@ def readme(template="era", lrs: Iterable[float] | str | None = None, steps: int 
     from sheetprop.handin.readme import write_handin
     from sheetprop.writer.options import refuse_own_inputs, resolve
 
+    out, mnist_metrics = _path("out", out), _path("mnist_metrics", mnist_metrics, optional=True)
+    from_workbook, mnist = _path("from_workbook", from_workbook, optional=True), _path("mnist", mnist, optional=True)
     options = resolve(template, optimizer, lrs, steps)
     if from_workbook is None:
         refuse_own_inputs(Path(out) / "BackPropagation.xlsx", options.template, mnist_metrics=mnist_metrics)

@@ -21,8 +21,8 @@ from sheetprop.errors import UserError
 COMMANDS = {
     "build": "sheetprop.writer.cli",
     "mnist": "sheetprop.mnist.cli",
-    "mnist-sheet": "sheetprop.mnist.sheet_cli",
-    "mnist-compare": "sheetprop.mnist.compare",
+    "mnist-sheet": "sheetprop.mnist.workbook.sheet_cli",
+    "mnist-compare": "sheetprop.mnist.workbook.compare",
     "check": "sheetprop.check.cli",
     "autograder": "sheetprop.check.classroom.autograder",
     "readme": "sheetprop.handin.cli",
@@ -36,11 +36,20 @@ def _command_named(argv: list[str] | None) -> str | None:
     return argv[0] if argv and argv[0] in COMMANDS else None
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, with its errors as every other error of sheetprop's: one line and exit code 2 (the
+    usage is one ``--help`` away, not printed above the error). Every command's parser is one:
+    subparsers take their parent's class."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def make_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     """The parser for ``argv``: with the named command's module alone imported, the others
     registered by name only; without ``argv``, every command's parser."""
     wanted = _command_named(argv)
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="sheetprop",
         description="Backpropagation as a live-formula spreadsheet. "
         "Run 'sheetprop COMMAND --help' for the options of each command.",

@@ -1,5 +1,5 @@
 """Where everything sits on a learning-rate sheet, and Excel's own limits: the one home of the
-layout that the writer lays out, the help texts and README describe, and ``check`` reads.
+layout that the writer lays out, the help texts and docs/workbook.md describe, and ``check`` reads.
 
 Column A, above the step numbers, holds the sheet's parameters, each a value under its label:
 η in A2 (label in A1), then the optimizer's hyper-parameters (β1 in A4, …), then the gradient
@@ -62,7 +62,7 @@ def step_cell(step: int, column: int = STEP_COLUMN) -> tuple[int, int]:
 
 
 def describe() -> str:
-    """The layout in words, for help texts and README."""
+    """The layout in words, for help texts and docs/workbook.md."""
     return (f"η in {cell_name(LEARNING_RATE_CELL)} (its label above it), the optimizer's "
             f"hyper-parameters and the gradient check's h below it in column A, the loss chart in rows "
             f"{CHART_ROW + 1}–{CHART_ROW + CHART_HEIGHT_ROWS}, the band naming each group of columns in row "

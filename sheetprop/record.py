@@ -9,6 +9,7 @@ inferring it from the labels:
     A2 template   B2 the template as JSON (``template.template_record``)
     A3 steps      B3 rows per lr sheet
     A4 sheets     B4 the lr sheets' names as a JSON list
+    A5 student    B5 the student's id, in a variant built from a roster (absent otherwise)
 
 A cell holds at most 32,767 characters; the JSON of the largest templates is longer, so it
 runs on in C2, D2, … and is read back joined.
@@ -26,6 +27,7 @@ from sheetprop.network.template import Template, parse_template, template_record
 RECORD_SHEET = "_sheetprop"
 RECORD_FORMAT = "sheetprop-exercise-1"
 RECORD_KEYS = ("format", "template", "steps", "sheets")
+STUDENT_KEY = "student"  # the optional fifth row: whose variant the workbook is
 MAX_CELL_CHARACTERS = 32_767  # Excel's limit; past it a cell is cut short
 MAX_RECORD_CHARACTERS = 1 << 20  # the largest template's JSON is ~60 KB; a hostile file may hold GBs
 MAX_SHEET_ROWS = MAX_ROWS
@@ -33,9 +35,10 @@ MAX_SHEET_ROWS = MAX_ROWS
 __all__ = ["RECORD_SHEET", "RECORD_FORMAT", "template_record", "write_exercise_record", "read_exercise_record"]
 
 
-def write_exercise_record(book, template: Template, steps: int, sheet_names: Sequence[str]) -> None:
+def write_exercise_record(book, template: Template, steps: int, sheet_names: Sequence[str],
+                          student: str | None = None) -> None:
     """Add the very hidden ``_sheetprop`` sheet to an xlsxwriter workbook (last, so it moves no
-    other sheet's index)."""
+    other sheet's index); ``student``: the id whose variant it is."""
     sheet = book.add_worksheet(RECORD_SHEET)
     sheet.very_hidden()
     template_json = json.dumps(template_record(template), ensure_ascii=False, allow_nan=False,
@@ -49,15 +52,21 @@ def write_exercise_record(book, template: Template, steps: int, sheet_names: Seq
             continue
         for k in range(0, max(len(value), 1), MAX_CELL_CHARACTERS):
             sheet.write_string(row, 1 + k // MAX_CELL_CHARACTERS, value[k:k + MAX_CELL_CHARACTERS])
+    if student is not None:
+        sheet.write_string(len(RECORD_KEYS), 0, STUDENT_KEY)
+        sheet.write_string(len(RECORD_KEYS), 1, student)
 
 
 def read_exercise_record(book) -> dict | None:
-    """The record of an openpyxl workbook: {"template": Template, "steps": int, "sheets": [names]},
-    or None when it has no ``_sheetprop`` sheet. A damaged record is a one-line UserError."""
+    """The record of an openpyxl workbook: {"template": Template, "steps": int, "sheets": [names],
+    "student": id or None}, or None when it has no ``_sheetprop`` sheet. A damaged record is a
+    one-line UserError."""
     if RECORD_SHEET not in book.sheetnames:
         return None
-    rows = [list(row) for row in book[RECORD_SHEET].iter_rows(min_row=1, max_row=len(RECORD_KEYS),
+    rows = [list(row) for row in book[RECORD_SHEET].iter_rows(min_row=1, max_row=len(RECORD_KEYS) + 1,
                                                               values_only=True)]
+    extra = rows[len(RECORD_KEYS):]
+    rows = rows[:len(RECORD_KEYS)]
     rows += [[] for _ in range(len(RECORD_KEYS) - len(rows))]
     for number, (key, row) in enumerate(zip(RECORD_KEYS, rows), start=1):
         found = row[0] if row else None
@@ -74,7 +83,10 @@ def read_exercise_record(book) -> dict | None:
     sheets = _json(sheets_text, "B4 (sheets)", list, "a JSON list of sheet names")
     if not sheets or not all(isinstance(name, str) and 0 < len(name) <= 31 for name in sheets):
         _damaged("B4 (sheets) must list the names of the learning-rate sheets")
-    return {"template": template, "steps": _steps(steps), "sheets": sheets}
+    student = None
+    if extra and extra[0] and extra[0][0] == STUDENT_KEY and isinstance(_value(extra[0]), str):
+        student = _value(extra[0])[:100]
+    return {"template": template, "steps": _steps(steps), "sheets": sheets, "student": student}
 
 
 def _value(row: list):

@@ -11,13 +11,13 @@ import os
 from pathlib import Path
 
 # Test modules import this before torch: spinning OpenMP threads make training on shared cores many
-# times slower, and the policy is read only when torch loads (see sheetprop/mnist/runtime.py).
+# times slower, and the policy is read only when torch loads (see sheetprop/mnist/train/runtime.py).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np
 import pytest
 
-from sheetprop.mnist.data import TORCHVISION_SUBDIR, read_idx, write_idx
+from sheetprop.mnist.train.data import TORCHVISION_SUBDIR, read_idx, write_idx
 
 SAMPLE = Path(__file__).resolve().parent / "data" / "mnist-sample"
 SAMPLE_SIZE = 2000

@@ -115,28 +115,51 @@ def test_importing_sheetprop_loads_no_writer_or_checker():
     assert out.strip() == "[]"
 
 
-def test_train_checks_options_as_the_command_line_does(tmp_path):
+def test_train_checks_options_as_the_command_line_does(tmp_path, capsys):
     with pytest.raises(sheetprop.SheetpropError) as raised:
         sheetprop.train(out=tmp_path / "m.xlsx", epochs=0)
     assert "--epochs" in str(raised.value) and "\n" not in str(raised.value)
     with pytest.raises(sheetprop.SheetpropError, match="unrecognized arguments: --colour"):
         sheetprop.train(out=tmp_path / "m.xlsx", colour="red")
+    for options, words in (({"batch_size": 1}, "argument --batch-size: 1 is outside 2..8192"),
+                           ({"lr": float("nan")}, "argument --lr"), ({"dataset": "cifar"}, "argument --dataset"),
+                           ({"epochs": True}, "argument --epochs"), ({"device": "tpu"}, "argument --device")):
+        with pytest.raises(sheetprop.SheetpropError, match=re.escape(words)):
+            sheetprop.train(out=tmp_path / "m.xlsx", **options)
+    with pytest.raises(SystemExit):  # the command line's own check says the same
+        main(["mnist", "--out", str(tmp_path / "m.xlsx"), "--batch-size", "1"])
+    assert capsys.readouterr().err.splitlines() == [
+        "sheetprop mnist: error: argument --batch-size: 1 is outside 2..8192 (see 'sheetprop mnist --help')"]
+    assert not (tmp_path / "m.xlsx").exists()
 
 
 @pytest.mark.slow
-def test_train_returns_the_epochs_and_the_outputs(tmp_path):
+def test_train_returns_the_epochs_and_the_outputs(tmp_path, capsys):
     pytest.importorskip("torch")
     from mnist_fixtures import write_mnist_folder
 
     data = write_mnist_folder(tmp_path / "data", range(0, 300), range(300, 400), layout="flat")
-    run = sheetprop.train(out=tmp_path / "out" / "mnist.xlsx", data=data, epochs=1, batch_size=50,
-                          no_download=True)
+    out = tmp_path / "out" / "mnist.xlsx"
+    run = sheetprop.train(out=out, data=data, epochs=1, batch_size=50, no_download=True)
+    shown = capsys.readouterr()
+    assert "epoch   1/1" in shown.out and "img" in shown.err, "progress: a line per epoch and a bar"
     assert [row["epoch"] for row in run.metrics] == [1]
     assert 0 <= run.metrics[0]["test_accuracy"] <= 100
-    for path in (run.paths.workbook, run.paths.metrics_csv, run.paths.curves_png, run.paths.readme,
-                 run.model_workbook):
-        assert path.is_file(), path
+    written = {path.name for path in out.parent.iterdir()}
+    expected = {"mnist.xlsx", "mnist_metrics.csv", "mnist_curves.png", "mnist_misclassified.png",
+                "mnist_samples.png", "mnist_README.md", "mnist_model.xlsx", "mnist.ckpt.pt"}
+    assert written == expected
+    assert {path.name for path in run.paths.all()} == expected, "paths names every file written"
+    assert run.model_workbook == out.with_name("mnist_model.xlsx")
     assert f"| 1 | {run.metrics[0]['train_loss']:.4f} |" in run.paths.readme.read_text(encoding="utf-8")
+    assert run.record["epochs"] == 1 and run.record["test images"] == 100
+    shown_html = run._repr_html_()
+    assert "<table" in shown_html and f"{run.metrics[0]['test_accuracy']:.2f}" in shown_html
+    assert "data:image/png;base64,iVBOR" in shown_html and len(shown_html) < 200_000
+
+    again = sheetprop.train(out=out, data=data, epochs=1, batch_size=50, no_download=True, quiet=True)
+    assert capsys.readouterr() == ("", ""), "quiet=True prints nothing"
+    assert again.metrics[0]["epoch"] == 1
 
 
 def test_check_with_a_key_grades_against_it_or_says_it_cannot(tmp_path):
@@ -217,3 +240,24 @@ def test_check_grades_a_class_folder_one_row_per_submission(tmp_path):
     assert repr(graded) == "ClassReport(2 submissions, 2 graded)"
     page = graded._repr_html_()
     assert "<td>alice</td>" in page and "<td>100.0</td>" in page
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda out: sheetprop.build(out=None), "out must be a path"),
+    (lambda out: sheetprop.build(lrs=True, out=out), "learning rates True"),
+    (lambda out: sheetprop.build(lrs=[0.5, "x"], out=out), "learning rate 'x'"),
+    (lambda out: sheetprop.build(mnist_metrics=3, out=out), "mnist_metrics must be a path"),
+    (lambda out: sheetprop.readme(out=None), "out must be a path"),
+    (lambda out: sheetprop.readme(from_workbook=5, out=out), "from_workbook must be a path"),
+    (lambda out: sheetprop.check(out, time_limit=1e300), "time_limit"),
+    (lambda out: sheetprop.check(out, tolerance=float("nan")), "tolerance"),
+])
+def test_wrong_types_are_one_line_errors_not_tracebacks(tmp_path, call, words):
+    with pytest.raises(sheetprop.SheetpropError, match=re.escape(words)) as raised:
+        call(tmp_path / "out.xlsx")
+    assert "\n" not in str(raised.value)
+
+
+def test_one_learning_rate_given_alone_is_a_list_of_one(tmp_path):
+    result = sheetprop.build(lrs=0.5, steps=3, out=tmp_path / "one.xlsx")
+    assert result.sheet_names[1:] == ["lr=0.5"]

@@ -21,10 +21,10 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-import openpyxl
 import pytest
 import xlsxwriter
 
+import exercise_fill
 from platform_schemas import GRADESCOPE_RESULTS, PRAIRIELEARN_RESULTS, validate
 from sheetprop.check.classroom.gradescope_run import submitted_workbooks
 from sheetprop.cli import main
@@ -107,27 +107,14 @@ def test_the_zip_bundles_the_wheel_its_requirements_the_key_and_a_wheelhouse(tmp
     assert "libreoffice" not in setup
 
 
-def header(sheet):
-    for row in sheet.iter_rows(max_row=40):
-        if row[0].value == "step":
-            return row[0].row, {c.column_letter: c.value for c in row if isinstance(c.value, str)}
-    raise AssertionError("no header row")
-
-
 def fill(key: Path, exercise: Path, out: Path, slip_column: str | None = None) -> Path:
     """The student version with the key's formulas copied into its blanks; in sheet lr=0.5 the
     ``slip_column``'s formulas are off by a factor 1.01 (a wrong cell each)."""
-    key_book, book = openpyxl.load_workbook(key), openpyxl.load_workbook(exercise)
-    for name in SHEETS:
-        first, labels = header(book[name])
-        for row in book[name].iter_rows(min_row=first + 1, max_row=first + STEPS):
-            for cell in row:
-                formula = key_book[name][cell.coordinate].value
-                if cell.value is None and isinstance(formula, str) and formula.startswith("="):
-                    wrong = name == "lr=0.5" and labels.get(cell.column_letter) == slip_column
-                    cell.value = f"=1.01*({formula[1:]})" if wrong else formula
-    book.save(out)
-    return out
+    def slip(sheet, label, row, formula):
+        wrong = sheet == "lr=0.5" and label == slip_column and isinstance(formula, str) and formula.startswith("=")
+        return f"=1.01*({formula[1:]})" if wrong else formula
+
+    return exercise_fill.fill(key, exercise, out, SHEETS, STEPS, slip)
 
 
 @pytest.fixture(scope="module")

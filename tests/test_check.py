@@ -9,7 +9,8 @@ import pytest
 import xlsxwriter
 
 from check_workbooks import DEFAULT_LABELS, Layout, write_workbook
-from sheetprop.check.find.audit import canonical_label, references
+from sheetprop.check.find.audit import canonical_label
+from sheetprop.check.read.cells import references
 from sheetprop.check import check_workbook
 from sheetprop.cli import main
 from sheetprop.libreoffice import find_soffice, recalculate

@@ -17,12 +17,14 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+import exercise_fill
+from exercise_fill import header
 from sheetprop.check.find import audit
 from sheetprop.check.read import calculate as calculation
 from sheetprop.check.find.audit import read_workbook
 from sheetprop.check.read.calculate import calculate
 from sheetprop.check.judge.exercise import read_key
-from sheetprop.check.judge.table import check_workbook
+from sheetprop.check.judge.workbook import check_workbook
 from sheetprop.check.read.workbook_input import open_workbook
 from sheetprop.cli import main
 from sheetprop.errors import UserError
@@ -74,26 +76,11 @@ def no_libreoffice(monkeypatch):
     monkeypatch.setattr(audit, "find_soffice", lambda: None)
 
 
-def header(sheet):
-    for row in sheet.iter_rows(max_row=40):
-        if row[0].value == "step":
-            return row[0].row, {c.value: c.column_letter for c in row if isinstance(c.value, str)}
-    raise AssertionError("no header row")
-
-
 def filled(key, exercise, out, edit=None):
-    """The student copy with the key's formulas in every blank cell of the table (``edit``
-    may change each), saved by openpyxl: formulas without saved values."""
-    key_book, book = openpyxl.load_workbook(key), openpyxl.load_workbook(exercise)
-    for name in SHEETS:
-        first, columns = header(book[name])
-        for row in book[name].iter_rows(min_row=first + 1, max_row=first + STEPS):
-            for cell in row:
-                source = key_book[name][cell.coordinate].value
-                if cell.value is None and source is not None:
-                    cell.value = edit(cell.row, source) if edit else source
-    book.save(out)
-    return out
+    """The student copy with the key's formulas in every blank cell of the table (``edit(row,
+    formula)`` may change each), saved by openpyxl: formulas without saved values."""
+    return exercise_fill.fill(key, exercise, out, SHEETS, STEPS,
+                              (lambda sheet, label, row, source: edit(row, source)) if edit else None)
 
 
 def eta_copied_down(key, exercise, out):

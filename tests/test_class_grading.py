@@ -20,6 +20,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+import exercise_fill
+from exercise_fill import header
 from sheetprop.cli import main
 from sheetprop.check.classroom import pool
 from sheetprop.check.classroom import safe_zip
@@ -35,29 +37,10 @@ CONTRACT = ["submission", "file", "status", "score", "max_score", "percent", "fi
 needs_soffice = pytest.mark.skipif(find_soffice() is None, reason="LibreOffice (soffice) not installed")
 
 
-def header(sheet):
-    for row in sheet.iter_rows(max_row=40):
-        if row[0].value == "step":
-            return row[0].row, {c.value: c.column_letter for c in row if isinstance(c.value, str)}
-    raise AssertionError("no header row")
-
-
-def fill(key, exercise, out, edit=None, values=False):
+def fill(key, exercise, out, edit=None, values=False, extra=None):
     """The student copy with every blank cell of the table given the key's formula (or, with
     ``values``, the number the key saved for it); ``edit(sheet, label, row, formula)`` may change it."""
-    key_book = openpyxl.load_workbook(key, data_only=values)
-    book = openpyxl.load_workbook(exercise)
-    for name in SHEETS:
-        first, columns = header(book[name])
-        by_column = {letter: label for label, letter in columns.items()}
-        for row in book[name].iter_rows(min_row=first + 1, max_row=first + STEPS):
-            for cell in row:
-                source = key_book[name][cell.coordinate].value
-                if cell.value is None and source is not None:
-                    label = by_column.get(cell.column_letter)
-                    cell.value = edit(name, label, cell.row, source) if edit else source
-    book.save(out)
-    return book
+    return exercise_fill.fill(key, exercise, out, SHEETS, STEPS, edit, values=values, extra=extra)
 
 
 @pytest.fixture(scope="module")
@@ -84,12 +67,8 @@ def klass(kit, tmp_path_factory):
 
     fill(key, exercise, root / "slip.xlsx", sigma_of_h1_for_h2)
     shutil.copy(exercise, root / "blank.xlsx")
-    book = fill(key, exercise, root / "deleted.xlsx")
-    del book["lr=1"]
-    book.save(root / "deleted.xlsx")
-    book = fill(key, exercise, root / "renamed.xlsx")
-    book["lr=1"].title = "my lr=1"
-    book.save(root / "renamed.xlsx")
+    fill(key, exercise, root / "deleted.xlsx", extra=lambda book: book.remove(book["lr=1"]))
+    fill(key, exercise, root / "renamed.xlsx", extra=lambda book: setattr(book["lr=1"], "title", "my lr=1"))
     fill(key, exercise, root / "pasted.xlsx", values=True)
 
     first_data_row = header(openpyxl.load_workbook(exercise)["lr=0.5"])[0] + 1

@@ -10,6 +10,8 @@ import re
 import openpyxl
 import pytest
 
+import exercise_fill
+from exercise_fill import header
 from sheetprop.cli import main
 from sheetprop.libreoffice import find_soffice
 
@@ -28,29 +30,10 @@ def kit(tmp_path_factory):
     return key, folder / "BackPropagation_exercise.xlsx"
 
 
-def header(sheet) -> tuple[int, dict[str, str]]:
-    """The header row and each label's column letters."""
-    for row in sheet.iter_rows(max_row=40):
-        if row[0].value == "step":
-            return row[0].row, {c.value: c.column_letter for c in row if isinstance(c.value, str)}
-    raise AssertionError("no header row")
-
-
 def fill(key, exercise, out, rows: int = STEPS, edit=None):
     """Copy the key's formulas into the student version's blank cells of the first ``rows`` rows;
     ``edit(sheet name, label, row, formula)`` may change one on the way."""
-    key_book, book = openpyxl.load_workbook(key), openpyxl.load_workbook(exercise)
-    for name in SHEETS:
-        first, columns = header(book[name])
-        by_column = {letter: label for label, letter in columns.items()}
-        for row in book[name].iter_rows(min_row=first + 1, max_row=first + rows):
-            for cell in row:
-                formula = key_book[name][cell.coordinate].value
-                if cell.value is None and isinstance(formula, str) and formula.startswith("="):
-                    label = by_column.get(cell.column_letter)
-                    cell.value = edit(name, label, cell.row, formula) if edit else formula
-    book.save(out)
-    return out
+    return exercise_fill.fill(key, exercise, out, SHEETS, rows, edit)
 
 
 def run_check(path, capsys):

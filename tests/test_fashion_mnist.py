@@ -12,9 +12,9 @@ import pytest
 from mnist_fixtures import FASHION_SYSTEM, shared_test_set, write_mnist_folder  # first: it sets the OpenMP wait policy
 from sheetprop.cli import main
 from sheetprop.errors import UserError
-from sheetprop.mnist import download
-from sheetprop.mnist.data import load_mnist, read_idx
-from sheetprop.mnist.datasets import FASHION_MNIST, MNIST, default_data_folder, get_dataset, recognise
+from sheetprop.mnist.train import download
+from sheetprop.mnist.train.data import load_mnist, read_idx
+from sheetprop.mnist.train.datasets import FASHION_MNIST, MNIST, default_data_folder, get_dataset, recognise
 
 
 def fashion_files():
@@ -78,6 +78,7 @@ def test_another_datasets_files_are_named_not_trained_on(tmp_path, capsys):
     assert load_mnist(folder, FASHION_MNIST).test_labels[:4].tolist() == [9, 2, 1, 1]
     with pytest.raises(UserError, match="holds Fashion-MNIST's files, not MNIST's: pass --dataset fashion-mnist"):
         load_mnist(folder, MNIST)
+    pytest.importorskip("torch")  # the command reads the data once torch has loaded
     assert main(["mnist", "--data", str(folder), "--out", str(tmp_path / "m.xlsx"), "--no-download"]) == 2
     assert "--dataset fashion-mnist" in capsys.readouterr().err
     assert not (tmp_path / "m.xlsx").exists()
@@ -97,7 +98,7 @@ def test_the_misclassified_grid_names_the_classes(tmp_path, monkeypatch, dataset
     pytest.importorskip("matplotlib")
     from matplotlib.figure import Figure
 
-    from sheetprop.mnist.figures import plot_misclassified
+    from sheetprop.mnist.workbook.figures import plot_misclassified
 
     titles, save = [], Figure.savefig
     monkeypatch.setattr(Figure, "savefig", lambda fig, *a, **k: (titles.extend(

@@ -202,7 +202,7 @@ def test_a_formula_copied_down_is_recognised_from_the_row_above():
 
 
 def test_references_read_down_a_column_are_each_formulas_own():
-    from sheetprop.check.find.audit import CopiedDownReferences, references
+    from sheetprop.check.read.cells import CopiedDownReferences, references
 
     column = ["=F18-$A$2*Y18", "=F19-$A$2*Y19", "=F20-A3*Y20+'lr 1'!B$20", "=F21-A4*Y21+'lr 1'!B$20",
               "=F22-A5*Y22+'lr 1'!B$20*2", "=A1-B0", "=A2-B1", "=Sheet2!C7"]

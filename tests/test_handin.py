@@ -292,6 +292,35 @@ def test_readme_takes_builds_bad_input_as_build_does(tmp_path, capsys):
     assert "no such file" in capsys.readouterr().err
 
 
+def test_a_second_handin_replaces_the_first_whole_and_a_failed_one_changes_nothing(tmp_path, monkeypatch):
+    from sheetprop.handin import readme as handin_readme
+
+    folder = tmp_path / "handin"
+    assert main(["readme", "--quiet", "--lrs", "0.1,0.5", "--steps", "5", "--out", str(folder)]) == 0
+    (folder / "notes.txt").write_text("the student's own")
+    assert (folder / "loss_lr_0.1.png").is_file() and (folder / "sheet_lr_0.1_backward.png").is_file()
+    assert main(["readme", "--quiet", "--lrs", "2", "--steps", "5", "--out", str(folder)]) == 0
+    names = {p.name for p in folder.iterdir()}
+    assert not {n for n in names if "0.1" in n or "0.5" in n}, names  # the first hand-in's pictures are gone
+    assert {"loss_lr_2.png", "README.md", "notes.txt"} <= names
+    readme = (folder / "README.md").read_text()
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(handin_readme, "draw_network", broken)
+    with pytest.raises(OSError):
+        handin_readme.write_handin(_options("0.8"), folder)
+    assert (folder / "README.md").read_text() == readme and not (folder / "loss_lr_0.8.png").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["handin"]  # no staging folder left behind
+
+
+def _options(lrs: str):
+    from sheetprop.writer.options import resolve
+
+    return resolve("era", None, lrs, 5)
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(__import__("shutil").which("tesseract") is None, reason="tesseract not installed")
 def test_a_sheet_picture_reads_back_by_ocr(handin):

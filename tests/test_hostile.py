@@ -246,7 +246,7 @@ def test_a_full_standard_output_is_one_line_on_stderr(build):
 
 def test_an_idx_header_promising_too_much_is_refused_before_inflating(tmp_path, capsys):
     from sheetprop.errors import UserError
-    from sheetprop.mnist.data import read_idx
+    from sheetprop.mnist.train.data import read_idx
 
     bomb = tmp_path / "labels.gz"
     with gzip.open(bomb, "wb") as handle:
@@ -301,7 +301,7 @@ def test_damaged_or_edited_checkpoints_are_refused(tmp_path, capsys):
 def test_ctrl_c_while_the_outputs_are_written_still_writes_them(tmp_path, monkeypatch, capsys):
     pytest.importorskip("torch")
     from mnist_fixtures import write_mnist_folder
-    from sheetprop.mnist import export
+    from sheetprop.mnist.workbook import export
 
     data = write_mnist_folder(tmp_path / "data", range(0, 300), range(300, 400), layout="flat")
     real_write = export.write_outputs

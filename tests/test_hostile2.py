@@ -290,7 +290,7 @@ def test_an_ods_repeating_one_cell_over_the_whole_sheet_ends_in_one_line(tmp_pat
 def test_an_idx_header_promising_terabytes_is_refused_before_reading(tmp_path):
     pytest.importorskip("numpy")
     from sheetprop.errors import UserError
-    from sheetprop.mnist.data import read_idx
+    from sheetprop.mnist.train.data import read_idx
 
     path = tmp_path / "forged-idx3-ubyte"
     path.write_bytes(bytes([0, 0, 8, 3]) + (1_000_000).to_bytes(4, "big") + (4096).to_bytes(4, "big") * 2 + bytes(64))
@@ -470,8 +470,8 @@ def test_closed_standard_output_and_error(tmp_path):
 def test_a_checkpoint_with_nan_weights_or_forged_metrics_is_refused_on_load(tmp_path):
     torch = pytest.importorskip("torch")
     from sheetprop.errors import UserError
-    from sheetprop.mnist.checkpoint import load_checkpoint, save_checkpoint
-    from sheetprop.mnist.model import MnistNet
+    from sheetprop.mnist.train.checkpoint import load_checkpoint, save_checkpoint
+    from sheetprop.mnist.train.model import MnistNet
 
     model = MnistNet().state_dict()
     row = {"epoch": 1, "train_loss": 0.5, "train_accuracy": 90.0, "test_loss": 0.5, "test_accuracy": 90.0,
@@ -564,9 +564,9 @@ def test_mnist_training_that_diverges_stops_and_says_so(tmp_path):
 
     import torch
     from sheetprop.errors import UserError
-    from sheetprop.mnist.batches import DeviceSplit
-    from sheetprop.mnist.data import load_mnist
-    from sheetprop.mnist.train import TrainSettings, fit
+    from sheetprop.mnist.train.batches import DeviceSplit
+    from sheetprop.mnist.train.data import load_mnist
+    from sheetprop.mnist.train.loop import TrainSettings, fit
 
     data = load_mnist(write_mnist_folder(tmp_path / "tiny", range(0, 600), range(600, 800)))
     cpu = torch.device("cpu")

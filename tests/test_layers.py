@@ -52,6 +52,12 @@ def part_of(module: str) -> str:
     raise AssertionError(f"{module} has no part in tests/test_layers.py: give it one")
 
 
+def is_module(name: str) -> bool:
+    """Whether a dotted name is a module or a package of ours (not a function or class in one)."""
+    place = PACKAGE.parent / name.replace(".", "/")
+    return place.with_suffix(".py").exists() or (place / "__init__.py").exists()
+
+
 def imports(path: Path) -> set[str]:
     """Every module ``path`` imports, anywhere in it, as absolute names."""
     found = set()
@@ -62,7 +68,7 @@ def imports(path: Path) -> set[str]:
             found.add(node.module)
             # `from sheetprop.check import pool` imports the module sheetprop.check.pool.
             found.update(f"{node.module}.{alias.name}" for alias in node.names
-                         if (PACKAGE.parent / f"{node.module}.{alias.name}".replace(".", "/")).with_suffix(".py").exists())
+                         if is_module(f"{node.module}.{alias.name}"))
     return found
 
 
@@ -99,3 +105,84 @@ def test_the_rules_catch_a_wrong_direction(tmp_path):
 def test_every_module_has_a_part():
     for path in MODULES:
         part_of(module_name(path))
+
+
+def imported_modules(path: Path) -> set[str]:
+    """The modules ``path`` imports by name, inside functions too: ``from sheetprop import engine``
+    names ``sheetprop.engine``, not the front ``sheetprop`` (whose ``__init__`` any import runs
+    first, as every package's does)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            submodules = {f"{node.module}.{alias.name}" for alias in node.names}
+            submodules = {name for name in submodules if is_module(name)}
+            found.update(submodules)
+            if len(submodules) < len(node.names):
+                found.add(node.module)
+    return found
+
+
+def import_graph(modules=MODULES) -> dict[str, set[str]]:
+    """Module -> the sheetprop modules it imports (inside functions too). Importing a package runs
+    its ``__init__``, so a package counts as its ``__init__`` module."""
+    names = {module_name(path) for path in MODULES}
+    graph = {}
+    for path in modules:
+        targets = set()
+        for name in imported_modules(path):
+            while name and name not in names:  # `from sheetprop.check.judge.table import X` -> the module
+                name = name.rpartition(".")[0]
+            if name and name != module_name(path):
+                targets.add(name)
+        graph[module_name(path)] = targets
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected groups of more than one module (Tarjan's algorithm, iteratively)."""
+    index, low, on_stack, stack, found = {}, {}, set(), [], []
+    for root in sorted(graph):
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph.get(root, ()))))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            for child in children:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph.get(child, ())))))
+                    break
+                if child in on_stack:
+                    low[node] = min(low[node], index[child])
+            else:
+                work.pop()
+                if work:
+                    low[work[-1][0]] = min(low[work[-1][0]], low[node])
+                if low[node] == index[node]:
+                    group = []
+                    while True:
+                        member = stack.pop()
+                        on_stack.discard(member)
+                        group.append(member)
+                        if member == node:
+                            break
+                    if len(group) > 1:
+                        found.append(sorted(group))
+    return found
+
+
+def test_no_import_cycle_among_the_modules():
+    assert cycles(import_graph()) == []
+
+
+def test_the_cycle_finder_finds_a_planted_cycle():
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert cycles(graph) == [["a", "b", "c"]]
+    assert cycles({"a": {"b"}, "b": set()}) == []

@@ -7,7 +7,6 @@ those formulas; a δ that leaves out σ′ is found."""
 import json
 
 import openpyxl
-import pytest
 from openpyxl.worksheet.formula import ArrayFormula
 
 from sheetprop.check.find.arrays import element_formulas

@@ -1,6 +1,7 @@
 """`sheetprop mnist` end to end: accuracy on real digits, the workbook, resume, Ctrl-C, no torch."""
 
 import csv
+import os
 import subprocess
 import sys
 import textwrap
@@ -48,7 +49,7 @@ def test_workbook_contents(trained):
     openpyxl = pytest.importorskip("openpyxl")
     code, out = trained
     book = openpyxl.load_workbook(out)
-    assert book.sheetnames == ["epochs", "model", "confusion"]
+    assert book.sheetnames == ["epochs", "model", "confusion", "run"]
 
     epochs = book["epochs"]
     assert [cell.value for cell in epochs[1]] == list(METRIC_COLUMNS)
@@ -69,8 +70,41 @@ def test_workbook_contents(trained):
     assert confusion.conditional_formatting, "colour scale on the matrix"
     assert len(confusion._images) == 1
 
-    for suffix in ("_curves.png", "_misclassified.png"):
+    for suffix in ("_curves.png", "_misclassified.png", "_samples.png"):
         assert out.with_name(out.stem + suffix).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# The run sheet's contract with the hand-in: exactly these keys, in this order.
+RUN_KEYS = ["model", "parameters", "dataset", "train data", "test data", "train images", "test images", "epochs",
+            "best test accuracy", "best epoch", "final test accuracy", "course target", "seed", "sheetprop version"]
+
+
+def test_the_run_sheet_records_the_data_and_the_result(trained):
+    openpyxl = pytest.importorskip("openpyxl")
+    code, out = trained
+    sheet = openpyxl.load_workbook(out)["run"]
+    rows = [[cell for cell in row] for row in sheet.iter_rows()]
+    assert [cell.value for cell in rows[0]] == ["key", "value"]
+    assert [row[0].value for row in rows[1:]] == RUN_KEYS
+    run = {row[0].value: row[1] for row in rows[1:]}
+    assert all(cell.data_type == "s" for cell in run.values() if isinstance(cell.value, str))
+    value = {key: cell.value for key, cell in run.items()}
+    accuracies = [float(row["test_accuracy"]) for row in read_metrics(out)]
+    # The fixture trained on 1,600 of the shipped digits and tested on the other 400, 4 epochs, seed 1.
+    assert (value["train images"], value["test images"], value["epochs"], value["seed"]) == (1600, 400, 4, 1)
+    assert value["dataset"] == "MNIST" and value["model"] == "default" and value["parameters"] == 7574
+    assert "1,600 images" in value["train data"] and "400 images" in value["test data"]
+    assert value["best test accuracy"] == pytest.approx(max(accuracies), abs=1e-4)
+    assert value["best epoch"] == 1 + accuracies.index(max(accuracies))
+    assert value["final test accuracy"] == pytest.approx(accuracies[-1], abs=1e-4)
+    assert value["course target"].startswith("not applicable (tested on 400 images")
+    import sheetprop
+
+    assert value["sheetprop version"] == sheetprop.__version__
+    readme = out.with_name("mnist_README.md").read_text(encoding="utf-8")
+    assert value["train data"] in readme and value["test data"] in readme
+    assert f"{accuracies[-1]:.2f} %" in readme and f"best {max(accuracies):.2f} %" in readme
+    assert value["course target"] in readme and "](mnist_samples.png)" in readme
 
 
 @pytest.fixture
@@ -80,7 +114,7 @@ def tiny_data(tmp_path):
 
 
 def test_interrupt_writes_workbook_and_resume_continues_exactly(tiny_data, tmp_path, monkeypatch):
-    from sheetprop.mnist import train
+    from sheetprop.mnist.train import loop as train
 
     settings = ["--epochs", "2", "--batch-size", "50", "--seed", "3"]
     straight = tmp_path / "straight" / "m.xlsx"
@@ -151,7 +185,8 @@ BLOCK_TORCH = textwrap.dedent(
 
 
 def run_without_torch(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", BLOCK_TORCH, *args], cwd=cwd, capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-c", BLOCK_TORCH, *args], cwd=cwd, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
 
 
 def test_help_works_without_torch(tmp_path):

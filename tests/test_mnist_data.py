@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from sheetprop.errors import UserError
-from sheetprop.mnist import download
-from sheetprop.mnist.data import MNIST_FILES, find_file, load_mnist, read_idx, read_split, write_idx
+from sheetprop.mnist.train import download
+from sheetprop.mnist.train.data import MNIST_FILES, find_file, load_mnist, read_idx, read_split, write_idx
 from mnist_fixtures import SAMPLE, SHARED_RAW, sample_digits, shared_test_set, write_mnist_folder
 
 

@@ -8,16 +8,12 @@ import openpyxl
 from openpyxl.utils.cell import range_boundaries
 import pytest
 
-from sheetprop.mnist.architecture import load_architecture
-from sheetprop.mnist.export import MODEL_COLUMNS, write_outputs
-from sheetprop.mnist.figures import curves_figure
+from sheetprop.mnist.options import OutputPaths
+from sheetprop.mnist.train.architecture import load_architecture
+from sheetprop.mnist.workbook.export import MODEL_COLUMNS, write_outputs
+from sheetprop.mnist.workbook.run_record import DataUsed, run_record
+from sheetprop.mnist.workbook.figures import curves_figure
 
-LAYERS = [
-    {"layer": "features.block1.conv", "type": "Conv2d", "output_shape": "8x26x26", "parameters": 80,
-     "receptive_field": 3, "jump": 1},
-    {"layer": "head.fc", "type": "Linear", "output_shape": "10", "parameters": 1010, "receptive_field": 28,
-     "jump": 1},
-]
 
 
 def metrics(epochs):
@@ -42,7 +38,9 @@ def _outputs(tmp_path):
     labels = np.arange(40) % 10
     predictions = labels.copy()
     predictions[[3, 13, 25]] = [5, 5, 1]  # three errors: 3→5 twice, 5→1 once
-    return write_outputs(tmp_path / "mnist.xlsx", metrics(2), LAYERS, load_architecture(None), images, labels, predictions)
+    record = run_record("default", 7_574, DataUsed.describe("MNIST", 40, 40), metrics(2), seed=1)
+    return write_outputs(OutputPaths.beside(tmp_path / "mnist.xlsx"), metrics(2), load_architecture(None), record,
+                         images, labels, predictions, images, labels)
 
 
 def test_total_params_sits_in_the_parameters_column(tmp_path):
@@ -77,7 +75,36 @@ def test_readme_fragment_shows_the_run(tmp_path):
     assert "](mnist_curves.png)" in text and "](mnist_misclassified.png)" in text
     assert "| 1 | 0.5000 | 81.85 | 0.4000 | 86.00 |" in text
     assert "| 2 | 0.2500 | 82.85 | 0.2000 | 87.00 |" in text
-    assert "| features.block1.conv | Conv2d | 8x26x26 | 80 | 3 |" in text
+    # The default's first block by hand: 1 -> 10 channels of 3x3 on 28x28, valid: 10x26x26, 90 weights, RF 3.
+    assert "| features.block1.conv | Conv2d | 10x26x26 | 90 | 3 |" in text
     assert "**7,574**" in text
     csv = paths.metrics_csv.read_text().splitlines()
     assert csv[1].split(",")[2] == "81.85"
+
+
+def _epochs(*accuracies):
+    return [{"epoch": e, "train_loss": 0.1, "train_accuracy": 99.0, "test_loss": 0.02, "test_accuracy": a,
+             "lr": 0.01, "seconds": 1.0} for e, a in enumerate(accuracies, start=1)]
+
+
+@pytest.mark.parametrize("data, parameters, accuracies, verdict", [
+    # 9,940 of 10,000 right is 99.40 %: the course's bar, met at epoch 2.
+    (DataUsed.describe("MNIST", 60_000, 10_000, published_test_set=True), 7_574, (99.1, 99.40, 99.3), "met"),
+    (DataUsed.describe("MNIST", 60_000, 10_000, published_test_set=True), 7_574, (99.1, 99.39), "not met"),
+    (DataUsed.describe("MNIST", 60_000, 10_000, published_test_set=True), 20_000, (99.5,), "not met"),
+    (DataUsed.describe("MNIST", 60_000, 10_000, published_test_set=True), 7_574, (99.0,) * 20 + (99.5,), "not met"),
+    (DataUsed.describe("MNIST", 8_000, 2_000, split_test=8000), 7_574, (99.9,), "not applicable (tested on 2,000"),
+    (DataUsed.describe("Fashion-MNIST", 60_000, 10_000), 7_574, (99.9,), "not applicable (Fashion-MNIST"),
+])
+def test_the_course_target(data, parameters, accuracies, verdict):
+    from sheetprop.mnist.workbook.run_record import course_target
+
+    assert course_target(data, parameters, _epochs(*accuracies)).startswith(verdict)
+
+
+def test_a_split_names_its_digits():
+    data = DataUsed.describe("MNIST", 8_000, 2_000, split_test=8000)
+    assert data.train == "MNIST test digits 1–8,000 (--split-test 8000)"
+    assert data.test == "MNIST test digits 8,001–10,000"
+    assert DataUsed.describe("MNIST", 60_000, 10_000, published_test_set=True).train == \
+        "MNIST training set, 60,000 images"

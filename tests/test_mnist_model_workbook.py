@@ -17,8 +17,8 @@ from sheetprop.libreoffice import find_soffice, recalculate_all
 torch = pytest.importorskip("torch")
 openpyxl = pytest.importorskip("openpyxl")
 
-from sheetprop.mnist.datasets import MNIST  # noqa: E402
-from sheetprop.mnist.model import MnistNet  # noqa: E402
+from sheetprop.mnist.train.datasets import MNIST  # noqa: E402
+from sheetprop.mnist.train.model import MnistNet  # noqa: E402
 
 ALLOWED_FUNCTIONS = {"SUMPRODUCT", "MAX", "EXP", "SUM", "AVERAGE", "INDEX", "MATCH", "IFERROR", "IF", "ISNA"}
 

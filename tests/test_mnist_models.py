@@ -2,6 +2,7 @@
 from it, its live-formula workbook, and runs compared (``--model``, ``--summary``, ``--max-params``,
 ``mnist-compare``)."""
 
+import os
 import re
 import subprocess
 import sys
@@ -15,7 +16,7 @@ import pytest
 from mnist_fixtures import sample_digits, write_mnist_folder  # first: it sets the OpenMP wait policy
 from sheetprop.cli import main
 from sheetprop.libreoffice import find_soffice, recalculate_all
-from sheetprop.mnist.architecture import load_architecture, parameter_count, receptive_field
+from sheetprop.mnist.train.architecture import load_architecture, parameter_count, receptive_field
 
 # A small list with every kind of entry. Worked by hand (28x28 input, padding = 1):
 #   conv 4   28x28  RF 3  jump 1   params 1·4·9 + 2·4 = 44
@@ -59,7 +60,8 @@ def test_summary_of_a_layer_list_without_torch_or_data(tmp_path):
             "sys.exit(main(sys.argv[1:]))")
     done = subprocess.run([sys.executable, "-c", code, "mnist", "--model", str(model_file(tmp_path, SMALL)),
                            "--summary", "--data", str(tmp_path / "nowhere")],
-                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     rows = {line.split()[0]: line.split() for line in lines if line.startswith(("features.", "gap", "head"))}
@@ -73,7 +75,7 @@ def test_summary_of_a_layer_list_without_torch_or_data(tmp_path):
 
 def test_the_default_is_todays_network():
     default = load_architecture("default")
-    assert default.layers == (10, 16, "M", "T10", 14, 16, 16, "GAP") and default.padding == 0
+    assert default.entries == (10, 16, "M", "T10", 14, 16, 16, "GAP") and default.padding == 0
     assert default.dropout == 0.05
     assert parameter_count(default) == 7574 and receptive_field(default) == 18
     for name, ceiling in (("course-20k", 20_000), ("tiny-4k", 4_000)):
@@ -109,18 +111,17 @@ def test_max_params_refuses_before_any_data_is_read(tmp_path, capsys):
 
 
 def test_a_network_too_big_for_a_workbook_is_refused_before_writing(tmp_path):
-    from sheetprop.mnist.cnn_arrays import Cnn, ConvBlock
-    from sheetprop.mnist.model_workbook import write_model_workbook
-    from sheetprop.mnist.workbook_budget import WorkbookOverBudget
+    from sheetprop.mnist.train.architecture import parse_architecture
+    from sheetprop.mnist.workbook.cnn_arrays import Cnn
+    from sheetprop.mnist.workbook.model_workbook import write_model_workbook
+    from sheetprop.mnist.workbook.budget import WorkbookOverBudget
 
-    wide = Cnn((ConvBlock("block1", np.zeros((64, 1, 3, 3)), np.ones(64), np.zeros(64), 1),
-                ConvBlock("block2", np.zeros((64, 64, 3, 3)), np.ones(64), np.zeros(64), 1)),
-               np.zeros((10, 64)), 0.13, 0.31)
+    wide = Cnn.zeros(parse_architecture({"layers": [64, 64, "GAP"], "padding": 1}, "wide"), 0.13, 0.31)
     images, labels = sample_digits()
     out = tmp_path / "wide.xlsx"
     with pytest.raises(WorkbookOverBudget, match=r"would break its budget: .*s to recalculate in LibreOffice "
                                                  r"\(budget 30\)"):
-        write_model_workbook(out, wide, images, labels, [0, 1], 0, [str(k) for k in range(10)], [])
+        write_model_workbook(out, wide, images, labels, [0, 1], 0, [str(k) for k in range(10)])
     assert not out.exists()
 
 
@@ -143,8 +144,8 @@ def test_the_checkpoint_holds_exactly_the_listed_layers(small_run):
     import torch
     from torch import nn
 
-    from sheetprop.mnist.checkpoint import architecture_of, load_checkpoint
-    from sheetprop.mnist.model import MnistNet
+    from sheetprop.mnist.train.checkpoint import architecture_of, load_checkpoint
+    from sheetprop.mnist.train.model import MnistNet
 
     _, _, out = small_run
     state = load_checkpoint(out.with_name("small.ckpt.pt"), torch.device("cpu"), what="test")
@@ -165,7 +166,7 @@ def test_the_checkpoint_holds_exactly_the_listed_layers(small_run):
 def test_the_model_sheet_is_the_summary_table(small_run):
     import openpyxl
 
-    from sheetprop.mnist.model import MnistNet
+    from sheetprop.mnist.train.model import MnistNet
 
     _, _, out = small_run
     sheet = openpyxl.load_workbook(out, read_only=True)["model"]
@@ -193,9 +194,9 @@ def test_the_model_workbook_of_the_list_equals_pytorch(small_run, tmp_path):
     import openpyxl
     import torch
 
-    from sheetprop.mnist.checkpoint import architecture_of, load_checkpoint
-    from sheetprop.mnist.datasets import MNIST
-    from sheetprop.mnist.model import MnistNet
+    from sheetprop.mnist.train.checkpoint import architecture_of, load_checkpoint
+    from sheetprop.mnist.train.datasets import MNIST
+    from sheetprop.mnist.train.model import MnistNet
 
     root, data, out = small_run
     test_only = root / "test-only"
@@ -278,10 +279,10 @@ def test_resume_refuses_another_model(small_run, tmp_path, capsys):
 @pytest.mark.slow
 def test_a_checkpoint_from_before_layer_lists_loads_as_the_default(tmp_path, capsys):
     """Old checkpoints record no model: their weights carry today's names, and load as the default."""
-    import torch
+    torch = pytest.importorskip("torch")
 
-    from sheetprop.mnist.checkpoint import FORMAT_VERSION, checksum
-    from sheetprop.mnist.model import MnistNet
+    from sheetprop.mnist.train.checkpoint import FORMAT_VERSION, checksum
+    from sheetprop.mnist.train.model import MnistNet
 
     torch.manual_seed(3)
     weights = MnistNet().state_dict()

@@ -95,7 +95,7 @@ def test_the_declared_functions_are_the_ones_the_table_emits():
 
 
 def test_the_model_sheets_functions_are_declared():
-    source = Path(fast_worksheet.__file__).parent.joinpath("mnist", "model_workbook.py").read_text()
+    source = Path(fast_worksheet.__file__).parent.joinpath("mnist", "workbook", "model_workbook.py").read_text()
     code = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith("#"))
     # Past the module docstring; two letters or more, as every function (a label's P(k) is not one).
     written = set(re.findall(r"\b([A-Z][A-Z0-9.]+)\(", code.split('"""', 2)[2]))

@@ -1,4 +1,4 @@
-"""The verdict cache `check` keeps for a whole process (judge._VERDICTS): bounded, and a second
+"""The verdict cache `check` keeps for a whole process (verdict._VERDICTS): bounded, and a second
 submission judged with it warm gets the same report as the first did cold."""
 
 from __future__ import annotations
@@ -9,11 +9,13 @@ import sys
 import zipfile
 
 from sheetprop.check.judge import table as judge
+from sheetprop.check.judge import verdict
+from sheetprop.check.judge.workbook import check_workbook
 
 
 def test_the_cache_keeps_at_most_its_bound(monkeypatch):
-    monkeypatch.setattr(judge, "MAX_CACHED_VERDICTS", 10)
-    cache = judge._VerdictCache()
+    monkeypatch.setattr(verdict, "MAX_CACHED_VERDICTS", 10)
+    cache = verdict._VerdictCache()
     for k in range(25):
         cache.put(("key", k), k)
     assert len(cache) <= 10
@@ -46,10 +48,10 @@ def test_a_warm_cache_gives_the_report_a_cold_one_gave(tmp_path, monkeypatch):
                     "--steps", "6", "--out", str(key)], check=True)
     slipped = tmp_path / "student.xlsx"
     _with_slip(key, slipped)
-    monkeypatch.setattr(judge, "_VERDICTS", judge._VerdictCache())
-    cold = _summary(judge.check_workbook(slipped))
+    monkeypatch.setattr(judge, "_VERDICTS", verdict._VerdictCache())
+    cold = _summary(check_workbook(slipped))
     assert cold[0], "the slip is a finding"
     assert len(judge._VERDICTS) > 0
-    warm_first = _summary(judge.check_workbook(key))  # the right key, judged with the cache warm
+    warm_first = _summary(check_workbook(key))  # the right key, judged with the cache warm
     assert warm_first[0] == []
-    assert _summary(judge.check_workbook(slipped)) == cold
+    assert _summary(check_workbook(slipped)) == cold

@@ -15,7 +15,8 @@ The route a workbook takes, one room a stage:
 
 Formulas are read with the spreadsheet language in ``sheetprop.spreadsheet``."""
 
-from sheetprop.check.judge.table import ABSOLUTE_FLOOR, DEFAULT_TOLERANCE, check_workbook
+from sheetprop.check.judge.workbook import check_workbook
+from sheetprop.spreadsheet.agree import ABSOLUTE_FLOOR, DEFAULT_TOLERANCE
 from sheetprop.check.report.findings import Finding, Report
 
 __all__ = ["ABSOLUTE_FLOOR", "DEFAULT_TOLERANCE", "Finding", "Report", "check_workbook"]

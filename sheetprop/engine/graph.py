@@ -1,8 +1,9 @@
 """A scalar expression graph whose derivatives are graph nodes too.
 
-Like micrograd's engine, each primitive op carries its own derivative rule and derived ops are
-one-liners over primitives. Unlike it, ``grad`` returns *expressions*, so a derivative can be
-printed (as an Excel formula, as textbook math) and evaluated like anything else.
+Like micrograd's engine, each primitive op carries its own derivative rule (in the op table,
+``ops``) and derived ops are one-liners over primitives. Unlike it, ``calculus.grad`` returns
+*expressions*, so a derivative can be printed (as an Excel formula, as textbook math) and
+evaluated like anything else.
 
 Nodes are interned: building the same expression twice gives the same object, so equal
 subexpressions are shared, and identity is equality. Constructors simplify just enough that
@@ -11,10 +12,7 @@ derivatives read like a textbook (no ``*1``, ``+0``, ``--``).
 
 from __future__ import annotations
 
-import math
 import weakref
-
-from sheetprop.engine import ops
 
 _interned: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 
@@ -227,24 +225,6 @@ def topological_order(roots) -> list[Expr]:
     return order
 
 
-def grad(expr: Expr, wrt) -> list[Expr]:
-    """∂expr/∂v for each variable in ``wrt``, by reverse-mode chain rule over the graph."""
-    adjoint = {expr: ONE}
-    for node in reversed(topological_order([expr])):
-        upstream = adjoint.get(node)
-        if upstream is None or not node.args:
-            continue
-        op = ops.TABLE[node.op]
-        if op.shortcut is not None:
-            pairs = op.shortcut(node)
-        else:
-            pairs = zip(node.args, op.derivative(node, *node.args))
-        for arg, local in pairs:
-            contribution = mul(upstream, local)
-            adjoint[arg] = add(adjoint[arg], contribution) if arg in adjoint else contribution
-    return [adjoint.get(v, ZERO) for v in wrt]
-
-
 def substitute(root: Expr, mapping: dict[Expr, Expr]) -> Expr:
     """``root`` with every node in ``mapping`` replaced by its image.
 
@@ -263,42 +243,3 @@ def substitute(root: Expr, mapping: dict[Expr, Expr]) -> Expr:
 
 def contains(root: Expr, target: Expr) -> bool:
     return target in set(topological_order([root]))
-
-
-# --- reference evaluation in float64, by each op's ``value`` rule (``ops``) -----------------------
-
-# evaluate's walk of each expression list, kept: the same expression is evaluated at point after
-# point (a formula at every random point, a hint's variant at every row), and the walk is most of
-# the cost of a small one. Bounded, since the nodes it holds are kept alive by it.
-_ORDERS: dict[tuple, list[Expr]] = {}
-MAX_CACHED_ORDERS = 4096
-
-
-def evaluate(exprs, env: dict[str, float]) -> list[float]:
-    """Values of ``exprs`` with variables taken from ``env`` (by name)."""
-    key = tuple(exprs)
-    order = _ORDERS.get(key)
-    if order is None:
-        if len(_ORDERS) >= MAX_CACHED_ORDERS:
-            _ORDERS.clear()
-        order = _ORDERS[key] = topological_order(key)
-    values: dict[Expr, float] = {}
-    for node in order:
-        if node.op == "const":
-            value = node.payload
-        elif node.op == "var":
-            try:
-                value = float(env[node.payload])
-            except KeyError:
-                raise KeyError(f"no value for variable {node.payload!r}") from None
-        elif node.op in _WITH_PAYLOAD:
-            value = _VALUE[node.op](node.payload, *(values[a] for a in node.args))
-        else:
-            value = _VALUE[node.op](*(values[a] for a in node.args))
-        values[node] = value if math.isfinite(value) else math.nan
-    return [values[e] for e in exprs]
-
-
-# Each op's float64 rule, looked up once a node.
-_VALUE = {name: op.value for name, op in ops.TABLE.items()}
-_WITH_PAYLOAD = frozenset(name for name, op in ops.TABLE.items() if op.payload)

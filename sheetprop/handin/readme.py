@@ -6,7 +6,9 @@ model, data, log, curves and digits. All numbers come from the workbook handed i
 from __future__ import annotations
 
 import dataclasses
+import os
 import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,7 +70,52 @@ def write_handin(options: BuildOptions, folder: Path, gradcheck: bool = False, a
     for given, flag in ((from_workbook, "--from"), (mnist_run, "--mnist")):
         if given is not None and not Path(given).is_file():
             raise UserError(f"{flag} {given}: no such file")
-    folder = _folder(folder)
+    final = _folder(folder)
+    # Written into a staging folder beside it and moved in only once whole: a failure midway leaves
+    # the earlier hand-in as it was, and a new one leaves none of the earlier one's pictures behind.
+    folder = Path(tempfile.mkdtemp(prefix=f".{final.name}.sheetprop-stage-", dir=final.parent))
+    try:
+        result = _write_handin(options, folder, gradcheck, add_extra_sheets, progress, from_workbook, mnist_run)
+        _publish(folder, final)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return _moved(result, folder, final)
+
+
+# What a hand-in writes: an earlier hand-in's files of these names that the new one does not write
+# are removed when it is moved in (nothing else in the folder is touched).
+# (A workbook is never removed: the folder may hold the student's own.)
+_HANDIN_FILES = ("README.md", "network.png", "loss_all.png", "loss_lr_*.png", "sheet_*.png", "mnist_*.png")
+
+
+def _publish(stage: Path, final: Path) -> None:
+    written = {path.name for path in stage.iterdir()}
+    for pattern in _HANDIN_FILES:
+        for stale in final.glob(pattern):
+            if stale.name not in written and stale.is_file() and not stale.is_symlink():
+                stale.unlink()
+    for name in sorted(written):
+        os.replace(stage / name, final / name)
+
+
+def _moved(result: HandinResult, stage: Path, final: Path) -> HandinResult:
+    """``result`` with every path in the staging folder named where it now is."""
+    def move(path):
+        if isinstance(path, Path) and path.parent == stage:
+            return final / path.name
+        if isinstance(path, dict):
+            return {key: move(value) for key, value in path.items()}
+        return path
+
+    changes = {f.name: move(getattr(result, f.name)) for f in dataclasses.fields(result)}
+    changes["folder"] = final
+    if result.mnist is not None and dataclasses.is_dataclass(result.mnist):
+        changes["mnist"] = dataclasses.replace(result.mnist, pictures=move(result.mnist.pictures))
+    return dataclasses.replace(result, **changes)
+
+
+def _write_handin(options: BuildOptions, folder: Path, gradcheck: bool, add_extra_sheets, progress,
+                  from_workbook: Path | None, mnist_run: Path | None) -> HandinResult:
     if from_workbook is None:
         workbook = folder / WORKBOOK_NAME
         build_workbook(options.template, options.learning_rates, options.steps, workbook, add_extra_sheets,
@@ -78,8 +125,7 @@ def write_handin(options: BuildOptions, folder: Path, gradcheck: bool = False, a
         source = Path(from_workbook)
         workbook = folder / source.name
         book = read_handin_book(source)  # read before copying: a copy never replaces its source
-        if workbook.resolve() != source.resolve():
-            shutil.copyfile(source, workbook)
+        shutil.copyfile(source, workbook)
         book = dataclasses.replace(book, path=workbook)
     template = book.record["template"] if book.record else options.template
     network = Network(template)

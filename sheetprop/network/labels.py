@@ -51,6 +51,77 @@ def output_loss(k: int) -> str:
     return f"E{k}"
 
 
+# --- layered templates (sheetprop.network.stack): a grid of values per layer ---------------------
+
+def grid_input(row: int, col: int) -> str:
+    """An image's pixel (row, column) or a token's component (token, dimension): x2_3."""
+    return f"x{row}_{col}"
+
+
+def sequence_input(feature: int, time: int) -> str:
+    """A sequence's input ``feature`` at time step ``time``: x1_t2."""
+    return f"x{feature}_t{time}"
+
+
+def state(unit: int, time: int) -> str:
+    """A recurrent unit's hidden state after time step ``time`` (h1_t0 is the starting state)."""
+    return f"h{unit}_t{time}"
+
+
+def recurrent_net(unit: int, time: int) -> str:
+    """A recurrent unit's weighted sum at time step ``time``, before its activation: z1_t2."""
+    return f"z{unit}_t{time}"
+
+
+def recurrent_weight(source: str, unit: int, k: int) -> str:
+    """Wx1_2 (input 2 -> unit 1) and Wh1_2 (state of unit 2 at t−1 -> unit 1)."""
+    return f"W{source}{unit}_{k}"
+
+
+def kernel(k: int, row: int, col: int) -> str:
+    return f"K{k}_{row}_{col}"
+
+
+def feature_map(k: int, row: int, col: int) -> str:
+    """Kernel k's weighted sum at (row, col), before its activation: c1_2_1 (a_c1_2_1 after)."""
+    return f"c{k}_{row}_{col}"
+
+
+def pooled(*position: int) -> str:
+    """An average-pooled value: p1_1_1 (map 1's window at row 1, column 1), or p2 (global)."""
+    return "p" + "_".join(map(str, position))
+
+
+def projection_weight(kind: str, out: int, k: int) -> str:
+    """Attention's projections: Wq1_2 (input dimension 2 -> query component 1), Wk…, Wv…."""
+    return f"W{kind}{out}_{k}"
+
+
+def projected(kind: str, token: int, k: int) -> str:
+    """Token ``token``'s query, key or value component ``k``: q2_1, k2_1, v2_1."""
+    return f"{kind}{token}_{k}"
+
+
+def score(query: int, key: int) -> str:
+    """Scaled dot product of query ``query`` with key ``key``: S1_2."""
+    return f"S{query}_{key}"
+
+
+def attention_weight(query: int, key: int) -> str:
+    """Softmax of query ``query``'s scores, at key ``key``: A1_2."""
+    return f"A{query}_{key}"
+
+
+def attended(token: int, k: int) -> str:
+    """Component ``k`` of token ``token``'s weighted sum of values: y1_2."""
+    return f"y{token}_{k}"
+
+
+def perturbed(label: str, parameter_label: str, sign: int) -> str:
+    """The gradient check's helper: ``label`` recomputed with a parameter moved by ±h."""
+    return f"{label}({parameter_label}{'+' if sign > 0 else '−'}h)"
+
+
 EXAMPLE_LOSS = "E"  # one example's loss, when the step's loss is the mean over several
 _SUPERSCRIPTS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 
@@ -122,10 +193,15 @@ _BIAS_GRADIENT = re.compile(rf"(?:d?(?:{_LOSS_NAME}|e)/?)?db(?P<n>\d+)")  # ∂E
 
 # Every label this module makes, as a grammar: a header written by ``build`` reads back as itself.
 _NEURON_NAME = r"(?:h\d+(?:_\d+)?|o\d+)"
-_PARAMETER_NAME = rf"(?:w\d+|b\d+|b_{_NEURON_NAME})"
-_MADE = re.compile(
-    rf"(?:[ti]\d+|{_PARAMETER_NAME}|a_{_NEURON_NAME}|{_NEURON_NAME}|E\d*|{LOSS}|{ADAM_STEP}"
-    rf"|[vms]_{_PARAMETER_NAME}|(?:fd |Δ )?∂E/∂{_PARAMETER_NAME}|∂E/∂{_NEURON_NAME})(?:⁽[⁰¹²³⁴⁵⁶⁷⁸⁹]+⁾)?")
+# A layered template's quantities (see the functions above): states, sums, maps, pools, attention.
+_LAYER_NAME = (r"(?:[xhz]\d+_t\d+|x\d+_\d+|c\d+_\d+_\d+|p\d+(?:_\d+_\d+)?|[qkvSAy]\d+_\d+)")
+_LAYER_PARAMETER = r"(?:W[xhqkv]\d+_\d+|K\d+_\d+_\d+|b_K\d+)"
+_PARAMETER_NAME = rf"(?:w\d+|b\d+|b_{_NEURON_NAME}|{_LAYER_PARAMETER})"
+_EXAMPLE = r"(?:⁽[⁰¹²³⁴⁵⁶⁷⁸⁹]+⁾)?"
+_QUANTITY = (rf"(?:[ti]\d+|{_PARAMETER_NAME}|a_{_NEURON_NAME}|{_NEURON_NAME}|a_c\d+_\d+_\d+|{_LAYER_NAME}"
+             rf"|E\d*|{LOSS}|{ADAM_STEP}|[vms]_{_PARAMETER_NAME}|(?:fd |Δ )?∂E/∂{_PARAMETER_NAME}"
+             rf"|∂E/∂(?:{_NEURON_NAME}|{_LAYER_NAME}|a_o\d+)){_EXAMPLE}")
+_MADE = re.compile(rf"{_QUANTITY}(?:\({_PARAMETER_NAME}[+−]h\))?")
 
 
 def parse(text) -> str | None:

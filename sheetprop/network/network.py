@@ -18,6 +18,7 @@ from sheetprop.engine import Expr, var
 from sheetprop.engine.numeric import compile_function
 from sheetprop.network.optimizers import LEARNING_RATE
 from sheetprop.engine.printers import MathPrinter
+from sheetprop.network.stacked import Stacked
 from sheetprop.network.template import Template
 
 GIVEN_ROLES = ("target", "input", "weight", "bias")
@@ -61,10 +62,14 @@ class Network:
         self._trained: list[Quantity] = []
         self._trained_by_layer: list[list[Quantity]] = []  # layers are made in order
         self._nets: list[list[list[Expr]]] = []  # by example, by layer: each neuron's weighted sum
+        self._stacked = Stacked(self) if t.stack else None  # a layered template's builder
         self._build_forward_and_loss()
         for parameter, derivative in zip(self._trained, self._gradients()):
             chain_rule = self._add(gradient_label(parameter.label), derivative, "gradient")
             if self.gradcheck:
+                if self._stacked is not None:  # the cuts recomputed with p ± h, a column each
+                    for label, node in self._stacked.finite_difference(parameter.node, FINITE_DIFFERENCE_STEP)[0]:
+                        self._add(label, node, "gradcheck")
                 numeric = self._add(labels.finite_difference(parameter.label),
                                     self.finite_difference(parameter.node), "gradcheck")
                 self._add(labels.gradcheck_error(parameter.label), chain_rule - numeric, "gradcheck")
@@ -74,6 +79,9 @@ class Network:
 
     def _build_forward_and_loss(self):
         t = self.template
+        if self._stacked is not None:
+            self.loss = self._add(labels.LOSS, self._stacked.forward(), "loss")
+            return
         count = t.examples
         hidden_layers = len(t.layers) - 2
         parameters = [None] * (len(t.layers) - 1)  # per layer: (weights by neuron, biases by neuron)
@@ -152,6 +160,8 @@ class Network:
         down, as backpropagation computes them: written out in full, a first-layer formula would
         hold one term per path through the net and soon pass Excel's 8,192 characters."""
         t = self.template
+        if self._stacked is not None:
+            return self._stacked.gradients(self.loss, [q.node for q in self._trained])
         if t.examples == 1 and len(t.layers) <= 3:
             return engine.grad(self.loss, [q.node for q in self._trained])
         count, hidden_layers = t.examples, len(t.layers) - 2
@@ -206,6 +216,8 @@ class Network:
     def finite_difference(self, parameter: Expr) -> Expr:
         """(E_total(p + h) − E_total(p − h)) / 2h: the loss recomputed twice, by brute force."""
         h = FINITE_DIFFERENCE_STEP
+        if self._stacked is not None:  # over the helper columns of the cuts moved by ±h
+            return self._stacked.finite_difference(parameter, h)[1]
         plus = engine.substitute(self.loss, {parameter: parameter + h})
         minus = engine.substitute(self.loss, {parameter: parameter - h})
         return (plus - minus) / (2 * h)
@@ -227,6 +239,11 @@ class Network:
                 + ([FINITE_DIFFERENCE_STEP] if self.gradcheck else []))
 
     # --- views --------------------------------------------------------------------------------
+
+    @property
+    def grids(self) -> list:
+        """A layered template's values laid out as the course draws them (``stacked.Grid``)."""
+        return list(self._stacked.grids) if self._stacked is not None else []
 
     @property
     def given(self) -> list[Quantity]:

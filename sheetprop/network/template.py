@@ -4,7 +4,7 @@ A template names the layer sizes (inputs, hidden layers, outputs), one activatio
 non-input layer, the loss, the input and target values of one example or several, every
 weight in the course's numbering, optional biases (one per layer, or one per neuron; fixed or
 trained), the optimizer with its hyper-parameters, and optional default learning rates. See
-README for the format.
+docs/templates.md for the format.
 """
 
 from __future__ import annotations
@@ -18,14 +18,14 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
-from sheetprop.network import losses, optimizers
+from sheetprop.network import losses, optimizers, stack as stacks
 from sheetprop.errors import UserError
 from sheetprop.files import read_limited
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear", "softmax")
 MAX_LAYERS, MAX_NEURONS, MAX_EXAMPLES = 5, 16, 32
 _KNOWN_KEYS = {"name", "description", "layers", "activations", "inputs", "targets", "weights",
-               "biases", "learning_rates", "loss", "train_biases", "optimizer",
+               "biases", "learning_rates", "loss", "train_biases", "optimizer", "layer",
                *optimizers.HYPERPARAMETERS}
 
 
@@ -44,6 +44,15 @@ class Template:
     train_biases: bool = False
     optimizer: str = "sgd"
     hyperparameters: tuple[tuple[str, float], ...] = ()  # (key, value) as the template gives them
+    # A layered template's layers (``stack.Layer``: recurrent, conv, attention, pool, dense); then
+    # ``layers`` and ``activations`` are empty, ``weights`` lists every trained parameter's start,
+    # and each example's inputs are a grid (a sequence, an image or tokens).
+    stack: tuple = ()
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """A layered template's example shape: (time, features), (rows, columns), (tokens, dims)."""
+        return (len(self.inputs[0]), len(self.inputs[0][0])) if self.stack else (self.layers[0],)
 
     @property
     def examples(self) -> int:
@@ -166,6 +175,12 @@ def parse_template(data: dict, source: str = "<template>") -> Template:
         named = sorted(unknown)[:10]  # a template of thousands of stray keys still gets one short line
         more = f" and {len(unknown) - len(named)} more" if len(unknown) > len(named) else ""
         fail(f"unknown key(s) {', '.join(named)}{more}; known: {', '.join(sorted(_KNOWN_KEYS))}")
+    if "layer" in data:
+        parts = stacks.parse_layers(data, fail)
+        name, optimizer, hyperparameters, learning_rates = _training(data, source, fail)
+        return Template(name, (), (), parts["inputs"], parts["targets"], parts["weights"], None,
+                        learning_rates, source, parts["loss"], True, optimizer, hyperparameters,
+                        stack=parts["stack"])
     layers = data.get("layers")
     if (not isinstance(layers, list) or not 2 <= len(layers) <= MAX_LAYERS
             or not all(isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= MAX_NEURONS
@@ -226,6 +241,13 @@ def parse_template(data: dict, source: str = "<template>") -> Template:
     if train_biases and biases is None:
         fail("'train_biases' needs 'biases' (their starting values)")
 
+    name, optimizer, hyperparameters, learning_rates = _training(data, source, fail)
+    return Template(name, layers, tuple(activations), inputs, targets, weights, biases,
+                    learning_rates, source, loss_name, train_biases, optimizer, hyperparameters)
+
+
+def _training(data: dict, source: str, fail):
+    """The name, optimizer, hyper-parameters and learning rates: every template's own."""
     optimizer = data.get("optimizer", "sgd")
     if optimizer not in optimizers.OPTIMIZERS:
         fail(f"unknown optimizer {optimizer!r}; choose from {', '.join(optimizers.OPTIMIZERS)}")
@@ -246,8 +268,7 @@ def parse_template(data: dict, source: str = "<template>") -> Template:
     name = data.get("name", Path(source).stem)
     if not isinstance(name, str):
         fail("'name' must be a string")
-    return Template(name, layers, tuple(activations), inputs, targets, weights, biases,
-                    learning_rates, source, loss_name, train_biases, optimizer, tuple(hyperparameters))
+    return name, optimizer, tuple(hyperparameters), learning_rates
 
 
 def template_record(template: Template) -> dict:
@@ -257,13 +278,17 @@ def template_record(template: Template) -> dict:
     def plain(values):
         return [plain(v) for v in values] if isinstance(values, tuple) else values
 
-    data = {"name": template.name, "layers": list(template.layers),
-            "activations": list(template.activations), "loss": template.loss,
-            "inputs": plain(template.inputs), "targets": plain(template.targets),
-            "weights": list(template.weights)}
-    if template.biases is not None:
-        data["biases"] = plain(template.biases)
-    data["train_biases"] = template.train_biases
+    if template.stack:
+        data = {"name": template.name, "loss": template.loss, "inputs": plain(template.inputs),
+                "targets": plain(template.targets), "layer": stacks.record(template.stack)}
+    else:
+        data = {"name": template.name, "layers": list(template.layers),
+                "activations": list(template.activations), "loss": template.loss,
+                "inputs": plain(template.inputs), "targets": plain(template.targets),
+                "weights": list(template.weights)}
+        if template.biases is not None:
+            data["biases"] = plain(template.biases)
+        data["train_biases"] = template.train_biases
     data["optimizer"] = template.optimizer
     data.update(template.hyperparameters)
     if template.learning_rates is not None:

@@ -124,3 +124,11 @@ class SharedFormula:
                 b = second if second_fixed else second + down
                 out.append("#REF!" if min(a, b) < 1 else f"{first_fixed}{a}:{second_fixed}{b}")
         return "".join(out)
+
+
+def location(where: str, default_sheet: str) -> tuple[str, str, int]:
+    """"B1" or "'Sheet 2'!B1" as (sheet, column, row)."""
+    match = WHERE.fullmatch(where)
+    quoted, plain, column, row = match.groups()
+    sheet = unquoted_sheet(quoted, plain) or default_sheet
+    return sheet, column, int(row)

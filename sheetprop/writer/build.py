@@ -19,8 +19,8 @@ from sheetprop.network import (CARRIED_ROLES, DEFAULT_FINITE_DIFFERENCE_STEP, FI
                                LEARNING_RATE, Network, previous)
 from sheetprop.network.template import Template
 from sheetprop import layout, record
-from sheetprop.writer import exercise, workbook as wb
-from sheetprop.network import labels, losses
+from sheetprop.writer import exercise, step_view, workbook as wb
+from sheetprop.network import labels, losses, stack
 
 # The options' rules live in writer.options; these names stay importable from here.
 from sheetprop.writer.options import (DEFAULT_LEARNING_RATES, DEFAULT_STEPS, MAX_LEARNING_RATES,  # noqa: F401
@@ -73,6 +73,8 @@ def summary_title(network: Network) -> str:
     """The summary's title: the template's name (which follows a changed optimizer, see
     writer.options.with_optimizer) and the network's shape."""
     t = network.template
+    if t.stack:
+        return f"Backpropagation, step by step — {t.name} ({'-'.join(layer.kind for layer in t.stack)} network)"
     return f"Backpropagation, step by step — {t.name} ({'-'.join(map(str, t.layers))} network)"
 
 
@@ -91,6 +93,8 @@ def describe(network: Network) -> list[str]:
 def describe_network(network: Network) -> list[str]:
     """The network, its loss and how it trains, in two lines."""
     t = network.template
+    if t.stack:
+        return _describe_stack(network)
     layers = ", ".join(f"{'hidden' if k < len(t.activations) - 1 else 'output'} {size} ({activation})"
                        for k, (size, activation) in enumerate(zip(t.layers[1:], t.activations)))
     if t.biases is None:
@@ -108,14 +112,18 @@ def describe_network(network: Network) -> list[str]:
     ]
 
 
+def _describe_stack(network: Network) -> list[str]:
+    t = network.template
+    optimizer = network.optimizer
+    return [f"Network: {stack.describe(t.stack, t.input_shape, t.examples)} ({len(sheet_columns(network)):,} here). "
+            "E_total is the mean of the examples' losses E.",
+            f"Loss {losses.get(t.loss).formula}. Optimizer: {optimizer.title}: {optimizer.rule}."]
+
+
 def build_workbook(template: Template, learning_rates: Sequence[LearningRate], steps: int, out: Path,
                    add_extra_sheets: Callable | None = None, progress=None,
-                   gradcheck: bool = False, exercise_out: Path | None = None,
-                   first_screen_only: bool = False) -> list[LearningRateResult]:
+                   gradcheck: bool = False, exercise_out: Path | None = None) -> list[LearningRateResult]:
     """Write the workbook to ``out`` atomically; return each learning rate's loss figures.
-
-    ``first_screen_only``: each sheet prints as one page of what its window first shows (the
-    pictures `sheetprop readme` renders), instead of readable pages of the whole table.
 
     With ``exercise_out``, also the student version there (see ``write_exercise``): both files
     are written before either is moved into place, so a failure leaves neither."""
@@ -129,8 +137,7 @@ def build_workbook(template: Template, learning_rates: Sequence[LearningRate], s
     with contextlib.ExitStack() as outputs:
         tmp = outputs.enter_context(atomic_output(out))
         exercise_tmp = outputs.enter_context(atomic_output(exercise_out)) if exercise_out else None
-        results = write_key(network, columns, learning_rates, steps, tmp, add_extra_sheets, progress,
-                            first_screen_only)
+        results = write_key(network, columns, learning_rates, steps, tmp, add_extra_sheets, progress)
         if exercise_tmp is not None:
             write_exercise(plain, learning_rates, steps, exercise_tmp, progress)
     return results
@@ -140,8 +147,8 @@ def refuse_long_gradcheck(network: Network, steps: int) -> None:
     """Refuse a --gradcheck whose first finite difference already passes Excel's formula length,
     before one is built for every parameter (on a 16-16-16-16-16 network, minutes). ``network``
     is the plain one, without the gradient check."""
-    if not network.trained:
-        return
+    if not network.trained or network.template.stack:
+        return  # a layered network's check recomputes the cuts a column each: check_sheet_limits measures them
     columns = sheet_columns(network)
     # Measured with this network's cell references: the gradient check's extra columns only
     # push the real ones further right, so the real formula is at least this long.
@@ -163,7 +170,7 @@ def gradcheck_step_cell(optimizer) -> str:
 
 
 def layout_table() -> list[str]:
-    """The lr sheet's layout as README's Markdown table (README holds exactly these lines)."""
+    """The lr sheet's layout as a Markdown table (docs/workbook.md holds exactly these lines)."""
     from sheetprop.network.optimizers import OPTIMIZERS
 
     def cells(optimizer):
@@ -203,8 +210,7 @@ def _rows(network: Network, rate: LearningRate, steps: int, progress, desc: str)
 
 
 def write_key(network: Network, columns: list[wb.Column], learning_rates: Sequence[LearningRate], steps: int,
-              tmp: Path, add_extra_sheets: Callable | None = None, progress=None,
-              first_screen_only: bool = False) -> list[LearningRateResult]:
+              tmp: Path, add_extra_sheets: Callable | None = None, progress=None) -> list[LearningRateResult]:
     """The full workbook, every cell a live formula: the answer key of an exercise."""
     template = network.template
     results = []
@@ -215,7 +221,7 @@ def write_key(network: Network, columns: list[wb.Column], learning_rates: Sequen
         summary, results_row, chart_anchor, sources = wb.add_summary_sheet(
             book, formats, summary_title(network),
             describe(network),
-            list(network.starting_values().items()), derivations, first_screen_only)
+            list(network.starting_values().items()), derivations)
         sheets = []
         loss_index = [q.label for q in network.quantities].index(labels.LOSS)
         for rate in learning_rates:
@@ -224,9 +230,10 @@ def write_key(network: Network, columns: list[wb.Column], learning_rates: Sequen
                 book, formats, layout.sheet_name(rate.text), _sheet_parameters(network, rate), columns,
                 _watch_overflow(rows, results, rate, loss_index),
                 chart_title=f"{labels.LOSS} per step", loss_label=labels.LOSS,
-                first_row_sources=sources, first_screen_only=first_screen_only)
+                first_row_sources=sources)
             sheets.append((rate.value, steps_sheet))
         wb.add_summary_results(book, formats, summary, results_row, chart_anchor, sheets, labels.LOSS)
+        step_view.add_step_view(book, formats, network.grids, [s for _, s in sheets], steps)
         if add_extra_sheets is not None:
             add_extra_sheets(book, formats)
         record.write_exercise_record(book, template, steps, [s.name for _, s in sheets])
@@ -236,7 +243,7 @@ def write_key(network: Network, columns: list[wb.Column], learning_rates: Sequen
 
 
 def write_exercise(network: Network, learning_rates: Sequence[LearningRate], steps: int, tmp: Path,
-                   progress=None) -> None:
+                   progress=None, student: str | None = None) -> None:
     """The student version: the key's lr sheets with only the given numbers filled in (no
     gradient check, no extra sheets), behind an instructions sheet. ``network`` is the plain
     one: the gradient check is the teacher's tool, not part of the exercise."""
@@ -254,7 +261,7 @@ def write_exercise(network: Network, learning_rates: Sequence[LearningRate], ste
                                _rows(network, rate, steps, progress, f"{name} (exercise)"),
                                chart_title=f"{labels.LOSS} per step", loss_label=labels.LOSS,
                                exercise=True)
-        record.write_exercise_record(book, template, steps, names)
+        record.write_exercise_record(book, template, steps, names, student)
     finally:
         book.close()
 

@@ -13,6 +13,8 @@ from sheetprop.writer.options import refuse_own_inputs, resolve
 from sheetprop.writer.exercise import exercise_path
 from sheetprop.network.optimizers import OPTIMIZERS
 from sheetprop.network.template import builtin_templates
+from sheetprop.network.variants import read_roster
+from sheetprop.errors import UserError
 
 DEFAULT_OUT = Path("output") / "BackPropagation.xlsx"
 
@@ -39,6 +41,10 @@ def add_parser(commands) -> None:
                         "sheet; 'sheetprop check' grades the filled-in copy. Any optimizer works (its "
                         "state columns are the student's work too); --gradcheck and --mnist-metrics "
                         "go into the key alone")
+    parser.add_argument("--roster", metavar="CSV", type=Path, default=None,
+                        help="with --exercise: one student version per roster row (a CSV with an id column, "
+                        "optionally name) in KEY_exercises/<id>.xlsx, each with its own starting numbers drawn "
+                        "from the id (the same every time); grade them with 'check --key KEY --roster CSV'")
     parser.set_defaults(run=run)
 
 
@@ -95,10 +101,19 @@ def run(args) -> int:
     # Validate everything before writing anything, so a bad option leaves no trace.
     options = resolve(args.template, args.optimizer, args.lrs, args.steps)
     template, learning_rates, steps = options.template, options.learning_rates, options.steps
-    exercise_out = exercise_path(args.out) if args.exercise else None
-    for out in (args.out, exercise_out):
+    roster = getattr(args, "roster", None)
+    if roster is not None and not args.exercise:
+        raise UserError("--roster writes each student's exercise: give --exercise too")
+    students = read_roster(roster) if roster is not None else None
+    exercise_out = exercise_path(args.out) if args.exercise and students is None else None
+    outs = [args.out, exercise_out]
+    if students is not None:
+        from sheetprop.writer.roster import exercises_folder
+
+        outs += [exercises_folder(args.out) / f"{student.id}.xlsx" for student in students]
+    for out in outs:
         if out is not None:
-            refuse_own_inputs(out, template, mnist_metrics=args.mnist_metrics)
+            refuse_own_inputs(out, template, mnist_metrics=args.mnist_metrics, roster=roster)
     add_extra_sheets = None
     if args.mnist_metrics is not None:
         from sheetprop.metrics_sheet import add_metrics_sheet, read_metrics_csv
@@ -111,12 +126,21 @@ def run(args) -> int:
     progress = progress_bar(args.quiet, steps * len(learning_rates))
     results = build_workbook(template, learning_rates, steps, args.out, add_extra_sheets, progress,
                              gradcheck=args.gradcheck, exercise_out=exercise_out)
+    folder = None
+    if students is not None:
+        from sheetprop.writer.roster import write_variants
+
+        folder = write_variants(template, learning_rates, steps, args.out, students,
+                                progress_bar(args.quiet, 20_000 * (len(students) > 20)))
     if not args.quiet:
         runs = "learning-rate sheet" if len(learning_rates) == 1 else "learning-rate sheets"
         extra = " + mnist" if add_extra_sheets is not None else ""
         key = " (the answer key)" if exercise_out else ""
         print(f"wrote {args.out}{key}: summary + {len(learning_rates)} {runs}{extra}, "
               f"{steps} steps each ({template.name})")
+        if folder is not None:
+            print(f"wrote {len(students)} student versions into {folder}, one per roster id, each with its own "
+                  "starting numbers; grade them with 'sheetprop check --key KEY --roster ROSTER FOLDER'")
         if exercise_out:
             print(f"wrote {exercise_out} (the student version): exercise + {len(learning_rates)} {runs} "
                   "with the given values filled in, the rest blank to fill; grade a filled-in copy "

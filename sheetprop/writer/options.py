@@ -101,8 +101,13 @@ def resolve(template: str | Template = "era", optimizer: str | None = None,
     if optimizer is not None:
         template = with_optimizer(template, optimizer)
     rates = (template.learning_rates or DEFAULT_LEARNING_RATES) if lrs is None else lrs
-    if not isinstance(rates, str):
-        rates = list(rates)
+    if isinstance(rates, numbers.Real) and not isinstance(rates, bool):
+        rates = [rates]  # one learning rate, given alone
+    elif not isinstance(rates, str):
+        try:
+            rates = list(rates)
+        except TypeError:
+            raise UserError(f"learning rates {rates!r}: give a list of numbers or text such as 0.1,0.5") from None
     if isinstance(steps, bool) or not isinstance(steps, (int, str)):
         raise UserError(f"--steps {steps!r} is not a whole number")
     return BuildOptions(template, parse_learning_rates(rates), parse_steps(str(steps)))

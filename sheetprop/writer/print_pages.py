@@ -21,13 +21,6 @@ def runs(groups: Sequence[str]):
             start = k
 
 
-def print_first_screen(sheet, last_row: int, last_col: int) -> None:
-    """Print what a window first shows, on one page."""
-    sheet.set_landscape()
-    sheet.print_area(0, 0, last_row, last_col)
-    sheet.fit_to_pages(1, 1)
-
-
 def set_print_pages(sheet, groups: Sequence[str], first_col: int, repeat_first: int,
                     repeat_last: int) -> None:
     """Printed pages a person can read: landscape at PRINT_SCALE %, the band and header rows and the

@@ -23,7 +23,7 @@ from sheetprop.limits import MAX_SHEET_PART_BYTES, MAX_WORKBOOK_BYTES
 from sheetprop.engine.printers import ExcelPrinter
 from sheetprop.fast_worksheet import StepsWorksheet
 from sheetprop.writer.number_formats import BASE_FORMAT, NumberFormats
-from sheetprop.writer.print_pages import print_first_screen, runs, set_print_pages
+from sheetprop.writer.print_pages import runs, set_print_pages
 
 # The layout (η in A2, band, header, first data row, Excel's limits) has its home in sheetprop.layout.
 ROW_HEIGHT_PX = 20  # Excel's and LibreOffice's default row height, for sizing the chart
@@ -198,7 +198,7 @@ def add_steps_sheet(workbook, formats, name: str, parameters: Sequence[Parameter
                     columns: Sequence[Column], rows: Iterable[Sequence[float]],
                     chart_title: str, loss_label: str,
                     first_row_sources: dict[str, str] | None = None,
-                    exercise: bool = False, first_screen_only: bool = False) -> StepsSheet:
+                    exercise: bool = False) -> StepsSheet:
     """One sheet: the parameter cells, the loss chart on the first screen, a band row naming each
     part of backprop, a header row, one row of formulas per step.
 
@@ -254,10 +254,7 @@ def add_steps_sheet(workbook, formats, name: str, parameters: Sequence[Parameter
         options = {"level": 1, "hidden": True} if collapsed else ({"collapsed": True} if after_group else {})
         sheet.set_column(first_col + k, first_col + k, 12.5, None, options)
     sheet.freeze_panes(HEADER_ROW + 1, first_col)
-    if first_screen_only:  # one page: the picture of the sheet a README shows
-        print_first_screen(sheet, HEADER_ROW + 12, chart_col + 8)
-    else:
-        set_print_pages(sheet, [c.group for c in columns], first_col, BAND_ROW, HEADER_ROW)
+    set_print_pages(sheet, [c.group for c in columns], first_col, BAND_ROW, HEADER_ROW)
 
     templates = FormulaTemplates(columns, [p.node for p in parameters])
     first_row = row = HEADER_ROW + 1
@@ -358,17 +355,13 @@ SUMMARY = SUMMARY_SHEET
 
 
 def add_summary_sheet(workbook, formats, title: str, lines: Sequence[str],
-                      starting_values: Sequence[tuple[str, float]], derivations: Sequence[str],
-                      first_screen_only: bool = False):
+                      starting_values: Sequence[tuple[str, float]], derivations: Sequence[str]):
     """The first sheet: what the network is, the starting values every lr sheet follows, and
     every formula as math. Returns the sheet, its first free row and chart anchor (for
     ``add_summary_results``) and each starting value's cell, by label."""
     sheet = workbook.add_worksheet(SUMMARY)
     sheet.set_landscape()
-    if first_screen_only:
-        print_first_screen(sheet, len(lines) + 26, 25)
-    else:
-        sheet.fit_to_pages(1, 0)  # printed or exported to PDF, the charts are not cut in half
+    sheet.fit_to_pages(1, 0)  # printed or exported to PDF, the charts are not cut in half
     sheet.set_column(0, 0, 16)
     sheet.set_column(1, 1, 14)
     sheet.set_column(2, 4, 16)

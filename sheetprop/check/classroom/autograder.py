@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import email.parser
 import json
+import shlex
 import shutil
 import stat
 import subprocess
@@ -32,6 +33,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from sheetprop.check.classroom.budget import MAX_CHECK_SECONDS
 from sheetprop.errors import UserError
 
 ROOT_VARIABLE = "SHEETPROP_AUTOGRADER_ROOT"  # stands in for /autograder (tests, a local dry run)
@@ -114,6 +116,9 @@ def add_parser(commands) -> None:
                             "--python-version 3.10`) so setup.sh installs without any index")
     gradescope.add_argument("--libreoffice", action="store_true",
                             help="also install LibreOffice in the image, to grade files saved without values")
+    gradescope.add_argument("--feedback-level", choices=("location", "hint", "full"), default="full",
+                            help="what each student's result gives away: location (the wrong cells, never the "
+                            "answer), hint, or full (default)")
     parser.set_defaults(run=run)
 
 
@@ -135,7 +140,7 @@ def run(args) -> int:
         wheel = args.wheel if args.wheel is not None else build_wheel(wheel_dir)
         write_gradescope_zip(args.out, args.key, wheel, points=args.points, visibility=args.visibility,
                              tolerance=DEFAULT_TOLERANCE, wheelhouse=args.wheelhouse,
-                             libreoffice=args.libreoffice)
+                             libreoffice=args.libreoffice, feedback_level=args.feedback_level)
     finally:
         shutil.rmtree(wheel_dir, ignore_errors=True)
     print(f"wrote {args.out}: upload it as the autograder of a Gradescope programming assignment "
@@ -156,21 +161,21 @@ def key_sheets(key: Path) -> list[str]:
     return list(record["sheets"])
 
 
-def source_tree() -> Path:
-    """The folder holding sheetprop's pyproject.toml: this package's checkout."""
+def source_tree() -> Path | None:
+    """The folder holding sheetprop's pyproject.toml: this package's checkout (None when installed)."""
     import sheetprop
 
     root = Path(sheetprop.__file__).resolve().parent.parent
-    if not (root / "pyproject.toml").is_file():
-        raise UserError("sheetprop is installed without its source tree, so no wheel can be built "
-                        "here; download one (pip download --no-deps sheetprop) and give it with --wheel")
-    return root
+    return root if (root / "pyproject.toml").is_file() else None
 
 
 def build_wheel(folder: Path) -> Path:
     """Build sheetprop's wheel from a copy of its source tree (so no build/ or egg-info lands in
-    the checkout) with the setuptools already installed: no index, no network."""
+    the checkout) with the setuptools already installed: no index, no network. Installed (no
+    source tree), the wheel is packed from the installed package's own files instead."""
     root = source_tree()
+    if root is None:
+        return wheel_from_installed(folder)
     copy = folder / "source"
     copy.mkdir()
     for name in _tree_parts(root):
@@ -191,6 +196,50 @@ def build_wheel(folder: Path) -> Path:
         raise UserError(f"cannot build sheetprop's wheel with pip and setuptools ({detail}); "
                         "give a wheel with --wheel")
     return wheels[-1]
+
+
+def wheel_from_installed(folder: Path) -> Path:
+    """The wheel of the installed sheetprop, packed from its installed files and metadata (pure
+    Python: no setuptools, no index): the grader that runs is the one installed here."""
+    import base64
+    import hashlib
+    from importlib import metadata
+
+    import sheetprop
+
+    try:
+        dist = metadata.distribution("sheetprop")
+    except metadata.PackageNotFoundError:
+        raise UserError("sheetprop runs from neither a source tree nor an installed package, so no wheel "
+                        "can be made here; give one with --wheel") from None
+    package = Path(sheetprop.__file__).resolve().parent
+    files = [f for f in dist.files or [] if f.parts[:1] == ("sheetprop",) and "__pycache__" not in f.parts
+             and f.suffix != ".pyc"]
+    if not files or Path(files[0].locate()).resolve().parents[len(files[0].parts) - 2] != package:
+        raise UserError(f"the installed sheetprop {dist.version} is not the one running ({package}); "
+                        "give a wheel with --wheel")
+    info = f"sheetprop-{dist.version}.dist-info"
+    wheel = folder / f"sheetprop-{dist.version}-py3-none-any.whl"
+    records = []
+    with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as archive:
+        def add(name: str, data: bytes) -> None:
+            archive.writestr(zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0)), data,
+                             compress_type=zipfile.ZIP_DEFLATED)
+            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+            records.append(f"{name},sha256={digest},{len(data)}")
+
+        for file in sorted(files, key=lambda f: f.as_posix()):
+            add(file.as_posix(), Path(file.locate()).read_bytes())
+        add(f"{info}/METADATA", (dist.read_text("METADATA") or "").encode("utf-8"))
+        add(f"{info}/WHEEL", b"Wheel-Version: 1.0\nGenerator: sheetprop\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        for extra in ("entry_points.txt", "top_level.txt"):
+            text = dist.read_text(extra)
+            if text:
+                add(f"{info}/{extra}", text.encode("utf-8"))
+        records.append(f"{info}/RECORD,,")
+        add_record = "\n".join(records) + "\n"
+        archive.writestr(f"{info}/RECORD", add_record)
+    return wheel
 
 
 def _tree_parts(root: Path) -> list[str]:
@@ -216,7 +265,7 @@ def requirements(wheel: Path) -> list[str]:
 
 def write_gradescope_zip(out: Path, key: Path, wheel: Path, points: float = 100.0, visibility: str | None = None,
                          tolerance: float | None = None, wheelhouse: Path | None = None,
-                         libreoffice: bool = False) -> Path:
+                         libreoffice: bool = False, feedback_level: str = "full") -> Path:
     from sheetprop.atomic import atomic_output
 
     if not Path(wheel).is_file() or not Path(wheel).name.startswith("sheetprop-") or Path(wheel).suffix != ".whl":
@@ -224,8 +273,9 @@ def write_gradescope_zip(out: Path, key: Path, wheel: Path, points: float = 100.
     if wheelhouse is not None and not Path(wheelhouse).is_dir():
         raise UserError(f"--wheelhouse {wheelhouse} is not a folder of wheels")
     config = {"platform": "gradescope", "key": KEY_NAME, "key_sheets": key_sheets(key), "points": points,
-              "visibility": visibility, "tolerance": tolerance}
-    setup = SETUP_SH.replace("__WHEEL__", Path(wheel).name).replace("__LIBREOFFICE__", LIBREOFFICE_SH * libreoffice)
+              "visibility": visibility, "tolerance": tolerance, "feedback_level": feedback_level, "time_limit": MAX_CHECK_SECONDS}
+    # The wheel's file name goes into a script run as root: quoted, so "(1)" or "$(…)" is a name.
+    setup = SETUP_SH.replace("__WHEEL__", shlex.quote(Path(wheel).name)).replace("__LIBREOFFICE__", LIBREOFFICE_SH * libreoffice)
     with atomic_output(Path(out)) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
         _add_text(archive, "setup.sh", setup, executable=True)
         _add_text(archive, "run_autograder", RUN_AUTOGRADER, executable=True)

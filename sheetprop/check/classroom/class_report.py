@@ -9,6 +9,8 @@ import csv
 import io
 import json
 import re
+import shutil
+import unicodedata
 from pathlib import Path
 
 from sheetprop.atomic import atomic_output
@@ -18,6 +20,12 @@ from sheetprop.errors import UserError
 
 CSV_COLUMNS = ("submission", "file", "status", "score", "max_score", "percent", "findings",
                "finding_cells", "message", "others")
+
+
+# The columns a class run adds after CSV_COLUMNS: who the student is (a roster's id, their variant:
+# own / copied from <id> / unknown), whether the LMS marked the file late, the rubric's percent, and
+# what graded it (the file's, sheetprop's and the key's versions), so a regrade can say what changed.
+EXTRA_COLUMNS = ("student_id", "variant", "late", "rubric_percent", "file_sha256", "sheetprop_version", "key_sha256")
 
 
 def csv_row(outcome: Outcome, owed: int = 0) -> dict:
@@ -37,12 +45,32 @@ def csv_row(outcome: Outcome, owed: int = 0) -> dict:
     }
 
 
-def write_csv(path: Path, outcomes: list[Outcome], owed: int = 0) -> None:
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value):
+    """A text a spreadsheet opening the CSV would run as a formula (=HYPERLINK(…), +1+2, @SUM…)
+    kept as text: prefixed with an apostrophe, as OWASP's CSV-injection advice has it."""
+    return "'" + value if isinstance(value, str) and value.startswith(_FORMULA_START) else value
+
+
+def shown(text: str) -> str:
+    """A student-chosen text safe on a terminal: control characters (ESC sequences that recolour
+    it, a newline that forges a line, bidirectional overrides) written as escapes."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c == " " else
+                   (repr(c)[1:-1] if unicodedata.category(c) == "Cc" else f"\\u{ord(c):04x}") for c in text)
+
+
+def write_csv(path: Path, outcomes: list[Outcome], owed: int = 0, extra=None) -> None:
+    """``extra(outcome, owed)``: more columns after these (EXTRA_COLUMNS, filled by class_extras)."""
     text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(text, fieldnames=CSV_COLUMNS + (EXTRA_COLUMNS if extra else ()), lineterminator="\n")
     writer.writeheader()
     for outcome in outcomes:
-        writer.writerow(csv_row(outcome, owed))
+        row = {**csv_row(outcome, owed), **(extra(outcome, owed) if extra else {})}
+        writer.writerow({name: csv_safe(value) for name, value in row.items()})
     with atomic_output(Path(path)) as tmp:
         tmp.write_text(text.getvalue(), encoding="utf-8")
 
@@ -58,17 +86,18 @@ def json_object(outcome: Outcome, owed: int = 0) -> dict:
     return {**head, **report_dict(outcome.report)}
 
 
-def json_line(outcome: Outcome, owed: int = 0) -> str:
-    return json.dumps(json_object(outcome, owed), ensure_ascii=False, default=str)
+def json_line(outcome: Outcome, owed: int = 0, extra: dict | None = None) -> str:
+    return json.dumps({**json_object(outcome, owed), **(extra or {})}, ensure_ascii=False, default=str)
 
 
 def terminal_line(outcome: Outcome, owed: int = 0) -> str:
     right, cells = outcome.score(owed)
     if outcome.status == "graded":
         found = f"{outcome.findings} finding{'s' * (outcome.findings != 1)}"
-        return (f"{outcome.submission}  {outcome.status}  {outcome.percent(owed):.1f}% ({right}/{cells})  "
-                f"{found}  {outcome.file}")
-    return f"{outcome.submission}  {outcome.status}  {outcome.message}"
+        note = f"  ({outcome.message})" if outcome.message else ""
+        return shown(f"{outcome.submission}  {outcome.status}  {outcome.percent(owed):.1f}% ({right}/{cells})  "
+                     f"{found}  {outcome.file}{note}")
+    return shown(f"{outcome.submission}  {outcome.status}  {outcome.message}")
 
 
 def summary_line(outcomes: list[Outcome], passed: int) -> str:
@@ -112,13 +141,20 @@ class FeedbackFolder:
         self._taken.add(candidate.lower())
         return candidate
 
-    def write(self, outcome: Outcome, annotate: bool) -> None:
+    def write(self, outcome: Outcome) -> None:
+        """The student's text report, and the workbook the worker marked up (moved in)."""
         stem = self.stem(outcome.submission)
         with atomic_output(self.folder / f"{stem}.txt") as tmp:
             tmp.write_text(feedback_text(outcome), encoding="utf-8")
-        if annotate and outcome.report is not None and outcome.path is not None:
-            from sheetprop.check.report.annotate import annotate_workbook
+        if outcome.annotated is not None:
+            with atomic_output(self.folder / f"{stem}{outcome.annotated.suffix}") as tmp:
+                shutil.move(outcome.annotated, tmp)
+            outcome.annotated = None
+        if outcome.annotate_problem:
+            raise UserError(outcome.annotate_problem)
 
-            suffix = outcome.path.suffix.lower() if outcome.path.suffix.lower() in (".xlsx", ".xlsm") else ".xlsx"
-            with atomic_output(self.folder / f"{stem}{suffix}") as tmp:
-                annotate_workbook(outcome.path, outcome.report.findings, tmp)
+    def reserve(self, path: Path) -> None:
+        """A file of ours that lies in the folder (the --csv): no feedback file takes its name."""
+        path = Path(path).expanduser()
+        if path.parent.resolve() == self.folder.resolve() and path.suffix.lower() in (".txt", ".xlsx", ".xlsm"):
+            self._taken.add(path.stem.lower())

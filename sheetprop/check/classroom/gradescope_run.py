@@ -23,11 +23,24 @@ def submitted_workbooks(folder: Path, key_sheets: list[str]) -> list[Path]:
     """The workbooks of a submission, the likeliest first: those holding the key's sheets, then by
     path. Excel's lock files (~$…), macOS resource forks and version-control folders are not
     submissions; a submission of one file of another name is tried as it is (check says what it is)."""
-    files = [p for p in sorted(folder.rglob("*")) if p.is_file() and not _is_clutter(p.relative_to(folder))]
+    files = [p for p in _files(folder) if not _is_clutter(p.relative_to(folder))]
     workbooks = [p for p in files if p.suffix.lower() in WORKBOOK_SUFFIXES]
     if not workbooks:
         return files[:1] if len(files) == 1 else []
     return sorted(workbooks, key=lambda p: (not set(key_sheets) <= set(sheet_names(p)), str(p)))
+
+
+def _files(folder: Path) -> list[Path]:
+    """The plain files under ``folder``, never through a link: a link to the key (or to anything
+    outside the submission) is no file the student handed in."""
+    found = []
+    for top, dirs, names in os.walk(folder, followlinks=False):
+        dirs[:] = sorted(d for d in dirs if not os.path.islink(os.path.join(top, d)))
+        for name in sorted(names):
+            path = Path(top, name)
+            if not path.is_symlink() and path.is_file():
+                found.append(path)
+    return sorted(found)
 
 
 def _is_clutter(relative: Path) -> bool:
@@ -36,33 +49,46 @@ def _is_clutter(relative: Path) -> bool:
 
 
 def grade_submission(root: Path) -> dict:
+    """The submission graded by ``grading.grade``, as `check` grades a class: its workbooks tried
+    best first, under the time limit, against the key, the key itself handed in said so."""
+    import time
+
+    from sheetprop.check.classroom.budget import MAX_CHECK_SECONDS
+    from sheetprop.check.classroom.grading import grade_within, settings_for
     from sheetprop.check.classroom.platforms import gradescope_ungradable, platform_result
+    from sheetprop.check.classroom.submissions import Submission
 
     config = json.loads((root / "source" / CONFIG_NAME).read_text(encoding="utf-8"))
     points, visibility = float(config["points"]), config.get("visibility")
-    options = {"points": points, "visibility": visibility}
-    if config.get("tolerance") is not None:
-        options["tolerance"] = float(config["tolerance"])
-    key = root / "source" / config["key"]
+    tolerance = config.get("tolerance")
+    settings = settings_for(root / "source" / config["key"],
+                            **({"tolerance": float(tolerance)} if tolerance is not None else {}),
+                            accept_values=bool(config.get("accept_values", False)))
     folder = root / "submission"
     candidates = submitted_workbooks(folder, config.get("key_sheets", [])) if folder.is_dir() else []
     if not candidates:
         message = "the submission holds no workbook (.xlsx); upload the filled-in exercise workbook"
         print(message)
         return gradescope_ungradable(message, points, visibility)
-    reasons = []
-    for path in candidates[:MAX_CANDIDATES]:
-        result, report = platform_result("gradescope", path, key, **options)
-        if not isinstance(report, str):
-            print(f"graded {path.relative_to(folder)}: {result['score']:g} of {points:g} points; {report.summary()}")
-            others = [str(p.relative_to(folder)) for p in candidates if p != path]
-            if others:
-                result["output"] = (f"graded {path.relative_to(folder)}; also in the submission, not graded: "
-                                    f"{', '.join(others)}\n\n{result['output']}")
-            return result
-        reasons.append(f"{path.relative_to(folder)}: {report}")
-        print(f"cannot grade {path.relative_to(folder)}: {report}")
-    return gradescope_ungradable("; ".join(reasons), points, visibility)
+    candidates = candidates[:MAX_CANDIDATES]
+    submission = Submission("submission", candidates, {p: str(p.relative_to(folder)) for p in candidates})
+    start = time.monotonic()
+    outcome = grade_within(submission, settings, float(config.get("time_limit") or MAX_CHECK_SECONDS))
+    from dataclasses import replace
+
+    from sheetprop.check.report.levels import redact
+
+    outcome = replace(outcome, report=redact(outcome.report, config.get("feedback_level") or "full"))
+    result = platform_result("gradescope", outcome, points, visibility, time.monotonic() - start)
+    if outcome.status != "graded":
+        print(f"cannot grade the submission: {outcome.message}")
+        return result
+    print(f"graded {outcome.file}: {result['score']:g} of {points:g} points; {outcome.report.summary()}"
+          + (f" ({outcome.message})" if outcome.message else ""))
+    if outcome.others:
+        result["output"] = (f"graded {outcome.file}; also in the submission, not graded: "
+                            f"{', '.join(outcome.others)}\n\n{result['output']}")
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:

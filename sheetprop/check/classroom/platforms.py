@@ -23,9 +23,8 @@ import sys
 import time
 from pathlib import Path
 
-from sheetprop.check import DEFAULT_TOLERANCE, Report, check_workbook
+from sheetprop.check import Report
 from sheetprop.check.report.findings import Finding, group_labels
-from sheetprop.errors import UserError
 
 PLATFORMS = ("gradescope", "prairielearn")
 VISIBILITIES = ("visible", "after_due_date", "after_published", "hidden")  # Gradescope's four
@@ -36,16 +35,9 @@ MAX_OUTPUT_CHARS = 200_000
 MAX_RESULT_BYTES = 1_000_000
 
 
-def grade(path: Path, key: Path | None = None, tolerance: float = DEFAULT_TOLERANCE) -> Report:
-    """The report of one submission; a file that cannot be graded raises UserError."""
-    from sheetprop.check.judge.exercise import read_key
-
-    return check_workbook(path, tolerance=tolerance, key=read_key(key) if key is not None else None)
-
-
 def gradescope_result(report: Report, points: float = DEFAULT_POINTS, visibility: str | None = None,
                       seconds: float | None = None) -> dict:
-    from sheetprop.check.cli import to_text
+    from sheetprop.check.report.render import to_text
 
     total = report.score
     scale = points / total.cells if total.cells else 0.0
@@ -87,7 +79,7 @@ def _with_common(result: dict, visibility: str | None, seconds: float | None) ->
 
 
 def prairielearn_result(report: Report) -> dict:
-    from sheetprop.check.cli import to_json, to_text
+    from sheetprop.check.report.render import to_json, to_text
 
     total = report.score
     tests = [{"name": f"{sheet}: {label}", "description": f"cells of {label} in sheet {sheet!r} that are right",
@@ -190,19 +182,17 @@ def _clip(text: str, limit: int = MAX_OUTPUT_CHARS) -> str:
     return text[:limit] + f"\n… (cut: the report is {len(text):,} characters; the first {limit:,} are shown)"
 
 
-def platform_result(platform: str, path: Path, key: Path | None = None, tolerance: float = DEFAULT_TOLERANCE,
-                    points: float = DEFAULT_POINTS, visibility: str | None = None) -> tuple[dict, Report | str]:
-    """The platform's result for one submission, and its report (or why it cannot be graded)."""
-    start = time.monotonic()
-    try:
-        report = grade(path, key, tolerance)
-    except UserError as exc:
+def platform_result(platform: str, outcome, points: float = DEFAULT_POINTS, visibility: str | None = None,
+                    seconds: float | None = None) -> dict:
+    """The platform's result for one graded submission (``grading.grade``'s Outcome): its report,
+    or, for a file that cannot be graded, why."""
+    if outcome.status != "graded":
         if platform == "gradescope":
-            return gradescope_ungradable(str(exc), points, visibility, time.monotonic() - start), str(exc)
-        return prairielearn_ungradable(str(exc)), str(exc)
+            return gradescope_ungradable(outcome.message, points, visibility, seconds)
+        return prairielearn_ungradable(outcome.message)
     if platform == "gradescope":
-        return gradescope_result(report, points, visibility, time.monotonic() - start), report
-    return prairielearn_result(report), report
+        return gradescope_result(outcome.report, points, visibility, seconds)
+    return prairielearn_result(outcome.report)
 
 
 def write_result(result: dict, out: Path | None) -> None:
@@ -218,19 +208,23 @@ def write_result(result: dict, out: Path | None) -> None:
 
 
 def run(args) -> int:
-    """`check --format`: exit 0 all right, 1 findings or short of full marks, 2 not gradable
-    (the result file is written in every case)."""
-    if args.format is None:
-        raise UserError("--out writes the file of --format gradescope or prairielearn; give --format")
-    if args.json:
-        raise UserError("--json and --format are two outputs; choose one")
-    # One WORKBOOK today; PATH... once `check` grades a class: either way, one submission here.
-    paths = [args.workbook] if getattr(args, "workbook", None) is not None else list(getattr(args, "paths", []))
-    if len(paths) != 1:
-        raise UserError(f"--format writes the result of one submission; give one workbook, not {len(paths)}")
-    result, report = platform_result(args.format, Path(paths[0]), getattr(args, "key", None), args.tolerance)
-    write_result(result, args.out)
-    if isinstance(report, str):
-        print(f"sheetprop check: error: {report}", file=sys.stderr)
+    """`check --format`: exit 0 all right (or at least --min-score), 1 findings or short of it,
+    2 not gradable (the result file is written in every case). The submission is graded by the
+    same ``grading.grade``, with the same settings and time limit, as a class is."""
+    from dataclasses import replace
+
+    from sheetprop.check.classroom.grading import grade_within, settings_for
+    from sheetprop.check.classroom.submissions import Submission
+    from sheetprop.check.judge.exercise import owed_total
+    from sheetprop.check.report.levels import redact
+
+    path = Path(args.paths[0]).expanduser()
+    settings = settings_for(args.key, args.tolerance, args.accept_values)
+    start = time.monotonic()
+    outcome = grade_within(Submission(path.name, [path], {path: str(path)}), settings, args.time_limit)
+    shown = replace(outcome, report=redact(outcome.report, getattr(args, "feedback_level", "full")))
+    write_result(platform_result(args.format, shown, seconds=time.monotonic() - start), args.out)
+    if outcome.status != "graded":
+        print(f"sheetprop check: error: {outcome.message}", file=sys.stderr)
         return 2
-    return 0 if not report.findings and report.score.right == report.score.cells else 1
+    return 0 if outcome.passes(args.min_score, owed_total(settings.key) if settings.key else 0) else 1

@@ -38,7 +38,7 @@ def _worker(connection, work: Callable, setup: Callable | None, setup_args: tupl
     while True:
         try:
             message = connection.recv()
-        except EOFError:
+        except (EOFError, OSError):  # the parent is gone (killed, or done): stop without a traceback
             return
         if message is None:
             return
@@ -54,7 +54,10 @@ def _worker(connection, work: Callable, setup: Callable | None, setup_args: tupl
         finally:
             if timed:
                 signal.setitimer(signal.ITIMER_REAL, 0)
-        connection.send((index, result))
+        try:
+            connection.send((index, result))
+        except (BrokenPipeError, ConnectionResetError, OSError):  # the parent stopped listening
+            return
 
 
 @dataclass

@@ -17,11 +17,29 @@ from pathlib import Path, PurePosixPath
 from sheetprop.errors import UserError
 
 MAX_MEMBER_BYTES = 50 * 2**20      # as large as a workbook `check` reads
-MAX_ARCHIVE_BYTES = 4 * 2**30      # all members together, inflated
-MAX_MEMBERS = 20_000
-MAX_RATIO = 200                    # inflated / packed, for members over 1 MB
+MAX_ARCHIVE_BYTES = 4 * 2**30      # every member of every archive of one class together, inflated
+MAX_MEMBERS = 20_000               # per archive, and for the class's archives together
+MAX_RATIO = 200                    # inflated / packed: per member over 1 MB, and for the class's totals
+RATIO_FLOOR = 2**20                # totals under this are not held to the ratio (a few tiny files)
 _CHUNK = 2**20
 _SKIPPED = {"__MACOSX"}            # macOS resource forks: never a submission
+
+
+class Budget:
+    """What every archive unpacked for one class may write together: one budget of bytes and
+    members, and the ratio applied to totals, so that neither a class zip of many small bombs
+    (each under the per-member ratio's 1 MB) nor student zips inside a class zip (each with a
+    fresh limit) write gigabytes. ``packed`` counts only the bytes the teacher handed in: an
+    archive unpacked from another adds none (its bytes were the outer archive's output)."""
+
+    def __init__(self, limit: int | None = None, members: int | None = None):
+        self.room = MAX_ARCHIVE_BYTES if limit is None else limit
+        self.members = MAX_MEMBERS if members is None else members
+        self.written = self.packed = 0
+
+    def ratio_exceeded(self, more: int) -> bool:
+        total = self.written + more
+        return total > RATIO_FLOOR and total > MAX_RATIO * max(self.packed, 1)
 
 
 @dataclass(frozen=True)
@@ -30,16 +48,23 @@ class Refused:
     reason: str
 
 
-def extract(archive: Path, target: Path) -> list[Refused]:
-    """Unpack ``archive`` into the folder ``target``; the members refused, with their reasons."""
+def extract(archive: Path, target: Path, budget: Budget | None = None, handed_in: bool = True) -> list[Refused]:
+    """Unpack ``archive`` into the folder ``target``; the members refused, with their reasons.
+    ``budget``: shared by every archive of a class (a fresh one by default); ``handed_in``: the
+    archive is the teacher's input, not one unpacked from another (its packed bytes count)."""
+    budget = budget if budget is not None else Budget()
     try:
         book = zipfile.ZipFile(archive)
         members = book.infolist()
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError) as exc:
         raise UserError(f"{archive.name} is not a readable zip archive ({exc})") from None
-    if len(members) > MAX_MEMBERS:
-        raise UserError(f"{archive.name} has {len(members):,} members; at most {MAX_MEMBERS:,} are unpacked")
-    refused, total = [], 0
+    if len(members) > min(MAX_MEMBERS, budget.members):
+        raise UserError(f"{archive.name} has {len(members):,} members; at most {min(MAX_MEMBERS, budget.members):,} "
+                        "are unpacked (for the whole class)")
+    budget.members -= len(members)
+    if handed_in:
+        budget.packed += sum(m.compress_size for m in members)
+    refused = []
     with book:
         for member in members:
             parts = _safe_parts(member.filename)
@@ -57,7 +82,7 @@ def extract(archive: Path, target: Path) -> list[Refused]:
                 continue
             destination = target.joinpath(*parts)
             try:
-                written = _copy_limited(book, member, destination, MAX_ARCHIVE_BYTES - total)
+                written = _copy_limited(book, member, destination, budget)
             except _TooLarge as exc:
                 destination.unlink(missing_ok=True)
                 refused.append(Refused(member.filename, str(exc)))
@@ -66,7 +91,8 @@ def extract(archive: Path, target: Path) -> list[Refused]:
                 destination.unlink(missing_ok=True)
                 refused.append(Refused(member.filename, f"it cannot be unpacked ({exc})"))
                 continue
-            total += written
+            budget.written += written
+            budget.room -= written
     return refused
 
 
@@ -86,16 +112,20 @@ def _safe_parts(name: str) -> tuple[str, ...] | None:
     return parts
 
 
-def _copy_limited(book: zipfile.ZipFile, member: zipfile.ZipInfo, destination: Path, room: int) -> int:
+def _copy_limited(book: zipfile.ZipFile, member: zipfile.ZipInfo, destination: Path, budget: Budget) -> int:
     destination.parent.mkdir(parents=True, exist_ok=True)
-    limit = min(MAX_MEMBER_BYTES, room)
+    limit = min(MAX_MEMBER_BYTES, budget.room)
     written = 0
     with book.open(member) as source, open(destination, "xb") as out:
         while chunk := source.read(_CHUNK):
             written += len(chunk)
             if written > limit:
-                raise _TooLarge(f"it inflates past {limit / 2**20:.0f} MB (a zip bomb, or far larger than a workbook)")
+                raise _TooLarge(f"it inflates past {limit / 2**20:.0f} MB (a zip bomb, far larger than a workbook, "
+                                "or past what the whole class may unpack)")
             if written > 2**20 and written > MAX_RATIO * max(member.compress_size, 1):
                 raise _TooLarge(f"it inflates over {MAX_RATIO}× its packed size (a zip bomb)")
+            if budget.ratio_exceeded(written):
+                raise _TooLarge(f"the class's archives would inflate over {MAX_RATIO}× their packed size "
+                                "(a zip bomb of many small members)")
             out.write(chunk)
     return written

@@ -7,9 +7,13 @@ then by depth and name; grading takes the first that holds a backprop table and 
 
 from __future__ import annotations
 
+import contextlib
 import html
 import os
 import re
+import shutil
+import tempfile
+import time
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,24 +58,25 @@ def is_class(paths: list[Path]) -> bool:
 
 
 def find_submissions(paths: list[Path], workdir: Path, key_sheets: list[str] | None = None) -> list[Submission]:
-    """Every submission under ``paths``; archives are unpacked into ``workdir``. A PATH that does not
-    exist is a usage error."""
+    """Every submission under ``paths``; archives are unpacked into ``workdir``, all within one
+    budget (safe_zip.Budget). A PATH that does not exist is a usage error."""
     found: list[Submission] = []
+    budget = safe_zip.Budget()
     for number, path in enumerate(paths):
         path = Path(path).expanduser()
         if not path.exists() and not path.is_symlink():
             raise UserError(f"{path} not found")
         if path.is_dir():
-            found.extend(_entries(path, path.name, workdir / str(number), key_sheets))
+            found.extend(_entries(path, path.name, workdir / str(number), key_sheets, budget, True))
         elif is_class_archive(path):
             root = workdir / str(number)
             root.mkdir(parents=True)
-            refused = safe_zip.extract(path, root)
+            refused = safe_zip.extract(path, root, budget)
             wrapper = _wrapper(path)
             inside = root.joinpath(*wrapper)
             if not inside.is_dir():
                 inside, wrapper = root, ()
-            found.extend(_entries(inside, path.name, workdir / f"{number}-inner", key_sheets))
+            found.extend(_entries(inside, path.name, workdir / f"{number}-inner", key_sheets, budget, False))
             found.extend(_refused(refused, found, wrapper))
         else:
             found.append(Submission(path.name, [path], {path: str(path)}))
@@ -91,11 +96,17 @@ def _wrapper(archive: Path) -> tuple[str, ...]:
     return tuple(wrapper)
 
 
-def _entries(folder: Path, shown_as: str, workdir: Path, key_sheets) -> list[Submission]:
+def _entries(folder: Path, shown_as: str, workdir: Path, key_sheets, budget: safe_zip.Budget,
+             handed_in: bool) -> list[Submission]:
     found = []
     for number, entry in enumerate(sorted(folder.iterdir(), key=lambda e: e.name)):
-        if _ignored(entry.name) or (entry.is_symlink() and not entry.exists()):
-            continue  # the class folder is the teacher's: its links are followed (inside a submission they are not)
+        if _ignored(entry.name):
+            continue
+        if entry.is_symlink() and not _exists(entry):  # dangling or a loop: still a row, so no student vanishes
+            found.append(Submission(entry.name, problem=f"{entry.name} is a link to nothing that can be read "
+                                    "(dangling, or a loop)", status="unreadable"))
+            continue
+        # The class folder is the teacher's: its links are followed (inside a submission they are not).
         shown = f"{shown_as}/{entry.name}"
         if entry.is_dir():
             found.append(_from_folder(entry.name, entry, shown, key_sheets))
@@ -103,7 +114,7 @@ def _entries(folder: Path, shown_as: str, workdir: Path, key_sheets) -> list[Sub
             inner = workdir / str(number)
             inner.mkdir(parents=True)
             try:
-                refused = safe_zip.extract(entry, inner)
+                refused = safe_zip.extract(entry, inner, budget, handed_in)
             except UserError as exc:
                 found.append(Submission(entry.name, problem=str(exc), status="error"))
                 continue
@@ -114,6 +125,13 @@ def _entries(folder: Path, shown_as: str, workdir: Path, key_sheets) -> list[Sub
         elif entry.is_file():
             found.append(Submission(entry.name, [entry], {entry: shown}))
     return found
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError:  # a loop of links: "too many levels of symbolic links"
+        return False
 
 
 def _from_folder(name: str, folder: Path, shown: str, key_sheets) -> Submission:
@@ -167,14 +185,16 @@ def sheet_names(path: Path) -> list[str]:
 def _refused(refused: list[safe_zip.Refused], found: list[Submission], wrapper: tuple) -> list[Submission]:
     """A member refused at unpacking whose submission has nothing else unpacked is an error row
     of its own; one inside a student's folder that still has workbooks is let be."""
-    known = {s.id for s in found}
+    known = {s.id: s for s in found}
     rows = {}
     for member in refused:
         parts = [p for p in member.name.replace("\\", "/").split("/") if p]
         if tuple(parts[:len(wrapper)]) == wrapper and len(parts) > len(wrapper):
             parts = parts[len(wrapper):]
         top = parts[0] if parts else member.name
-        if top not in known and top not in rows:
+        if top in known and not known[top].candidates and known[top].status != "error":
+            known[top].problem, known[top].status = _refusal(member), "error"  # its folder was made, its file not
+        elif top not in known and top not in rows:
             rows[top] = Submission(top, problem=_refusal(member), status="error")
     return list(rows.values())
 
@@ -188,9 +208,66 @@ def _ignored(name: str) -> bool:
 
 
 def _unique_ids(submissions: list[Submission]) -> None:
-    seen: dict[str, int] = {}
+    """Every id unique: a second alice.xlsx becomes alice.xlsx~2, or ~3 where a submission is
+    already named alice.xlsx~2."""
+    taken = {s.id for s in submissions}
+    seen: set[str] = set()
     for submission in submissions:
-        count = seen.get(submission.id, 0) + 1
-        seen[submission.id] = count
-        if count > 1:
+        if submission.id in seen:
+            count = 2
+            while f"{submission.id}~{count}" in taken:
+                count += 1
             submission.id = f"{submission.id}~{count}"
+            taken.add(submission.id)
+        seen.add(submission.id)
+
+
+WORK_PREFIX = "sheetprop-class-"
+STALE_AFTER_S = 24 * 3600
+
+
+@contextlib.contextmanager
+def work_folder():
+    """The folder a class is unpacked into, removed after; named by this process, so that one a
+    killed run left behind is found by ``sweep_stale``."""
+    folder = tempfile.mkdtemp(prefix=f"{WORK_PREFIX}{os.getpid()}-")
+    try:
+        yield Path(folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def sweep_stale(root: str | None = None) -> list[Path]:
+    """Remove the class folders of earlier runs that are gone (killed with -9): only ours, by
+    name and owner, whose process no longer runs, or older than a day."""
+    removed = []
+    root = Path(root or tempfile.gettempdir())
+    try:
+        entries = list(root.iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        match = re.fullmatch(rf"{WORK_PREFIX}(\d+)-\w+|{WORK_PREFIX}\w+", entry.name)
+        if match is None or entry.is_symlink():
+            continue
+        try:
+            info = entry.stat()
+        except OSError:
+            continue
+        if not entry.is_dir() or info.st_uid != os.getuid():
+            continue
+        pid = int(match.group(1)) if match.group(1) else None
+        if (pid is not None and pid != os.getpid() and not _running(pid)) or time.time() - info.st_mtime > STALE_AFTER_S:
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True

@@ -9,7 +9,6 @@ labelled cell's formula and cached value. It judges nothing: ``sheetprop.check``
 
 from __future__ import annotations
 
-import math
 import re
 import tempfile
 from collections import Counter
@@ -17,87 +16,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sheetprop.check.find import infer
-from sheetprop.engine import ops
-from sheetprop.spreadsheet.formulas import formula_at_row, relative_with_template
 from sheetprop.network import labels
 from sheetprop.errors import UserError
 from sheetprop.record import read_exercise_record
 from sheetprop.libreoffice import find_soffice, recalculate
-from sheetprop.spreadsheet.references import (ADDRESS, ANY_REFERENCE as _ANY_REFERENCE, MAX_ROW, column_letters,
-                                               quoted_sheet, reference_parts as _reference_parts)
+from sheetprop.spreadsheet.references import column_letters
 from sheetprop.check.read.xlsx_reader import SheetView
+from sheetprop.check.find.learning_rates import (MAX_HEADER_SEARCH_ROWS, LearningRate, learning_rates,
+                                                 parameter_cells)
+from sheetprop.check.find.network_shape import ACTIVATION_MARKERS as _ACTIVATION_MARKERS, NotCheckable as _NotCheckable, infer_network
+from sheetprop.check.read.cells import Cell, count_cells, present_rows, references, worksheet_names
 from sheetprop.network import GIVEN_ROLES, Network
-from sheetprop.network.template import parse_template
-
-_LEARNING_RATE_LABEL = re.compile(r"(?:learningrate|lr|eta|η|alpha|α)(?:\(?(?:η|eta|α)\)?)?:?")
 
 _COLUMN_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-
-# Each activation by the spreadsheet function its formula calls (the op table's Excel spelling:
-# TANH, MAX, EXP), in the order they are looked for: softmax and σ both call EXP.
-_ACTIVATION_MARKERS = tuple((ops.excel_functions(name)[0] + "(", name) for name in ("tanh", "relu", "sigmoid"))
-MAX_HEADER_SEARCH_ROWS = 200
 
 
 def canonical_label(text) -> str | None:
     """The canonical quantity label a header cell stands for, or None (see ``labels.parse``)."""
     return labels.parse(text)
-
-
-class Cell:
-    """One cell of a table: its reference, its formula and the value saved with it, and what the
-    checks ask of those several times a cell, worked out once when it is read. A plain class
-    with slots, not a dataclass: a table of 18,000 rows makes half a million of them."""
-
-    __slots__ = ("_where", "_row", "formula", "value", "number", "_typed")
-
-    def __init__(self, ref: str, formula: str | None, value: object, row: int | None = None):
-        # "AC5", or with ``row`` its column "AC" alone: the reference is then made when asked,
-        # not held (a table of 18,000 rows would hold half a million such strings).
-        self._where, self._row = ref, row
-        self.formula = formula    # "=F4-$B$1*AB4", or None where the cell holds a typed value
-        self.value = value        # the cached value: a float, an error text such as "#DIV/0!", or None
-        self.number = value if type(value) is float else as_number(value)
-        self._typed = formula is None or None  # None: not yet looked for (most cells are judged without)
-
-    @property
-    def ref(self) -> str:
-        """The cell's reference, "AC5"."""
-        return self._where if self._row is None else f"{self._where}{self._row}"
-
-    @property
-    def row(self) -> int:
-        return int(self._where.lstrip(_COLUMN_LETTERS)) if self._row is None else self._row
-
-    @property
-    def is_typed(self) -> bool:
-        """A number typed (or pasted) in, or a formula without a single cell reference (=0.52)."""
-        typed = self._typed
-        if typed is None:
-            typed = self._typed = _ANY_REFERENCE.search(self.formula) is None
-        return typed
-
-    @property
-    def is_blank(self) -> bool:
-        return self.formula is None and self.value in (None, "")
-
-    def _key(self) -> tuple:
-        return self.ref, self.formula, self.value
-
-    def __eq__(self, other) -> bool:
-        return self._key() == other._key() if isinstance(other, Cell) else NotImplemented
-
-    def __hash__(self) -> int:
-        return hash(self._key())
-
-    def __repr__(self) -> str:
-        return f"Cell(ref={self.ref!r}, formula={self.formula!r}, value={self.value!r})"
-
-
-@dataclass(frozen=True)
-class LearningRate:
-    value: float
-    where: str   # "B1", or "'Sheet 2'!B1" when on another sheet
 
 
 @dataclass
@@ -133,82 +69,13 @@ class Audit:
     graphs: list = field(default_factory=list)
 
 
-def as_number(value) -> float | None:
-    """A cell's value as a float, or None where it is no number (text, TRUE, a date). An integer
-    of 400 digits (openpyxl reads it exactly) is no number a spreadsheet holds either."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    try:
-        number = float(value)
-    except OverflowError:
-        return None
-    return number
-
-
-def references(formula: str) -> list[tuple[str | None, str, int]]:
-    """(sheet or None, column letters, row) of every cell a formula references; a "cell" in row 0
-    or past row 1,048,576 is none."""
-    return [(sheet, column, row) for sheet, column, row, _ in _reference_parts(formula) if 1 <= row <= MAX_ROW]
-
-
-class CopiedDownReferences:
-    """``references`` of each formula of a column, read down the rows: a formula that is the one
-    above's copied down (``formulas.formula_at_row``) references the same cells, its relative
-    rows one further down, so only a column's first formula (and each that differs) is taken
-    apart."""
-
-    def __init__(self):
-        self._last: dict[str, tuple] = {}  # per column: (template, its row, [(sheet, column, row, relative)])
-
-    def at(self, key: str, formula: str, row: int) -> list[tuple[str | None, str, int]]:
-        last = self._last.get(key)
-        if last is not None and formula_at_row(last[0], row) == formula:
-            _, base, found = last
-            shift = row - base
-        else:
-            found = _reference_parts(formula)
-            self._last[key] = (relative_with_template(formula, row)[1], row, found)
-            shift = 0
-        return [(sheet, column, number + shift if relative and number >= 0 else number)
-                for sheet, column, number, relative in found
-                if 1 <= (number + shift if relative and number >= 0 else number) <= MAX_ROW]
-
-
-def present_rows(sheet, first: int, last: int):
-    """The cells a sheet really holds in rows ``first``…``last``, row by row (rows without any
-    left out). ``iter_rows`` makes every cell of the used range, and a sheet holding only A1
-    and XFD200 has 3 million of them."""
-    if hasattr(sheet, "present_rows"):  # check's own reader (xlsx_reader) knows its cells
-        yield from sheet.present_rows(first, last)
-        return
-    cells = getattr(sheet, "_cells", None)
-    if cells is None:  # not an openpyxl worksheet in memory: its own iteration
-        yield from sheet.iter_rows(min_row=first, max_row=last)
-        return
-    rows: dict[int, list] = {}
-    for (row, col), cell in list(cells.items()):
-        if first <= row <= last:
-            rows.setdefault(row, []).append(cell)
-    for row in sorted(rows):
-        yield sorted(rows[row], key=lambda cell: cell.column)
-
-
-def count_cells(sheet, first: int, last: int) -> int:
-    """How many cells ``present_rows`` gives for rows ``first``…``last``."""
-    if hasattr(sheet, "count_cells"):  # check's own reader: counted without a cell made
-        return sheet.count_cells(first, last)
-    return sum(len(row) for row in present_rows(sheet, first, last))
-
-
-def worksheet_names(book) -> set[str]:
-    """The sheets that hold cells: a chartsheet (a chart on a tab of its own) has none."""
-    return {sheet.title for sheet in book.worksheets}
-
-
-def read_workbook(path, record: dict | None = None) -> Audit:
+def read_workbook(path, record: dict | None = None, without_tables=None) -> Audit:
     """Every backprop table in the workbook, with cached values (calculated first when the file
     has formulas but no cached values: by check itself, else by LibreOffice). ``record``: the answer key's, which
-    then names the network, sheets and rows instead of the workbook's own."""
+    then names the network, sheets and rows instead of the workbook's own. ``without_tables``:
+    where no sheet has a labelled table, what reads the networks from the formulas alone, given
+    the (formulas, values) workbooks and returning (network, findings, score) for ``Audit.graphs``
+    (the judge passes its own: finding knows no judging)."""
     path = Path(path).expanduser()
     formulas, values = _open(path)
     audit = _read_tables(path, formulas, values, record)
@@ -237,21 +104,7 @@ def read_workbook(path, record: dict | None = None) -> Audit:
         # No labelled table, nor one that cannot be checked (its reason stands): a network laid
         # out a neuron or a weight a row, or a sheet per step, is read from its formulas (only
         # here, so a labelled table costs nothing more).
-        from sheetprop.check.judge.graph import judge_workbook
-
-        try:
-            audit.graphs = judge_workbook((formulas, values))
-        except (ArithmeticError, LookupError, RecursionError, TypeError, ValueError, AttributeError):
-            audit.graphs = []  # a workbook this reading cannot follow: no table found, as before
-        if not audit.graphs:
-            # Nor a network of neurons: the training itself, found from the updates (w − η·g)
-            # and judged by differentiating the student's own forward formulas.
-            from sheetprop.check.judge.gradients import judge_training
-
-            try:
-                audit.graphs = judge_training((formulas, values))
-            except (ArithmeticError, LookupError, RecursionError, TypeError, ValueError, AttributeError):
-                audit.graphs = []
+        audit.graphs = without_tables((formulas, values)) if without_tables is not None else []
         if audit.graphs:
             return audit
     if not audit.tables:
@@ -315,10 +168,6 @@ def _read_tables(path: Path, formulas, values, key: dict | None = None) -> Audit
     return Audit(path, tables, skipped, recalculated=None, record=own)
 
 
-class _NotCheckable(Exception):
-    pass
-
-
 def _find_header(sheet) -> tuple[int, dict[str, int]] | None:
     """The first row that names inputs, weights and the loss or its gradients."""
     for row in present_rows(sheet, 1, min(sheet.max_row, MAX_HEADER_SEARCH_ROWS)):
@@ -373,7 +222,7 @@ def _settle_by_formula(sheet, header_row: int, label: str, first_col: int, col: 
 
 def _read_table(sheet, value_sheet, header, formulas, values) -> Table:
     header_row, columns = header
-    network, columns, bias_names = _infer_network(sheet, header_row, columns)
+    network, columns, bias_names = infer_network(sheet, header_row, columns)
     numbering = (infer.weight_numbering(sheet, header_row + 1, columns, list(network.template.layers))
                  if len(network.template.layers) == 3 else None)
     if numbering:
@@ -425,7 +274,7 @@ def _read_table(sheet, value_sheet, header, formulas, values) -> Table:
     if not_a_step is not None:
         table.notes.append(f"the table ends at row {not_a_step - 1}: row {not_a_step} is not a step of it "
                            "(no inputs and weights there), so it and what follows are not checked")
-    table.learning_rates = _learning_rates(table, sheet, formulas, values)
+    table.learning_rates = learning_rates(table, sheet, formulas, values)
     data_columns = {column_letters(col) for col in table.columns.values()}
     if any(lr is not None and re.sub(r"\d+$", "", lr.where) in data_columns
            and header_row < int(re.search(r"\d+$", lr.where).group()) <= header_row + len(rows)
@@ -440,7 +289,7 @@ def _read_table(sheet, value_sheet, header, formulas, values) -> Table:
                                + (": the workbook is circular, so its saved values were computed before the circle "
                                   "closed and are stale; every cell is judged by its formula, not its value"
                                   if circular else ""))
-            table.learning_rates = _learning_rates(table, sheet, formulas, values)
+            table.learning_rates = learning_rates(table, sheet, formulas, values)
     if len(rows) > 1 and not any(table.learning_rates):
         table.notes.append("no learning rate found (no cell that the weight updates reference, "
                            "nor one labelled η or learning rate): weight updates not checked")
@@ -487,14 +336,14 @@ def _read_recorded_table(sheet, value_sheet, record: dict, formulas, values) -> 
         unfinished[label] += record["steps"] - present
     rows = rows[:started]
     table = Table(sheet.title, header_row, columns, network, rows, books=(formulas, values), recorded=True,
-                  unfinished_cells=dict(unfinished), parameters=_parameter_cells(value_sheet, network, header_row))
+                  unfinished_cells=dict(unfinished), parameters=parameter_cells(value_sheet, network, header_row))
     if started < record["steps"]:
         first, last = header_row + 1 + started, header_row + record["steps"]
         table.notes.append(f"row {first} is unfinished (no computed cell filled in): the table ends above it"
                            if first == last else
                            f"rows {first}–{last} are unfinished (no computed cell filled in): the table ends above them")
     table.notes.extend(_record_disagrees(sheet, network, record["steps"], header_row, columns, rows, present))
-    table.learning_rates = _learning_rates(table, sheet, formulas, values)
+    table.learning_rates = learning_rates(table, sheet, formulas, values)
     missing = [p.label for p in network.hyperparameters if p.symbol.payload not in table.parameters]
     if missing:
         raise _NotCheckable(f"no cell labelled {', '.join(missing)} above the table")
@@ -521,20 +370,6 @@ def _record_disagrees(sheet, network: Network, steps: int, header_row: int, colu
             notes.append(f"the first row's {', '.join(differ[:5])}{' …' if len(differ) > 5 else ''} differ from "
                          "the starting values in the workbook's record: the record may have been edited")
     return notes
-
-
-def _parameter_cells(sheet, network: Network, header_row: int) -> dict[str, LearningRate]:
-    """The optimizer's hyper-parameter cells (β1, μ, …), each below its label, as build writes
-    them, by the name of the variable the update formulas use."""
-    by_label = {p.label: p.symbol.payload for p in network.hyperparameters}
-    found = {}
-    for row in present_rows(sheet, 1, header_row - 1):
-        for cell in row:
-            name = by_label.get(cell.value) if isinstance(cell.value, str) else None
-            below = as_number(sheet.cell(cell.row + 1, cell.column).value) if name else None
-            if below is not None:
-                found[name] = LearningRate(below, sheet.cell(cell.row + 1, cell.column).coordinate)
-    return found
 
 
 def _table_rows(sheet, value_sheet, row_numbers, columns: dict[str, int]) -> list[dict[str, Cell]]:
@@ -565,152 +400,6 @@ def _cell(sheet, value_sheet, row: int, col: int) -> Cell:
     if not (isinstance(formula, str) and formula.startswith("=")):
         formula = None
     return Cell(ref, formula, value)
-
-
-def _infer_network(sheet, header_row: int, columns: dict[str, int]):
-    """(network, columns, bias names): the network the labels and formulas imply, the columns
-    under its labels, and {student's bias label: b_h1, …} where each neuron has a bias of its own."""
-    def count(*prefixes):
-        indices = [int(m.group(1)) for label in columns for prefix in prefixes
-                   if (m := re.fullmatch(re.escape(prefix) + r"(\d+)", label))]
-        return max(indices, default=0)
-
-    layers = [count("i"), count("h", "a_h"), count("t", "o", "a_o", "E")]
-    if not all(layers):
-        missing = [name for name, n in zip(("inputs (i1…)", "hidden neurons (h1, a_h1…)",
-                                            "outputs (t1, a_o1…)"), layers) if not n]
-        raise _NotCheckable(f"header row {header_row} names no {', '.join(missing)}")
-    if max(layers) > 9:
-        raise _NotCheckable(f"header row {header_row} implies layers {layers}; at most 9 neurons each")
-    n_in, n_hidden, n_out = layers
-    n_weights = n_in * n_hidden + n_hidden * n_out
-    bias_names = infer.neuron_biases(sheet, header_row + 1, columns, layers) if "b1" in columns else None
-    if bias_names:
-        columns = infer.renumbered(columns, bias_names)
-    neuron_biases = [labels.neuron_bias(n) for n in [labels.hidden(j) for j in range(1, n_hidden + 1)]
-                     + [labels.output(k) for k in range(1, n_out + 1)]]
-    per_neuron = all(label in columns for label in neuron_biases)
-    has_biases = "b1" in columns or "b2" in columns
-    if has_biases and not ("b1" in columns and "b2" in columns):
-        raise _NotCheckable("sheetprop's network has one bias per layer: b1 and b2 both, or neither")
-
-    first_row = header_row + 1
-
-    def starting(label):
-        value = _first_number(sheet, columns.get(label), first_row)
-        # Only the network's shape matters here: every row is checked with its own values, so
-        # 0 may stand in for a first-row formula (whose value is checked like any other cell).
-        return 0.0 if value is None else value
-
-    data = {
-        "name": sheet.title,
-        "layers": layers,
-        "activations": [_activation(sheet, columns, "a_h", n_hidden, first_row),
-                        _activation(sheet, columns, "a_o", n_out, first_row)],
-        "inputs": [starting(f"i{k}") for k in range(1, n_in + 1)],
-        "targets": [starting(f"t{k}") for k in range(1, n_out + 1)],
-        "weights": [starting(f"w{k}") for k in range(1, n_weights + 1)],
-    }
-    if per_neuron:
-        data["biases"] = [[starting(label) for label in neuron_biases[:n_hidden]],
-                          [starting(label) for label in neuron_biases[n_hidden:]]]
-        data["train_biases"] = infer.trained(sheet, first_row, columns, neuron_biases)
-    elif has_biases:
-        data["biases"] = [starting("b1"), starting("b2")]
-    try:
-        return Network(parse_template(data, source=f"sheet {sheet.title!r}")), columns, bias_names
-    except UserError as exc:
-        raise _NotCheckable(str(exc)) from None
-
-
-def _first_number(sheet, col: int | None, row: int) -> float | None:
-    if col is None:
-        return None
-    return as_number(sheet.cell(row, col).value)
-
-
-def _activation(sheet, columns, prefix: str, count: int, first_row: int) -> str:
-    """The activation the formulas of the a_h (or a_o) columns use: the first function among
-    TANH, MAX and EXP found in them; linear when they are formulas with none of those; sigmoid
-    when no formula tells (the columns are missing or hold typed numbers)."""
-    formulas = [formula for k in range(1, count + 1) if (col := columns.get(f"{prefix}{k}"))
-                for row in range(first_row, min(sheet.max_row, first_row + 5) + 1)
-                if isinstance(formula := sheet.cell(row, col).value, str) and formula.startswith("=")]
-    for formula in formulas:
-        for marker, name in _ACTIVATION_MARKERS:
-            if marker in formula.upper():
-                return name
-    return "linear" if any(references(formula) for formula in formulas) else "sigmoid"
-
-
-def _learning_rates(table: Table, sheet, formulas, values) -> list[LearningRate | None]:
-    """η for the update into each row (None for the first): the one cell the weight formulas
-    reference besides the row above's weights and gradients; else a cell labelled η, lr or
-    learning rate. Worked out for all rows at once: what is the same in every row (the table's
-    columns, its parameter cells, the cell η is read from) is looked up once."""
-    letters = {column_letters(col) for col in table.columns.values()}
-    # Not η: the optimizer's other hyper-parameter cells, nor (below) the table's own cells of
-    # this row and the row above (an optimizer's update reads its state beside it).
-    parameter_cells = set(table.eta_inside)
-    for p in table.parameters.values():
-        column, row = ADDRESS.fullmatch(p.where).groups()
-        parameter_cells.add((sheet.title, column, int(row)))
-    weights = [q.label for q in table.network.given if q.role == "weight"]
-    worksheets = worksheet_names(values)
-    found: dict[tuple, LearningRate | None] = {}  # by cell: its η, or None where it holds no number
-    labelled: list = []  # the labelled η, looked up once if ever needed
-
-    def at(key) -> LearningRate | None:
-        if key not in found:
-            ref_sheet, column, row = key
-            value = as_number(values[ref_sheet][f"{column}{row}"].value)
-            where = f"{column}{row}" if ref_sheet == sheet.title else f"{quoted_sheet(ref_sheet)}!{column}{row}"
-            found[key] = None if value is None else LearningRate(value, where)
-        return found[key]
-
-    rates: list[LearningRate | None] = [None]
-    copied = CopiedDownReferences()
-    for k in range(1, len(table.rows)):
-        row_above = table.header_row + k  # data rows are consecutive, from header_row + 1
-        row_cells = table.rows[k]
-        candidates: Counter = Counter()
-        for label in weights:
-            for ref_sheet, column, row in copied.at(label, row_cells[label].formula or "", row_above + 1):
-                key = (ref_sheet or sheet.title, column, row)
-                own = key[0] == sheet.title and column in letters and row_above <= row <= row_above + 1
-                if not own and key not in parameter_cells:
-                    candidates[key] += 1
-        ranked = [key for key, _ in candidates.most_common() if key[0] in worksheets]
-        rate = next((rate for key in ranked if (rate := at(key)) is not None), None)
-        if rate is None and candidates:
-            # η copied down without $ lands on the text below it ("↑ change η"), then on empty
-            # cells: that is still the cell the updates read, so it is returned (NaN: no η) and
-            # judged as a drift.
-            key = candidates.most_common(1)[0][0]
-            if key[0] in worksheets:
-                rate = LearningRate(math.nan, f"{key[1]}{key[2]}" if key[0] == sheet.title
-                                    else f"{quoted_sheet(key[0])}!{key[1]}{key[2]}")
-        if rate is None:
-            if not labelled:
-                labelled.append(_labelled_learning_rate(values[sheet.title]))
-            rate = labelled[0]
-        rates.append(rate)
-    return rates
-
-
-def _labelled_learning_rate(sheet) -> LearningRate | None:
-    for row in present_rows(sheet, 1, min(sheet.max_row, MAX_HEADER_SEARCH_ROWS)):
-        for cell in row:
-            if not isinstance(cell.value, str):
-                continue
-            key = re.sub(r"[\s_=]", "", cell.value).lower()
-            if not _LEARNING_RATE_LABEL.fullmatch(key):
-                continue
-            for neighbour in (sheet.cell(cell.row, cell.column + 1), sheet.cell(cell.row + 1, cell.column)):
-                value = as_number(neighbour.value)
-                if value is not None:
-                    return LearningRate(value, neighbour.coordinate)
-    return None
 
 
 def _lacks_cached_values(tables: list[Table]) -> bool:

@@ -23,7 +23,7 @@ from sheetprop.spreadsheet import formulas
 from sheetprop.spreadsheet.agree import SAME_FUNCTION_FLOOR, agree
 from sheetprop.spreadsheet.references import ADDRESS, SHEET, column_letters, column_number, unquoted_sheet
 
-from sheetprop.check.find.audit import as_number, present_rows
+from sheetprop.check.read.cells import as_number, present_rows
 
 Key = tuple[str, str]  # (sheet, "A1")
 POINTS = 4

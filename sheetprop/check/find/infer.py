@@ -12,7 +12,8 @@ from __future__ import annotations
 import math
 import re
 
-from sheetprop.spreadsheet.references import WHERE, column_letters
+from sheetprop.check.read.cells import references
+from sheetprop.spreadsheet.references import WHERE, column_letters, location
 
 from sheetprop import engine
 from sheetprop.spreadsheet import formulas
@@ -76,8 +77,6 @@ def neuron_biases(sheet, first_row: int, columns: dict[str, int], layers: list[i
 def trained(sheet, first_row: int, columns: dict[str, int], parameters: list[str]) -> bool:
     """Whether the second data row updates these parameters (a formula reading several cells),
     rather than typing or copying them (=B5)."""
-    from sheetprop.check.find.audit import references  # audit imports this module
-
     for label in parameters:
         formula = sheet.cell(first_row + 1, columns[label]).value
         if isinstance(formula, str) and formula.startswith("=") and len(references(formula)) > 1:
@@ -149,8 +148,6 @@ def table_cells_read_as_eta(table) -> tuple[dict[tuple, str], bool]:
 
 def eta_inside_read(table, cell) -> tuple[str, str] | None:
     """(cell, what it holds) where a weight update reads a cell of the table as its η."""
-    from sheetprop.check.find.audit import references  # audit imports this module
-
     for sheet, column, ref_row in references(cell.formula or ""):
         what = table.eta_inside.get((sheet or table.sheet, column, ref_row))
         if what is not None:
@@ -164,8 +161,6 @@ def stray_eta(table, cell, k: int, eta_where: str, parameter_cells: set) -> tupl
     a weight's own column); None where it reads the η cell or neither."""
     if _reads_cell(cell.formula or "", eta_where):
         return None  # the usual case, told without taking the formula apart
-    from sheetprop.check.find.audit import references
-    from sheetprop.check.judge.formula import location
 
     eta = location(eta_where, table.sheet)
     labelled = {column_letters(col) for col in table.columns.values()}

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from sheetprop import engine
 from sheetprop.check.find import arrays
-from sheetprop.check.find.audit import as_number, present_rows
+from sheetprop.check.read.cells import as_number, present_rows
 from sheetprop.spreadsheet import formulas
 from sheetprop.spreadsheet.references import column_letters
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 
-from sheetprop.check.find.audit import references
+from sheetprop.check.read.cells import references
 from sheetprop.spreadsheet.error_values import is_error_value
 from sheetprop.spreadsheet.references import WHERE, quoted_sheet, unquoted_sheet
 

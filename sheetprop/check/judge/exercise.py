@@ -59,6 +59,8 @@ def missing_sheet_scores(record: dict, present: set[str], notes: list[str]) -> l
             continue
         columns = tuple((label, Score(0, n)) for label, n in owed)
         total = sum(n for _, n in owed)
+        # The reader noted the sheet as skipped; one note says it, with what it costs.
+        notes[:] = [n for n in notes if not n.startswith(f"skipped sheet {sheet!r} is named in the workbook's record")]
         notes.append(f"sheet {sheet!r} is missing (deleted or renamed): its {total} cells count as not done")
         scores.append(SheetScore(0, total, sheet, columns))
     return scores

@@ -13,6 +13,7 @@ formula that reads t1 where t2 belongs is wrong even in a row where t1 = t2. Rou
 
 from __future__ import annotations
 
+import math
 import random
 import re
 from dataclasses import dataclass
@@ -21,13 +22,14 @@ from dataclasses import dataclass
 from sheetprop import engine
 
 from sheetprop.spreadsheet import formulas
-from sheetprop.check.find.audit import as_number
+from sheetprop.check.read.cells import as_number, named_cell
+from sheetprop.spreadsheet.references import location
 from sheetprop.engine import Expr, var
 from sheetprop.network import Network, previous
 from sheetprop.engine.numeric import compile_function
 from sheetprop.network.optimizers import LEARNING_RATE
 from sheetprop.spreadsheet.agree import SYMBOLIC_TOLERANCE, agree as numbers_agree
-from sheetprop.spreadsheet.references import WHERE, column_letters, unquoted_sheet
+from sheetprop.spreadsheet.references import column_letters
 
 POINTS = 4
 MAX_READ_THROUGH = 8  # cells read through, one inside another, before giving up
@@ -231,30 +233,6 @@ class TableFormulas:
         return None if books is None else named_cell(books[0], self.sheet, name)
 
 
-def named_cell(book, sheet: str, name: str) -> formulas.CellRef | None:
-    """The one cell a defined name stands for in a formula on ``sheet`` (the sheet's own names
-    first, then the workbook's), or None where it names no single cell."""
-    for scope in (book[sheet].defined_names, book.defined_names):
-        defined = scope.get(name) if hasattr(scope, "get") else None
-        if defined is None:
-            continue
-        try:  # a name may hold another name, a bare A1, an unterminated quote: none is one cell
-            destinations = list(defined.destinations)
-        except Exception:  # noqa: BLE001 - such text raises IndexError, ValueError… (either reader's names)
-            return None
-        if len(destinations) == 1 and (match := re.fullmatch(r"\$?([A-Z]{1,3})\$?(\d+)", destinations[0][1])):
-            return destinations[0][0], match[1], int(match[2])
-    return None
-
-
-def location(where: str, default_sheet: str) -> tuple[str, str, int]:
-    """"B1" or "'Sheet 2'!B1" as (sheet, column, row)."""
-    match = WHERE.fullmatch(where)
-    quoted, plain, column, row = match.groups()
-    sheet = unquoted_sheet(quoted, plain) or default_sheet
-    return sheet, column, int(row)
-
-
 def random_points(network: Network, count: int = POINTS, seed: int = 0) -> list[dict[str, float]]:
     """``count`` environments of consistent values: this row's and the row above's givens drawn
     at random, every computed quantity worked out from them, and a random η."""
@@ -310,6 +288,50 @@ def values_at(expr: Expr, points: list[dict[str, float]]) -> list[float] | None:
         return [engine.evaluate([expr], point)[0] for point in points]
     except KeyError:
         return None
+
+
+_PIECEWISE: dict[Expr, bool] = {}
+
+
+def piecewise(expr: Expr) -> bool:
+    """Whether ``expr`` branches (IF, MAX, MIN, ABS: a step or relu inside): such a formula can
+    compute the chain rule at the random points and something else elsewhere (IF(i1>0.06, …, 0)),
+    so it is also tried at its own row's values. Once per expression."""
+    found = _PIECEWISE.get(expr)
+    if found is None:
+        if len(_PIECEWISE) >= MAX_CACHED_VARIABLES:
+            _PIECEWISE.clear()
+        found = _PIECEWISE[expr] = any(n.op in ("step", "relu") for n in engine.topological_order([expr]))
+    return found
+
+
+def value_at(expr: Expr, env: dict[str, float] | None) -> float | None:
+    """``expr`` at one point (a row's own values), or None where the point lacks a variable it reads."""
+    if env is None:
+        return None
+    try:
+        return engine.evaluate([expr], env)[0]
+    except (KeyError, TypeError):
+        return None
+
+
+def follows_its_inputs(expr: Expr, right: Expr, env: dict[str, float] | None) -> bool:
+    """For a formula that reads typed numbers outside the table (a target typed once above it):
+    whether it still computes the chain rule as a function of the chain-rule inputs it reads, to
+    first order at the row's own values: it reads at least one, the chain rule moves with it, and
+    every such slope is the chain rule's. A number passed on (v + 0·o1, a copy of a pasted
+    block) moves with none."""
+    inputs = sorted(variables(expr) & variables(right))
+    if env is None or not inputs:
+        return False
+    wrt = [var(name) for name in inputs]
+    try:
+        slopes = engine.evaluate(engine.grad(expr, wrt), env)
+        wanted = engine.evaluate(engine.grad(right, wrt), env)
+    except (KeyError, TypeError, ValueError, ZeroDivisionError, OverflowError):
+        return False
+    return (any(w != 0 and math.isfinite(w) for w in wanted)
+            and all(agree(s, w, 1e-6) for s, w in zip(slopes, wanted)))
 
 
 def same_function(a: list[float] | None, b: list[float] | None, tolerance: float = SYMBOLIC_TOLERANCE) -> bool:

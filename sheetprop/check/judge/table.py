@@ -13,95 +13,29 @@ compute what it does (``hints``); ``report`` groups the findings and scores the 
 from __future__ import annotations
 
 import math
-import re
 
-from sheetprop import engine
 from sheetprop.spreadsheet.references import column_letters
 
-from sheetprop.check.find.audit import Audit, Cell, Table, read_workbook, references
-from sheetprop.check.judge.hints import absolute, as_read, find_hint, same_kind_swap, student_name, update_rule
-from sheetprop.check.report.findings import Finding, Report, relative_error, score_table
+from sheetprop.check.find.audit import Table
+from sheetprop.check.read.cells import Cell
+from sheetprop.check.judge.hints import absolute, update_rule
+from sheetprop.check.report.findings import Finding, relative_error
 from sheetprop.engine import Expr, var
-from sheetprop.check.judge.formula import (SYMBOLIC_TOLERANCE, TableFormulas, agree, helper_variable, location,
-                                           random_points, same_function, values_at, variables)
+from sheetprop.check.judge.formula import TableFormulas, piecewise, random_points
+from sheetprop.spreadsheet.references import location
 from sheetprop.check.find import infer
 from sheetprop.check.judge.helpers import HelperRoles
+from sheetprop.check.judge.verdict import (_CUTS, _NETWORK_SHAPES, _UNREAD, _VERDICTS, MAX_SHOWN_TEXT, FormulaVerdicts,
+                                           _cut)
 from sheetprop.network import GIVEN_ROLES, LEARNING_RATE, previous
 from sheetprop.engine.numeric import compile_function
 from sheetprop.check.judge.precision import StoredPrecision
 from sheetprop.check.judge.error_values import describe_cell, error_origin, is_error_value
-from sheetprop.check.judge.exercise import missing_sheet_scores, owed_in_full, record_findings
 # The tolerances live with the spreadsheet language (check names them here too).
 from sheetprop.spreadsheet.agree import ABSOLUTE_FLOOR, DEFAULT_TOLERANCE, agree as numbers_agree  # noqa: F401
 
-MAX_SHOWN_TEXT = 200  # characters of a cell's text a finding repeats
-MAX_CACHED_VERDICTS = 100_000  # ~100 bytes each besides the expressions, which the workbooks hold anyway
-
-
-class _VerdictCache(dict):
-    """Verdicts and hints for the whole process: a class of students copies one template, so
-    most formulas of the next submission were judged in an earlier one. Bounded: when full, the
-    older half goes (dicts keep insertion order)."""
-
-    def put(self, key, value) -> None:
-        if len(self) >= MAX_CACHED_VERDICTS:
-            for old in list(self)[:MAX_CACHED_VERDICTS // 2]:
-                del self[old]
-        self[key] = value
-
-
-_VERDICTS = _VerdictCache()
-_UNREAD = object()  # _judge_formula's reading when the caller has not read the formula yet
-# Each computed node cut at the quantities a table has columns for, by those columns' (node,
-# variable) pairs: the expressions are interned, so the same network gives the same key.
-_CUTS: dict[tuple, dict[Expr, Expr]] = {}
-_NETWORK_SHAPES: dict[tuple, tuple] = {}  # by TableCheck._network_key: (random points, derivations)
 MAX_CACHED_NETWORKS = 256
 _POINTS: dict[tuple, int] = {}  # the random points of each network shape seen, numbered
-# An expression's values at a network's random points, by (expression, points' number): the same
-# column formula in every submission of a class is evaluated once.
-_POINT_VALUES: dict[tuple, list[float] | None] = {}
-
-
-def check_workbook(path, tolerance: float = DEFAULT_TOLERANCE, key: dict | None = None,
-                   accept_values: bool = False) -> Report:
-    """Grade the workbook at ``path``: every table of backprop it holds, each computed cell
-    against the chain rule of the cells it reads (relative ``tolerance``). Returns the Report
-    `sheetprop check` prints: findings (wrong cells), notes, and scores per sheet and column.
-    ``key`` is the answer key's record (``exercise.read_key``): the
-    network, sheets and rows then come from it, never from the file. ``accept_values`` credits
-    right numbers typed where an exercise has formulas (by default they earn nothing)."""
-    audit: Audit = read_workbook(path, record=key)
-    record = key or audit.record
-    report = Report(audit.path, [(t.sheet, len(t.rows)) for t in audit.tables],
-                    recalculated=audit.recalculated is not None, exercise=record is not None)
-    report.notes.extend(f"skipped {reason}" for reason in audit.skipped)
-    if audit.recalculated:
-        report.notes.append(f"{audit.path.name} had no saved values; " + (
-            "LibreOffice recalculated them" if audit.recalculated == "LibreOffice" else "sheetprop calculated them"))
-    if key is not None:
-        report.findings.extend(record_findings(audit.record, key))
-    for table in audit.tables:
-        report.notes.extend(f"sheet {table.sheet!r}: {note}" for note in table.notes)
-        table_check = TableCheck(table, tolerance, accept_values, exercise=record is not None)
-        findings = table_check.findings()
-        report.findings.extend(findings)
-        report.notes.extend(f"sheet {table.sheet!r}: {note}" for note in table_check.notes())
-        if record is None:
-            report.scores.append(score_table(table, table_check, findings))
-        elif table.sheet in record["sheets"]:  # owes every cell the key asks for, however it was read
-            report.scores.append(owed_in_full(score_table(table, table_check, findings), record))
-        else:
-            report.notes.append(f"sheet {table.sheet!r} is not one of the exercise's sheets: checked, not scored")
-    for network, findings, score in audit.graphs:  # read from the formulas alone (formula_graph)
-        report.sheets.append((network.sheet, 1))
-        report.notes.append(f"sheet {network.sheet!r}: no labelled table; the network was read from the "
-                            f"formulas alone ({network.describe()})")
-        report.findings.extend(findings)
-        report.scores.append(score)
-    if record is not None:
-        report.scores.extend(missing_sheet_scores(record, {t.sheet for t in audit.tables}, report.notes))
-    return report
 
 
 class JudgedCells:
@@ -138,7 +72,7 @@ def _reference(cell) -> str:
     return cell if type(cell) is str else cell.ref
 
 
-class TableCheck:
+class TableCheck(FormulaVerdicts):
     """The checks of one table. Each computed quantity gets a *local* expression: its node with
     every other quantity that has a column in the sheet cut off into a variable of that label.
     A cell with a formula is judged by what the formula computes (``formula_judge``); its value
@@ -327,7 +261,8 @@ class TableCheck:
                 # The column's right formula again (a reading found right came from a formula
                 # with references, and the same reading means the same text: not typed either).
                 reading = self.formulas.read(q.label, cell)
-                if reading is not None and self._known_right.get((q.label, False)) is reading:
+                if (reading is not None and self._known_right.get((q.label, False)) is reading
+                        and not piecewise(reading.expr)):  # a branch is tried at each row's own values
                     self.judged.append((q.label, cell))
                     continue
             local = self.local[q.label]
@@ -363,189 +298,6 @@ class TableCheck:
             if finding is not None:
                 found.append(finding)
         return found
-
-    def _judge_formula(self, label: str, cell: Cell, right: Expr, values: dict | None, want, wrong: bool | None,
-                       chain_rule: str, update: bool = False, reading=_UNREAD) -> Finding | None:
-        """The finding for a formula cell, if any: a formula that computes the right function is
-        right whatever it shows; one that does not is a wrong formula when its number is off (or
-        cannot be known), and a wrong reference when the number agrees only because two cells hold
-        the same value. ``wrong`` is None where the cells it depends on hold no numbers."""
-        if reading is _UNREAD:
-            reading = self.formulas.read(label, cell)
-        computes = self._at_points(reading.expr) if reading is not None else None
-        typed_eta = update and reading is not None and LEARNING_RATE.payload not in reading.reads and self.table_eta
-        if typed_eta:
-            # η typed into the update as a number (−0.5*…): right when it is the table's η.
-            right = engine.substitute(right, {LEARNING_RATE: engine.const(self.table_eta.value)})
-            right_values = self._at_points(right)
-        else:
-            right_values = self.right_at_points[label]
-        if reading is None and wrong is None:
-            return None  # neither its formula nor its inputs can be read: it cannot be judged
-        self.judged.append((label, cell))
-        if reading is not None and self._computes_the_same(reading.expr, right, computes, right_values):
-            if typed_eta and self.typed_eta_is_wrong and LEARNING_RATE.payload in variables(self.updates[label]):
-                return self._typed_eta(cell, label, want)
-            self._known_right[(label, update)] = reading  # the next cell that reads so is right too
-            return None
-        if self.table.helpers and not update and computes is not None:
-            blamed = self._blame_helper(label, cell, right_values, values)
-            if blamed is not False:
-                return blamed
-        lhs = label if update else chain_rule.split(" = ")[0]
-        shown = as_read(reading.expr, update) if reading is not None else None
-        if wrong or wrong is None:
-            if cell.number is None and wrong is not None:
-                return self._finding(cell, label, "not a number", want,
-                                     f"shows {cell.value!r} where the chain rule gives a number",
-                                     chain_rule=chain_rule, reads=shown)
-            hint = (self._formula_hint(right, reading.expr, computes, lhs) if computes is not None
-                    else self._hint(right, [values], [cell.number], lhs) if values is not None and cell.number is not None
-                    else None)
-            if update:
-                message = self._update_message(label, self.table_eta)
-            else:
-                message = "disagrees with the chain rule applied to the cells it depends on"
-            return self._finding(cell, label, "wrong update" if update else "wrong formula", want,
-                                 message, hint=hint, chain_rule=chain_rule, reads=shown)
-        # The number agrees, and a formula is judged by what it computes all the same: one that
-        # reads other cells than the chain rule needs (t1 for t2) agrees only by coincidence, one
-        # that reads the right cells but computes another function of them (EXP(h1) for EXP(−h1))
-        # agrees by coincidence or shows a value saved before it was changed. Let be: one within
-        # the tolerance the user allowed, and one that reads typed numbers outside the table
-        # (those hold in this workbook only, so the random points cannot judge it).
-        if reading is not None:
-            if reading.read_constants:
-                return None
-            used, needed = reading.reads, variables(right)
-            if used == needed:
-                if computes is None or same_function(computes, right_values, self.tolerance):
-                    return None
-                return self._finding(cell, label, "wrong update" if update else "wrong formula", want,
-                                     self._agrees_only_here(reading.expr, values, cell.number),
-                                     hint=self._formula_hint(right, reading.expr, computes, lhs),
-                                     chain_rule=chain_rule, reads=shown)
-            swap = same_kind_swap(used, needed)
-            detail = (f"uses {student_name(swap[0])} where {label} needs {student_name(swap[1])}" if swap else
-                      f"reads {', '.join(map(student_name, sorted(used)))} where the chain rule reads "
-                      f"{', '.join(map(student_name, sorted(needed)))}")
-        else:
-            swap = self._swapped_reference(label, cell)
-            if swap is None:
-                return None
-            detail = f"uses {swap[0]} where {label} needs {swap[1]}"
-        return self._finding(cell, label, "wrong reference", want,
-                             f"{detail} (the value agrees only because they hold the same number in this row)",
-                             hint=(self._formula_hint(right, reading.expr, computes, lhs) if computes is not None else None),
-                             chain_rule=chain_rule, reads=shown)
-
-    @staticmethod
-    def _agrees_only_here(expr: Expr, values: dict | None, saved: float) -> str:
-        """Why a formula computing another function shows the chain rule's number: its saved value
-        is stale (the formula gives another number from this row's cells), or the row's numbers
-        make the two coincide."""
-        message = "computes another function of the cells it reads than the chain rule"
-        try:
-            gives = engine.evaluate([expr], values)[0] if values is not None else None
-        except (KeyError, TypeError):
-            gives = None
-        if gives is None:
-            return message + "; its saved number agrees, but not what it computes"
-        if agree(gives, saved, SYMBOLIC_TOLERANCE):
-            return message + "; the two agree in this row only by coincidence of its numbers"
-        return (message + f"; the number saved in the cell agrees, but the formula gives {gives:.15g} "
-                "from this row's cells (the saved value is stale)")
-
-    def _blame_helper(self, label: str, cell: Cell, right_values, values: dict | None):
-        """When the cell is right with one helper column it reads taken for a quantity of the
-        chain rule, the slip entered in that helper: its finding (once a helper cell), or None
-        when already reported; False when no helper column explains the cell."""
-        row = re.search(r"\d+$", cell.ref).group()
-        read = {column for sheet, column, ref_row in references(cell.formula or "")
-                if (sheet is None or sheet == self.table.sheet) and str(ref_row) == row and column in self.table.helpers}
-        for column in sorted(read):
-            reading = self.formulas.read(label, cell, opaque=column)
-            if reading is None:
-                continue
-            key = ("helper", reading.expr, column, label)
-            if key not in self._verdicts:
-                self._verdicts[key] = self.helper_roles.role_making_right(
-                    reading.expr, helper_variable(column), right_values)
-            role = self._verdicts[key]
-            if role is None:
-                continue
-            where = f"{column}{row}"
-            if where in self._helpers_reported:
-                return None
-            self._helpers_reported.add(where)
-            return self._helper_finding(column, where, role, values)
-        return False
-
-    def _helper_finding(self, column: str, where: str, role, values: dict | None) -> Finding:
-        formulas_book, values_book = self.table.books
-        content = formulas_book[self.table.sheet][where].value
-        helper = Cell(where, content if isinstance(content, str) and content.startswith("=") else None,
-                      values_book[self.table.sheet][where].value)
-        name = self.table.helpers[column]
-        try:
-            want = engine.evaluate([role.node], values)[0] if values is not None else None
-        except KeyError:
-            want = None
-        reading = self.formulas.read(f"helper {column}", helper) if helper.formula else None
-        self.judged.append((name, where))
-        right = _cut(role.node, self._leaves)  # in the table's own terms: a_h2, not σ(w3·i1 + w4·i2)
-        computes = self._at_points(reading.expr) if reading is not None else None
-        return self._finding(
-            helper, name, "wrong formula", want,
-            f"helper column {column}: the cells reading it need {role.name} here, and its formula "
-            "computes something else",
-            hint=self._formula_hint(right, reading.expr, computes, role.name) if computes is not None else None,
-            chain_rule=f"{role.name} = {as_read(right, False)}",
-            reads=as_read(reading.expr, False) if reading is not None else None)
-
-    def _disagree(self, label: str, expr: Expr, env: dict, found: float, expected: float,
-                  first_row: bool = False) -> bool:
-        """Beyond the tolerance and beyond what rounding to the digits the table keeps explains:
-        half a unit of the found number's last digit, plus each input's, times how much it moves
-        the result (first order, from the engine's own derivatives), with a margin of 2. The first
-        row's givens are the exercise's typed starting values: exact."""
-        slack = 0.0
-        if self.precision.rounded:
-            slack = 2 * (self.precision.uncertainty(label, found)
-                         + self._propagated(label, expr, env, self._given_labels if first_row else ()))
-        return not numbers_agree(found, expected, self.tolerance, slack=slack)
-
-    def _propagated(self, key: str, expr: Expr, env: dict, exact=()) -> float:
-        if key not in self._slack_functions:
-            inputs = sorted(variables(expr))
-            partials = engine.grad(expr, [var(name) for name in inputs]) if inputs else []
-            self._slack_functions[key] = (inputs, compile_function(partials, [var(n) for n in inputs]))
-        inputs, partials = self._slack_functions[key]
-        if not inputs:
-            return 0.0
-        try:
-            slopes = partials(*(env[name] for name in inputs))
-        except KeyError:
-            return 0.0
-        # Only the table's own numbers were rounded: η and the like are the values their cells hold.
-        labels = (name.removeprefix("previous ") for name in inputs)
-        return sum(abs(slope) * self.precision.uncertainty(label, env[name])
-                   for name, label, slope in zip(inputs, labels, slopes)
-                   if math.isfinite(slope) and name not in exact and label in self.table.columns)
-
-    def _swapped_reference(self, label: str, cell: Cell) -> tuple[str, str] | None:
-        """For a formula that cannot be read: (used, needed) when it reads this row's cell of one
-        quantity where the chain rule needs another of the same kind (t1 for t2) and misses that one."""
-        if label not in self.local:  # a weight's update that cannot be read (η on a chartsheet): no local expression
-            return None
-        row = cell.row
-        read = set()
-        for sheet, column, ref_row in references(cell.formula or ""):
-            if (sheet is None or sheet == self.table.sheet) and ref_row == row:
-                label_there = self.column_labels.get(column)
-                if label_there is not None:
-                    read.add(label_there)
-        return same_kind_swap(frozenset(read), variables(self.local[label]))
 
     def _check_givens(self, k: int, row, above) -> list[Finding]:
         """Later rows: weights must be the update of the row above, other givens unchanged."""
@@ -600,7 +352,8 @@ class TableCheck:
                 # reading found right came from such a formula, and the same reading means the
                 # same text), so it is neither a stray η nor a typed number.
                 reading = self.formulas.read(q.label, cell)
-                if reading is not None and self._known_right.get((q.label, True)) is reading:
+                if (reading is not None and self._known_right.get((q.label, True)) is reading
+                        and not piecewise(reading.expr)):
                     if trained:  # a right update; a constant carried down is no part of the score
                         self.judged.append((q.label, cell))
                     continue
@@ -645,30 +398,6 @@ class TableCheck:
                                        chain_rule=self.update_rules[q.label]))
         return found
 
-    def _formula_hint(self, right: Expr, expr: Expr, computes, lhs: str) -> str | None:
-        """The hint for a formula computing ``expr`` where ``right`` belongs, once per pair."""
-        key = ("hint", right, expr, lhs, self._points_key)
-        if key not in self._verdicts:
-            self._verdicts.put(key, self._hint(right, self.points, computes, lhs))
-        return self._verdicts[key]
-
-    def _computes_the_same(self, expr: Expr, right: Expr, computes, right_values) -> bool:
-        key = (expr, right, self._points_key)
-        if key not in self._verdicts:
-            self._verdicts.put(key, same_function(computes, right_values))
-        return self._verdicts[key]
-
-    def _at_points(self, expr: Expr) -> list[float] | None:
-        """``expr`` at the random points, once per expression: a column's formula is one
-        expression down all its rows."""
-        key = (expr, self._points_key)
-        found = _POINT_VALUES.get(key, _POINT_VALUES)
-        if found is _POINT_VALUES:
-            if len(_POINT_VALUES) >= MAX_CACHED_VERDICTS:
-                _POINT_VALUES.clear()
-            found = _POINT_VALUES[key] = values_at(expr, self.points)
-        return found
-
     def _update_message(self, label: str, learning_rate) -> str:
         eta = f" (η = {learning_rate.value:g} from {learning_rate.where})" if learning_rate else ""
         if self.network.optimizer.name == "sgd" and self.network.by_label(label).role != "optimizer":
@@ -707,14 +436,3 @@ class TableCheck:
                        relative_error(found, expected), message, hint, chain_rule, reads, origin)
 
     # --- hints --------------------------------------------------------------------------------
-
-    def _hint(self, expr: Expr, envs: list[dict], found: list[float], lhs: str) -> str | None:
-        tolerance = SYMBOLIC_TOLERANCE if envs is self.points else self.tolerance
-        return find_hint(expr, envs, found, lhs, tolerance)
-
-
-def _cut(root: Expr, leaves: dict[Expr, Expr]) -> Expr:
-    """``root`` with every node in ``leaves`` below it replaced by its variable."""
-    return engine.substitute(root, {node: leaf for node, leaf in leaves.items() if node is not root})
-
-

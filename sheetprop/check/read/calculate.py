@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sheetprop.check.judge.formula import named_cell
+from sheetprop.check.read.cells import named_cell
 from sheetprop.check.read.xlsx_reader import BookView, SheetView, with_values
 from sheetprop.spreadsheet import evaluate as spreadsheet
 from sheetprop.spreadsheet import formulas

@@ -52,10 +52,7 @@ def annotate_workbook(source: Path, findings: list[Finding], target: Path) -> No
             marked = by_sheet.get(sheet)
             if not marked or part not in parts:
                 continue
-            xml = parts[part]
-            for finding in marked:
-                xml = _restyle(xml, finding.cell, styles)
-            parts[part] = xml
+            parts[part] = _restyle(parts[part], {f.cell for f in marked}, styles)
             _add_notes(parts, part, number, {f.cell: _note(f) for f in marked})
         parts["xl/styles.xml"] = styles.xml()
         with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as out:
@@ -142,39 +139,94 @@ def _count(tag: str, count: int) -> str:
     return re.sub(r'count="\d+"', f'count="{count}"', tag) if "count=" in tag else tag[:-1] + f' count="{count}">'
 
 
-def _restyle(xml: str, ref: str, styles: _Styles) -> str:
-    """The sheet with cell ``ref`` pointing at a coloured copy of its format (created if absent)."""
-    cell = re.search(rf'<((?:\w+:)?)c\b([^>]*?\sr="{ref}"[^>]*?)(/?)>', xml)
-    if cell is not None:
-        attributes = cell.group(2)
-        style = re.search(r'\ss="(\d+)"', attributes)
-        new = styles.coloured(int(style.group(1)) if style else 0)
-        attributes = (re.sub(r'\ss="\d+"', f' s="{new}"', attributes) if style else f'{attributes} s="{new}"')
-        return xml[:cell.start()] + f"<{cell.group(1)}c{attributes}{cell.group(3)}>" + xml[cell.end():]
-    row, col = xl_cell_to_rowcol(ref)
-    prefix = (re.search(r"<(\w+:)?sheetData\b", xml) or re.search(r"()", "")).group(1) or ""
-    new_cell = f'<{prefix}c r="{ref}" s="{styles.coloured(0)}"/>'
-    row_tag = re.search(rf'<{re.escape(prefix)}row\b[^>]*\sr="{row + 1}"[^>]*?(/?)>', xml)
-    if row_tag is not None:
-        if row_tag.group(1):  # <row …/>: open it
-            opened = row_tag.group(0)[:-2] + ">"
-            return xml[:row_tag.start()] + opened + new_cell + f"</{prefix}row>" + xml[row_tag.end():]
-        end = xml.index(f"</{prefix}row>", row_tag.end())
-        body = xml[row_tag.end():end]
-        for later in re.finditer(rf'<{re.escape(prefix)}c\b[^>]*\sr="([A-Z]+)\d+"', body):
-            if xl_cell_to_rowcol(later.group(1) + "1")[1] > col:
-                at = row_tag.end() + later.start()
-                return xml[:at] + new_cell + xml[at:]
-        return xml[:end] + new_cell + xml[end:]
-    new_row = f'<{prefix}row r="{row + 1}">{new_cell}</{prefix}row>'
-    for later in re.finditer(rf'<{re.escape(prefix)}row\b[^>]*\sr="(\d+)"', xml):
-        if int(later.group(1)) > row + 1:
-            return xml[:later.start()] + new_row + xml[later.start():]
-    empty = re.search(rf"<{re.escape(prefix)}sheetData\s*/>", xml)
-    if empty is not None:
-        return xml[:empty.start()] + f"<{prefix}sheetData>{new_row}</{prefix}sheetData>" + xml[empty.end():]
-    end = xml.index(f"</{prefix}sheetData>")
-    return xml[:end] + new_row + xml[end:]
+_ROWS = re.compile(r"<(?:\w+:)?row\b[^>]*?/>|<(?:\w+:)?row\b[^>]*>.*?</(?:\w+:)?row>", re.S)
+_CELLS = re.compile(r"<(?:\w+:)?c\b[^>]*?/>|<(?:\w+:)?c\b[^>]*>.*?</(?:\w+:)?c>", re.S)
+_TAG = re.compile(r"<((?:\w+:)?)(\w+)\b([^>]*?)(/?)>")
+_R = re.compile(r'\sr="([A-Z]*)(\d*)"')
+
+
+def _restyle(xml: str, refs: set[str], styles: _Styles) -> str:
+    """The sheet with each cell of ``refs`` pointing at a coloured copy of its format (the cell
+    created where absent), in one pass over its rows. Rows and cells that leave their number
+    implied (no ``r``: the one after the last) are given it, so that a row or cell put in
+    between does not move the ones after it."""
+    wanted: dict[int, dict[int, str]] = {}
+    for ref in refs:
+        row, col = xl_cell_to_rowcol(ref)
+        wanted.setdefault(row + 1, {})[col] = ref
+    data = re.search(r"<((?:\w+:)?)sheetData\b[^>]*?(/?)>", xml)
+    if data is None:
+        return xml
+    prefix = data.group(1)
+    if data.group(2):  # <sheetData/>
+        rows = "".join(_new_row(prefix, number, wanted[number], styles) for number in sorted(wanted))
+        return xml[:data.start()] + f"<{prefix}sheetData>{rows}</{prefix}sheetData>" + xml[data.end():]
+    end = xml.index(f"</{prefix}sheetData>", data.end())
+    body, out, at, number = xml[data.end():end], [], 0, 0
+    pending = sorted(wanted)
+    for match in _ROWS.finditer(body):
+        out.append(body[at:match.start()])
+        at = match.end()
+        row = match.group(0)
+        head = _TAG.match(row)
+        given = _R.search(head.group(3))
+        number = int(given.group(2)) if given and given.group(2) else number + 1
+        while pending and pending[0] < number:
+            out.append(_new_row(prefix, pending[0], wanted[pending.pop(0)], styles))
+        if pending and pending[0] == number:
+            pending.pop(0)
+            row = _restyle_row(row, head, number, wanted[number], styles)
+        elif given is None:
+            row = f"<{head.group(1)}row r=\"{number}\"{head.group(3)}{head.group(4)}>" + row[head.end():]
+        out.append(row)
+    out.append(body[at:])
+    out.extend(_new_row(prefix, n, wanted[n], styles) for n in pending)
+    return xml[:data.end()] + "".join(out) + xml[end:]
+
+
+def _restyle_row(row: str, head, number: int, marks: dict[int, str], styles: _Styles) -> str:
+    """One row with its marked cells coloured (or added, in column order), every cell numbered."""
+    p, attributes, closed = head.group(1), head.group(3), head.group(4)
+    if not _R.search(attributes):
+        attributes = f' r="{number}"{attributes}'
+    body = "" if closed else row[head.end():row.rindex("</")]
+    out, at, col = [], 0, -1
+    marks = dict(marks)
+    for match in _CELLS.finditer(body):
+        out.append(body[at:match.start()])
+        at = match.end()
+        cell = match.group(0)
+        tag = _TAG.match(cell)
+        given = _R.search(tag.group(3))
+        col = xl_cell_to_rowcol(given.group(1) + "1")[1] if given and given.group(1) else col + 1
+        for missing in sorted(c for c in marks if c < col):
+            out.append(_new_cell(p, marks.pop(missing), styles))
+        cell_attributes = tag.group(3) if given else f' r="{_ref(number, col)}"{tag.group(3)}'
+        if col in marks:
+            marks.pop(col)
+            style = re.search(r'\ss="(\d+)"', cell_attributes)
+            new = styles.coloured(int(style.group(1)) if style else 0)
+            cell_attributes = (re.sub(r'\ss="\d+"', f' s="{new}"', cell_attributes) if style
+                               else f'{cell_attributes} s="{new}"')
+        out.append(f"<{tag.group(1)}c{cell_attributes}{tag.group(4)}>" + cell[tag.end():])
+    out.append(body[at:])
+    out.extend(_new_cell(p, marks[c], styles) for c in sorted(marks))
+    return f"<{p}row{attributes}>" + "".join(out) + f"</{p}row>"
+
+
+def _ref(row: int, col: int) -> str:
+    from xlsxwriter.utility import xl_rowcol_to_cell
+
+    return xl_rowcol_to_cell(row - 1, col)
+
+
+def _new_cell(prefix: str, ref: str, styles: _Styles) -> str:
+    return f'<{prefix}c r="{ref}" s="{styles.coloured(0)}"/>'
+
+
+def _new_row(prefix: str, number: int, marks: dict[int, str], styles: _Styles) -> str:
+    return f'<{prefix}row r="{number}">' + "".join(_new_cell(prefix, marks[c], styles) for c in sorted(marks)) + \
+        f"</{prefix}row>"
 
 
 def _rels_path(part: str) -> str:

@@ -53,8 +53,13 @@ class Report:
     def summary(self) -> str:
         n_sheets, n_findings, n_cells = len(self.sheets), len(self.groups), len(self.findings)
         cells = f" ({n_cells} cells)" if n_cells != n_findings else ""
+        # A sheet of the exercise the workbook lacks is scored (0) but was never checked.
+        checked = {sheet for sheet, _ in self.sheets}
+        missing = [s.sheet for s in self.scores if s.sheet and s.sheet not in checked and s.right == 0]
+        lacks = (f"; sheet{'s' * (len(missing) != 1)} {', '.join(map(repr, missing))} missing, "
+                 f"{sum(s.cells for s in self.scores if s.sheet in missing)} cells not done") if missing else ""
         return (f"{n_sheets} sheet{'s' * (n_sheets != 1)}, {self.rows_checked} row"
-                f"{'s' * (self.rows_checked != 1)} checked, {n_findings} finding{'s' * (n_findings != 1)}{cells}")
+                f"{'s' * (self.rows_checked != 1)} checked, {n_findings} finding{'s' * (n_findings != 1)}{cells}{lacks}")
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from sheetprop.atomic import atomic_output
 from sheetprop.errors import UserError
-from sheetprop.mnist.data import find_file, missing_files
-from sheetprop.mnist.datasets import MNIST, STEMS, Dataset
+from sheetprop.mnist.train.data import find_file, missing_files
+from sheetprop.mnist.train.datasets import MNIST, STEMS, Dataset
 
 TIMEOUT_SECONDS = 10
 

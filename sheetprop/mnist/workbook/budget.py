@@ -6,7 +6,7 @@ The model workbook promises < 20 MB on disk, written in < 10 s and recalculated 
 budget it breaks and the ones it keeps. The estimate counts formula cells and formula characters,
 layer by layer, and turns them into megabytes and seconds with rates measured on today's network
 and on course-20k (benchmarks/mnist_sheet_bench.py prints the estimate beside what it measures).
-No torch, no xlsxwriter: counting only, so ``--summary`` can say it too.
+No torch, no xlsxwriter: counting the layer list's cells only, so ``--summary`` can say it too.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sheetprop.errors import UserError
-from sheetprop.mnist.cnn_arrays import AvgPool, Cnn, ConvBlock, MaxPool, Mix
+from sheetprop.mnist.train.architecture import CONV, TRANSITION, Architecture
 
 MAX_MEGABYTES = 20.0
 MAX_WRITE_SECONDS = 10.0
@@ -59,33 +59,25 @@ class Estimate:
                 f"recalculated by LibreOffice in ~{self.recalc_seconds:.0f} s")
 
 
-def _cell_characters(layer, in_channels: int, sheet: str) -> int:
+def _cell_characters(kind: str, in_channels: int, sheet: str) -> int:
     """About how long one output cell's formula is (sheet names are quoted into every reference)."""
     reference = len(sheet) + 3 + 8  # 'sheet'!B12:D14
-    if isinstance(layer, ConvBlock):
+    if kind == CONV:
         return 26 + in_channels * (13 + reference + 14)  # SUMPRODUCT(window,$X$1:$Z$3)+
-    if isinstance(layer, Mix):
+    if kind == TRANSITION:
         return 1 + in_channels * (8 + reference)  # $X$1*'sheet'!B3+
     return 8 + reference  # =MAX(…) or =AVERAGE(…)
 
 
-def estimate(cnn: Cnn) -> Estimate:
-    channels, height, width = 1, 28, 28
+def estimate(architecture: Architecture) -> Estimate:
+    """The model workbook of this layer list: a sheet of formula cells for each layer's output."""
     cells, characters, sheet = FIXED_CELLS, FIXED_CELLS * 40, "input"
-    for layer in cnn.layers:
-        if isinstance(layer, ConvBlock):
-            shrink = 0 if layer.padding else 2
-            out = (layer.kernels.shape[0], height - shrink, width - shrink)
-        elif isinstance(layer, (MaxPool, AvgPool)):
-            out = (channels, height // layer.size, width // layer.size)
-        elif isinstance(layer, Mix):
-            out = (layer.weights.shape[0], height, width)
-        else:
-            raise TypeError(type(layer).__name__)
-        layer_cells = out[0] * out[1] * out[2]
+    for layer in architecture.features:
+        channels, height, width = layer.out_shape
+        layer_cells = channels * height * width
         cells += layer_cells
-        characters += layer_cells * _cell_characters(layer, channels, sheet)
-        (channels, height, width), sheet = out, layer.name
+        characters += layer_cells * _cell_characters(layer.kind, layer.in_shape[0], sheet)
+        sheet = layer.module
     megabytes = (cells * BYTES_PER_CELL + characters * BYTES_PER_CHARACTER) / 1e6
     write = cells / CELLS_PER_SECOND_WRITTEN + characters / CHARACTERS_PER_SECOND_WRITTEN
     recalc = RECALC_START_SECONDS + characters / CHARACTERS_PER_SECOND_RECALC
@@ -96,31 +88,12 @@ class WorkbookOverBudget(UserError):
     """The network is too big for a workbook; 'mnist' still writes its other outputs."""
 
 
-def check_workbook_budget(cnn: Cnn, name: str = "this network") -> Estimate:
+def check_workbook_budget(architecture: Architecture) -> Estimate:
     """The estimate, or WorkbookOverBudget naming the budgets broken and those kept."""
-    found = estimate(cnn)
+    found = estimate(architecture)
     broken = found.broken()
     if broken:
         kept = f"; it keeps {', '.join(found.kept())}" if found.kept() else ""
-        raise WorkbookOverBudget(f"the model workbook of {name} ({found.cells:,} formula cells) would break its "
-                                 f"budget: {', '.join(broken)}{kept}; not written")
+        raise WorkbookOverBudget(f"the model workbook of model {architecture.name} ({found.cells:,} formula cells) "
+                                 f"would break its budget: {', '.join(broken)}{kept}; not written")
     return found
-
-
-def estimate_architecture(architecture) -> Estimate:
-    """The estimate for a layer list before any training (``--summary``): zero weights, same shapes."""
-    import numpy as np
-
-    from sheetprop.mnist.architecture import stages
-
-    layers = []
-    for stage in stages(architecture):
-        c_in, c_out = stage.in_shape[0], stage.out_shape[0]
-        if stage.kind == "conv":
-            layers.append(ConvBlock(stage.module, np.zeros((c_out, c_in, 3, 3)), np.ones(c_out), np.zeros(c_out),
-                                    architecture.padding))
-        elif stage.kind in ("maxpool", "avgpool"):
-            layers.append((MaxPool if stage.kind == "maxpool" else AvgPool)(stage.module))
-        elif stage.kind == "transition":
-            layers.append(Mix(stage.module, np.zeros((c_out, c_in))))
-    return estimate(Cnn(tuple(layers), np.zeros((10, stages(architecture)[-1].out_shape[0])), 0.0, 1.0))

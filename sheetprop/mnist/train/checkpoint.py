@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 import hashlib
+import zipfile
 from pathlib import Path
 
 import torch
 
 from sheetprop.atomic import atomic_output
 from sheetprop.errors import UserError
-from sheetprop.mnist.architecture import Architecture, load_architecture
+from sheetprop.mnist.train.architecture import MAX_PARAMETERS, Architecture, load_architecture
 
 FORMAT_VERSION = 1
+# The largest checkpoint of the largest network mnist trains: its weights, BatchNorm's buffers (fewer
+# numbers than the weights) and SGD's momentum, 4 bytes each, plus 1 MiB for the metrics, the RNG
+# state and torch's own records. A checkpoint is refused above this, before any member is unpacked.
+MAX_CHECKPOINT_BYTES = 3 * 4 * MAX_PARAMETERS + 2**20
 
 
 def checkpoint_path_for(out: Path) -> Path:
     """``output/mnist.xlsx`` -> ``output/mnist.ckpt.pt``."""
-    return out.with_name(f"{out.stem}.ckpt.pt")
+    from sheetprop.mnist.options import OutputPaths
+
+    return OutputPaths.beside(out).checkpoint
 
 
 REQUIRED = {"epoch": int, "settings": dict, "model": dict, "optimizer": dict, "metrics": list, "rng": dict}
@@ -50,6 +57,7 @@ def load_checkpoint(path: Path, device: torch.device, what: str = "--resume") ->
     if not path.is_file():
         hint = "run without --resume first (same --out)" if what == "--resume" else "train one with 'sheetprop mnist'"
         raise UserError(f"{what}: no checkpoint at {path}; {hint}")
+    _check_size(path, what)
     try:
         # weights_only: a checkpoint is plain tensors, numbers and lists, and must not run code when loaded.
         state = torch.load(path, map_location=device, weights_only=True)
@@ -82,9 +90,28 @@ def load_checkpoint(path: Path, device: torch.device, what: str = "--resume") ->
         if torch.is_tensor(tensor) and tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
             raise UserError(f"{what}: {path} holds weights that are not finite numbers ({name}): "
                             "the run that saved it diverged; train again with a smaller --lr")
-    # RNG states must stay CPU byte tensors whatever map_location did.
-    state["rng"] = {name: value.cpu() for name, value in state["rng"].items()}
+    # RNG states must be CPU byte tensors whatever map_location did (the checksum does not cover them).
+    rng = state["rng"]
+    if "cpu" not in rng or not all(torch.is_tensor(value) and value.dtype == torch.uint8 for value in rng.values()):
+        raise UserError(f"{what}: {path} is damaged: its random-number state is not the byte tensors torch saves")
+    state["rng"] = {name: value.cpu() for name, value in rng.items()}
     return state
+
+
+def _check_size(path: Path, what: str) -> None:
+    """A checkpoint is a zip archive (torch.save's format) whose members, unpacked, fit the largest
+    network mnist trains: checked from the archive's directory before torch inflates anything."""
+    refused = (f"{what}: {path} is larger than any sheetprop mnist checkpoint (at most {MAX_CHECKPOINT_BYTES:,} "
+               f"bytes for {MAX_PARAMETERS:,} parameters)")
+    if path.stat().st_size > MAX_CHECKPOINT_BYTES:
+        raise UserError(refused)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            unpacked = sum(item.file_size for item in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return  # not a zip archive: torch.load refuses it below, in its own words
+    if unpacked > MAX_CHECKPOINT_BYTES:
+        raise UserError(f"{refused}: its members unpack to {unpacked:,} bytes")
 
 
 def architecture_of(state: dict, path: Path) -> Architecture:

@@ -18,10 +18,15 @@ from pathlib import Path
 from sheetprop.atomic import atomic_output, check_output_path
 from sheetprop.errors import UserError
 from sheetprop.metrics_sheet import METRIC_COLUMNS, validate_metrics
+from sheetprop.mnist.options import MAX_EPOCHS, refuse_inputs_as_outputs
 
 DEFAULT_OUT = Path("output") / "compare.xlsx"
 TARGET_ACCURACY = 99.4  # the course's bar: reached, and held over the last epochs
 MAX_RUNS = 20
+# What is read of a run: the header and at most MAX_EPOCHS epochs (what 'mnist' trains at most) of
+# the metrics' columns, and the model sheet's table (a layer list of 64 entries is at most 258
+# rows) and its facts. A run's sheet holding more is refused, whatever its size on disk.
+MAX_MODEL_ROWS = 300
 SUMMARY = "compare"
 TABLE_COLUMNS = ("run", "model", "parameters", "receptive field", "epochs", "best test acc %", "best at epoch",
                  "last test acc %", f"first epoch ≥ {TARGET_ACCURACY}%", "test acc % (last−2)",
@@ -74,7 +79,13 @@ def read_run(path: Path, sheet: str) -> Run:
         if "epochs" not in book.sheetnames:
             raise UserError(f"mnist-compare: {path} has no 'epochs' sheet; give the metrics workbook "
                             "'sheetprop mnist' writes (its --out, not FILE_model.xlsx)")
-        lines = [line for line in book["epochs"].iter_rows(values_only=True) if any(v is not None for v in line)]
+        lines = []
+        for number, line in enumerate(book["epochs"].iter_rows(values_only=True, max_col=len(METRIC_COLUMNS)), 1):
+            if any(v is not None for v in line):
+                lines.append(line)
+            if len(lines) > MAX_EPOCHS + 1 or number > 2 * MAX_EPOCHS + 100:  # blank rows count too
+                raise UserError(f"mnist-compare: {path}: the epochs sheet has more than {MAX_EPOCHS} rows of "
+                                f"epochs; 'sheetprop mnist' trains at most {MAX_EPOCHS}")
         header = [str(v).strip() if v is not None else "" for v in lines[0]] if lines else []
         if header[: len(METRIC_COLUMNS)] != list(METRIC_COLUMNS):
             raise UserError(f"mnist-compare: {path}: the epochs sheet's header is not {','.join(METRIC_COLUMNS)}")
@@ -86,10 +97,10 @@ def read_run(path: Path, sheet: str) -> Run:
         if "model" in book.sheetnames:
             # The facts beside the table: labels in column H, values to their right; the total
             # under the table, in its parameters column.
-            from sheetprop.mnist.export import MODEL_COLUMNS
+            from sheetprop.mnist.workbook.export import MODEL_COLUMNS
 
             parameters = MODEL_COLUMNS.index("parameters")
-            for line in book["model"].iter_rows(values_only=True, max_col=9):
+            for line in book["model"].iter_rows(values_only=True, max_col=9, max_row=MAX_MODEL_ROWS):
                 if line and line[0] == "total params" and len(line) > parameters:
                     facts.setdefault("total params", line[parameters])
                 if len(line) > 8 and isinstance(line[7], str):
@@ -108,14 +119,18 @@ def read_run(path: Path, sheet: str) -> Run:
 def write_comparison(out: Path, runs: list[Run]) -> None:
     import xlsxwriter
 
+    from sheetprop.mnist.workbook.export import write_cell
+
     with atomic_output(out) as tmp:
         book = xlsxwriter.Workbook(str(tmp), {"tmpdir": str(tmp.parent)})
         bold = book.add_format({"bold": True, "bottom": 1, "text_wrap": True})
         number = book.add_format({"num_format": "0.00"})
         summary = book.add_worksheet(SUMMARY)
-        summary.write_row(0, 0, TABLE_COLUMNS, bold)
+        for col, text in enumerate(TABLE_COLUMNS):
+            summary.write_string(0, col, text, bold)
         for row, run in enumerate(runs, start=1):
-            summary.write_row(row, 0, run.summary())
+            for col, value in enumerate(run.summary()):
+                write_cell(summary, row, col, value)
         summary.set_column(0, 1, 18)
         summary.set_column(2, len(TABLE_COLUMNS) - 1, 11, number)
         summary.set_row(0, 45)
@@ -126,10 +141,15 @@ def write_comparison(out: Path, runs: list[Run]) -> None:
 
         for run in runs:
             sheet = book.add_worksheet(run.sheet)
-            sheet.write_row(0, 0, METRIC_COLUMNS, bold)
+            for col, column in enumerate(METRIC_COLUMNS):
+                sheet.write_string(0, col, column, bold)
             for row, values in enumerate(run.metrics, start=1):
-                sheet.write_row(row, 0, [values[column] for column in METRIC_COLUMNS])
+                for col, column in enumerate(METRIC_COLUMNS):
+                    sheet.write_number(row, col, values[column])
             sheet.write_string(0, len(METRIC_COLUMNS) + 1, f"model {run.model}, from {run.path.name}")
+            # The charts' line name, read from this cell: a name given as text that starts with "="
+            # would be taken for a formula.
+            sheet.write_string(1, len(METRIC_COLUMNS) + 1, f"{run.sheet} ({run.model})")
 
         chart_row = 2 * len(runs) + 5
         epoch_col = METRIC_COLUMNS.index("epoch")
@@ -138,7 +158,7 @@ def write_comparison(out: Path, runs: list[Run]) -> None:
             col = METRIC_COLUMNS.index(column)
             for run in runs:
                 last = len(run.metrics)
-                chart.add_series({"name": f"{run.sheet} ({run.model})",
+                chart.add_series({"name": [run.sheet, 1, len(METRIC_COLUMNS) + 1],
                                   "categories": [run.sheet, 1, epoch_col, last, epoch_col],
                                   "values": [run.sheet, 1, col, last, col],
                                   "marker": {"type": "circle", "size": 4}})
@@ -172,6 +192,7 @@ def run(args: argparse.Namespace) -> int:
     out = check_output_path(args.out)
     if len(args.runs) > MAX_RUNS:
         raise UserError(f"mnist-compare: {len(args.runs)} runs; at most {MAX_RUNS} in one comparison")
+    refuse_inputs_as_outputs([out], args.runs, "mnist-compare")
     taken: set[str] = set()
     runs = [read_run(path, _sheet_name(path, taken)) for path in args.runs]
     write_comparison(out, runs)

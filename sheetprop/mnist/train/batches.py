@@ -14,7 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from sheetprop.mnist.datasets import MNIST
+from sheetprop.mnist.train.datasets import MNIST
 
 MNIST_MEAN, MNIST_STD = MNIST.mean, MNIST.std
 MAX_ROTATION_DEGREES = 7.0

@@ -23,9 +23,10 @@ from xlsxwriter.utility import quote_sheetname, xl_range, xl_range_abs, xl_rowco
 
 from sheetprop.atomic import atomic_output
 from sheetprop.errors import UserError
-from sheetprop.mnist.cnn_arrays import AvgPool, Cnn, ConvBlock, MaxPool, Mix, forward
+from sheetprop.mnist.train.architecture import AVGPOOL, CONV, MAXPOOL, TRANSITION, layer_rows
+from sheetprop.mnist.workbook.cnn_arrays import POOL_SIZE, Cnn, forward
 from sheetprop.fast_worksheet import StepsWorksheet
-from sheetprop.mnist.workbook_budget import check_workbook_budget
+from sheetprop.mnist.workbook.budget import check_workbook_budget
 
 EXCEL_FORMULA_LIMIT = 8192
 PREDICT, INPUT, HEAD, DIGITS, MODEL = "predict", "input", "head", "digits", "model"
@@ -65,10 +66,10 @@ def choose_digits(labels: np.ndarray, predictions: np.ndarray, first: int = 100,
 
 def write_model_workbook(path: Path, cnn: Cnn, images: np.ndarray, labels: np.ndarray,
                          indices: Sequence[int], digit: int, class_names: Sequence[str],
-                         layer_rows: Sequence[dict], title: str = "MNIST", name: str = "this network") -> dict:
+                         title: str = "MNIST") -> dict:
     """Write the workbook atomically; ``indices`` are the test images offered on the digits sheet,
     ``digit`` the one shown first. Returns sizes: {"cells": formula cells, "sheets": n}."""
-    check_workbook_budget(cnn, name)  # before any cell: a refused network costs nothing
+    check_workbook_budget(cnn.architecture)  # before any cell: a refused network costs nothing
     indices = [int(k) for k in indices]
     if digit not in indices:
         raise UserError(f"digit {digit} is not among the test images offered ({indices[0]}…)")
@@ -80,7 +81,7 @@ def write_model_workbook(path: Path, cnn: Cnn, images: np.ndarray, labels: np.nd
         writer.layer_sheets(activations)
         writer.head_sheet(activations)
         writer.digits_sheet(images, labels, indices)
-        writer.model_sheet(layer_rows, title)
+        writer.model_sheet(title)
         book.close()
     return {"cells": writer.formula_cells, "sheets": len(book.worksheets())}
 
@@ -220,25 +221,25 @@ class _Writer:
 
     def layer_sheet(self, layer, inputs: list[Grid], in_shape, output: np.ndarray):
         f = self.formats
-        sheet = self.book.add_worksheet(layer.name, worksheet_class=StepsWorksheet)
+        sheet = self.book.add_worksheet(layer.module, worksheet_class=StepsWorksheet)
         channels, height, width = output.shape
         padded = " (zero padding: at the edges the window and the kernel are both cut to the image)" \
-            if isinstance(layer, ConvBlock) and layer.padding else ""
+            if layer.padding else ""
         descriptions = {
-            ConvBlock: f"3x3 convolution over {len(inputs)} channels{padded}, BatchNorm (scale, shift), ReLU: "
-                       "MAX(0, (Σ SUMPRODUCT(window, kernel))·scale + shift)",
-            MaxPool: "2x2 max-pooling: MAX of each 2x2 window",
-            AvgPool: "2x2 average pooling: AVERAGE of each 2x2 window",
-            Mix: f"1x1 convolution: each channel a weighted sum of the {len(inputs)} channels below",
+            CONV: f"3x3 convolution over {len(inputs)} channels{padded}, BatchNorm (scale, shift), ReLU: "
+                  "MAX(0, (Σ SUMPRODUCT(window, kernel))·scale + shift)",
+            MAXPOOL: "2x2 max-pooling: MAX of each 2x2 window",
+            AVGPOOL: "2x2 average pooling: AVERAGE of each 2x2 window",
+            TRANSITION: f"1x1 convolution: each channel a weighted sum of the {len(inputs)} channels below",
         }
-        sheet.write_string(0, 0, f"{layer.name}: {descriptions[type(layer)]} → {channels}×{height}×{width}",
+        sheet.write_string(0, 0, f"{layer.module}: {descriptions[layer.kind]} → {channels}×{height}×{width}",
                            f["title"])
         params_left = 1 + width + 1  # the layer's own numbers sit right of its maps
         grids = []
         for k in range(channels):
             top = 2 + k * (height + 2)
             sheet.write_string(top - 1, 0, f"channel {k}", f["label"])
-            grid = Grid(layer.name, top, 1)
+            grid = Grid(layer.module, top, 1)
             grids.append(grid)
             cell_formula = self.channel_formula(layer, k, inputs, top, params_left, in_shape)
             for i in range(height):
@@ -254,23 +255,24 @@ class _Writer:
 
     def write_parameters(self, layer, k: int, sheet, top: int, left: int) -> None:
         f = self.formats
-        if isinstance(layer, ConvBlock):
+        weights = self.cnn.weights.get(layer.module, {})
+        if layer.kind == CONV:
             sheet.write_string(top - 1, left, "BN scale", f["label"])
-            sheet.write_number(top - 1, left + 2, layer.scale[k], f["weight"])
+            sheet.write_number(top - 1, left + 2, weights["scale"][k], f["weight"])
             sheet.write_string(top - 1, left + 4, "BN shift", f["label"])
-            sheet.write_number(top - 1, left + 6, layer.shift[k], f["weight"])
-            for c in range(layer.kernels.shape[1]):
+            sheet.write_number(top - 1, left + 6, weights["shift"][k], f["weight"])
+            for c in range(weights["kernels"].shape[1]):
                 for a in range(3):
                     for b in range(3):
-                        sheet.write_number(top + a, left + 4 * c + b, layer.kernels[k, c, a, b], f["weight"])
-        elif isinstance(layer, Mix):
+                        sheet.write_number(top + a, left + 4 * c + b, weights["kernels"][k, c, a, b], f["weight"])
+        elif layer.kind == TRANSITION:
             sheet.write_string(top - 1, left, "weights", f["label"])
-            for c in range(layer.weights.shape[1]):
-                sheet.write_number(top, left + c, layer.weights[k, c], f["weight"])
+            for c in range(weights["weights"].shape[1]):
+                sheet.write_number(top, left + c, weights["weights"][k, c], f["weight"])
 
     def channel_formula(self, layer, k: int, inputs: list[Grid], top: int, left: int, in_shape=(28, 28)):
         """The function (i, j) -> formula of output channel k, whose parameters sit at (top, left)."""
-        if isinstance(layer, ConvBlock):
+        if layer.kind == CONV:
             scale = xl_rowcol_to_cell(top - 1, left + 2, True, True)
             shift = xl_rowcol_to_cell(top - 1, left + 6, True, True)
             height, width, pad = in_shape[0], in_shape[1], layer.padding
@@ -291,13 +293,14 @@ class _Writer:
                     "+".join(f"SUMPRODUCT({w},{kernel})" for w, kernel in zip(windows, kernels)), scale, shift)
 
             return conv
-        if isinstance(layer, (MaxPool, AvgPool)):
-            function = "MAX" if isinstance(layer, MaxPool) else "AVERAGE"
-            return lambda i, j: f"={function}({inputs[k].window(i * layer.size, j * layer.size, layer.size)})"
-        if isinstance(layer, Mix):
+        if layer.kind in (MAXPOOL, AVGPOOL):
+            function = "MAX" if layer.kind == MAXPOOL else "AVERAGE"
+            size = POOL_SIZE
+            return lambda i, j: f"={function}({inputs[k].window(i * size, j * size, size)})"
+        if layer.kind == TRANSITION:
             weights = [xl_rowcol_to_cell(top, left + c, True, True) for c in range(len(inputs))]
             return lambda i, j: "=" + "+".join(f"{w}*{grid.cell(i, j)}" for w, grid in zip(weights, inputs))
-        raise TypeError(type(layer).__name__)
+        raise ValueError(f"no formula for a {layer.kind} layer")
 
     def head_sheet(self, activations) -> None:
         f = self.formats
@@ -344,7 +347,7 @@ class _Writer:
             sheet.write_row(row, 2, images[k].reshape(-1).tolist())
         sheet.freeze_panes(1, 2)
 
-    def model_sheet(self, layer_rows, title: str) -> None:
+    def model_sheet(self, title: str) -> None:
         f = self.formats
         sheet = self.book.add_worksheet(MODEL)
         lines = [
@@ -361,11 +364,14 @@ class _Writer:
         for col, text in enumerate(header):
             sheet.write_string(5, col, text, f["label"])
         row = 6
-        for layer in layer_rows:
-            parts = layer["layer"].split(".")  # features.block1.conv lives on sheet block1
-            shown_on = parts[1] if parts[0] == "features" and len(parts) > 1 else HEAD
-            sheet.write_row(row, 0, [shown_on, layer["layer"], layer["type"], layer["output_shape"],
-                                     layer["receptive_field"]])
+        # Each torch leaf on its layer's sheet: features.block1.conv on block1; gap and head on head.
+        sheet_of = {layer.path: layer.module if layer.in_features else HEAD for layer in self.cnn.architecture.layers}
+        for leaf in layer_rows(self.cnn.architecture):
+            name = leaf["layer"]
+            for text, col in ((sheet_of.get(name) or sheet_of[name.rsplit(".", 1)[0]], 0), (name, 1),
+                              (leaf["type"], 2), (leaf["output_shape"], 3)):
+                sheet.write_string(row, col, text)
+            sheet.write_number(row, 4, leaf["receptive_field"])
             row += 1
         sheet.set_column(0, 1, 22)
         sheet.set_column(2, 4, 16)
@@ -373,8 +379,7 @@ class _Writer:
 
 def write_for_model(out: Path, model, dataset, images, labels, predictions, digit: int | None = None):
     """The model workbook of a trained torch model: what both 'mnist' and 'mnist-sheet' write."""
-    from sheetprop.mnist.architecture import layer_rows
-    from sheetprop.mnist.model import to_arrays  # torch: only once a model is in hand
+    from sheetprop.mnist.train.model import to_arrays  # torch: only once a model is in hand
 
     offered = choose_digits(labels, predictions)
     if digit is None:
@@ -384,6 +389,5 @@ def write_for_model(out: Path, model, dataset, images, labels, predictions, digi
             raise UserError(f"--digit {digit} is not a test image index (0 to {len(labels) - 1})")
         offered.append(digit)
     sizes = write_model_workbook(out, to_arrays(model, dataset.mean, dataset.std), images, labels, offered, digit,
-                                 dataset.class_names, layer_rows(model.architecture), dataset.title,
-                                 f"model {model.architecture.name}")
+                                 dataset.class_names, dataset.title)
     return out, {**sizes, "digit": digit, "offered": len(offered)}

@@ -1,9 +1,8 @@
-"""Write the run's outputs: metrics CSV, PNG figures, and the workbook (epochs, model, confusion)."""
+"""Write the run's outputs: metrics CSV, PNG figures, the README fragment and the metrics workbook
+(sheets epochs, model, confusion, run). Every text goes into a cell as a string, never a formula."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import xlsxwriter
@@ -11,33 +10,17 @@ from xlsxwriter.utility import xl_range
 
 from sheetprop.atomic import atomic_output
 from sheetprop.metrics_sheet import add_metrics_sheet, write_metrics_csv
-from sheetprop.mnist.data import NUM_CLASSES
-from sheetprop.mnist.datasets import MNIST
-from sheetprop.mnist.figures import plot_curves, plot_misclassified
+from sheetprop.mnist.options import OutputPaths
+from sheetprop.mnist.train.architecture import layer_rows, parameter_count, receptive_field
+from sheetprop.mnist.train.data import NUM_CLASSES
+from sheetprop.mnist.train.datasets import MNIST
+from sheetprop.mnist.workbook.figures import plot_curves, plot_misclassified, plot_samples
+from sheetprop.mnist.workbook.readme_fragment import readme_fragment
+from sheetprop.mnist.workbook.run_record import add_run_sheet
 
 MODEL_COLUMNS = ("layer", "type", "output_shape", "parameters", "receptive_field", "jump")
 MISCLASSIFIED_SHOWN = 32
 IMAGE_SCALE = {"x_scale": 0.7, "y_scale": 0.7}
-
-
-@dataclass(frozen=True)
-class OutputPaths:
-    workbook: Path
-    metrics_csv: Path
-    curves_png: Path
-    misclassified_png: Path
-    readme: Path  # a README fragment: the pictures, the model table, the accuracy per epoch
-
-    @classmethod
-    def beside(cls, workbook: Path) -> "OutputPaths":
-        """``output/mnist.xlsx`` -> ``output/mnist_metrics.csv``, ``output/mnist_curves.png``, ..."""
-        return cls(
-            workbook,
-            workbook.with_name(f"{workbook.stem}_metrics.csv"),
-            workbook.with_name(f"{workbook.stem}_curves.png"),
-            workbook.with_name(f"{workbook.stem}_misclassified.png"),
-            workbook.with_name(f"{workbook.stem}_README.md"),
-        )
 
 
 def confusion_matrix(true: np.ndarray, predicted: np.ndarray) -> np.ndarray:
@@ -45,26 +28,37 @@ def confusion_matrix(true: np.ndarray, predicted: np.ndarray) -> np.ndarray:
     return np.bincount(true * NUM_CLASSES + predicted, minlength=NUM_CLASSES**2).reshape(NUM_CLASSES, NUM_CLASSES)
 
 
-def _add_model_sheet(workbook, layers: list[dict], architecture, header_format) -> None:
+def write_cell(sheet, row: int, col: int, value, cell_format=None) -> None:
+    """A number as a number, anything else as a string: text from a model file or a file name
+    (``=HYPERLINK(…)``) must never become a formula. None and "" leave the cell empty."""
+    if value is None or value == "":
+        return
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        sheet.write_number(row, col, value, cell_format)
+    else:
+        sheet.write_string(row, col, str(value), cell_format)
+
+
+def _add_model_sheet(workbook, architecture, header_format) -> None:
     """The --summary table and its total, and beside it the facts 'mnist-compare' reads back
     (model, description, layers, padding, dropout, receptive field: labels in column H)."""
-    from sheetprop.mnist.architecture import parameter_count, receptive_field
-
     sheet = workbook.add_worksheet("model")
+    layers = layer_rows(architecture)
     for col, column in enumerate(MODEL_COLUMNS):
         sheet.write_string(0, col, column, header_format)
     for row, layer in enumerate(layers, start=1):
-        sheet.write_row(row, 0, [layer[column] for column in MODEL_COLUMNS])
+        for col, column in enumerate(MODEL_COLUMNS):
+            write_cell(sheet, row, col, layer[column])
     total_row = len(layers) + 1
     sheet.write_string(total_row, 0, "total params", header_format)
     sheet.write_number(total_row, MODEL_COLUMNS.index("parameters"), parameter_count(architecture), header_format)
     facts = [("model", architecture.name), ("description", architecture.description),
-             ("layers", str(list(architecture.layers))), ("padding", architecture.padding),
+             ("layers", str(list(architecture.entries))), ("padding", architecture.padding),
              ("dropout", architecture.dropout), ("receptive field", receptive_field(architecture))]
     facts_col = len(MODEL_COLUMNS) + 1  # beside the table, so the table's rows stay layers and the total
     for row, (label, value) in enumerate(facts):
         sheet.write_string(row, facts_col, label, header_format)
-        sheet.write(row, facts_col + 1, value)
+        write_cell(sheet, row, facts_col + 1, value)
     sheet.set_column(facts_col, facts_col, 16)
     sheet.set_column(0, 0, 24)
     sheet.set_column(1, 1, 18)
@@ -93,8 +87,8 @@ def _add_confusion_sheet(workbook, confusion: np.ndarray, class_names, header_fo
     sheet.write_string(0, 0, "true \\ predicted", header_format)
     for digit, name in enumerate(class_names):
         label = digit if name == str(digit) else name  # digits stay numbers a student can compute with
-        sheet.write(0, 1 + digit, label, header_format)
-        sheet.write(1 + digit, 0, label, header_format)
+        write_cell(sheet, 0, 1 + digit, label, header_format)
+        write_cell(sheet, 1 + digit, 0, label, header_format)
         sheet.write_row(1 + digit, 1, confusion[digit].tolist())
     recall_col = NUM_CLASSES + 1
     sheet.write_string(0, recall_col, "accuracy %", header_format)
@@ -109,11 +103,12 @@ def _add_confusion_sheet(workbook, confusion: np.ndarray, class_names, header_fo
     return sheet
 
 
-def write_outputs(out: Path, metrics: list[dict], layers: list[dict], architecture,
+def write_outputs(paths: OutputPaths, metrics: list[dict], architecture, record: dict,
                   test_images: np.ndarray, test_labels: np.ndarray, predictions: np.ndarray,
+                  train_images: np.ndarray, train_labels: np.ndarray,
                   class_names=MNIST.class_names, title: str = "MNIST") -> OutputPaths:
-    """Write every output atomically; the PNGs go first because the workbook embeds them."""
-    paths = OutputPaths.beside(out)
+    """Write every output but the model workbook and the checkpoint, each atomically; the PNGs go
+    first because the workbook embeds them. ``record``: the run sheet's keys and values."""
     with atomic_output(paths.metrics_csv) as tmp:
         write_metrics_csv(tmp, metrics)
     with atomic_output(paths.curves_png) as tmp:
@@ -121,13 +116,11 @@ def write_outputs(out: Path, metrics: list[dict], layers: list[dict], architectu
     wrong = np.flatnonzero(predictions != test_labels)[:MISCLASSIFIED_SHOWN]
     with atomic_output(paths.misclassified_png) as tmp:
         plot_misclassified(test_images[wrong], test_labels[wrong], predictions[wrong], tmp, class_names=class_names)
-
-    from sheetprop.mnist.architecture import parameter_count
-    from sheetprop.mnist.readme_fragment import readme_fragment
-
+    with atomic_output(paths.samples_png) as tmp:
+        plot_samples(train_images, train_labels, tmp, class_names=class_names)
     with atomic_output(paths.readme) as tmp:
-        tmp.write_text(readme_fragment(metrics, layers, parameter_count(architecture), paths.curves_png, paths.misclassified_png,
-                                       title=title), encoding="utf-8")
+        tmp.write_text(readme_fragment(metrics, layer_rows(architecture), parameter_count(architecture), paths,
+                                       record, title=title), encoding="utf-8")
     with atomic_output(paths.workbook) as tmp:
         workbook = xlsxwriter.Workbook(str(tmp), {"tmpdir": str(tmp.parent)})
         header_format = workbook.add_format({"bold": True, "bottom": 1})
@@ -135,9 +128,10 @@ def write_outputs(out: Path, metrics: list[dict], layers: list[dict], architectu
         epochs_sheet = add_metrics_sheet(workbook, metrics, name="epochs")
         # Below both the table and the two native charts (which span rows 1-31), so nothing overlaps.
         epochs_sheet.insert_image(max(len(metrics) + 3, 33), 0, str(paths.curves_png), IMAGE_SCALE)
-        _add_model_sheet(workbook, layers, architecture, header_format)
+        _add_model_sheet(workbook, architecture, header_format)
         confusion_sheet = _add_confusion_sheet(workbook, confusion_matrix(test_labels, predictions), class_names,
                                                header_format, percent_format)
         confusion_sheet.insert_image(NUM_CLASSES + 3, 0, str(paths.misclassified_png), IMAGE_SCALE)
+        add_run_sheet(workbook, record, header_format)
         workbook.close()
     return paths

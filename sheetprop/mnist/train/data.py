@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from sheetprop.errors import UserError
-from sheetprop.mnist.datasets import MNIST, STEMS, TEST_STEMS, Dataset, recognise
+from sheetprop.mnist.train.datasets import MNIST, STEMS, TEST_STEMS, Dataset, recognise
 
 MNIST_FILES = MNIST.md5
 TORCHVISION_SUBDIR = MNIST.subdir

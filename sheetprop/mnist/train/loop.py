@@ -13,14 +13,14 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm import tqdm
+from tqdm.auto import tqdm  # a widget in a notebook, a text bar in a terminal
 
 from sheetprop.errors import UserError
-from sheetprop.mnist.batches import DeviceSplit, evaluation_batches, steps_per_epoch, training_batches
-from sheetprop.mnist.checkpoint import check_compatible, data_fingerprint, load_checkpoint, save_checkpoint
-from sheetprop.mnist.architecture import Architecture, load_architecture
-from sheetprop.mnist.model import MnistNet
-from sheetprop.mnist.runtime import rng_state, seed_everything, set_rng_state
+from sheetprop.mnist.train.batches import DeviceSplit, evaluation_batches, steps_per_epoch, training_batches
+from sheetprop.mnist.train.checkpoint import check_compatible, data_fingerprint, load_checkpoint, save_checkpoint
+from sheetprop.mnist.train.architecture import Architecture, load_architecture
+from sheetprop.mnist.train.model import MnistNet
+from sheetprop.mnist.train.runtime import rng_state, seed_everything, set_rng_state
 
 MOMENTUM = 0.9
 EVAL_BATCH_SIZE = 1000
@@ -138,7 +138,11 @@ def fit(train: DeviceSplit, test: DeviceSplit, settings: TrainSettings, checkpoi
     start_epoch = len(metrics)
     scheduler = make_scheduler(optimizer, settings.lr, settings.epochs * steps, steps_done=start_epoch * steps)
     if state is not None:
-        set_rng_state(state["rng"], device)  # last, after everything that might draw random numbers
+        try:
+            set_rng_state(state["rng"], device)  # last, after everything that might draw random numbers
+        except (RuntimeError, ValueError, TypeError) as exc:
+            raise UserError(f"--resume: {checkpoint} is damaged: its random-number state does not fit "
+                            f"({str(exc).splitlines()[0]})") from None
 
     completed_weights = copy.deepcopy(model.state_dict())  # the weights that match `metrics`
     predictions, interrupted = None, False

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sheetprop.atomic import check_output_path
 from sheetprop.errors import UserError
-from sheetprop.mnist.options import DATASET_NAMES, DEFAULT_DATA, torch_runtime
+from sheetprop.mnist.options import DATASET_NAMES, DEFAULT_DATA, refuse_inputs_as_outputs, torch_runtime
 
 DEFAULT_OUT = Path("output") / "mnist_model.xlsx"
 DESCRIPTION = """\
@@ -41,17 +41,23 @@ def add_parser(commands) -> None:
 
 def run(args: argparse.Namespace) -> int:
     out = check_output_path(args.out)
+    from sheetprop.mnist.train.data import find_file
+    from sheetprop.mnist.train.datasets import DATASETS, TEST_STEMS as STEMS, default_data_folder as folder_of
+
+    data_files = [find_file(args.data if args.data is not None else folder_of(dataset, DEFAULT_DATA), stem, dataset)
+                  for dataset in DATASETS.values() for stem in STEMS]
+    refuse_inputs_as_outputs([out], [args.checkpoint, *data_files], "mnist-sheet")
     runtime = torch_runtime()
     import torch
 
-    from sheetprop.mnist.batches import DeviceSplit
-    from sheetprop.mnist.checkpoint import architecture_of, load_checkpoint
-    from sheetprop.mnist.data import load_test_set
-    from sheetprop.mnist.datasets import TEST_STEMS, default_data_folder, get_dataset
-    from sheetprop.mnist.download import ensure_mnist_files
-    from sheetprop.mnist.model import MnistNet
-    from sheetprop.mnist.model_workbook import write_for_model
-    from sheetprop.mnist.train import evaluate
+    from sheetprop.mnist.train.batches import DeviceSplit
+    from sheetprop.mnist.train.checkpoint import architecture_of, load_checkpoint
+    from sheetprop.mnist.train.data import load_test_set
+    from sheetprop.mnist.train.datasets import TEST_STEMS, default_data_folder, get_dataset
+    from sheetprop.mnist.train.download import ensure_mnist_files
+    from sheetprop.mnist.train.model import MnistNet
+    from sheetprop.mnist.workbook.model_workbook import write_for_model
+    from sheetprop.mnist.train.loop import evaluate
 
     runtime.configure_cpu_threads()
     cpu = torch.device("cpu")

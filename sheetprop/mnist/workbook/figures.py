@@ -1,4 +1,4 @@
-"""PNG figures: training curves and a grid of misclassified test digits (matplotlib, Agg backend)."""
+"""PNG figures: training curves, sample training images and misclassified test images (matplotlib, Agg)."""
 
 from __future__ import annotations
 
@@ -71,6 +71,27 @@ def plot_misclassified(images: np.ndarray, true: np.ndarray, predicted: np.ndarr
     if len(images) == 0:
         axes.flat[0].text(0, 0.5, "no misclassified test images", fontsize=10)
     fig.suptitle("Misclassified test images", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, format="png")
+    plt.close(fig)
+
+
+SAMPLES_SHOWN = 32
+
+
+def plot_samples(images: np.ndarray, labels: np.ndarray, path: Path, columns: int = 8, class_names=None) -> None:
+    """A grid of training images as the network reads them (before augmentation), each titled with its label."""
+    name = (lambda k: str(k)) if class_names is None else (lambda k: class_names[int(k)])
+    plt = _pyplot()
+    images, labels = images[:SAMPLES_SHOWN], labels[:SAMPLES_SHOWN]
+    rows = max(1, math.ceil(len(images) / columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.3, rows * 1.4), dpi=100, squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, image, label in zip(axes.flat, images, labels):
+        ax.imshow(image, cmap="gray_r", vmin=0, vmax=255)
+        ax.set_title(name(label), fontsize=8)
+    fig.suptitle("Training images and their labels", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, format="png")
     plt.close(fig)
