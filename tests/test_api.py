@@ -23,6 +23,7 @@ def api_example() -> str:
     return re.search(r"```python\n(.*?)```", text[marker:], re.S).group(1)
 
 
+@pytest.mark.slow
 def test_the_api_page_example_runs(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     from sheetprop.handin import screens
@@ -46,6 +47,7 @@ def _cells(path, sheet):
     return [r[k] for r in rows[top + 1:] if r[0] is not None]
 
 
+@pytest.mark.slow
 def test_build_returns_the_workbooks_losses_by_number(tmp_path):
     result = sheetprop.build(template="xor", lrs=[0.05, 1, 1e-3], steps=12, out=tmp_path / "b.xlsx")
     assert result.path == tmp_path / "b.xlsx"
@@ -169,6 +171,7 @@ def test_check_with_a_key_grades_against_it_or_says_it_cannot(tmp_path):
         sheetprop.check(built.path, key=tmp_path / "no-such-key.xlsx")
 
 
+@pytest.mark.slow
 def test_results_show_short_in_a_notebook_and_as_html(tmp_path):
     result = sheetprop.build(lrs=[0.1, 2], steps=300, out=tmp_path / "n.xlsx")
     assert len(repr(result)) < 200 and "0.1" in repr(result) and "steps=300" in repr(result)

@@ -76,6 +76,7 @@ def big_template(tmp_path):
     return path
 
 
+@pytest.mark.slow
 def test_gradcheck_of_a_big_network_is_refused_before_every_finite_difference_is_built(
         tmp_path, capsys, monkeypatch):
     built = []

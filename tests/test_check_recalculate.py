@@ -284,6 +284,7 @@ def test_a_column_copied_down_is_compiled_and_keeps_the_spreadsheet_rules(tmp_pa
     assert not result.unknown
 
 
+@pytest.mark.slow
 def test_a_chain_of_18000_cells_written_bottom_up_needs_no_recursion(tmp_path):
     rows = 18_000
     result, value = sheet_of(tmp_path, {**{f"A{k}": f"=A{k + 1}+1" for k in range(1, rows)}, f"A{rows}": 1})
@@ -292,6 +293,7 @@ def test_a_chain_of_18000_cells_written_bottom_up_needs_no_recursion(tmp_path):
 
 # --- the real workbooks ---------------------------------------------------------------------------
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", sorted(WILD.glob("*.xlsx")) if WILD.is_dir() else [], ids=lambda p: p.name[:2])
 def test_computed_values_are_those_real_spreadsheets_saved(path, tmp_path):
     formulas, saved = open_workbook(path)

@@ -279,6 +279,7 @@ def _task(kind):
     return f"graded {kind}"
 
 
+@pytest.mark.slow
 def test_the_pool_survives_a_hang_a_crash_and_a_bug():
     tasks = ["a", "sleep", "b", "die", "raise", "c"]
     started = time.monotonic()

@@ -130,6 +130,7 @@ def test_a_roster_that_is_not_one_is_one_line(tmp_path, text, message):
         read_roster(path)
 
 
+@pytest.mark.slow
 def test_each_student_is_graded_against_their_own_variant(graded):
     code, rows, _ = graded
     assert code == 1

@@ -104,6 +104,7 @@ def test_every_formula_of_the_hand_laid_out_workbooks(tmp_path):
     assert_same_tokens(formulas)
 
 
+@pytest.mark.slow
 def test_every_formula_of_the_real_workbooks():
     paths = sorted(WILD.glob("*.xlsx")) if WILD.is_dir() else []
     if not paths:

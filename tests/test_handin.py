@@ -102,6 +102,7 @@ def handin(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_readme_writes_the_network_the_pictures_and_the_curves(handin):
     for name in ("loss_lr_0.1.png", "loss_lr_0.5.png", "loss_lr_2.png", "loss_all.png", "network.png",
                  "sheet_summary.png", "sheet_lr_0.5_backward.png", "sheet_lr_0.5_forward1.png"):
@@ -176,6 +177,7 @@ def test_the_steps_end_in_the_sheets_gradient_for_any_template(template):
         assert block.lines[-1].value == pytest.approx(row[f"∂E/∂{block.parameter}"], rel=1e-9, abs=1e-15)
 
 
+@pytest.mark.slow
 def test_readme_from_an_edited_workbook_hands_in_its_recalculated_numbers(tmp_path):
     from sheetprop.network import Network
     from sheetprop.network.template import load_template
@@ -244,6 +246,7 @@ def _fake_run(folder: Path, recorded: bool) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_readme_with_mnist_writes_both_parts_in_one_readme(tmp_path):
     run = _fake_run(tmp_path / "runs", recorded=True)
     out = tmp_path / "handin"
@@ -259,6 +262,7 @@ def test_readme_with_mnist_writes_both_parts_in_one_readme(tmp_path):
     _check_markdown(out / "README.md")
 
 
+@pytest.mark.slow
 def test_readme_with_an_older_mnist_workbook_falls_back(tmp_path):
     run = _fake_run(tmp_path / "old", recorded=False)
     out = tmp_path / "handin"
@@ -292,6 +296,7 @@ def test_readme_takes_builds_bad_input_as_build_does(tmp_path, capsys):
     assert "no such file" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_a_second_handin_replaces_the_first_whole_and_a_failed_one_changes_nothing(tmp_path, monkeypatch):
     from sheetprop.handin import readme as handin_readme
 
@@ -335,6 +340,7 @@ def test_a_sheet_picture_reads_back_by_ocr(handin):
     assert "0.0141814" in text  # E_total at step 0, as the sheet displays it
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("template", ["era", "mazur", "xor", "softmax", "deep"])
 def test_every_templates_derivation_is_latex_a_math_renderer_reads(template):
     from sheetprop.handin.markdown import latex_derivation

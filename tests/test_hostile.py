@@ -86,6 +86,7 @@ def test_long_output_names_work_up_to_the_file_system_limit(tmp_path, capsys):
 
 # --- 2. LibreOffice never outlives its call --------------------------------------------------
 
+@pytest.mark.slow
 def test_a_timed_out_program_is_ended_with_its_whole_process_group(tmp_path):
     marker = tmp_path / "still-running"
     script = f"(sleep 3; touch {marker}) & sleep 30"
@@ -114,6 +115,7 @@ def test_metrics_csv_with_extra_or_missing_fields(tmp_path, capsys, line, words)
 
 # --- 4. temp files: none left behind, even when stopped --------------------------------------
 
+@pytest.mark.slow
 def test_sigterm_during_a_long_build_leaves_no_temp_files(tmp_path):
     tmpdir = tmp_path / "tmp"
     tmpdir.mkdir()
@@ -174,6 +176,7 @@ def hostile_workbooks(tmp_path: Path) -> dict:
     return files
 
 
+@pytest.mark.slow
 def test_hostile_workbooks_are_refused_in_one_line_within_bounded_memory(tmp_path):
     for what, path in hostile_workbooks(tmp_path).items():
         done = run_cli("check", path, memory_mb=1500, timeout=60)
@@ -260,6 +263,7 @@ def test_an_idx_header_promising_too_much_is_refused_before_inflating(tmp_path, 
         read_idx(overflow, 3)
 
 
+@pytest.mark.slow
 def test_damaged_or_edited_checkpoints_are_refused(tmp_path, capsys):
     torch = pytest.importorskip("torch")
     from mnist_fixtures import write_mnist_folder
@@ -298,6 +302,7 @@ def test_damaged_or_edited_checkpoints_are_refused(tmp_path, capsys):
     assert one_line_error(code, err) and "other training data" in err
 
 
+@pytest.mark.slow
 def test_ctrl_c_while_the_outputs_are_written_still_writes_them(tmp_path, monkeypatch, capsys):
     pytest.importorskip("torch")
     from mnist_fixtures import write_mnist_folder

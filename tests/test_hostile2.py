@@ -363,6 +363,7 @@ def test_long_flat_sums_products_and_power_chains(tmp_path):
     assert checked(result), result.stderr
 
 
+@pytest.mark.slow
 def test_integers_past_a_float_and_past_pythons_digit_limit(tmp_path):
     big = b"1" * 400
     workbook = patched(table(tmp_path / "big.xlsx", {(1, "w1"): 123456789.0}), {b"123456789": big})
@@ -408,6 +409,7 @@ def test_defined_names_that_are_no_cell_and_references_outside_the_sheet(tmp_pat
     assert checked(result), result.stderr
 
 
+@pytest.mark.slow
 def test_a_chartsheet_named_by_the_record_or_read_for_eta(tmp_path, build):
     openpyxl = pytest.importorskip("openpyxl")
     student = build("--lrs", "0.5", "--steps", "2", "--exercise").with_name("BackPropagation_exercise.xlsx")
@@ -434,6 +436,7 @@ def test_eta_on_a_sheet_whose_name_has_an_apostrophe(tmp_path):
     assert checked(result), result.stderr
 
 
+@pytest.mark.slow
 def test_json_of_a_date_typed_cell(tmp_path):
     import datetime
 
@@ -452,6 +455,7 @@ def test_an_out_of_5000_characters_and_a_trailing_slash(tmp_path, capsys):
     assert code == 2 and not (tmp_path / "newdir").exists()
 
 
+@pytest.mark.slow
 def test_closed_standard_output_and_error(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     out = tmp_path / "closed.xlsx"

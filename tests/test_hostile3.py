@@ -330,6 +330,7 @@ def test_format_refuses_the_options_it_does_not_use(tmp_path, kit, capsys, optio
     one_line_error(capsys, main(["check", "--format", "gradescope", *option, str(kit[1])]))
 
 
+@pytest.mark.slow
 def test_format_honours_min_score_accept_values_and_the_time_limit(tmp_path, kit, capsys, monkeypatch):
     key, right, gamed = kit
     out = tmp_path / "results.json"

@@ -202,6 +202,7 @@ def built(tmp_path_factory):
 CLASSIC = {"EXP", "TANH", "MAX", "IF", "LN", "INDEX", "CHOOSE", "MATCH", "ABS"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", TEMPLATES)
 def test_no_function_newer_than_excel_2010(built, name):
     with zipfile.ZipFile(built[name]) as book:
@@ -213,6 +214,7 @@ def test_no_function_newer_than_excel_2010(built, name):
     assert used <= CLASSIC, used - CLASSIC
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", TEMPLATES)
 def test_the_step_view_reads_the_chosen_row_through_index(built, name):
     book = openpyxl.load_workbook(built[name])
@@ -237,6 +239,7 @@ def test_the_step_view_reads_the_chosen_row_through_index(built, name):
     assert read >= 20
 
 
+@pytest.mark.slow
 def test_exercise_of_each_layered_template_grades_100_percent_through_its_record(tmp_path, capsys):
     for name, optimizer in zip(TEMPLATES, ("adam", "momentum", "rmsprop")):
         key = tmp_path / f"{name}.xlsx"

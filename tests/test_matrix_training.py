@@ -7,6 +7,8 @@ those formulas; a δ that leaves out σ′ is found."""
 import json
 
 import openpyxl
+import pytest
+
 from openpyxl.worksheet.formula import ArrayFormula
 
 from sheetprop.check.find.arrays import element_formulas
@@ -68,6 +70,7 @@ def test_the_matrix_network_is_right(tmp_path, capsys):
     assert report["scores"]["cells"] >= 9  # the six W1 and three W2 updates
 
 
+@pytest.mark.slow
 def test_a_delta_without_the_slope_is_found(tmp_path, capsys):
     def slip(where, formula):
         return "=MMULT($H$26:$H$29,TRANSPOSE($H$5:$H$7))" if where == "C22:E25" else formula

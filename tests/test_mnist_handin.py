@@ -43,6 +43,7 @@ def _outputs(tmp_path):
                          images, labels, predictions, images, labels)
 
 
+@pytest.mark.slow
 def test_total_params_sits_in_the_parameters_column(tmp_path):
     paths = _outputs(tmp_path)
     sheet = openpyxl.load_workbook(paths.workbook)["model"]
@@ -51,6 +52,7 @@ def test_total_params_sits_in_the_parameters_column(tmp_path):
     assert total[MODEL_COLUMNS.index("type")].value is None
 
 
+@pytest.mark.slow
 def test_confusion_colours_errors_only(tmp_path):
     paths = _outputs(tmp_path)
     sheet = openpyxl.load_workbook(paths.workbook)["confusion"]
@@ -69,6 +71,7 @@ def test_confusion_colours_errors_only(tmp_path):
     assert rule.colorScale.color[0].rgb.endswith("FFFFFF")
 
 
+@pytest.mark.slow
 def test_readme_fragment_shows_the_run(tmp_path):
     paths = _outputs(tmp_path)
     text = paths.readme.read_text(encoding="utf-8")

@@ -57,6 +57,7 @@ def formula_cells(path) -> list[str]:
 
 # --- text from inputs stays text ----------------------------------------------------------------
 
+@pytest.mark.slow
 def test_a_model_named_like_a_formula_is_written_as_text(tmp_path):
     paths = write_run(tmp_path / "run.xlsx")
     assert formula_cells(paths.workbook) == []
@@ -68,6 +69,7 @@ def test_a_model_named_like_a_formula_is_written_as_text(tmp_path):
     assert run_sheet["model"].value == HYPERLINK and run_sheet["model"].data_type == "s"
 
 
+@pytest.mark.slow
 def test_compare_writes_run_and_model_names_as_text(tmp_path, capsys):
     first = write_run(tmp_path / "=HYPERLINK(1).xlsx").workbook
     second = write_run(tmp_path / "plain.xlsx", name="=1+1").workbook
@@ -89,6 +91,7 @@ def test_compare_writes_run_and_model_names_as_text(tmp_path, capsys):
 
 # --- compare reads a run up to what mnist trains --------------------------------------------------
 
+@pytest.mark.slow
 def test_compare_refuses_a_run_with_more_epochs_than_mnist_trains(tmp_path, capsys):
     import xlsxwriter
 
@@ -106,6 +109,7 @@ def test_compare_refuses_a_run_with_more_epochs_than_mnist_trains(tmp_path, caps
     assert not (tmp_path / "c.xlsx").exists()
 
 
+@pytest.mark.slow
 def test_compare_reads_a_run_of_exactly_the_most_epochs(tmp_path, capsys):
     paths = write_run(tmp_path / "long.xlsx", name="long", epochs=MAX_EPOCHS)
     code, err = run(capsys, "mnist-compare", paths.workbook, "--out", tmp_path / "c.xlsx")
@@ -114,6 +118,7 @@ def test_compare_reads_a_run_of_exactly_the_most_epochs(tmp_path, capsys):
 
 # --- an output that is an input -----------------------------------------------------------------
 
+@pytest.mark.slow
 def test_compare_refuses_to_write_over_a_run_it_reads(tmp_path, capsys):
     run_path = write_run(tmp_path / "a.xlsx", name="a").workbook
     before = run_path.read_bytes()

@@ -166,6 +166,7 @@ def test_a_built_workbook_and_its_exercise_read_as_openpyxl_reads_them(tmp_path)
     _same_as_openpyxl((tmp_path / "key_exercise.xlsx").read_bytes())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", sorted(WILD.glob("*.xlsx")) if WILD.is_dir() else [], ids=lambda p: p.name[:2])
 def test_the_wild_workbooks_read_as_openpyxl_reads_them(path):
     from openpyxl import load_workbook
