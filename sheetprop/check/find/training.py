@@ -132,6 +132,8 @@ class CellGraph:
         self.saved: dict[Key, float] = {}     # the values saved with the formulas
         self.words: dict[Key, str] = {}       # text cells, for the names of columns
         self.formula_count = 0
+        self._index: dict[Key, int] = {}                # each cell's bit, for _reach_by_bits
+        self._ancestors: dict[Key, int | None] = {}     # each cell's ancestors' bits; None in a circle
         for sheet in formula_book.worksheets:
             values = value_book[sheet.title]
             contents: dict[tuple[int, int], object] = {}
@@ -212,6 +214,10 @@ class CellGraph:
     def ancestors_reach(self, start: list[Key], target: Key, within: set[Key] | None = None) -> bool:
         """Whether ``target`` is among the cells ``start`` reads, directly or through others
         (only through the cells ``within``, where given)."""
+        if within is None:
+            found = self._reach_by_bits(start, target)
+            if found is not None:
+                return found
         seen = set(start)
         stack = list(start)
         while stack and len(seen) < MAX_ANCESTORS:
@@ -223,6 +229,58 @@ class CellGraph:
                     seen.add(ref)
                     stack.append(ref)
         return False
+
+
+    def _reach_by_bits(self, start: list[Key], target: Key) -> bool | None:
+        """``ancestors_reach`` by each cell's ancestors as the bits of one integer, worked out once
+        per cell and kept (finding the updates asks it for every ``= x ± Δ`` of the workbook); None
+        where a cell's ancestors run in a circle, which the walk above handles."""
+        if target in start:
+            return True
+        bit = self._bit_of(target)
+        reached = 0
+        for key in start:
+            ancestors = self._ancestor_bits(key)
+            if ancestors is None:
+                return None
+            reached |= ancestors
+        return bool(reached & bit)
+
+    def _bit_of(self, key: Key) -> int:
+        return 1 << self._index.setdefault(key, len(self._index))
+
+    def _ancestor_bits(self, root: Key) -> int | None:
+        """The bits of every cell ``root`` reads, directly or through others; None in a circle."""
+        self._bit_of(root)
+        memo = self._ancestors
+        if root in memo:
+            return memo[root]
+        on_path, stack = {root}, [(root, iter(self.reads.get(root, ())))]
+        while stack:
+            key, refs = stack[-1]
+            for ref in refs:
+                if ref in memo:
+                    continue
+                if ref in on_path:  # a circle: leave it to the walk
+                    for member in on_path:
+                        memo[member] = None
+                    return None
+                on_path.add(ref)
+                stack.append((ref, iter(self.reads.get(ref, ()))))
+                break
+            else:
+                stack.pop()
+                on_path.discard(key)
+                bits = 0
+                for ref in self.reads.get(key, ()):
+                    below = memo.get(ref)
+                    if below is None and ref in memo:
+                        memo[key] = None
+                        break
+                    bits |= self._bit_of(ref) | (below or 0)
+                else:
+                    memo[key] = bits
+        return memo[root]
 
 
 @dataclass
