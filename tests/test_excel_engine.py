@@ -20,6 +20,7 @@ formulon = pytest.importorskip("formulon")
 pytestmark = pytest.mark.slow  # formulon compiles its WebAssembly engine once per process (~13 s)
 
 TEMPLATES = ("era", "mazur", "xor", "softmax", "deep")
+LAYERED = ("rnn", "conv", "attention")  # a convolution, a recurrent net and an attention head
 OPTIMIZERS = ("sgd", "momentum", "rmsprop", "adam")
 STEPS = 8
 
@@ -43,7 +44,8 @@ def test_formulon_really_recalculates():
     assert book.get_value(0, 0, 1).to_python() == 7
 
 
-@pytest.mark.parametrize("template, optimizer", list(itertools.product(TEMPLATES, OPTIMIZERS)))
+@pytest.mark.parametrize("template, optimizer", list(itertools.product(TEMPLATES, OPTIMIZERS))
+                         + [(template, optimizer) for template in LAYERED for optimizer in ("sgd", "adam")])
 def test_excel_arithmetic_gives_the_engines_numbers(tmp_path, template, optimizer):
     played = _build(tmp_path, template, optimizer, "0.5")
     expected = openpyxl.load_workbook(_build(tmp_path, template, optimizer, "0.7"), data_only=True).worksheets[1]
