@@ -41,15 +41,25 @@ def check_output_path(path: Path) -> Path:
     if path.exists() and not stat.S_ISREG(path.stat().st_mode):
         raise UserError(f"output path {path} is not a regular file (a device, FIFO or socket); "
                         "give a file name")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"cannot create output folder {path.parent}: {exc.strerror or exc}") from None
+    output_folder(path.parent)
     if not os.access(path.parent, os.W_OK):
         raise UserError(f"output folder {path.parent} is not writable")
     if path.exists() and not os.access(path, os.W_OK):
         raise UserError(f"output file {path} is not writable")
     return path
+
+
+def output_folder(folder: Path, when_a_file: str | None = None) -> Path:
+    """``folder``, made where it is missing, for outputs: a one-line error where it is a file
+    (``when_a_file`` says what to give instead) or cannot be made."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise UserError(when_a_file or f"{folder} is a file; give a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create output folder {folder}: {exc.strerror or exc}") from None
+    return folder
 
 
 def sweep_stale(folder: Path) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sheetprop import layout
-from sheetprop.atomic import atomic_output
+from sheetprop.atomic import atomic_output, output_folder
 from sheetprop.errors import UserError
 from sheetprop.handin import loss_figures, markdown
 from sheetprop.handin.chain_steps import ChainRule
@@ -52,14 +52,7 @@ def safe_name(text: str) -> str:
 
 
 def _folder(folder: Path) -> Path:
-    folder = Path(folder)
-    if folder.exists() and not folder.is_dir():
-        raise UserError(f"--out {folder} is a file; readme writes a folder (e.g. --out output/handin)")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"cannot make the folder {folder}: {exc.strerror or exc}") from None
-    return folder
+    return output_folder(folder, f"--out {folder} is a file; readme writes a folder (e.g. --out output/handin)")
 
 
 def write_handin(options: BuildOptions, folder: Path, gradcheck: bool = False, add_extra_sheets=None,

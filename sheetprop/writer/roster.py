@@ -11,8 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from sheetprop.atomic import atomic_output
-from sheetprop.errors import UserError
+from sheetprop.atomic import atomic_output, output_folder
 from sheetprop.network import Network
 from sheetprop.network.template import Template
 from sheetprop.network.variants import Student, variant_template
@@ -28,13 +27,8 @@ def exercises_folder(key: Path) -> Path:
 def write_variants(template: Template, learning_rates: Sequence, steps: int, key: Path,
                    students: Sequence[Student], progress=None) -> Path:
     """Each student's exercise, KEY_exercises/<id>.xlsx; the folder."""
-    folder = exercises_folder(key)
-    if folder.exists() and not folder.is_dir():
-        raise UserError(f"{folder} is a file; the students' exercises go into a folder of that name")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"cannot create {folder}: {exc.strerror or exc}") from None
+    folder = output_folder(exercises_folder(key),
+                           f"{exercises_folder(key)} is a file; the students' exercises go into a folder of that name")
     bar = progress(students, len(students), "variants") if progress is not None else students
     for student in bar:
         network = Network(variant_template(template, student.id))

@@ -10,6 +10,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from sheetprop.atomic import output_folder
 from sheetprop.errors import UserError
 
 
@@ -62,12 +63,7 @@ def probe_file(flag: str, path: Path) -> None:
 
 def probe_folder(flag: str, folder: Path) -> None:
     """``folder`` exists (made if need be) and takes a new file."""
-    if folder.exists() and not folder.is_dir():
-        raise UserError(f"{flag} {folder} is a file; give a folder")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"cannot create the {flag} folder {folder}: {exc.strerror or exc}") from None
+    output_folder(folder, f"{flag} {folder} is a file; give a folder")
     _try_writing(flag, folder, folder)
 
 
