@@ -22,6 +22,7 @@ import re
 from dataclasses import replace
 
 from sheetprop import engine
+from sheetprop.engine.numeric import compile_function
 from sheetprop.check.find.training import Key, Training, find_training, key_of, name
 from sheetprop.check.report.findings import Finding, Score, SheetScore
 from sheetprop.spreadsheet.formulas import formula_at_row, relative_with_template
@@ -323,12 +324,14 @@ class GradientJudge:
         return f" ({header})" if header else ""
 
     def _substituted(self, expr, refs, meant: dict[Key, str], quantities) -> list[float]:
+        """``expr`` at every point with the cells ``meant`` holding those quantities instead: the
+        blame search asks this of one formula for every candidate, so it is compiled once."""
         self.trials += 1
+        function = compile_function([expr], [engine.var(name(r)) for r in refs])
         out = []
         for k, p in enumerate(self.points):
-            env = {name(r): (quantities[meant[r]][k] if r in meant else p.get(r, 0.0)) for r in refs}
             try:
-                out.append(engine.evaluate([expr], env)[0])
+                out.append(function(*(quantities[meant[r]][k] if r in meant else p.get(r, 0.0) for r in refs))[0])
             except (ArithmeticError, ValueError):
                 out.append(math.nan)
         return out
