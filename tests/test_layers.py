@@ -66,7 +66,7 @@ def imports(path: Path) -> set[str]:
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             found.add(node.module)
-            # `from sheetprop.check import pool` imports the module sheetprop.check.pool.
+            # `from sheetprop.check.classroom import pool` imports the module sheetprop.check.classroom.pool.
             found.update(f"{node.module}.{alias.name}" for alias in node.names
                          if is_module(f"{node.module}.{alias.name}"))
     return found
