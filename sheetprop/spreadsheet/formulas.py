@@ -1,8 +1,9 @@
 """Read an Excel formula back into an engine expression: the printers' inverse.
 
 Covers what students type in a backprop table: + − * / ^, unary minus, %, parentheses, numbers,
-TRUE/FALSE, cell references (absolute, relative, on other sheets), ranges inside SUM, defined
-names, and EXP, LN, TANH, SQRT, ABS, POWER, SUM, MAX, MIN and IF with a comparison. Every
+TRUE/FALSE, cell references (absolute, relative, on other sheets), ranges inside SUM and
+SUMPRODUCT, defined names, and EXP, LN, TANH, SQRT, ABS, POWER, SUM, SUMPRODUCT, MAX, MIN and IF
+with a comparison. Every
 reference is handed to a resolver that says what the cell stands for (a label's variable, a
 constant, another cell's formula read in turn), so this module knows formulas, not tables.
 Anything else fails loudly with ``FormulaError``; a caller then judges the cell by its value.
@@ -26,7 +27,7 @@ from sheetprop.engine import Expr, ops
 from sheetprop.spreadsheet.references import CELL, MAX_COLUMN, MAX_ROW, unquoted_sheet
 from sheetprop.spreadsheet.tokens import Token, TokenError, tokens as formula_tokens
 
-MAX_RANGE_CELLS = 256
+MAX_RANGE_CELLS = 1024  # a 28×28 image's 784 pixels in one SUMPRODUCT
 # Excel's own limits. A longer formula cannot come from a spreadsheet program: refusing past
 # Excel's length bounds the work a formula costs (the tokenizer is linear, the parser and the
 # expressions it builds are not free either).
@@ -294,6 +295,8 @@ class _Parser:
             for term in terms[1:]:
                 total = self.arithmetic["+"](total, term)
             return total
+        if name == "SUMPRODUCT":
+            return self._sum_of_products(args)
         values = [_number(a) for a in args]
         if name in ("MAX", "MIN") and len(values) >= _BALANCE_FROM:
             return _balanced(values, _maximum if name == "MAX" else _minimum)
@@ -311,6 +314,24 @@ class _Parser:
         if name == "POWER" and len(values) == 2:
             return self.combine("^", values[0], values[1])
         raise FormulaError(f"the function {name} (with {len(values)} arguments) is not supported")
+
+    def _sum_of_products(self, args: list) -> Expr:
+        """SUMPRODUCT(range, range, …): the sum over the ranges' cells, in step, of their products."""
+        ranges = [arg if isinstance(arg, list) else [_number(arg)] for arg in args]
+        if not ranges or len({len(cells) for cells in ranges}) != 1:
+            raise FormulaError("SUMPRODUCT needs ranges of one size")
+        terms = []
+        for factors in zip(*ranges):
+            product = factors[0]
+            for factor in factors[1:]:
+                product = self.arithmetic["*"](product, factor)
+            terms.append(product)
+        if len(terms) >= _BALANCE_FROM:
+            return _balanced(terms, self.arithmetic["+"])
+        total = terms[0]
+        for term in terms[1:]:
+            total = self.arithmetic["+"](total, term)
+        return total
 
     def cells(self, text: str) -> list[Expr]:
         """The resolved cells of a reference: one cell, a range (in row-major order) or a name."""

@@ -17,22 +17,19 @@ from __future__ import annotations
 
 import itertools
 import math
-import random
 import re
-from dataclasses import replace
 
 from sheetprop import engine
 from sheetprop.engine.numeric import compile_function
 from sheetprop.check.find.training import Key, Training, find_training, key_of, name
+from sheetprop.check.judge.copied import copied_down, typed_where_updates_belong
+from sheetprop.check.judge.derivatives import Derivatives
 from sheetprop.check.report.findings import Finding, Score, SheetScore
-from sheetprop.spreadsheet.formulas import formula_at_row, relative_with_template
 
-POINTS = 3            # random points besides the sheet's own values
 TOLERANCE = 1e-7      # relative: the saved values carry 15 digits, the chain of cells loses a few
 MAX_DEPTH = 6
 MAX_TRIALS = 50_000
 _CELL_IN_LABEL = re.compile(r"(?<![A-Za-z])[A-Z]{1,3}\d+")
-_SCALES = {1: "", -1: "−", 2: "2·", -2: "−2·"}
 
 
 def _agree(a: float, b: float) -> bool:
@@ -42,169 +39,13 @@ def _agree(a: float, b: float) -> bool:
 class GradientJudge:
     def __init__(self, training: Training):
         self.training, self.graph = training, training.graph
-        self.parameters = {u.parameter for u in training.updates.values()}
+        self.derivatives = derivatives = Derivatives(training)
+        self.parameters, self.forward_all = derivatives.parameters, derivatives.forward_all
+        self.value, self.quantities, self.points = derivatives.value, derivatives.quantities, derivatives.points
         self.steps = {u.step_cell: u for u in training.updates.values() if u.step_cell}
-        self._forward: dict[tuple, list[Key]] = {}
-        for key in training.outputs:
-            self._forward_cells(key)
-        self.forward_all = {c for cells in self._forward.values() for c in cells}
-        self.points = self._points()
-        self._quantities: dict[tuple, dict[str, list[float]]] = {}
-        self._local: dict[Key, tuple[list[Key], list[engine.Expr]]] = {}
         self.findings: dict[Key, Finding] = {}
         self.judged: set[Key] = set()
         self.trials = 0
-
-    # -- the forward pass and its derivatives ----------------------------------------------
-
-    def _forward_cells(self, update: Key) -> list[Key]:
-        """The forward cells of an update's example, outputs last: what its outputs are computed
-        from, down to the parameters and typed cells."""
-        ys = tuple(sorted(y for y, _ in self.training.outputs[update]))
-        if ys in self._forward:
-            return self._forward[ys]
-        order, seen = [], set()
-
-        def visit(key: Key) -> None:
-            stack = [(key, False)]
-            while stack:
-                cell, done = stack.pop()
-                if done:
-                    order.append(cell)
-                    continue
-                if cell in seen:
-                    continue
-                seen.add(cell)
-                stack.append((cell, True))
-                for ref in self.graph.reads.get(cell, ()):
-                    if ref in self.graph.exprs and ref not in self.parameters and ref not in self.training.updates:
-                        stack.append((ref, False))
-        for y in ys:
-            visit(y)
-        self._forward[ys] = order
-        return order
-
-    def _points(self) -> list[dict[Key, float]]:
-        graph = self.graph
-        leaves = {ref for cell in self.forward_all for ref in graph.reads.get(cell, ()) if ref in graph.numbers}
-        leaves |= {t for pairs in self.training.outputs.values() for _, t in pairs}
-        # A weight fed back from its update by iterative calculation (C3 = C1115, C1115 = C3 − g)
-        # is a formula of a circle: it starts from its saved value, like a typed weight.
-        fed_back = {u.parameter for u in self.training.updates.values()
-                    if u.cell in graph.reads.get(u.parameter, ())}
-        leaves |= fed_back
-        rng = random.Random(0)
-        # The sheet's own typed values first, its formulas computed here (a file written by a
-        # program saves no values, and a circle's saved values are stale), then random points.
-        start = {p: graph.saved.get(p, rng.uniform(-1.0, 1.0)) for p in sorted(fed_back)}
-        points = [self._evaluate({**graph.numbers, **start})]
-        for _ in range(POINTS):
-            base = {k: (rng.uniform(-1.0, 1.0) if k in self.parameters else rng.uniform(0.05, 0.95))
-                    for k in sorted(leaves)}
-            points.append(self._evaluate(base))
-        return points
-
-    def _evaluate(self, base: dict[Key, float]) -> dict[Key, float]:
-        graph, values = self.graph, dict(base)
-
-        def value(key: Key) -> float:
-            if key in values:
-                return values[key]
-            if key not in graph.exprs:
-                return graph.numbers.get(key, 0.0)
-            values[key] = math.nan  # a circle reads NaN
-            stack = [key]
-            while stack:  # the cells it reads first, without deep recursion
-                cell = stack[-1]
-                pending = [r for r in graph.reads[cell] if r not in values and r in graph.exprs]
-                if pending:
-                    for r in pending:
-                        values[r] = math.nan
-                    stack.extend(pending)
-                    continue
-                stack.pop()
-                env = {name(r): values.get(r, graph.numbers.get(r, 0.0)) for r in graph.reads[cell]}
-                try:
-                    values[cell] = engine.evaluate([graph.exprs[cell]], env)[0]
-                except (ArithmeticError, ValueError, KeyError):
-                    values[cell] = math.nan
-            return values[key]
-
-        for key in graph.exprs:
-            value(key)
-        return values
-
-    def value(self, key: Key) -> list[float]:
-        return [p.get(key, math.nan) for p in self.points]
-
-    def _local_derivatives(self, cell: Key):
-        if cell not in self._local:
-            refs = list(dict.fromkeys(self.graph.reads[cell]))
-            self._local[cell] = refs, engine.grad(self.graph.exprs[cell], [engine.var(name(r)) for r in refs])
-        return self._local[cell]
-
-    def quantities(self, update: Key) -> dict[str, list[float]]:
-        """What each role computes in this update's example, at every point."""
-        pairs = self.training.outputs[update]
-        ys = tuple(sorted(y for y, _ in pairs))
-        if ys in self._quantities:
-            return self._quantities[ys]
-        forward = self._forward[ys]
-        per_point = []
-        for p in self.points:
-            adjoint: dict[Key, float] = {}
-            for y, t in pairs:
-                adjoint[y] = adjoint.get(y, 0.0) + p.get(y, math.nan) - p.get(t, math.nan)
-            for cell in reversed(forward):
-                upstream = adjoint.get(cell)
-                if upstream is None:
-                    continue
-                refs, derivatives = self._local_derivatives(cell)
-                env = {name(r): p.get(r, 0.0) for r in self.graph.reads[cell]}
-                try:
-                    locals_ = engine.evaluate(derivatives, env)
-                except (ArithmeticError, ValueError, KeyError):
-                    locals_ = [math.nan] * len(refs)
-                for ref, local in zip(refs, locals_):
-                    adjoint[ref] = adjoint.get(ref, 0.0) + upstream * local
-            row: dict[str, float] = {}
-            for cell, gradient in adjoint.items():
-                for scale, mark in _SCALES.items():
-                    row[f"{mark}∂E/∂{cell[1]}"] = scale * gradient
-                slope = self._slope(cell, p)
-                if slope is not None:
-                    row[f"σ′({cell[1]})"] = slope
-                    for scale, mark in _SCALES.items():
-                        row[f"{mark}δ({cell[1]})"] = scale * gradient * slope
-            for y, t in pairs:
-                row[f"{t[1]} − {y[1]}"] = p.get(t, math.nan) - p.get(y, math.nan)
-                row[f"{y[1]} − {t[1]}"] = -row[f"{t[1]} − {y[1]}"]
-            per_point.append(row)
-        labels = set.intersection(*(set(row) for row in per_point))
-        self._quantities[ys] = {label: [row[label] for row in per_point] for label in sorted(labels)}
-        return self._quantities[ys]
-
-    def _slope(self, cell: Key, point: dict[Key, float]) -> float | None:
-        """The activation's derivative where ``cell`` applies one (one EXP or TANH) to a sum."""
-        expr = self.graph.exprs.get(cell)
-        if expr is None:
-            return None
-        inner = [n for n in engine.topological_order([expr]) if n.op in ("exp", "tanh", "sigmoid")]
-        if len(inner) != 1:
-            return None
-        argument = inner[0].args[0]
-        if argument.op == "neg":
-            argument = argument.args[0]
-        u = engine.var("__u")
-        try:
-            derivative = engine.grad(engine.substitute(expr, {argument: u}), [u])[0]
-            env = {name(r): point.get(r, 0.0) for r in self.graph.reads[cell]}
-            env["__u"] = engine.evaluate([argument], env)[0]
-            return engine.evaluate([derivative], env)[0]
-        except (ArithmeticError, ValueError, KeyError):
-            return None
-
-    # -- judging -----------------------------------------------------------------------------
 
     def _eta(self, update) -> float | None:
         """η as the update writes it: the typed factors of its step (0.5 in =0.5*A3*K3, the η
@@ -360,58 +201,3 @@ def judge_training(books) -> list[tuple[Training, list[Finding], SheetScore]]:
     judged = judge.judged | wrong
     right = sum(key not in wrong for key in judge.judged)
     return [(training, findings, SheetScore(right, len(judged), training.sheet, (("cells", Score(right, len(judged))),)))]
-
-
-def copied_down(training: Training, findings: list[Finding], judged: set[Key]) -> list[Finding]:
-    """The same formula copied down a column past the last update (the last example's δ, which
-    no update reads): the same slip, where it stands unjudged."""
-    graph, found = training.graph, {(f.sheet, f.cell) for f in findings}
-    more = []
-    for finding in findings:
-        if finding.formula is None:
-            continue
-        column, row = re.fullmatch(r"([A-Z]+)(\d+)", finding.cell).groups()
-        template = relative_with_template(finding.formula, int(row))[1]
-        for key in sorted(graph.texts):
-            other = re.fullmatch(r"([A-Z]+)(\d+)", key[1])
-            if key[0] != finding.sheet or other.group(1) != column or key in judged or key in found:
-                continue
-            if formula_at_row(template, int(other.group(2))) == graph.texts[key]:
-                found.add(key)
-                more.append(replace(finding, cell=key[1], formula=graph.texts[key], found=graph.saved.get(key),
-                                    message=f"{key[1]}: {finding.cell}'s formula copied down, the same slip "
-                                            f"({finding.message})"))
-    return more
-
-
-def typed_where_updates_belong(training: Training) -> list[Finding]:
-    """A number typed in a row where the other parameters are updated, in a column whose
-    parameter is updated by the same formula in other rows: the update was pasted over."""
-    graph = training.graph
-    by_column: dict[tuple, list[int]] = {}
-    update_rows: set[tuple] = set()
-    for key in training.updates:
-        column, row = re.fullmatch(r"([A-Z]+)(\d+)", key[1]).groups()
-        by_column.setdefault((key[0], column), []).append(int(row))
-        update_rows.add((key[0], int(row)))
-    findings = []
-    for (sheet, column), rows in by_column.items():
-        rows.sort()
-        template = relative_with_template(graph.texts[(sheet, f"{column}{rows[0]}")], rows[0])[1]
-        for other in sorted({r for s, r in update_rows if s == sheet} - set(rows)):
-            cell = (sheet, f"{column}{other}")
-            if cell in graph.numbers and rows[0] < other:
-                meant = formula_at_row(template, other)
-                findings.append(Finding(sheet, cell[1], graph.header(cell) or "parameter", "typed number", None,
-                                        graph.numbers[cell], None, None,
-                                        f"{cell[1]} holds a typed number where the update {meant} belongs "
-                                        "(the other parameters of its row are updated there)"))
-    return findings
-
-
-def with_saved_value(finding: Finding, values) -> Finding:
-    try:
-        found = values[finding.sheet][finding.cell].value
-    except (KeyError, ValueError):
-        return finding
-    return replace(finding, found=found)

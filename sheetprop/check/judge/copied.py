@@ -1,0 +1,58 @@
+"""A slip the judge found, where it stands again unjudged: the same formula copied down a column
+past the last update, and a typed number pasted over an update."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+from sheetprop.check.find.training import Key, Training
+from sheetprop.check.report.findings import Finding
+from sheetprop.spreadsheet.formulas import formula_at_row, relative_with_template
+
+
+def copied_down(training: Training, findings: list[Finding], judged: set[Key]) -> list[Finding]:
+    """The same formula copied down a column past the last update (the last example's δ, which
+    no update reads): the same slip, where it stands unjudged."""
+    graph, found = training.graph, {(f.sheet, f.cell) for f in findings}
+    more = []
+    for finding in findings:
+        if finding.formula is None:
+            continue
+        column, row = re.fullmatch(r"([A-Z]+)(\d+)", finding.cell).groups()
+        template = relative_with_template(finding.formula, int(row))[1]
+        for key in sorted(graph.texts):
+            other = re.fullmatch(r"([A-Z]+)(\d+)", key[1])
+            if key[0] != finding.sheet or other.group(1) != column or key in judged or key in found:
+                continue
+            if formula_at_row(template, int(other.group(2))) == graph.texts[key]:
+                found.add(key)
+                more.append(replace(finding, cell=key[1], formula=graph.texts[key], found=graph.saved.get(key),
+                                    message=f"{key[1]}: {finding.cell}'s formula copied down, the same slip "
+                                            f"({finding.message})"))
+    return more
+
+
+def typed_where_updates_belong(training: Training) -> list[Finding]:
+    """A number typed in a row where the other parameters are updated, in a column whose
+    parameter is updated by the same formula in other rows: the update was pasted over."""
+    graph = training.graph
+    by_column: dict[tuple, list[int]] = {}
+    update_rows: set[tuple] = set()
+    for key in training.updates:
+        column, row = re.fullmatch(r"([A-Z]+)(\d+)", key[1]).groups()
+        by_column.setdefault((key[0], column), []).append(int(row))
+        update_rows.add((key[0], int(row)))
+    findings = []
+    for (sheet, column), rows in by_column.items():
+        rows.sort()
+        template = relative_with_template(graph.texts[(sheet, f"{column}{rows[0]}")], rows[0])[1]
+        for other in sorted({r for s, r in update_rows if s == sheet} - set(rows)):
+            cell = (sheet, f"{column}{other}")
+            if cell in graph.numbers and rows[0] < other:
+                meant = formula_at_row(template, other)
+                findings.append(Finding(sheet, cell[1], graph.header(cell) or "parameter", "typed number", None,
+                                        graph.numbers[cell], None, None,
+                                        f"{cell[1]} holds a typed number where the update {meant} belongs "
+                                        "(the other parameters of its row are updated there)"))
+    return findings
