@@ -29,6 +29,9 @@ Key = tuple[str, str]  # (sheet, "A1")
 POINTS = 4
 # How far a sheet is read for a network: the exercise is a few dozen cells, a sheet per step.
 MAX_ROWS, MAX_COLUMNS = 2000, 200
+# A network laid out a neuron a row is the exercise's few dozen cells, or a sheet of them per
+# step; past this many formulas a workbook is a grid, for the training route (find.training).
+MAX_FORMULAS = 20_000
 _CELL = ADDRESS
 _UPDATE = re.compile(r"^=\s*\(?\s*" + SHEET + r"?\$?([A-Z]{1,3})\$?([0-9]+)\s*[-+]")
 
@@ -80,9 +83,14 @@ class Graph:
         self.exprs: dict[Key, engine.Expr] = {}
         self.texts: dict[Key, str] = {}
         self.numbers: dict[Key, float] = {}
+        self.too_large = False
         for sheet in formula_book.worksheets:
+            if self.too_large:
+                break
             values = value_book[sheet.title]
             for row in present_rows(sheet, 1, min(sheet.max_row, MAX_ROWS)):
+                if self.too_large:
+                    break
                 for found in row:
                     r, c, content = found.row, found.column, found.value
                     if content is None or c > MAX_COLUMNS:
@@ -91,6 +99,9 @@ class Graph:
                     if hasattr(content, "text"):
                         content = content.text
                     if isinstance(content, str) and content.startswith("="):
+                        if len(self.texts) >= MAX_FORMULAS:
+                            self.too_large = True
+                            break
                         try:
                             self.exprs[key] = formulas.parse(content, lambda ref, s=sheet.title: engine.var(
                                 name((ref[0] or s, f"{ref[1]}{ref[2]}"))))
@@ -185,6 +196,8 @@ def _activation_of(graph: Graph, key: Key) -> tuple[Key, str] | None:
 
 def find_networks(books) -> tuple[Graph, list[GraphNetwork]]:
     graph = Graph(books)
+    if graph.too_large:
+        return graph, []
     neurons: dict[Key, Neuron] = {}
     for key in graph.exprs:
         found = _activation_of(graph, key)

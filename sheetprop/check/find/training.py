@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from sheetprop import engine
 from sheetprop.check.find.cell_graph import CellGraph, Key, key_of, name  # noqa: F401 (the route's names)
+from sheetprop.check.find.grids import CopiedForms, stand_ins
 
 LOSS_WORDS = ("loss", "error", "cost", "erro", "誤差", "損失")
 
@@ -37,6 +38,10 @@ class Training:
     updates: dict[Key, Update]
     outputs: dict[Key, list[tuple[Key, Key]]] = field(default_factory=dict)  # update -> (y, t) pairs
     forward: dict[Key, set[Key]] = field(default_factory=dict)               # update -> its example's cells
+    # Each update judged -> the copies of its formula it stands for (find.grids): a grid of
+    # 78,400 copied updates is judged by a few.
+    stands_for: dict[Key, list[Key]] = field(default_factory=dict)
+    forms: CopiedForms | None = None
 
     @property
     def sheet(self) -> str:
@@ -72,34 +77,53 @@ def find_updates(graph: CellGraph) -> dict[Key, Update]:
     return updates
 
 
-def example_cells(graph: CellGraph, parameter: Key, stops: set[Key]) -> set[Key]:
-    """The cells that depend on ``parameter``, up to (not into) the next updates."""
+def example_cells(graph: CellGraph, parameter: Key, stops: set[Key], onward: dict | None = None) -> set[Key]:
+    """The cells that depend on ``parameter``, up to (not into) the next updates. ``onward``
+    keeps each cell's readers less the updates, for the next call (a grid's hidden unit is read
+    by 784 updates)."""
+    onward = {} if onward is None else onward
     found, stack = set(), [parameter]
     while stack:
         key = stack.pop()
-        for reader in graph.readers.get(key, ()):
-            if reader not in found and reader not in stops and reader in graph.exprs:
+        readers = onward.get(key)
+        if readers is None:
+            readers = onward[key] = [r for r in graph.readers.get(key, ()) if r not in stops and r in graph.exprs]
+        for reader in readers:
+            if reader not in found:
                 found.add(reader)
                 stack.append(reader)
     return found
 
 
-def output_pairs(graph: CellGraph, cells: set[Key], parameters: set[Key]) -> list[tuple[Key, Key]]:
-    """(output, target): a typed cell subtracted from one of ``cells`` (or it from the typed
-    cell) in a formula of ``cells``: ``t − y`` as the student writes it for the loss or δ."""
+def depends_on(graph: CellGraph, cells: set[Key]) -> set[Key]:
+    """Every cell that reads one of ``cells``, directly or through others."""
+    found, stack = set(cells), list(cells)
+    while stack:
+        for reader in graph.readers.get(stack.pop(), ()):
+            if reader not in found:
+                found.add(reader)
+                stack.append(reader)
+    return found
+
+
+def output_pairs(graph: CellGraph, cells: set[Key], parameters: set[Key],
+                 moving: set[Key] | None = None) -> list[tuple[Key, Key]]:
+    """(output, target): a target subtracted from one of ``cells`` (or it from the target) in a
+    formula of ``cells``: ``t − y`` as the student writes it for the loss or δ. A target is a
+    typed cell, or a formula that no parameter reaches (``=IF(label=3, 0.99, 0.01)``) where
+    ``moving`` names the cells that depend on a parameter."""
     pairs = []
-    for key in cells:
-        for node in engine.topological_order([graph.exprs[key]]):
-            if node.op != "sub" or not all(a.op == "var" for a in node.args):
-                continue
-            a, b = (key_of(x.payload) for x in node.args)
+    for key in sorted(cells):
+        for a, b in graph.subtractions(key):
             for y, t in ((a, b), (b, a)):
-                if y in cells and t in graph.numbers and t not in parameters and (y, t) not in pairs:
+                fixed = t in graph.numbers or (moving is not None and t in graph.exprs and t not in moving)
+                if y in cells and fixed and t not in parameters and (y, t) not in pairs:
                     pairs.append((y, t))
     # The output is the one the target is held to, not a cell computed from it (y − t, then δ).
     ys = {y for y, _ in pairs}
     return [(y, t) for y, t in pairs
-            if not any(graph.ancestors_reach([y], other, cells) for other in ys if other != y)]
+            if not any(graph.ancestors_reach([y], other) and graph.ancestors_reach([y], other, cells)
+                       for other in ys if other != y)]
 
 
 def find_training(books) -> Training | None:
@@ -110,12 +134,14 @@ def find_training(books) -> Training | None:
     updates = find_updates(graph)
     if not updates:
         return None
-    training = Training(graph, updates)
     stops = set(updates)
     parameters = {u.parameter for u in updates.values()}
-    for key, update in updates.items():
-        cells = example_cells(graph, update.parameter, stops)
-        pairs = output_pairs(graph, cells, parameters)
+    moving, onward = depends_on(graph, parameters), {}
+    forms = CopiedForms(graph, moving)
+    training = Training(graph, updates, stands_for=stand_ins(forms, updates), forms=forms)
+    for key in training.stands_for:
+        cells = example_cells(graph, updates[key].parameter, stops, onward)
+        pairs = output_pairs(graph, cells, parameters, moving)
         if pairs:
             training.outputs[key] = pairs
             training.forward[key] = cells

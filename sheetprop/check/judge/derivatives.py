@@ -18,6 +18,9 @@ from sheetprop.check.find.training import Key, Training, name
 
 POINTS = 3            # random points besides the sheet's own values
 _SCALES = {1: "", -1: "−", 2: "2·", -2: "−2·"}
+EAGER = 20_000          # formulas: a workbook this small is computed whole at each point
+MAX_LABEL_CELLS = 2000  # an example this large is searched near the cells judged (``near``)
+PATH_DEPTH = 5
 
 
 class Derivatives:
@@ -28,9 +31,11 @@ class Derivatives:
         for key in training.outputs:
             self._forward_cells(key)
         self.forward_all = {c for cells in self._forward.values() for c in cells}
-        self.points = self._points()
+        self._forward_order = list(dict.fromkeys(c for cells in self._forward.values() for c in cells))
         self._quantities: dict[tuple, dict[str, list[float]]] = {}
+        self._adjoint: dict[tuple, list[dict[Key, float]]] = {}
         self._local: dict[Key, tuple[list[Key], list[engine.Expr]]] = {}
+        self.points = self._points()
 
     def _forward_cells(self, update: Key) -> list[Key]:
         """The forward cells of an update's example, outputs last: what its outputs are computed
@@ -80,37 +85,40 @@ class Derivatives:
         return points
 
     def _evaluate(self, base: dict[Key, float]) -> dict[Key, float]:
-        graph, values = self.graph, dict(base)
-
-        def value(key: Key) -> float:
-            if key in values:
-                return values[key]
-            if key not in graph.exprs:
-                return graph.numbers.get(key, 0.0)
-            values[key] = math.nan  # a circle reads NaN
-            stack = [key]
-            while stack:  # the cells it reads first, without deep recursion
-                cell = stack[-1]
-                pending = [r for r in graph.reads[cell] if r not in values and r in graph.exprs]
-                if pending:
-                    for r in pending:
-                        values[r] = math.nan
-                    stack.extend(pending)
-                    continue
-                stack.pop()
-                env = {name(r): values.get(r, graph.numbers.get(r, 0.0)) for r in graph.reads[cell]}
-                try:
-                    values[cell] = engine.evaluate([graph.exprs[cell]], env)[0]
-                except (ArithmeticError, ValueError, KeyError):
-                    values[cell] = math.nan
-            return values[key]
-
-        for key in graph.exprs:
-            value(key)
+        """A point: ``base``'s values, the forward cells computed from them; every other formula
+        too where the workbook is small, else only when asked for (``value``)."""
+        values = dict(base)
+        for key in (self.graph.exprs if len(self.graph.exprs) <= EAGER else self._forward_order):
+            self.value_at(values, key)
         return values
 
+    def value_at(self, values: dict[Key, float], key: Key) -> float:
+        """``key``'s value at a point, the cells it reads computed first (and kept)."""
+        graph = self.graph
+        if key in values:
+            return values[key]
+        if key not in graph.exprs:
+            return graph.numbers.get(key, 0.0)
+        values[key] = math.nan  # a circle reads NaN
+        stack = [key]
+        while stack:  # the cells it reads first, without deep recursion
+            cell = stack[-1]
+            pending = [r for r in graph.reads[cell] if r not in values and r in graph.exprs]
+            if pending:
+                for r in pending:
+                    values[r] = math.nan
+                stack.extend(pending)
+                continue
+            stack.pop()
+            env = {name(r): values.get(r, graph.numbers.get(r, 0.0)) for r in graph.reads[cell]}
+            try:
+                values[cell] = engine.evaluate([graph.exprs[cell]], env)[0]
+            except (ArithmeticError, ValueError, KeyError):
+                values[cell] = math.nan
+        return values[key]
+
     def value(self, key: Key) -> list[float]:
-        return [p.get(key, math.nan) for p in self.points]
+        return [self.value_at(p, key) for p in self.points]
 
     def _local_derivatives(self, cell: Key):
         if cell not in self._local:
@@ -118,32 +126,71 @@ class Derivatives:
             self._local[cell] = refs, engine.grad(self.graph.exprs[cell], [engine.var(name(r)) for r in refs])
         return self._local[cell]
 
-    def quantities(self, update: Key) -> dict[str, list[float]]:
-        """What each role computes in this update's example, at every point."""
+    def _adjoints(self, update: Key) -> tuple[tuple, list[dict[Key, float]]]:
+        """∂E/∂ of every cell of the update's example at every point (reverse mode over the cells)."""
         pairs = self.training.outputs[update]
         ys = tuple(sorted(y for y, _ in pairs))
-        if ys in self._quantities:
-            return self._quantities[ys]
-        forward = self._forward[ys]
+        if ys not in self._adjoint:
+            rows = []
+            for p in self.points:
+                adjoint: dict[Key, float] = {}
+                for y, t in pairs:
+                    adjoint[y] = adjoint.get(y, 0.0) + self.value_at(p, y) - self.value_at(p, t)
+                for cell in reversed(self._forward[ys]):
+                    upstream = adjoint.get(cell)
+                    if upstream is None:
+                        continue
+                    refs, derivatives = self._local_derivatives(cell)
+                    env = {name(r): self.value_at(p, r) for r in self.graph.reads[cell]}
+                    try:
+                        locals_ = engine.evaluate(derivatives, env)
+                    except (ArithmeticError, ValueError, KeyError):
+                        locals_ = [math.nan] * len(refs)
+                    for ref, local in zip(refs, locals_):
+                        adjoint[ref] = adjoint.get(ref, 0.0) + upstream * local
+                rows.append(adjoint)
+            self._adjoint[ys] = rows
+        return ys, self._adjoint[ys]
+
+    def gradient(self, update: Key, cell: Key) -> list[float] | None:
+        """∂E/∂``cell`` in the update's example at every point; None where E does not reach it."""
+        rows = self._adjoints(update)[1]
+        return [row[cell] for row in rows] if all(cell in row for row in rows) else None
+
+    def near(self, update: Key, cells) -> set[Key] | None:
+        """The cells whose quantities the blame search tries for a formula of this update reading
+        ``cells``: every cell of the example where it is small; in a large one (a grid of 784
+        inputs), the parameter's path to the outputs, the cells read and what they read."""
+        ys, rows = self._adjoints(update)
+        if len(rows[0]) <= MAX_LABEL_CELLS:
+            return None
+        forward = set(self._forward[ys])
+        parameter = self.training.updates[update].parameter
+        found, layer = {parameter, *ys}, [parameter]
+        for _ in range(PATH_DEPTH):
+            layer = [r for key in layer for r in self.graph.readers.get(key, ()) if r in forward and r not in found]
+            found.update(layer)
+        for cell in (*cells, update):
+            for ref in self.graph.reads.get(cell, ()):
+                if ref in rows[0]:
+                    found.add(ref)
+                    found.update(r for r in self.graph.reads.get(ref, ()) if r in forward)
+        return found
+
+    def quantities(self, update: Key, near: set[Key] | None = None) -> dict[str, list[float]]:
+        """What each role computes in this update's example, at every point: of every cell, or of
+        the cells ``near``."""
+        ys, rows = self._adjoints(update)
+        cache = (ys, None if near is None else frozenset(near))
+        if cache in self._quantities:
+            return self._quantities[cache]
+        pairs = self.training.outputs[update]
         per_point = []
-        for p in self.points:
-            adjoint: dict[Key, float] = {}
-            for y, t in pairs:
-                adjoint[y] = adjoint.get(y, 0.0) + p.get(y, math.nan) - p.get(t, math.nan)
-            for cell in reversed(forward):
-                upstream = adjoint.get(cell)
-                if upstream is None:
-                    continue
-                refs, derivatives = self._local_derivatives(cell)
-                env = {name(r): p.get(r, 0.0) for r in self.graph.reads[cell]}
-                try:
-                    locals_ = engine.evaluate(derivatives, env)
-                except (ArithmeticError, ValueError, KeyError):
-                    locals_ = [math.nan] * len(refs)
-                for ref, local in zip(refs, locals_):
-                    adjoint[ref] = adjoint.get(ref, 0.0) + upstream * local
+        for p, adjoint in zip(self.points, rows):
             row: dict[str, float] = {}
             for cell, gradient in adjoint.items():
+                if near is not None and cell not in near:
+                    continue
                 for scale, mark in _SCALES.items():
                     row[f"{mark}∂E/∂{cell[1]}"] = scale * gradient
                 slope = self._slope(cell, p)
@@ -152,12 +199,12 @@ class Derivatives:
                     for scale, mark in _SCALES.items():
                         row[f"{mark}δ({cell[1]})"] = scale * gradient * slope
             for y, t in pairs:
-                row[f"{t[1]} − {y[1]}"] = p.get(t, math.nan) - p.get(y, math.nan)
+                row[f"{t[1]} − {y[1]}"] = self.value_at(p, t) - self.value_at(p, y)
                 row[f"{y[1]} − {t[1]}"] = -row[f"{t[1]} − {y[1]}"]
             per_point.append(row)
         labels = set.intersection(*(set(row) for row in per_point))
-        self._quantities[ys] = {label: [row[label] for row in per_point] for label in sorted(labels)}
-        return self._quantities[ys]
+        self._quantities[cache] = {label: [row[label] for row in per_point] for label in sorted(labels)}
+        return self._quantities[cache]
 
     def _slope(self, cell: Key, point: dict[Key, float]) -> float | None:
         """The activation's derivative where ``cell`` applies one (one EXP or TANH) to a sum."""
@@ -173,7 +220,7 @@ class Derivatives:
         u = engine.var("__u")
         try:
             derivative = engine.grad(engine.substitute(expr, {argument: u}), [u])[0]
-            env = {name(r): point.get(r, 0.0) for r in self.graph.reads[cell]}
+            env = {name(r): self.value_at(point, r) for r in self.graph.reads[cell]}
             env["__u"] = engine.evaluate([argument], env)[0]
             return engine.evaluate([derivative], env)[0]
         except (ArithmeticError, ValueError, KeyError):

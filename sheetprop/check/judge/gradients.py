@@ -22,7 +22,7 @@ import re
 from sheetprop import engine
 from sheetprop.engine.numeric import compile_function
 from sheetprop.check.find.training import Key, Training, find_training, key_of, name
-from sheetprop.check.judge.copied import copied_down, typed_where_updates_belong
+from sheetprop.check.judge.copied import copied, typed_where_updates_belong
 from sheetprop.check.judge.derivatives import Derivatives
 from sheetprop.check.report.findings import Finding, Score, SheetScore
 
@@ -75,7 +75,7 @@ class GradientJudge:
     def _update_test(self, key: Key, sign: int = 1, relative: bool = False):
         """The test of an update's change (new − w; or the step cell's value, times its sign)."""
         update = self.training.updates[key]
-        gradient = self.quantities(key).get(f"∂E/∂{update.parameter[1]}")
+        gradient = self.derivatives.gradient(key, update.parameter)
         eta = self._eta(update)
         examples = len(self.training.outputs[key])
         conventions = {c * f for c in (1.0, 2.0, 0.5) for f in {1.0, 1.0 / examples}}
@@ -118,7 +118,7 @@ class GradientJudge:
             self._find(cell, role, "wrong formula", f"does not compute {role}")
             return
         refs = list(dict.fromkeys(self.graph.reads.get(cell, ())))
-        quantities = self.quantities(update)
+        quantities = self.quantities(update, self.derivatives.near(update, [cell]))
         labels = list(quantities)
         for count in (1, 2):
             if count == 2 and self.trials > MAX_TRIALS:
@@ -172,7 +172,7 @@ class GradientJudge:
         out = []
         for k, p in enumerate(self.points):
             try:
-                out.append(function(*(quantities[meant[r]][k] if r in meant else p.get(r, 0.0) for r in refs))[0])
+                out.append(function(*(quantities[meant[r]][k] if r in meant else self.derivatives.value_at(p, r) for r in refs))[0])
             except (ArithmeticError, ValueError):
                 out.append(math.nan)
         return out
@@ -195,9 +195,12 @@ def judge_training(books) -> list[tuple[Training, list[Finding], SheetScore]]:
         return []
     judge = GradientJudge(training)
     findings = judge.judge()
-    findings += copied_down(training, findings, judge.judged)
+    findings += copied(training, findings, judge.judged)
     findings += typed_where_updates_belong(training)
+    # The copies a judged update stands for (find.grids) share its verdict.
+    judged = judge.judged | {copy for key, copies in training.stands_for.items() if key in judge.judged
+                             for copy in copies}
     wrong = {(f.sheet, f.cell) for f in findings}
-    judged = judge.judged | wrong
-    right = sum(key not in wrong for key in judge.judged)
+    right = sum(key not in wrong for key in judged)
+    judged |= wrong
     return [(training, findings, SheetScore(right, len(judged), training.sheet, (("cells", Score(right, len(judged))),)))]
