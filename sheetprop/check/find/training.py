@@ -14,12 +14,17 @@ The formulas as a graph of cells are ``find.cell_graph``'s.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from sheetprop import engine
 from sheetprop.check.find.cell_graph import CellGraph, Key, key_of, name  # noqa: F401 (the route's names)
+from sheetprop.spreadsheet.references import column_letters, column_number
 
 LOSS_WORDS = ("loss", "error", "cost", "erro", "誤差", "損失")
+# A label naming a derivative or an error signal, not the loss: "error gradient", "dE/dw", "δ".
+_NOT_LOSS = re.compile(r"grad|delta|deriv|δ|∂|\bd\s*[A-Za-z]*\s*/\s*d|signal|term", re.IGNORECASE)
+_LOSS_SYMBOL = re.compile(r"E(\s*_?\s*(total|tot|sum))?", re.IGNORECASE)
 
 
 @dataclass
@@ -37,6 +42,8 @@ class Training:
     updates: dict[Key, Update]
     outputs: dict[Key, list[tuple[Key, Key]]] = field(default_factory=dict)  # update -> (y, t) pairs
     forward: dict[Key, set[Key]] = field(default_factory=dict)               # update -> its example's cells
+    losses: dict[Key, Key] = field(default_factory=dict)   # update -> the loss cell its example labels
+    steps: dict[Key, int] = field(default_factory=dict)    # update -> its step, from 1 (Adam's t)
 
     @property
     def sheet(self) -> str:
@@ -62,14 +69,27 @@ def find_updates(graph: CellGraph) -> dict[Key, Update]:
                 continue
             parameter = key_of(start.payload)
             direct = [key_of(v.payload) for v in engine.topological_order([step]) if v.op == "var"]
-            if parameter == key or parameter in direct or not direct:
+            if parameter == key or not direct:
                 continue
-            if graph.ancestors_reach(direct, parameter):
+            if parameter in direct and not _holds_inline_output(graph, step, parameter):
+                continue  # w + f(w) is a forward step (a residual), unless f holds t − y(w)
+            if parameter in direct or graph.ancestors_reach(direct, parameter):
                 sign = -1 if e.op == "sub" else 1
                 step_cell = key_of(step.payload) if step.op == "var" and key_of(step.payload) in graph.exprs else None
                 updates[key] = Update(key, parameter, step, sign, step_cell)
                 break
     return updates
+
+
+def _holds_inline_output(graph: CellGraph, step: engine.Expr, parameter: Key) -> bool:
+    """Whether ``step`` holds a typed target minus an expression of ``parameter``: t − w·x."""
+    for node in engine.topological_order([step]):
+        if node.op == "sub":
+            for t_node, y_node in (node.args, node.args[::-1]):
+                if t_node.op == "var" and key_of(t_node.payload) in graph.numbers and y_node.op not in ("var", "const") \
+                        and any(v.op == "var" and key_of(v.payload) == parameter for v in engine.topological_order([y_node])):
+                    return True
+    return False
 
 
 def example_cells(graph: CellGraph, parameter: Key, stops: set[Key]) -> set[Key]:
@@ -84,11 +104,13 @@ def example_cells(graph: CellGraph, parameter: Key, stops: set[Key]) -> set[Key]
     return found
 
 
-def output_pairs(graph: CellGraph, cells: set[Key], parameters: set[Key]) -> list[tuple[Key, Key]]:
+def output_pairs(graph: CellGraph, cells: set[Key], parameters: set[Key], updates=()) -> list[tuple[Key, Key]]:
     """(output, target): a typed cell subtracted from one of ``cells`` (or it from the typed
-    cell) in a formula of ``cells``: ``t − y`` as the student writes it for the loss or δ."""
+    cell) in a formula of ``cells`` or of the ``updates`` that read them: ``t − y`` as the
+    student writes it for the loss or δ, or inside the update (ADALINE's w + η·(t − y)·x)."""
     pairs = []
-    for key in cells:
+    readers = {u for u in updates if any(r in cells for r in graph.reads.get(u, ()))}
+    for key in sorted(cells) + sorted(readers):
         for node in engine.topological_order([graph.exprs[key]]):
             if node.op != "sub" or not all(a.op == "var" for a in node.args):
                 continue
@@ -102,6 +124,141 @@ def output_pairs(graph: CellGraph, cells: set[Key], parameters: set[Key]) -> lis
             if not any(graph.ancestors_reach([y], other, cells) for other in ys if other != y)]
 
 
+def inline_outputs(graph: CellGraph, update: Update, parameters: set[Key]) -> list[tuple[Key, Key]]:
+    """(output, target) where the output is written inside the update itself, ``t − (w·x)``
+    (ADALINE's w + η·(t − w·x)·x): the expression becomes a cell of its own, named after the
+    update (``D3:y``), that the derivatives are taken through."""
+    pairs = []
+    for node in engine.topological_order([update.step]):
+        if node.op != "sub":
+            continue
+        for t_node, y_node in (node.args, node.args[::-1]):
+            if t_node.op != "var" or y_node.op in ("var", "const"):
+                continue
+            t = key_of(t_node.payload)
+            reads = [key_of(v.payload) for v in engine.topological_order([y_node]) if v.op == "var"]
+            if t not in graph.numbers or t in parameters or update.parameter not in reads:
+                continue
+            y = (update.cell[0], f"{update.cell[1]}:y{len(pairs) + 1}")
+            graph.exprs[y], graph.reads[y] = y_node, reads
+            for ref in reads:
+                graph.readers.setdefault(ref, []).append(y)
+            pairs.append((y, t))
+    return pairs
+
+
+def is_loss_label(text: str | None) -> bool:
+    """A label naming a loss: loss, error, cost (and their words in other languages), E, E_total."""
+    if not text:
+        return False
+    words = text.strip()
+    if _NOT_LOSS.search(words):
+        return False
+    return any(word in words.lower() for word in LOSS_WORDS) or (
+        words[0] == "E" and _LOSS_SYMBOL.fullmatch(words) is not None)
+
+
+def labels_of(graph: CellGraph, key: Key) -> list[str]:
+    """The words naming ``key``: the text nearest to its left in its row (a quantity a row,
+    label in A, value in B), and its column's header."""
+    column, row = re.fullmatch(r"([A-Z]+)(\d+)", key[1]).groups()
+    found = []
+    for c in range(column_number(column) - 1, max(0, column_number(column) - 4), -1):
+        left = graph.words.get((key[0], f"{column_letters(c)}{row}"))
+        if left is not None:
+            found.append(left)
+            break
+    header = graph.header(key)
+    if header is not None:
+        found.append(header)
+    return found
+
+
+def loss_labelled(graph: CellGraph) -> set[Key]:
+    """The formulas labelled as a loss."""
+    return {key for key in graph.texts if re.fullmatch(r"[A-Z]+\d+", key[1])
+            and any(is_loss_label(label) for label in labels_of(graph, key))}
+
+
+def loss_cell(training: Training, update: Key, labelled: set[Key], steps_of_outputs: dict[Key, set[int]]) -> Key | None:
+    """The cell of the example labelled as its loss (``LOSS_WORDS``, E, E_total) that is computed
+    from every one of its outputs and from no output of another step (not a total over the
+    examples of an online training), not linear in them (t − y labelled "error" is no loss);
+    the nearest such cell."""
+    graph, cells, step = training.graph, training.forward[update], training.steps[update]
+    ys = {y for y, _ in training.outputs[update]}
+    found = []
+    for key in labelled & cells:
+        if key in ys or key not in graph.exprs:
+            continue
+        if any(steps_of_outputs.get(cell, {step}) != {step} for cell in _cone(training, key)):
+            continue
+        if not all(graph.ancestors_reach([key], y, cells) for y in ys) or graph.saved.get(key, 0.0) < 0:
+            continue
+        inside = _expression_of_outputs(graph, key, ys, cells)
+        if inside is None or not _curved(inside, ys):
+            continue
+        found.append((len(engine.topological_order([inside])), key))
+    return min(found)[1] if found else None
+
+
+def _cone(training: Training, key: Key, limit: int = 5000) -> set[Key]:
+    """The formulas ``key`` is computed from, down to the parameters and updates."""
+    graph, seen, stack = training.graph, {key}, [key]
+    while stack and len(seen) < limit:
+        for ref in graph.reads.get(stack.pop(), ()):
+            if ref not in seen and ref in graph.exprs and ref not in training.updates:
+                seen.add(ref)
+                stack.append(ref)
+    return seen
+
+
+def step_numbers(graph: CellGraph, updates: dict[Key, Update]) -> dict[Key, int]:
+    """Each update's step, from 1: one more than the update its parameter is (or copies, =C3)."""
+    steps: dict[Key, int] = {}
+
+    def previous(update: Update) -> Key | None:
+        cell, seen = update.parameter, set()
+        while cell not in updates and cell not in seen:
+            seen.add(cell)
+            expr = graph.exprs.get(cell)
+            if expr is None or expr.op != "var":
+                return None
+            cell = key_of(expr.payload)
+        return cell if cell in updates else None
+
+    for key in updates:
+        chain = []
+        while key is not None and key not in steps and key not in chain:
+            chain.append(key)
+            key = previous(updates[key])
+        start = steps.get(key, 0)
+        for k, cell in enumerate(reversed(chain), start=1):
+            steps[cell] = start + k
+    return steps
+
+
+def _expression_of_outputs(graph: CellGraph, key: Key, ys: set[Key], cells: set[Key]):
+    """``key``'s formula with the cells between it and the outputs written out."""
+    expr = graph.exprs[key]
+    for _ in range(20):
+        inner = {v: graph.exprs[key_of(v.payload)] for v in engine.topological_order([expr])
+                 if v.op == "var" and key_of(v.payload) in cells and key_of(v.payload) not in ys}
+        if not inner:
+            return expr
+        expr = engine.substitute(expr, inner)
+    return None
+
+
+def _curved(expr, ys: set[Key]) -> bool:
+    """Whether the derivative of ``expr`` by some output still depends on an output."""
+    outputs = [engine.var(name(y)) for y in sorted(ys)]
+    for derivative in engine.grad(expr, outputs):
+        if any(v.op == "var" and key_of(v.payload) in ys for v in engine.topological_order([derivative])):
+            return True
+    return False
+
+
 def find_training(books) -> Training | None:
     """The training the workbook's formulas hold, or None where no parameter is updated from itself."""
     graph = CellGraph(books)
@@ -110,15 +267,24 @@ def find_training(books) -> Training | None:
     updates = find_updates(graph)
     if not updates:
         return None
-    training = Training(graph, updates)
+    training = Training(graph, updates, steps=step_numbers(graph, updates))
     stops = set(updates)
     parameters = {u.parameter for u in updates.values()}
+    labelled = loss_labelled(graph)
     for key, update in updates.items():
         cells = example_cells(graph, update.parameter, stops)
-        pairs = output_pairs(graph, cells, parameters)
+        pairs = output_pairs(graph, cells, parameters, stops) or inline_outputs(graph, update, parameters)
         if pairs:
             training.outputs[key] = pairs
             training.forward[key] = cells
     if not training.outputs:
         return None
+    steps_of_outputs: dict[Key, set[int]] = {}
+    for key, pairs in training.outputs.items():
+        for y, _ in pairs:
+            steps_of_outputs.setdefault(y, set()).add(training.steps[key])
+    for key in training.outputs:
+        loss = loss_cell(training, key, labelled, steps_of_outputs)
+        if loss is not None:
+            training.losses[key] = loss
     return training

@@ -45,6 +45,7 @@ class GradientJudge:
         self.steps = {u.step_cell: u for u in training.updates.values() if u.step_cell}
         self.findings: dict[Key, Finding] = {}
         self.judged: set[Key] = set()
+        self.blamed: set[Key] = set()  # cells where a slip was found, at them or below
         self.trials = 0
 
     def _eta(self, update) -> float | None:
@@ -107,43 +108,59 @@ class GradientJudge:
                 self._judge(key, self._update_test(key, relative=True), f"the update of {update.parameter[1]}", key, 0)
         return list(self.findings.values())
 
-    def _judge(self, cell: Key, test, role: str, update: Key, depth: int) -> None:
+    def _judge(self, cell: Key, test, role: str, update: Key, depth: int, fixed: frozenset = frozenset()) -> bool:
+        """Judge ``cell`` by ``test``; where it fails, name the cell where the slip enters (it, or
+        a helper below it). True where a slip was found there or below. ``fixed``: cells read
+        that are never given another quantity (an optimizer's earlier state)."""
         if cell in self.judged:
-            return
+            return cell in self.blamed
         self.judged.add(cell)
         if test(self.value(cell)):
-            return
+            return False
+        self.blamed.add(cell)
         expr = self.graph.exprs.get(cell)
         if expr is None or depth >= MAX_DEPTH:
             self._find(cell, role, "wrong formula", f"does not compute {role}")
-            return
+            return True
         refs = list(dict.fromkeys(self.graph.reads.get(cell, ())))
+        chosen_refs = [r for r in refs if r not in fixed]
         quantities = self.quantities(update)
         labels = list(quantities)
+        kinds = {label: _direction(values) for label, values in quantities.items()}
         for count in (1, 2):
             if count == 2 and self.trials > MAX_TRIALS:
                 break
             solutions = []
-            for chosen in itertools.combinations(refs, count):
+            for chosen in itertools.combinations(chosen_refs, count):
                 for meant in itertools.product(labels, repeat=count):
-                    if count == 2 and self.trials > MAX_TRIALS:
-                        break  # past the budget: the slip is named where it shows
+                    if count == 2 and (self.trials > MAX_TRIALS or kinds[meant[0]] == kinds[meant[1]]):
+                        continue  # past the budget the slip is named where it shows; X and 2·X is no reading
                     if test(self._substituted(expr, refs, dict(zip(chosen, meant)), quantities)):
                         solutions.append(dict(zip(chosen, meant)))
             if solutions:
                 # Blame goes down into helpers first; then the plainest quantity (δ before 2·δ).
                 meant = max(solutions, key=lambda m: (sum(self._is_helper(r) for r in m),
                                                       -sum("2·" in label for label in m.values())))
+                below = False
                 for ref, label in meant.items():
                     if self._is_helper(ref):
                         exact = quantities[label]
-                        self._judge(ref, lambda values, exact=exact: _proportional(values, exact), label, update,
-                                    depth + 1)
+                        below |= self._judge(ref, lambda values, exact=exact: _factor(values, exact) is not None,
+                                             label, update, depth + 1)
                     else:
+                        below = True
                         self._find(cell, role, "wrong reference",
                                    f"reads {ref[1]}{self._what(ref)} where {self._named(label)} belongs")
-                return
+                if not below:
+                    # Each helper holds its quantity by its own sign or scale: this cell reads it wrong.
+                    ref, label = next(iter(meant.items()))
+                    factor = _factor(self.value(ref), quantities[label])
+                    how = "with the wrong sign" if factor == -1 else f"as if it held {self._named(label)}"
+                    self._find(cell, role, "wrong formula",
+                               f"reads {ref[1]}{self._what(ref)} {how} (it holds {self._named(_held(factor, label))})")
+                return True
         self._find(cell, role, "wrong formula", f"does not compute {self._named(role)} from the cells it reads")
+        return True
 
     def _named(self, label: str) -> str:
         """A quantity with the names of its cells' columns: δ(G3) → δ(G3: Out q)."""
@@ -169,10 +186,11 @@ class GradientJudge:
         blame search asks this of one formula for every candidate, so it is compiled once."""
         self.trials += 1
         function = compile_function([expr], [engine.var(name(r)) for r in refs])
-        out = []
+        out, numbers = [], self.graph.numbers
         for k, p in enumerate(self.points):
             try:
-                out.append(function(*(quantities[meant[r]][k] if r in meant else p.get(r, 0.0) for r in refs))[0])
+                out.append(function(*(quantities[meant[r]][k] if r in meant else p.get(r, numbers.get(r, 0.0))
+                                       for r in refs))[0])
             except (ArithmeticError, ValueError):
                 out.append(math.nan)
         return out
@@ -184,8 +202,27 @@ class GradientJudge:
                                          self.graph.saved.get(key), None, None, f"{key[1]} {message}")
 
 
-def _proportional(values: list[float], exact: list[float]) -> bool:
-    return any(all(_agree(v, c * x) for v, x in zip(values, exact)) for c in (1.0, -1.0, 2.0, -2.0, 0.5, -0.5))
+def _factor(values: list[float], exact: list[float]) -> float | None:
+    """The usual factor (±1, ±2, ±½) by which ``values`` hold ``exact``; None where none does."""
+    return next((c for c in (1.0, -1.0, 2.0, -2.0, 0.5, -0.5) if all(_agree(v, c * x) for v, x in zip(values, exact))),
+                None)
+
+
+def _direction(values: list[float]) -> tuple:
+    """The values up to a factor (δ, −2·δ and a ∂E/∂ that equals δ are one), rounded to compare."""
+    scale = next((v for v in values if math.isfinite(v) and abs(v) > 1e-12), None)
+    if scale is None:
+        return ("zero",)
+    return tuple(round(v / scale, 6) if math.isfinite(v) else None for v in values)
+
+
+def _held(factor: float | None, label: str) -> str:
+    """``factor``·``label`` written as one quantity: −1 times −δ(G3) is δ(G3)."""
+    sign, rest = (-1.0, label[1:]) if label.startswith("−") else (1.0, label)
+    scale, rest = (2.0, rest[2:]) if rest.startswith("2·") else (1.0, rest)
+    total = (factor or 1.0) * sign * scale
+    marks = {1.0: "", -1.0: "−", 2.0: "2·", -2.0: "−2·", 0.5: "½·", -0.5: "−½·", 4.0: "4·", -4.0: "−4·"}
+    return f"{marks.get(total, f'{total:g}·')}{rest}"
 
 
 def judge_training(books) -> list[tuple[Training, list[Finding], SheetScore]]:
