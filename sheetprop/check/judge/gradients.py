@@ -24,6 +24,7 @@ from sheetprop.engine.numeric import compile_function
 from sheetprop.check.find.training import Key, Training, find_training, key_of, name
 from sheetprop.check.judge.copied import copied_down, typed_where_updates_belong
 from sheetprop.check.judge.derivatives import Derivatives
+from sheetprop.check.judge.optimizers import Optimizers
 from sheetprop.check.report.findings import Finding, Score, SheetScore
 
 TOLERANCE = 1e-7      # relative: the saved values carry 15 digits, the chain of cells loses a few
@@ -41,12 +42,23 @@ class GradientJudge:
         self.training, self.graph = training, training.graph
         self.derivatives = derivatives = Derivatives(training)
         self.parameters, self.forward_all = derivatives.parameters, derivatives.forward_all
-        self.value, self.quantities, self.points = derivatives.value, derivatives.quantities, derivatives.points
+        self.value, self.points = derivatives.value, derivatives.points
+        self.optimizers = Optimizers(training, self.forward_all, self.parameters, self.points)
+        self._labels: dict[Key, dict[str, list[float]]] = {}
         self.steps = {u.step_cell: u for u in training.updates.values() if u.step_cell}
         self.findings: dict[Key, Finding] = {}
         self.judged: set[Key] = set()
         self.blamed: set[Key] = set()  # cells where a slip was found, at them or below
         self.trials = 0
+
+    def quantities(self, update: Key) -> dict[str, list[float]]:
+        """What each role computes in this update's example (``Derivatives.quantities``), and
+        its optimizer's bias-corrected states."""
+        if update not in self._labels:
+            extra = self.optimizers.labels(update)
+            base = self.derivatives.quantities(update)
+            self._labels[update] = {**base, **extra} if extra else base
+        return self._labels[update]
 
     def _eta(self, update) -> float | None:
         """η as the update writes it: the typed factors of its step (0.5 in =0.5*A3*K3, the η
@@ -54,6 +66,7 @@ class GradientJudge:
         step = update.step
         if update.step_cell is not None:
             step = self.graph.exprs[update.step_cell]
+        chain = self.optimizers.chains.get(update.cell, set())
         factors, stack = [], [step]
         while stack:
             node = stack.pop()
@@ -61,6 +74,9 @@ class GradientJudge:
                 stack.extend(node.args)
             elif node.op == "neg":
                 stack.append(node.args[0])
+            elif node.op == "div" and any(v.op == "var" and key_of(v.payload) in chain
+                                          for v in engine.topological_order([node.args[1]])):
+                stack.append(node.args[0])  # η·m̂/(√ŝ + ε): η is the numerator's
             else:
                 factors.append(node)
         eta = 1.0
@@ -73,33 +89,68 @@ class GradientJudge:
                 eta, found = eta * self.graph.numbers[cell], True
         return abs(eta) if found and eta else None
 
+    def _conventions(self, key: Key) -> set[float]:
+        examples = len(self.training.outputs[key])
+        return {c * f for c in (1.0, 2.0, 0.5) for f in {1.0, 1.0 / examples}}
+
     def _update_test(self, key: Key, sign: int = 1, relative: bool = False):
-        """The test of an update's change (new − w; or the step cell's value, times its sign)."""
+        """The test of an update's change (new − w; or the step cell's value, times its sign):
+        −η·∂E/∂w, or −η times the step its optimizer's states make (``Optimizers.directions``)."""
         update = self.training.updates[key]
         gradient = self.quantities(key).get(f"∂E/∂{update.parameter[1]}")
         eta = self._eta(update)
-        examples = len(self.training.outputs[key])
-        conventions = {c * f for c in (1.0, 2.0, 0.5) for f in {1.0, 1.0 / examples}}
+        conventions = self._conventions(key)
         start = self.value(update.parameter)
+        directions = None if gradient is None else self.optimizers.directions(key, gradient, conventions)
+
+        def along(change: list[float], direction: list[float]) -> bool:
+            both = [(c, d) for c, d in zip(change, direction) if math.isfinite(c) or math.isfinite(d)]
+            change, direction = [c for c, _ in both], [d for _, d in both]  # an error in both: its own slip's
+            big = [k for k, g in enumerate(direction) if math.isfinite(g) and abs(g) > 1e-12]
+            if not big:
+                return all(abs(c) <= 1e-12 for c in change)
+            k = max(big, key=lambda i: abs(direction[i]))
+            rate = -change[k] / direction[k]
+            if not rate > 0 or not all(_agree(c, -rate * g) for c, g in zip(change, direction)):
+                return False
+            return eta is None or any(_agree(rate, eta * c) for c in conventions)
+
+        keep = self._usable(key)
 
         def test(values: list[float]) -> bool:
             if gradient is None:
                 return False
-            change = [sign * (v - w) if relative else sign * v for v, w in zip(values, start)]
-            big = [k for k, g in enumerate(gradient) if math.isfinite(g) and abs(g) > 1e-12]
-            if not big:
-                return all(abs(c) <= 1e-12 for c in change)
-            k = max(big, key=lambda i: abs(gradient[i]))
-            rate = -change[k] / gradient[k]
-            if not rate > 0 or not all(_agree(c, -rate * g) for c, g in zip(change, gradient)):
-                return False
-            return eta is None or any(_agree(rate, eta * c) for c in conventions)
+            change = [sign * (values[i] - start[i]) if relative else sign * values[i] for i in keep]
+            return any(along(change, [d[i] for i in keep]) for d in (directions or [gradient]))
         return test
+
+    def _usable(self, update: Key) -> list[int]:
+        """The points where the update's parameter and its gradient have values: an error value
+        a slip leaves (√ of a negative) spreads into every later step; it is judged where it
+        enters."""
+        parameter = self.training.updates[update].parameter
+        start = self.value(parameter)
+        gradient = self.quantities(update).get(f"∂E/∂{parameter[1]}", start)
+        return [i for i, (w, g) in enumerate(zip(start, gradient)) if math.isfinite(w) and math.isfinite(g)]
+
+    def _judge_states(self, key: Key) -> None:
+        """Each state the update reads, for its own recurrence (``Optimizers.fit``)."""
+        update = self.training.updates[key]
+        gradient = self.quantities(key).get(f"∂E/∂{update.parameter[1]}")
+        if gradient is None:
+            return
+        conventions, keep = self._conventions(key), self._usable(key)
+        for state in self.optimizers.states.get(key, ()):
+            def test(values, state=state) -> bool:
+                return self.optimizers.fit(state, values, gradient, conventions, keep) is not None
+            self._judge(state.cell, test, self.optimizers.role(state, update.parameter), key, 0,
+                        fixed=frozenset({state.previous}))
 
     def judge(self) -> list[Finding]:
         for key, update in sorted(self.training.updates.items()):
-            if key not in self.training.outputs:
-                continue
+            if key not in self.training.outputs or not self._usable(key):
+                continue  # no point to judge it at: an earlier slip left error values (copied_down names its copies)
+            self._judge_states(key)
             if update.step_cell is not None:
                 self.judged.add(key)
                 self._judge(update.step_cell, self._update_test(key, update.sign), f"the change of {update.parameter[1]}",
@@ -145,7 +196,9 @@ class GradientJudge:
                 for ref, label in meant.items():
                     if self._is_helper(ref):
                         exact = quantities[label]
-                        below |= self._judge(ref, lambda values, exact=exact: _factor(values, exact) is not None,
+                        keep = self._usable(update)
+                        below |= self._judge(ref, lambda values, exact=exact, keep=keep: _factor(
+                                                 [values[i] for i in keep], [exact[i] for i in keep]) is not None,
                                              label, update, depth + 1)
                     else:
                         below = True
