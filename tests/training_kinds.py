@@ -40,6 +40,10 @@ OPTIMIZERS = {
     "momentum_eta": ({"I": "v_w", "J": "v_b"},
                      {"I": "=$V$2*I{p}+$V$1*G{r}", "J": "=$V$2*J{p}+$V$1*H{r}"},
                      {"D": "=D{p}-I{p}", "E": "=E{p}-J{p}"}),
+    # v = β·v − η·g; w + v
+    "momentum_plus": ({"I": "v_w", "J": "v_b"},
+                      {"I": "=$V$2*I{p}-$V$1*G{r}", "J": "=$V$2*J{p}-$V$1*H{r}"},
+                      {"D": "=D{p}+I{p}", "E": "=E{p}+J{p}"}),
     # s = β·s + (1 − β)·g²; w − η·g/(√s + ε)
     "rmsprop": ({"I": "s_w", "J": "s_b"},
                 {"I": "=$V$2*I{p}+(1-$V$2)*G{r}^2", "J": "=$V$2*J{p}+(1-$V$2)*H{r}^2"},
@@ -55,9 +59,14 @@ OPTIMIZERS = {
 }
 
 
-def optimizer(path, kind: str, slips: dict | None = None) -> None:
+# Adam's first step written without the zeros before it: m = (1 − β1)·g, s = (1 − β2)·g².
+ADAM_FIRST_STEP = {"I": "=(1-$V$3)*G{r}", "J": "=(1-$V$3)*H{r}", "K": "=(1-$V$4)*G{r}^2", "L": "=(1-$V$4)*H{r}^2"}
+
+
+def optimizer(path, kind: str, slips: dict | None = None, first: dict | None = None) -> None:
     """One step a row (rows 3–8), the weights of row r + 1 updated from row r's; ``slips`` maps a
-    column letter to its formula template ({r} this row, {p} the row above)."""
+    column letter to its formula template ({r} this row, {p} the row above), ``first`` to the
+    first step's alone (row 3), where row 2 then stays empty."""
     headers, state, updates = OPTIMIZERS[kind]
     formulas = {**_FORWARD, **state, **updates, **(slips or {})}
     book = xlsxwriter.Workbook(str(path))
@@ -65,8 +74,10 @@ def optimizer(path, kind: str, slips: dict | None = None) -> None:
     sheet.write_row(0, 0, ["step", "x", "target", "w", "b", "y", "dE/dw", "dE/db"])
     for column, header in headers.items():
         sheet.write(f"{column}1", header)
-        sheet.write(f"{column}2", 0)                   # the state before the first step
-    sheet.write("A2", 0)
+        if not first:
+            sheet.write(f"{column}2", 0)               # the state before the first step
+    if not first:
+        sheet.write("A2", 0)
     for label, (cell, value) in HYPER.items():
         sheet.write(cell.replace("V", "U"), label)
         sheet.write(cell, value)
@@ -82,6 +93,7 @@ def optimizer(path, kind: str, slips: dict | None = None) -> None:
         if k < STEPS:
             for column, template in formulas.items():
                 if column not in "DE":
+                    template = (first or {}).get(column, template) if k == 0 else template
                     sheet.write_formula(f"{column}{r}", template.format(r=r, p=r - 1))
     book.close()
 

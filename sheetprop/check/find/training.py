@@ -159,15 +159,16 @@ def is_loss_label(text: str | None) -> bool:
 
 
 def labels_of(graph: CellGraph, key: Key) -> list[str]:
-    """The words naming ``key``: the text nearest to its left in its row (a quantity a row,
-    label in A, value in B), and its column's header."""
+    """The words naming ``key``: the text just left of it in its row (a quantity a row, label
+    in A, value in B), and its column's header."""
     column, row = re.fullmatch(r"([A-Z]+)(\d+)", key[1]).groups()
     found = []
     for c in range(column_number(column) - 1, max(0, column_number(column) - 4), -1):
-        left = graph.words.get((key[0], f"{column_letters(c)}{row}"))
-        if left is not None:
-            found.append(left)
-            break
+        beside = (key[0], f"{column_letters(c)}{row}")
+        if beside in graph.words:
+            found.append(graph.words[beside])
+        if beside in graph.words or beside in graph.exprs or beside in graph.numbers:
+            break  # the nearest filled cell: a label, or a value of a row of values (no label)
     header = graph.header(key)
     if header is not None:
         found.append(header)

@@ -18,14 +18,16 @@ from __future__ import annotations
 import itertools
 import math
 import re
+from dataclasses import replace
 
 from sheetprop import engine
 from sheetprop.engine.numeric import compile_function
-from sheetprop.check.find.training import Key, Training, find_training, key_of, name
+from sheetprop.check.find.training import Key, Training, find_training, key_of, labels_of, name
 from sheetprop.check.judge.copied import copied_down, typed_where_updates_belong
 from sheetprop.check.judge.derivatives import Derivatives
 from sheetprop.check.judge.optimizers import Optimizers
 from sheetprop.check.report.findings import Finding, Score, SheetScore
+from sheetprop.spreadsheet.references import column_number
 
 TOLERANCE = 1e-7      # relative: the saved values carry 15 digits, the chain of cells loses a few
 MAX_DEPTH = 6
@@ -49,6 +51,7 @@ class GradientJudge:
         self.findings: dict[Key, Finding] = {}
         self.judged: set[Key] = set()
         self.blamed: set[Key] = set()  # cells where a slip was found, at them or below
+        self._unexplained: set[str] = set()  # formulas (relative) no pair of quantities explained
         self.trials = 0
 
     def quantities(self, update: Key) -> dict[str, list[float]]:
@@ -176,18 +179,24 @@ class GradientJudge:
         refs = list(dict.fromkeys(self.graph.reads.get(cell, ())))
         chosen_refs = [r for r in refs if r not in fixed]
         quantities = self.quantities(update)
-        labels = list(quantities)
-        kinds = {label: _direction(values) for label, values in quantities.items()}
+        labels = _distinct(quantities)
+        kinds = {label: _direction(quantities[label]) for label in labels}
+        substituted = self._substitution(expr, refs, quantities)
+        # The same formula copied (down a column, along a row, onto the next sheet) that no pair
+        # of quantities explained is not searched again: the pairs are most of the search.
+        form = _relative_form(self.graph.texts[cell], cell) if cell in self.graph.texts else None
         for count in (1, 2):
-            if count == 2 and self.trials > MAX_TRIALS:
+            if count == 2 and (self.trials > MAX_TRIALS or form in self._unexplained):
                 break
             solutions = []
             for chosen in itertools.combinations(chosen_refs, count):
                 for meant in itertools.product(labels, repeat=count):
                     if count == 2 and (self.trials > MAX_TRIALS or kinds[meant[0]] == kinds[meant[1]]):
                         continue  # past the budget the slip is named where it shows; X and 2·X is no reading
-                    if test(self._substituted(expr, refs, dict(zip(chosen, meant)), quantities)):
+                    if test(substituted(dict(zip(chosen, meant)))):
                         solutions.append(dict(zip(chosen, meant)))
+            if count == 2 and not solutions and form is not None:
+                self._unexplained.add(form)
             if solutions:
                 # Blame goes down into helpers first; then the plainest quantity (δ before 2·δ).
                 meant = max(solutions, key=lambda m: (sum(self._is_helper(r) for r in m),
@@ -220,9 +229,16 @@ class GradientJudge:
         sheet = self.training.sheet
 
         def named(match) -> str:
-            header = self.graph.header((sheet, match.group(0)))
+            header = self._header((sheet, match.group(0)))
             return f"{match.group(0)}: {header}" if header else match.group(0)
         return _CELL_IN_LABEL.sub(named, label)
+
+    def _header(self, key: Key) -> str | None:
+        """The words naming ``key``: its label to the left (a quantity a row), else its column's."""
+        if re.fullmatch(r"[A-Z]+\d+", key[1]) is None:
+            return None
+        labels = labels_of(self.graph, key)
+        return labels[0] if labels else None
 
     def _is_helper(self, ref: Key) -> bool:
         return (ref in self.graph.exprs and ref not in self.forward_all and ref not in self.training.updates
@@ -231,26 +247,35 @@ class GradientJudge:
     def _what(self, ref: Key) -> str:
         if ref in self.steps:
             return f" (the change of {self.steps[ref].parameter[1]})"
-        header = self.graph.header(ref)
+        header = self._header(ref)
         return f" ({header})" if header else ""
 
-    def _substituted(self, expr, refs, meant: dict[Key, str], quantities) -> list[float]:
-        """``expr`` at every point with the cells ``meant`` holding those quantities instead: the
-        blame search asks this of one formula for every candidate, so it is compiled once."""
-        self.trials += 1
+    def _substitution(self, expr, refs, quantities):
+        """A function of ``meant`` (cell → quantity): ``expr`` at every point with those cells
+        holding those quantities instead. The blame search asks it for every candidate, so the
+        formula is compiled, and the cells' own values gathered, once."""
         function = compile_function([expr], [engine.var(name(r)) for r in refs])
-        out, numbers = [], self.graph.numbers
-        for k, p in enumerate(self.points):
-            try:
-                out.append(function(*(quantities[meant[r]][k] if r in meant else p.get(r, numbers.get(r, 0.0))
-                                       for r in refs))[0])
-            except (ArithmeticError, ValueError):
-                out.append(math.nan)
-        return out
+        numbers = self.graph.numbers
+        own = [[p.get(r, numbers.get(r, 0.0)) for r in refs] for p in self.points]
+        place = {r: k for k, r in enumerate(refs)}
+
+        def substituted(meant: dict[Key, str]) -> list[float]:
+            self.trials += 1
+            out = []
+            for k, values in enumerate(own):
+                args = list(values)
+                for ref, label in meant.items():
+                    args[place[ref]] = quantities[label][k]
+                try:
+                    out.append(function(*args)[0])
+                except (ArithmeticError, ValueError):
+                    out.append(math.nan)
+            return out
+        return substituted
 
     def _find(self, key: Key, role: str, kind: str, message: str) -> None:
         if key not in self.findings:
-            header = self.graph.header(key)
+            header = self._header(key)
             self.findings[key] = Finding(key[0], key[1], header or role, kind, self.graph.texts.get(key),
                                          self.graph.saved.get(key), None, None, f"{key[1]} {message}")
 
@@ -259,6 +284,18 @@ def _factor(values: list[float], exact: list[float]) -> float | None:
     """The usual factor (±1, ±2, ±½) by which ``values`` hold ``exact``; None where none does."""
     return next((c for c in (1.0, -1.0, 2.0, -2.0, 0.5, -0.5) if all(_agree(v, c * x) for v, x in zip(values, exact))),
                 None)
+
+
+def _distinct(quantities: dict[str, list[float]]) -> list[str]:
+    """The labels, one for each distinct set of values (∂E/∂ of a sum and δ of its activation
+    are often the same numbers): the first name of each."""
+    seen, labels = set(), []
+    for label, values in quantities.items():
+        key = tuple(round(v, 12) if math.isfinite(v) else None for v in values)
+        if key not in seen:
+            seen.add(key)
+            labels.append(label)
+    return labels
 
 
 def _direction(values: list[float]) -> tuple:
@@ -278,6 +315,44 @@ def _held(factor: float | None, label: str) -> str:
     return f"{marks.get(total, f'{total:g}·')}{rest}"
 
 
+_REFERENCE = re.compile(r"(?<![A-Za-z_$])(\$?)([A-Z]{1,3})(\$?)(\d+)(?![\w(])")
+
+
+def _relative_form(formula: str, key: Key) -> str:
+    """``formula`` with each relative reference written as its offset from ``key`` (R1C1): the
+    same text for a formula copied along a row or down a column."""
+    column, row = re.fullmatch(r"([A-Z]+)(\d+)", key[1]).groups()
+
+    def offset(match) -> str:
+        fixed_column, letters, fixed_row, number = match.groups()
+        across = letters if fixed_column else f"C[{column_number(letters) - column_number(column)}]"
+        down = number if fixed_row else f"R[{int(number) - int(row)}]"
+        return f"{fixed_column}{across}{fixed_row}{down}"
+    return _REFERENCE.sub(offset, formula)
+
+
+def copied_along(training: Training, findings: list[Finding], judged: set[Key]) -> list[Finding]:
+    """The same formula copied along a row (a group of columns a step: the last group's δ, which
+    no update reads), the same slip, where it stands unjudged."""
+    graph, found = training.graph, {(f.sheet, f.cell) for f in findings}
+    more = []
+    for finding in findings:
+        if finding.formula is None or finding.formula.startswith("{"):
+            continue
+        here = (finding.sheet, finding.cell)
+        row = re.sub(r"^[A-Z]+", "", finding.cell)
+        form = _relative_form(finding.formula, here)
+        for key in sorted(graph.texts):
+            if key[0] != finding.sheet or key in judged or key in found or re.sub(r"^[A-Z]+", "", key[1]) != row:
+                continue
+            if _relative_form(graph.texts[key], key) == form:
+                found.add(key)
+                more.append(replace(finding, cell=key[1], formula=graph.texts[key], found=graph.saved.get(key),
+                                    message=f"{key[1]}: {finding.cell}'s formula copied along its row, the same "
+                                            f"slip ({finding.message})"))
+    return more
+
+
 def judge_training(books) -> list[tuple[Training, list[Finding], SheetScore]]:
     """The training the formulas hold, its findings and score; [] where no training is found."""
     training = find_training(books)
@@ -286,6 +361,7 @@ def judge_training(books) -> list[tuple[Training, list[Finding], SheetScore]]:
     judge = GradientJudge(training)
     findings = judge.judge()
     findings += copied_down(training, findings, judge.judged)
+    findings += copied_along(training, findings, judge.judged)
     findings += typed_where_updates_belong(training)
     wrong = {(f.sheet, f.cell) for f in findings}
     judged = judge.judged | wrong

@@ -243,10 +243,11 @@ class Optimizers:
         return out
 
     def role(self, state: State, parameter: Key) -> str:
-        before = state.previous[1] if state.previous else "0"
+        """What the state computes, for a finding's message."""
+        before, g, a = state.previous[1] if state.previous else "0", f"∂E/∂{parameter[1]}", state.decay
         if state.second:
-            return f"{state.decay:g}·{before} + {1 - state.decay:g}·(∂E/∂{parameter[1]})²"
-        return f"{state.decay:g}·{before} + k·∂E/∂{parameter[1]}"
+            return f"{a:g}·{before} + {1 - a:g}·({g})²"
+        return f"{a:g}·{before} + {1 - a:g}·{g} (or + {g}, ± η·{g})"
 
 
 def _root(x: float) -> float:
