@@ -178,6 +178,14 @@ def test_a_cross_entropy_labelled_as_the_loss_is_the_one_differentiated(tmp_path
     assert_right(path, capsys)
 
 
+def test_a_labelled_total_over_the_examples_stands_for_each_examples_term(tmp_path, capsys):
+    # Online training: only the sum of the (unheaded) cross-entropy column is labelled, "total
+    # loss"; each row's update is held to its own row's term.
+    path = tmp_path / "bce.xlsx"
+    kinds.sigmoid_neuron(path, {"I": "=H{r}-C{r}"}, loss=("", CROSS_ENTROPY[1]), total="total loss")
+    assert_right(path, capsys)
+
+
 def test_the_squared_errors_gradient_under_a_labelled_cross_entropy_is_a_slip(tmp_path, capsys):
     path = tmp_path / "bce.xlsx"
     kinds.sigmoid_neuron(path, loss=CROSS_ENTROPY)   # δ = (y − t)·y·(1 − y)

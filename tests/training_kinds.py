@@ -149,9 +149,11 @@ NEURON = {"G": "=D{r}*A{r}+E{r}*B{r}+F{r}", "H": "=1/(1+EXP(-G{r}))", "I": "=(H{
           "D": "=D{p}-$M$1*I{p}*A{p}", "E": "=E{p}-$M$1*I{p}*B{p}", "F": "=F{p}-$M$1*I{p}"}
 
 
-def sigmoid_neuron(path, slips: dict | None = None, loss: tuple[str, str] | None = None) -> None:
+def sigmoid_neuron(path, slips: dict | None = None, loss: tuple[str, str] | None = None,
+                   total: str | None = None) -> None:
     """One example a row (rows 2–7), the weights of row r + 1 updated from row r's; ``loss`` is
-    (the J column's header, its formula template) where the sheet shows a loss."""
+    (the J column's header, its formula template) where the sheet shows a loss; ``total`` labels
+    the sum of the J column (in J10, the label in I10)."""
     formulas = {**NEURON, **(slips or {})}
     book = xlsxwriter.Workbook(str(path))
     sheet = book.add_worksheet("neuron")
@@ -173,6 +175,9 @@ def sigmoid_neuron(path, slips: dict | None = None, loss: tuple[str, str] | None
                 sheet.write_formula(f"{column}{r}", formulas[column].format(r=r, p=r - 1))
             if loss:
                 sheet.write_formula(f"J{r}", loss[1].format(r=r))
+    if total:
+        sheet.write("I10", total)
+        sheet.write_formula("J10", f"=SUM(J2:J{1 + len(AND)})")
     book.close()
 
 

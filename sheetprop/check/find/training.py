@@ -181,20 +181,28 @@ def loss_labelled(graph: CellGraph) -> set[Key]:
             and any(is_loss_label(label) for label in labels_of(graph, key))}
 
 
-def loss_cell(training: Training, update: Key, labelled: set[Key], steps_of_outputs: dict[Key, set[int]]) -> Key | None:
+def loss_cell(training: Training, update: Key, labelled: set[Key], steps_of_outputs: dict[Key, set[int]],
+              cones: dict[Key, set[Key]]) -> Key | None:
     """The cell of the example labelled as its loss (``LOSS_WORDS``, E, E_total) that is computed
-    from every one of its outputs and from no output of another step (not a total over the
-    examples of an online training), not linear in them (t − y labelled "error" is no loss);
-    the nearest such cell."""
+    from every one of its outputs, not linear in them (t − y labelled "error" is no loss); the
+    nearest such cell. A total over the examples of an online training (outputs of other
+    steps) stands for the one term of it that is this example's."""
     graph, cells, step = training.graph, training.forward[update], training.steps[update]
     ys = {y for y, _ in training.outputs[update]}
+
+    def reaches_all(key: Key) -> bool:
+        return all(graph.ancestors_reach([key], y, cells) for y in ys)
+
     found = []
     for key in labelled & cells:
-        if key in ys or key not in graph.exprs:
-            continue
-        if any(steps_of_outputs.get(cell, {step}) != {step} for cell in _cone(training, key)):
-            continue
-        if not all(graph.ancestors_reach([key], y, cells) for y in ys) or graph.saved.get(key, 0.0) < 0:
+        while key is not None and key not in ys:
+            if key not in cones:
+                cones[key] = _cone(training, key)
+            if all(steps_of_outputs.get(cell, {step}) == {step} for cell in cones[key]):
+                break
+            terms = [r for r in dict.fromkeys(graph.reads.get(key, ())) if r in cells and r in graph.exprs and reaches_all(r)]
+            key = terms[0] if len(terms) == 1 else None
+        if key is None or key in ys or not reaches_all(key) or graph.saved.get(key, 0.0) < 0:
             continue
         inside = _expression_of_outputs(graph, key, ys, cells)
         if inside is None or not _curved(inside, ys):
@@ -284,8 +292,9 @@ def find_training(books) -> Training | None:
     for key, pairs in training.outputs.items():
         for y, _ in pairs:
             steps_of_outputs.setdefault(y, set()).add(training.steps[key])
+    cones: dict[Key, set[Key]] = {}
     for key in training.outputs:
-        loss = loss_cell(training, key, labelled, steps_of_outputs)
+        loss = loss_cell(training, key, labelled, steps_of_outputs, cones)
         if loss is not None:
             training.losses[key] = loss
     return training
