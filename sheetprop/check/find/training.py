@@ -104,24 +104,47 @@ def example_cells(graph: CellGraph, parameter: Key, stops: set[Key]) -> set[Key]
     return found
 
 
-def output_pairs(graph: CellGraph, cells: set[Key], parameters: set[Key], updates=()) -> list[tuple[Key, Key]]:
+def output_pairs(graph: CellGraph, cells: set[Key], parameters: set[Key], updates=(),
+                 subtractions: dict | None = None) -> list[tuple[Key, Key]]:
     """(output, target): a typed cell subtracted from one of ``cells`` (or it from the typed
-    cell) in a formula of ``cells`` or of the ``updates`` that read them: ``t − y`` as the
-    student writes it for the loss or δ, or inside the update (ADALINE's w + η·(t − y)·x)."""
-    pairs = []
-    readers = {u for u in updates if any(r in cells for r in graph.reads.get(u, ()))}
-    for key in sorted(cells) + sorted(readers):
-        for node in engine.topological_order([graph.exprs[key]]):
-            if node.op != "sub" or not all(a.op == "var" for a in node.args):
-                continue
-            a, b = (key_of(x.payload) for x in node.args)
-            for y, t in ((a, b), (b, a)):
-                if y in cells and t in graph.numbers and t not in parameters and (y, t) not in pairs:
-                    pairs.append((y, t))
+    cell) in a formula of ``cells``, else of the ``updates`` that read them: ``t − y`` as the
+    student writes it for the loss or δ, or inside the update (ADALINE's w + η·(t − y)·x).
+    ``subtractions`` keeps each formula's cell-minus-cell pairs between calls."""
+    subtractions = {} if subtractions is None else subtractions
+
+    def held(keys) -> list[tuple[Key, Key]]:
+        pairs = []
+        for key in sorted(keys):
+            if key not in subtractions:
+                subtractions[key] = [tuple(key_of(x.payload) for x in node.args)
+                                     for node in engine.topological_order([graph.exprs[key]])
+                                     if node.op == "sub" and all(a.op == "var" for a in node.args)]
+            for a, b in subtractions[key]:
+                for y, t in ((a, b), (b, a)):
+                    if y in cells and t in graph.numbers and t not in parameters and (y, t) not in pairs:
+                        pairs.append((y, t))
+        return pairs
+
+    pairs = held(cells) or held(u for u in updates if any(r in cells for r in graph.reads.get(u, ())))
     # The output is the one the target is held to, not a cell computed from it (y − t, then δ).
     ys = {y for y, _ in pairs}
-    return [(y, t) for y, t in pairs
-            if not any(graph.ancestors_reach([y], other, cells) for other in ys if other != y)]
+    computed = {y for y in ys if _reads_another(graph, y, ys, cells)}
+    return [(y, t) for y, t in pairs if y not in computed]
+
+
+def _reads_another(graph: CellGraph, start: Key, ys: set[Key], cells: set[Key]) -> bool:
+    """Whether ``start`` is computed (through ``cells``) from another of ``ys``: one walk, not
+    one a pair."""
+    seen, stack = {start}, [start]
+    while stack:
+        for ref in graph.reads.get(stack.pop(), ()):
+            if ref in seen or ref not in cells:
+                continue
+            if ref in ys:
+                return True
+            seen.add(ref)
+            stack.append(ref)
+    return False
 
 
 def inline_outputs(graph: CellGraph, update: Update, parameters: set[Key]) -> list[tuple[Key, Key]]:
@@ -176,9 +199,19 @@ def labels_of(graph: CellGraph, key: Key) -> list[str]:
 
 
 def loss_labelled(graph: CellGraph) -> set[Key]:
-    """The formulas labelled as a loss."""
-    return {key for key in graph.texts if re.fullmatch(r"[A-Z]+\d+", key[1])
-            and any(is_loss_label(label) for label in labels_of(graph, key))}
+    """The formulas labelled as a loss (only those in a row or column of such a word are asked)."""
+    places = set()
+    for (sheet, cell), word in graph.words.items():
+        if is_loss_label(word):
+            column, row = re.fullmatch(r"([A-Z]+)(\d+)", cell).groups()
+            places |= {(sheet, column), (sheet, row)}
+    found = set()
+    for key in graph.texts:
+        where = re.fullmatch(r"([A-Z]+)(\d+)", key[1])
+        if where and ((key[0], where[1]) in places or (key[0], where[2]) in places) \
+                and any(is_loss_label(label) for label in labels_of(graph, key)):
+            found.add(key)
+    return found
 
 
 def loss_cell(training: Training, update: Key, labelled: set[Key], steps_of_outputs: dict[Key, set[int]],
@@ -279,10 +312,10 @@ def find_training(books) -> Training | None:
     training = Training(graph, updates, steps=step_numbers(graph, updates))
     stops = set(updates)
     parameters = {u.parameter for u in updates.values()}
-    labelled = loss_labelled(graph)
+    labelled, subtractions = loss_labelled(graph), {}
     for key, update in updates.items():
         cells = example_cells(graph, update.parameter, stops)
-        pairs = output_pairs(graph, cells, parameters, stops) or inline_outputs(graph, update, parameters)
+        pairs = output_pairs(graph, cells, parameters, stops, subtractions) or inline_outputs(graph, update, parameters)
         if pairs:
             training.outputs[key] = pairs
             training.forward[key] = cells

@@ -51,6 +51,7 @@ class Optimizers:
         self.inputs = {ref for cell in forward_all for ref in self.graph.reads.get(cell, ())}
         self.targets = {t for pairs in training.outputs.values() for _, t in pairs}
         self.chains = {key: self._chain(key) for key in training.outputs}
+        self._roots: dict[Key, set[Key]] = {}  # each formula's cells read under a square root
         self.squared = {key: self._under_root(key) for key in self.chains}
         self.states: dict[Key, list[State]] = {}
         self._recognize()
@@ -101,10 +102,13 @@ class Optimizers:
         graph, chain = self.graph, self.chains[key]
         found: set[Key] = set()
         for cell in chain | {key}:
-            for node in engine.topological_order([graph.exprs[cell]]):
-                if node.op == "pow" and abs(node.payload) == 0.5 or node.op == "raise_to" and \
-                        node.args[1].op == "const" and abs(node.args[1].payload) == 0.5:
-                    found |= {key_of(v.payload) for v in engine.topological_order([node.args[0]]) if v.op == "var"}
+            if cell not in self._roots:
+                self._roots[cell] = {
+                    key_of(v.payload) for node in engine.topological_order([graph.exprs[cell]])
+                    if node.op == "pow" and abs(node.payload) == 0.5 or node.op == "raise_to"
+                    and node.args[1].op == "const" and abs(node.args[1].payload) == 0.5
+                    for v in engine.topological_order([node.args[0]]) if v.op == "var"}
+            found |= self._roots[cell]
         stack, closed = [c for c in found if c in chain], set()
         while stack:
             cell = stack.pop()
