@@ -2,7 +2,7 @@
 differentiated by the engine cell by cell (reverse mode over the cells), at the sheet's saved
 values and at random values of the inputs, targets and parameters.
 
-The loss of an example is the formula of the cell it labels as its loss (``find.training``),
+The loss of an example is the formula of the cell it labels as its loss (``find.losses``),
 else ½·Σ(t − y)² over its outputs. ``quantities`` gives,
 for every cell of an example, what each role of the chain rule computes there at every point:
 ∂E/∂ of a forward cell or a parameter, σ′ and δ of an activation, t − y; ``judge.gradients``

@@ -22,7 +22,8 @@ from dataclasses import replace
 
 from sheetprop import engine
 from sheetprop.engine.numeric import compile_function
-from sheetprop.check.find.training import Key, Training, find_training, key_of, labels_of, name
+from sheetprop.check.find.losses import labels_of
+from sheetprop.check.find.training import Key, Training, find_training, key_of, name
 from sheetprop.check.judge.copied import copied_down, typed_where_updates_belong
 from sheetprop.check.judge.derivatives import Derivatives
 from sheetprop.check.judge.optimizers import Optimizers
