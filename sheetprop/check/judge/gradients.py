@@ -1,16 +1,20 @@
 """Judge every parameter update a workbook holds against the derivative of its own forward pass.
 
-``find.training`` finds the updates (``w − η·g``, ``w + Δ``), each example's forward cells and
-outputs. Here the loss of an example is ½·Σ(t − y)² over its outputs, and the engine
+``find.training`` finds the updates (``w − η·g``, ``w + Δ``), each example's forward cells,
+outputs and loss (the cell the sheet labels so, else ½·Σ(t − y)²), and ``judge.derivatives``
 differentiates the student's own forward formulas, cell by cell (reverse mode over the cells),
 at the sheet's saved values and at random values of the inputs, targets and parameters. An
 update is right where new − w = −c·η·∂E/∂w at every point for one c > 0 that is a usual
-convention (the ½ left out of E, a batch's mean rather than its sum). Where it is not, the cells
-it reads are given, one then two at a time, the quantities of the chain rule (∂E/∂ of a forward
-cell, σ′ and δ of an activation, ∂E/∂ of a parameter, t − y): a helper cell that would make the
-update right is judged in turn against that quantity; a cell with a meaning of its own read where
-another quantity belongs is a wrong reference. So each finding names the cell where the slip
-enters.
+convention (the ½ left out of E, a batch's mean rather than its sum), or, where it reads an
+optimizer's state (momentum, RMSprop, Adam: ``judge.optimizers``), −η times the step those
+states make, each state judged for its own recurrence. Where a cell is not right, the cells it
+reads are given, one then two at a time, the quantities of the chain rule (∂E/∂ of a forward
+cell, σ′ and δ of an activation, ∂E/∂ of a parameter, t − y, a bias-corrected state): a helper
+cell that would make it right is judged in turn against that quantity; a cell with a meaning of
+its own read where another quantity belongs is a wrong reference; a helper that holds its
+quantity by another sign or factor is read wrong by the cell that reads it. So each finding
+names the cell where the slip enters. Points where an earlier slip left error values (√ of a
+negative) are not judged; a step with none left is not judged at all.
 """
 
 from __future__ import annotations
@@ -46,7 +50,7 @@ class GradientJudge:
         self.derivatives = derivatives = Derivatives(training)
         self.parameters, self.forward_all = derivatives.parameters, derivatives.forward_all
         self.value, self.points = derivatives.value, derivatives.points
-        self.optimizers = Optimizers(training, self.forward_all, self.parameters, self.points)
+        self.optimizers = Optimizers(training, self.forward_all, self.parameters, self.points, _agree)
         self._labels: dict[Key, dict[str, list[float]]] = {}
         self.steps = {u.step_cell: u for u in training.updates.values() if u.step_cell}
         self.findings: dict[Key, Finding] = {}

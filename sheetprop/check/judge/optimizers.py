@@ -27,13 +27,6 @@ from dataclasses import dataclass
 from sheetprop import engine
 from sheetprop.check.find.training import Key, Training, key_of, name
 
-_AGREE = 1e-7
-
-
-def _agree(a: float, b: float) -> bool:
-    return math.isfinite(a) and math.isfinite(b) and abs(a - b) <= _AGREE * max(abs(a), abs(b)) + 1e-14
-
-
 @dataclass
 class State:
     cell: Key
@@ -45,8 +38,9 @@ class State:
 class Optimizers:
     """The states each update reads, found once for the whole training."""
 
-    def __init__(self, training: Training, forward_all: set[Key], parameters: set[Key], points: list[dict]):
-        self.training, self.graph = training, training.graph
+    def __init__(self, training: Training, forward_all: set[Key], parameters: set[Key], points: list[dict], agree):
+        """``agree``: whether two values are the same number (the judge's tolerance)."""
+        self.training, self.graph, self._agree = training, training.graph, agree
         self.forward_all, self.parameters, self.points = forward_all, parameters, points
         self.inputs = {ref for cell in forward_all for ref in self.graph.reads.get(cell, ())}
         self.targets = {t for pairs in training.outputs.values() for _, t in pairs}
@@ -152,7 +146,7 @@ class Optimizers:
         """β where ``cell`` = β·ref + (what does not depend on ref), the same β at every point."""
         slopes = self._slope(cell, ref)
         first = slopes[0]
-        if not (math.isfinite(first) and 0 < first <= 1) or not all(_agree(s, first) for s in slopes):
+        if not (math.isfinite(first) and 0 < first <= 1) or not all(self._agree(s, first) for s in slopes):
             return None
         return first
 
@@ -165,7 +159,7 @@ class Optimizers:
         etas = {abs(self.graph.numbers[r]) for r in self.graph.reads[state.cell]
                 if r in self.graph.numbers and r != state.previous}
         etas |= {abs(n.payload) for n in engine.topological_order([self.graph.exprs[state.cell]]) if n.op == "const"}
-        etas = {e for e in etas if e and not _agree(e, state.decay) and not _agree(e, 1 - state.decay)}
+        etas = {e for e in etas if e and not self._agree(e, state.decay) and not self._agree(e, 1 - state.decay)}
         rates = [1.0, 1 - state.decay] + [e * f for e in etas for f in (1.0, 1 - state.decay)]
         return [r * sign for r in rates for sign in (1.0, -1.0)]
 
@@ -184,10 +178,10 @@ class Optimizers:
             return None
         i = max(big, key=lambda k: abs(base[k]))
         rate = change[i] / base[i]
-        if not all(_agree(c, rate * g) for c, g in zip(change, base)):
+        if not all(self._agree(c, rate * g) for c, g in zip(change, base)):
             return None
         factors = {c * c for c in conventions} if state.second else conventions
-        if any(_agree(rate, r * c) for r in self._rates(state) for c in factors):
+        if any(self._agree(rate, r * c) for r in self._rates(state) for c in factors):
             return rate
         return None
 
