@@ -70,6 +70,24 @@ def test_a_gradient_without_its_input_is_named_in_the_gradient_column(kind, tmp_
     assert code == 1 and cells(report) == column("G", STEPS), [(f["cell"], f["message"]) for f in report["findings"]]
 
 
+@pytest.mark.parametrize("kind", ["momentum", "rmsprop", "adam"])
+def test_a_gradient_of_the_wrong_sign_is_named_in_the_gradient_column(kind, tmp_path, capsys):
+    # dE/dw = (t − y)·x: every cell reading it that can tell a sign (not s's g², which cannot)
+    # would need it the other way: the slip is in G, not in its readers.
+    path = tmp_path / f"{kind}.xlsx"
+    kinds.optimizer(path, kind, {"G": "=(C{r}-F{r})*B{r}"})
+    code, report = run(path, capsys)
+    assert code == 1 and cells(report) == column("G", STEPS), [(f["cell"], f["message"]) for f in report["findings"]]
+
+
+def test_adams_update_without_the_square_root(tmp_path, capsys):
+    # s is a second moment by its own formula (it adds g²), though no root reads it now.
+    path = tmp_path / "adam.xlsx"
+    kinds.optimizer(path, "adam", {"D": "=D{p}-$V$1*M{p}/(O{p}+$V$5)"})
+    code, report = run(path, capsys)
+    assert code == 1 and cells(report) == column("D", UPDATES), [(f["cell"], f["message"]) for f in report["findings"]]
+
+
 def test_adams_first_moment_with_beta_where_one_minus_beta_belongs(tmp_path, capsys):
     path = tmp_path / "adam.xlsx"
     kinds.optimizer(path, "adam", {"I": "=$V$3*I{p}+$V$3*G{r}"})

@@ -57,6 +57,8 @@ class GradientJudge:
         self.judged: set[Key] = set()
         self.blamed: set[Key] = set()  # cells where a slip was found, at them or below
         self._unexplained: set[str] = set()  # formulas (relative) no pair of quantities explained
+        self._tests: dict[Key, object] = {}  # each judged cell's test
+        self._misread: list[tuple] = []      # (cell, helper, quantity, factor): a helper read by another sign or scale
         self.trials = 0
 
     def quantities(self, update: Key) -> dict[str, list[float]]:
@@ -159,21 +161,57 @@ class GradientJudge:
             if key not in self.training.outputs or not self._usable(key):
                 continue  # no point to judge it at: an earlier slip left error values (copied_down names its copies)
             self._judge_states(key)
+            allowed = self.optimizers.meant(key, f"∂E/∂{update.parameter[1]}", self.quantities(key))
             if update.step_cell is not None:
                 self.judged.add(key)
                 self._judge(update.step_cell, self._update_test(key, update.sign), f"the change of {update.parameter[1]}",
-                            key, 0)
+                            key, 0, allowed=allowed)
             else:
-                self._judge(key, self._update_test(key, relative=True), f"the update of {update.parameter[1]}", key, 0)
+                self._judge(key, self._update_test(key, relative=True), f"the update of {update.parameter[1]}", key, 0,
+                            allowed=allowed)
+        self._blame_misread_helpers()
         return list(self.findings.values())
 
-    def _judge(self, cell: Key, test, role: str, update: Key, depth: int, fixed: frozenset = frozenset()) -> bool:
+    def _blame_misread_helpers(self) -> None:
+        """A helper read by another sign or factor than it holds by every cell that can tell
+        (``(1-β)*g^2`` cannot tell a sign) holds the slip itself: the finding moves there from
+        the cells reading it (a gradient column of −∂E/∂w; not a threshold's δ that the weights'
+        updates read right and its own update with the wrong sign)."""
+        by_helper: dict[tuple, list] = {}
+        for cell, helper, label, factor in self._misread:
+            by_helper.setdefault((helper, factor), []).append((cell, label))
+        for (helper, factor), readers in by_helper.items():
+            misreading = {cell for cell, _ in readers}
+            others = [r for r in dict.fromkeys(self.graph.readers.get(helper, ()))
+                      if r in self._tests and r not in misreading and r not in self.blamed]
+            if factor is None or any(self._tells(r, helper, factor) for r in others):
+                continue
+            label = readers[0][1]
+            for cell in misreading:
+                self.findings.pop(cell, None)
+                self.blamed.discard(cell)
+            self.blamed.add(helper)
+            names = ", ".join(sorted(cell[1] for cell in misreading))
+            self._find(helper, label, "wrong formula", f"holds {self._named(_held(factor, label))} where "
+                                                       f"{self._named(label)} belongs ({names} read it so)")
+
+    def _tells(self, reader: Key, helper: Key, factor: float) -> bool:
+        """Whether ``reader``, right as it stands, would be wrong were ``helper`` ``factor``
+        times another value (divided by it): it needs the helper as it is."""
+        refs = list(dict.fromkeys(self.graph.reads.get(reader, ())))
+        other = {"other": [v / factor for v in self.value(helper)]}
+        return not self._tests[reader](self._substitution(self.graph.exprs[reader], refs, other)({helper: "other"}))
+
+    def _judge(self, cell: Key, test, role: str, update: Key, depth: int, fixed: frozenset = frozenset(),
+               allowed: set[str] | None = None) -> bool:
         """Judge ``cell`` by ``test``; where it fails, name the cell where the slip enters (it, or
         a helper below it). True where a slip was found there or below. ``fixed``: cells read
-        that are never given another quantity (an optimizer's earlier state)."""
+        that are never given another quantity (an optimizer's earlier state); ``allowed``: the
+        only quantities its cells may be given (an optimizer's update reads its states)."""
         if cell in self.judged:
             return cell in self.blamed
         self.judged.add(cell)
+        self._tests[cell] = test
         if test(self.value(cell)):
             return False
         self.blamed.add(cell)
@@ -184,7 +222,7 @@ class GradientJudge:
         refs = list(dict.fromkeys(self.graph.reads.get(cell, ())))
         chosen_refs = [r for r in refs if r not in fixed]
         quantities = self.quantities(update)
-        labels = _distinct(quantities)
+        labels = [label for label in _distinct(quantities) if allowed is None or label in allowed]
         kinds = {label: _direction(quantities[label]) for label in labels}
         substituted = self._substitution(expr, refs, quantities)
         # The same formula copied (down a column, along a row, onto the next sheet) that no pair
@@ -222,6 +260,7 @@ class GradientJudge:
                     # Each helper holds its quantity by its own sign or scale: this cell reads it wrong.
                     ref, label = next(iter(meant.items()))
                     factor = _factor(self.value(ref), quantities[label])
+                    self._misread.append((cell, ref, label, factor))
                     how = "with the wrong sign" if factor == -1 else f"as if it held {self._named(label)}"
                     self._find(cell, role, "wrong formula",
                                f"reads {ref[1]}{self._what(ref)} {how} (it holds {self._named(_held(factor, label))})")

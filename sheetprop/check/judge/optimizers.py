@@ -4,9 +4,9 @@ the tests that hold it: momentum's velocity, RMSprop's and Adam's moments.
 An update ``w − η·Φ`` reads, through cells that depend on w (``chain``), the gradient and the
 optimizer's state. A state cell is one of them computed from an earlier value of itself that
 does not depend on w: ``s = β·s′ + …`` with β the same at every point (s′ a typed start, a
-blank, or the same state of the step before). A state read under a square root in the update is
-a second moment (of g²), the others first moments (of g). Each state is judged for its own
-recurrence (``state_test``: s − β·s′ = k·∂E/∂w, or k·(∂E/∂w)², for a usual k: 1, 1 − β, ±η),
+blank, or the same state of the step before). A state read under a square root in the update,
+or that adds a square, is a second moment (of g²), the others first moments (of g). Each state is judged for its own
+recurrence (``fit``: s − β·s′ = k·∂E/∂w, or k·(∂E/∂w)², for a usual k: 1, 1 − β, ±η),
 and the update for the optimizer's step from the student's own state cells (``directions``):
 
 - momentum: v (or −v where v = β·v − η·g);
@@ -128,7 +128,8 @@ class Optimizers:
                         continue  # a typed start is read by its first state alone; β by them all
                     decay = self._decay(cell, ref)
                     if decay is not None:
-                        state = State(cell, ref, decay, cell in self.squared[key])
+                        second = cell in self.squared[key] or _adds_a_square(self.graph.exprs[cell], ref)
+                        state = State(cell, ref, decay, second)
                         found.append(state)
                         previous_of[ref] = state
                         break
@@ -140,7 +141,7 @@ class Optimizers:
             for cell in sorted(chain - known):
                 if cell in previous_of:
                     later = previous_of[cell]
-                    self.states[key].append(State(cell, None, later.decay, cell in self.squared[key]))
+                    self.states[key].append(State(cell, None, later.decay, later.second))
 
     def _decay(self, cell: Key, ref: Key) -> float | None:
         """β where ``cell`` = β·ref + (what does not depend on ref), the same β at every point."""
@@ -159,9 +160,9 @@ class Optimizers:
         etas = {abs(self.graph.numbers[r]) for r in self.graph.reads[state.cell]
                 if r in self.graph.numbers and r != state.previous}
         etas |= {abs(n.payload) for n in engine.topological_order([self.graph.exprs[state.cell]]) if n.op == "const"}
-        etas = {e for e in etas if e and not self._agree(e, state.decay) and not self._agree(e, 1 - state.decay)}
-        rates = [1.0, 1 - state.decay] + [e * f for e in etas for f in (1.0, 1 - state.decay)]
-        return [r * sign for r in rates for sign in (1.0, -1.0)]
+        etas = {e for e in etas if e and e != 1 and not self._agree(e, state.decay)}  # η, not β nor 1 − β's 1
+        # v = β·v − η·g (for w + v) is the one form that gathers −g
+        return [1.0, 1 - state.decay] + [sign * e * f for e in etas for f in (1.0, 1 - state.decay) for sign in (1, -1)]
 
     def fit(self, state: State, values: list[float], gradient: list[float], conventions, keep=None) -> float | None:
         """k where ``values`` − β·s′ = k·g at every point (of ``keep``; g² for a second moment)
@@ -240,12 +241,54 @@ class Optimizers:
                 out[f"{state.cell[1]}/(1 − {state.decay:g}^{t})"] = [x / (1 - state.decay ** t) for x in self.at(state.cell)]
         return out
 
+    def meant(self, key: Key, gradient: str, quantities: dict[str, list[float]]) -> set[str] | None:
+        """The quantities the cells an update reads may mean, where it reads states: the
+        bias-corrected states, and the gradient where the step reads it (RMSprop); None (any)
+        for plain gradient descent."""
+        states = self.states.get(key)
+        if not states:
+            return None
+        found = set(self.labels(key))
+        if all(s.second for s in states):
+            found |= {label for label in quantities if label.lstrip("−2·") == gradient}
+        return found
+
     def role(self, state: State, parameter: Key) -> str:
         """What the state computes, for a finding's message."""
         before, g, a = state.previous[1] if state.previous else "0", f"∂E/∂{parameter[1]}", state.decay
         if state.second:
             return f"{a:g}·{before} + {1 - a:g}·({g})²"
         return f"{a:g}·{before} + {1 - a:g}·{g} (or + {g}, ± η·{g})"
+
+
+def _adds_a_square(expr: engine.Expr, previous: Key) -> bool:
+    """Whether ``expr`` (β·s′ + …) adds a square: a term, of those not reading ``previous``,
+    that is a product with a factor squared (``(1-β)*g^2``, ``(1-β)*g*g``)."""
+    terms, stack = [], [expr]
+    while stack:
+        node = stack.pop()
+        if node.op in ("add", "sub"):
+            stack.extend(node.args)
+        elif node.op == "neg":
+            stack.append(node.args[0])
+        else:
+            terms.append(node)
+    for term in terms:
+        if any(v.op == "var" and key_of(v.payload) == previous for v in engine.topological_order([term])):
+            continue
+        factors, stack = [], [term]
+        while stack:
+            node = stack.pop()
+            if node.op == "mul":
+                stack.extend(node.args)
+            elif node.op in ("neg", "div"):
+                stack.append(node.args[0])
+            else:
+                factors.append(node)
+        if any(f.op == "pow" and f.payload == 2 for f in factors) or \
+                any(f.op != "const" and factors.count(f) > 1 for f in factors):
+            return True
+    return False
 
 
 def _root(x: float) -> float:
