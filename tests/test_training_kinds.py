@@ -291,9 +291,11 @@ def test_adaline_with_x1_where_x2_belongs(inline, tmp_path, capsys):
     assert code == 1 and cells(report) == column("F", range(3, 3 + len(kinds.ADALINE_DATA)))
 
 
-def test_subtracted_thresholds_are_right(tmp_path, capsys):
+@pytest.mark.parametrize("signs", ["negnevitsky", "descent"])
+def test_subtracted_thresholds_are_right(signs, tmp_path, capsys):
+    # θ + α·(−1)·δ with δ = (t − y)·y·(1 − y), or θ − α·δ·(−1) with δ = (y − t)·y·(1 − y)
     path = tmp_path / "xor.xlsx"
-    kinds.thresholds(path)
+    kinds.thresholds(path, kinds.THRESHOLDS_DESCENT if signs == "descent" else None)
     assert_right(path, capsys)
 
 

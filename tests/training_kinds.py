@@ -304,6 +304,13 @@ THRESHOLDS = {
     "D": "=D{p}+$U$1*A{p}*R{p}", "E": "=E{p}+$U$1*B{p}*R{p}", "F": "=F{p}+$U$1*(-1)*R{p}",
     "G": "=G{p}+$U$1*A{p}*Q{p}", "H": "=H{p}+$U$1*B{p}*Q{p}", "I": "=I{p}+$U$1*(-1)*Q{p}",
     "J": "=J{p}+$U$1*M{p}*P{p}", "K": "=K{p}+$U$1*N{p}*P{p}", "L": "=L{p}+$U$1*(-1)*P{p}"}
+# The same net with δ = ∂E/∂net's sign, δ5 = (y − t)·y·(1 − y), and gradient descent written out:
+# w − α·x·δ, θ − α·δ·(−1).
+THRESHOLDS_DESCENT = {
+    "P": "=(O{r}-C{r})*O{r}*(1-O{r})",
+    **{c: f"={c}{{p}}-$U$1*{x}{{p}}*{d}{{p}}" for c, x, d in
+       (("D", "A", "R"), ("E", "B", "R"), ("G", "A", "Q"), ("H", "B", "Q"), ("J", "M", "P"), ("K", "N", "P"))},
+    **{c: f"={c}{{p}}-$U$1*{d}{{p}}*(-1)" for c, d in (("F", "R"), ("I", "Q"), ("L", "P"))}}
 THRESHOLD_START = [0.5, 0.4, 0.8, 0.9, 1.0, -0.1, -1.2, 1.1, 0.3]
 
 
