@@ -17,7 +17,7 @@ def copied(training: Training, findings: list[Finding], judged: set[Key]) -> lis
     graph, forms, found = training.graph, training.forms, {(f.sheet, f.cell) for f in findings}
     more = []
     for finding in findings:
-        if finding.formula is None:
+        if finding.formula is None or finding.formula.startswith("{"):  # an array's cells are one formula
             continue
         for key in forms.same_formula((finding.sheet, finding.cell)):
             if key in judged or key in found:

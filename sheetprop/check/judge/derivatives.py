@@ -2,7 +2,8 @@
 differentiated by the engine cell by cell (reverse mode over the cells), at the sheet's saved
 values and at random values of the inputs, targets and parameters.
 
-The loss of an example is ½·Σ(t − y)² over its outputs (``find.training``). ``quantities`` gives,
+The loss of an example is the formula of the cell it labels as its loss (``find.losses``),
+else ½·Σ(t − y)² over its outputs. ``quantities`` gives,
 for every cell of an example, what each role of the chain rule computes there at every point:
 ∂E/∂ of a forward cell or a parameter, σ′ and δ of an activation, t − y; ``judge.gradients``
 holds the student's cells against them.
@@ -59,7 +60,8 @@ class Derivatives:
                 for ref in self.graph.reads.get(cell, ()):
                     if ref in self.graph.exprs and ref not in self.parameters and ref not in self.training.updates:
                         stack.append((ref, False))
-        for y in ys:
+        loss = self.training.losses.get(update)  # the example's own labelled loss, where it has one
+        for y in ys if loss is None else (loss,):
             visit(y)
         self._forward[ys] = order
         return order
@@ -134,8 +136,11 @@ class Derivatives:
             rows = []
             for p in self.points:
                 adjoint: dict[Key, float] = {}
-                for y, t in pairs:
-                    adjoint[y] = adjoint.get(y, 0.0) + self.value_at(p, y) - self.value_at(p, t)
+                if (loss := self.training.losses.get(update)) is not None:
+                    adjoint[loss] = 1.0   # the loss the sheet labels: its own formula differentiated
+                else:                     # else ½·Σ(t − y)²
+                    for y, t in pairs:
+                        adjoint[y] = adjoint.get(y, 0.0) + self.value_at(p, y) - self.value_at(p, t)
                 for cell in reversed(self._forward[ys]):
                     upstream = adjoint.get(cell)
                     if upstream is None:
