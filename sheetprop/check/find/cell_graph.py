@@ -22,7 +22,7 @@ Key = tuple[str, str]  # (sheet, "A1")
 MAX_ROWS, MAX_COLUMNS = 5000, 1024
 # Past this many formulas the search is not attempted (a grid of 80,000 weights asks for
 # another reading): the route answers "not read" at once instead of taking minutes.
-MAX_FORMULAS = 30_000
+MAX_FORMULAS = 100_000
 MAX_ANCESTORS = 20_000  # cells visited to learn whether Δ depends on w
 
 

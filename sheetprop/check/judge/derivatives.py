@@ -36,6 +36,7 @@ class Derivatives:
         self._quantities: dict[tuple, dict[str, list[float]]] = {}
         self._adjoint: dict[tuple, list[dict[Key, float]]] = {}
         self._local: dict[Key, tuple[list[Key], list[engine.Expr]]] = {}
+        self._slopes: dict[Key, tuple | None] = {}
         self.points = self._points()
 
     def _forward_cells(self, update: Key) -> list[Key]:
@@ -193,9 +194,8 @@ class Derivatives:
         per_point = []
         for p, adjoint in zip(self.points, rows):
             row: dict[str, float] = {}
-            for cell, gradient in adjoint.items():
-                if near is not None and cell not in near:
-                    continue
+            cells = adjoint.items() if near is None else ((c, adjoint[c]) for c in near if c in adjoint)
+            for cell, gradient in cells:
                 for scale, mark in _SCALES.items():
                     row[f"{mark}∂E/∂{cell[1]}"] = scale * gradient
                 slope = self._slope(cell, p)
@@ -213,6 +213,21 @@ class Derivatives:
 
     def _slope(self, cell: Key, point: dict[Key, float]) -> float | None:
         """The activation's derivative where ``cell`` applies one (one EXP or TANH) to a sum."""
+        if cell not in self._slopes:
+            self._slopes[cell] = self._slope_of(cell)
+        found = self._slopes[cell]
+        if found is None:
+            return None
+        argument, derivative = found
+        try:
+            env = {name(r): self.value_at(point, r) for r in self.graph.reads[cell]}
+            env["__u"] = engine.evaluate([argument], env)[0]
+            return engine.evaluate([derivative], env)[0]
+        except (ArithmeticError, ValueError, KeyError):
+            return None
+
+    def _slope_of(self, cell: Key) -> tuple | None:
+        """(the activation's argument, its derivative in __u) of ``cell``'s formula, or None."""
         expr = self.graph.exprs.get(cell)
         if expr is None:
             return None
@@ -224,9 +239,6 @@ class Derivatives:
             argument = argument.args[0]
         u = engine.var("__u")
         try:
-            derivative = engine.grad(engine.substitute(expr, {argument: u}), [u])[0]
-            env = {name(r): self.value_at(point, r) for r in self.graph.reads[cell]}
-            env["__u"] = engine.evaluate([argument], env)[0]
-            return engine.evaluate([derivative], env)[0]
+            return argument, engine.grad(engine.substitute(expr, {argument: u}), [u])[0]
         except (ArithmeticError, ValueError, KeyError):
             return None

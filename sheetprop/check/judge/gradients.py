@@ -32,14 +32,17 @@ from sheetprop.check.judge.derivatives import Derivatives
 from sheetprop.check.judge.optimizers import Optimizers
 from sheetprop.check.report.findings import Finding, Score, SheetScore
 
+_ROUNDING = 8 * 2.0 ** -52  # a few units in the last place, relative
 TOLERANCE = 1e-7      # relative: the saved values carry 15 digits, the chain of cells loses a few
 MAX_DEPTH = 6
 MAX_TRIALS = 50_000
 _CELL_IN_LABEL = re.compile(r"(?<![A-Za-z])[A-Z]{1,3}\d+")
 
 
-def _agree(a: float, b: float) -> bool:
-    return math.isfinite(a) and math.isfinite(b) and abs(a - b) <= TOLERANCE * max(abs(a), abs(b)) + 1e-14
+def _agree(a: float, b: float, rounding: float = 0.0) -> bool:
+    """a = b to the judge's tolerance, or within ``rounding`` (what the values' own rounding leaves)."""
+    return (math.isfinite(a) and math.isfinite(b)
+            and abs(a - b) <= TOLERANCE * max(abs(a), abs(b)) + 1e-14 + rounding)
 
 
 class GradientJudge:
@@ -50,6 +53,7 @@ class GradientJudge:
         self.value, self.points = derivatives.value, derivatives.points
         self.optimizers = Optimizers(training, derivatives, _agree)
         self._labels: dict[Key, dict[str, list[float]]] = {}
+        self._forward_reads = {ref for c in self.forward_all for ref in self.graph.reads.get(c, ())}
         self.steps = {u.step_cell: u for u in training.updates.values() if u.step_cell}
         self.findings: dict[Key, Finding] = {}
         self.judged: set[Key] = set()
@@ -94,7 +98,7 @@ class GradientJudge:
             if factor.op == "const":
                 eta, found = eta * factor.payload, True
             elif factor.op == "var" and (cell := key_of(factor.payload)) in self.graph.numbers \
-                    and not any(cell in self.graph.reads.get(c, ()) for c in self.forward_all):
+                    and cell not in self._forward_reads:
                 eta, found = eta * self.graph.numbers[cell], True
         return abs(eta) if found and eta else None
 
@@ -112,17 +116,22 @@ class GradientJudge:
         start = self.value(update.parameter)
         directions = None if gradient is None else self.optimizers.directions(key, gradient, conventions)
 
-        def along(change: list[float], direction: list[float]) -> bool:
-            both = [(c, d) for c, d in zip(change, direction) if math.isfinite(c) or math.isfinite(d)]
-            change, direction = [c for c, _ in both], [d for _, d in both]  # an error in both: its own slip's
+        def along(change: list[float], direction: list[float], noise: list[float]) -> bool:
+            both = [(c, d, n) for c, d, n in zip(change, direction, noise) if math.isfinite(c) or math.isfinite(d)]
+            change = [c for c, _, _ in both]  # an error in both: its own slip's
+            direction, noise = [d for _, d, _ in both], [n for _, _, n in both]
             big = [k for k, g in enumerate(direction) if math.isfinite(g) and abs(g) > 1e-12]
             if not big:
                 return all(abs(c) <= 1e-12 for c in change)
-            k = max(big, key=lambda i: abs(direction[i]))
+            # The rate is read where the change stands clearest above its rounding (new − w of a
+            # weight of 0.37 changed by 1e-12 keeps four digits of it).
+            k = max(big, key=lambda i: (abs(change[i]) / noise[i] if noise[i] else math.inf, abs(direction[i])))
             rate = -change[k] / direction[k]
-            if not rate > 0 or not all(_agree(c, -rate * g) for c, g in zip(change, direction)):
+            slack = noise[k] / abs(direction[k])
+            if not rate > slack or not all(_agree(c, -rate * g, n + slack * abs(g))
+                                           for c, g, n in zip(change, direction, noise)):
                 return False
-            return eta is None or any(_agree(rate, eta * c) for c in conventions)
+            return eta is None or any(_agree(rate, eta * c, slack) for c in conventions)
 
         keep = self._usable(key)
 
@@ -130,7 +139,9 @@ class GradientJudge:
             if gradient is None:
                 return False
             change = [sign * (values[i] - start[i]) if relative else sign * values[i] for i in keep]
-            return any(along(change, [d[i] for i in keep]) for d in (directions or [gradient]))
+            # new − w is exact to a few units in the last place of w: below that it is rounding.
+            noise = [_ROUNDING * max(abs(values[i]), abs(start[i])) if relative else 0.0 for i in keep]
+            return any(along(change, [d[i] for i in keep], noise) for d in (directions or [gradient]))
         return test
 
     def _usable(self, update: Key) -> list[int]:
