@@ -16,6 +16,7 @@ The formulas as a graph of cells are ``find.cell_graph``'s.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 from sheetprop import engine
@@ -47,7 +48,7 @@ class Training:
     losses: dict[Key, Key] = field(default_factory=dict)   # update -> the loss cell its example labels
     steps: dict[Key, int] = field(default_factory=dict)    # update -> its step, from 1 (Adam's t)
 
-    @property
+    @functools.cached_property
     def sheet(self) -> str:
         return min(self.updates)[0]
 

@@ -15,6 +15,7 @@ import math
 import random
 
 from sheetprop import engine
+from sheetprop.engine.numeric import compile_function
 from sheetprop.check.find.training import Key, Training, name
 
 POINTS = 3            # random points besides the sheet's own values
@@ -22,6 +23,7 @@ _SCALES = {1: "", -1: "−", 2: "2·", -2: "−2·"}
 EAGER = 20_000          # formulas: a workbook this small is computed whole at each point
 MAX_LABEL_CELLS = 2000  # an example this large is searched near the cells judged (``near``)
 PATH_DEPTH = 5
+WIDE = 32               # cells read: a formula this wide is compiled, not walked node by node
 
 
 class Derivatives:
@@ -37,6 +39,7 @@ class Derivatives:
         self._adjoint: dict[tuple, list[dict[Key, float]]] = {}
         self._local: dict[Key, tuple[list[Key], list[engine.Expr]]] = {}
         self._slopes: dict[Key, tuple | None] = {}
+        self._functions: dict[tuple, tuple] = {}
         self.points = self._points()
 
     def _forward_cells(self, update: Key) -> list[Key]:
@@ -113,12 +116,26 @@ class Derivatives:
                 stack.extend(pending)
                 continue
             stack.pop()
-            env = {name(r): values.get(r, graph.numbers.get(r, 0.0)) for r in graph.reads[cell]}
+            reads = graph.reads[cell]
             try:
-                values[cell] = engine.evaluate([graph.exprs[cell]], env)[0]
+                if len(reads) > WIDE:  # a SUMPRODUCT over 784 inputs: compiled once
+                    refs, function = self._compiled(cell, "value", lambda c: [graph.exprs[c]])
+                    values[cell] = function(*(values.get(r, graph.numbers.get(r, 0.0)) for r in refs))[0]
+                else:
+                    env = {name(r): values.get(r, graph.numbers.get(r, 0.0)) for r in reads}
+                    values[cell] = engine.evaluate([graph.exprs[cell]], env)[0]
             except (ArithmeticError, ValueError, KeyError):
                 values[cell] = math.nan
         return values[key]
+
+    def _compiled(self, cell: Key, what: str, outputs):
+        """(the cells ``cell`` reads, a compiled function of their values giving ``outputs(cell)``)."""
+        found = self._functions.get((cell, what))
+        if found is None:
+            refs = list(dict.fromkeys(self.graph.reads[cell]))
+            found = self._functions[(cell, what)] = (
+                refs, compile_function(outputs(cell), [engine.var(name(r)) for r in refs]))
+        return found
 
     def value(self, key: Key) -> list[float]:
         return [self.value_at(p, key) for p in self.points]
@@ -147,9 +164,13 @@ class Derivatives:
                     if upstream is None:
                         continue
                     refs, derivatives = self._local_derivatives(cell)
-                    env = {name(r): self.value_at(p, r) for r in self.graph.reads[cell]}
                     try:
-                        locals_ = engine.evaluate(derivatives, env)
+                        if len(refs) > WIDE:
+                            _, function = self._compiled(cell, "slopes", lambda c: self._local_derivatives(c)[1])
+                            locals_ = function(*(self.value_at(p, r) for r in refs))
+                        else:
+                            env = {name(r): self.value_at(p, r) for r in self.graph.reads[cell]}
+                            locals_ = engine.evaluate(derivatives, env)
                     except (ArithmeticError, ValueError, KeyError):
                         locals_ = [math.nan] * len(refs)
                     for ref, local in zip(refs, locals_):

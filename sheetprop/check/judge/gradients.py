@@ -233,7 +233,7 @@ class GradientJudge:
         refs = list(dict.fromkeys(self.graph.reads.get(cell, ())))
         chosen_refs = [r for r in refs if r not in fixed]
         quantities = self.quantities(update, self.derivatives.near(update, [cell]))
-        labels = [label for label in _distinct(quantities) if allowed is None or label in allowed]
+        labels = [label for label in _distinct(quantities, self._is_copy) if allowed is None or label in allowed]
         kinds = {label: _direction(quantities[label]) for label in labels}
         substituted = self._substitution(expr, refs, quantities)
         # The same formula copied (down a column, along a row, onto the next sheet) that no pair
@@ -278,6 +278,12 @@ class GradientJudge:
                 return True
         self._find(cell, role, "wrong formula", f"does not compute {self._named(role)} from the cells it reads")
         return True
+
+    def _is_copy(self, label: str) -> bool:
+        """Whether the label's cell is a plain copy of another cell (=I799)."""
+        match = _CELL_IN_LABEL.search(label)
+        expr = match and self.graph.exprs.get((self.training.sheet, match.group(0)))
+        return bool(expr) and expr.op == "var"
 
     def _named(self, label: str) -> str:
         """A quantity with the names of its cells' columns: δ(G3) → δ(G3: Out q)."""
@@ -340,11 +346,13 @@ def _factor(values: list[float], exact: list[float]) -> float | None:
                 None)
 
 
-def _distinct(quantities: dict[str, list[float]]) -> list[str]:
+def _distinct(quantities: dict[str, list[float]], is_copy=lambda label: False) -> list[str]:
     """The labels, one for each distinct set of values (∂E/∂ of a sum and δ of its activation
-    are often the same numbers): the first name of each."""
+    are often the same numbers): the first name of each, a cell that copies another (=I799)
+    named last."""
     seen, labels = set(), []
-    for label, values in quantities.items():
+    for label in sorted(quantities, key=is_copy):
+        values = quantities[label]
         key = tuple(round(v, 12) if math.isfinite(v) else None for v in values)
         if key not in seen:
             seen.add(key)
