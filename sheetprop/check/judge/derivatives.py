@@ -40,6 +40,7 @@ class Derivatives:
         self._local: dict[Key, tuple[list[Key], list[engine.Expr]]] = {}
         self._slopes: dict[Key, tuple | None] = {}
         self._functions: dict[tuple, tuple] = {}
+        self._steps: dict[Key, dict[Key, int]] = {}  # update -> cell -> formulas from its parameter
         self.points = self._points()
 
     def _forward_cells(self, update: Key) -> list[Key]:
@@ -194,15 +195,23 @@ class Derivatives:
         forward = set(self._forward[ys])
         parameter = self.training.updates[update].parameter
         found, layer = {parameter, *ys}, [parameter]
-        for _ in range(PATH_DEPTH):
+        steps = self._steps.setdefault(update, {parameter: 0})
+        for depth in range(1, PATH_DEPTH + 1):
             layer = [r for key in layer for r in self.graph.readers.get(key, ()) if r in forward and r not in found]
             found.update(layer)
+            for cell in layer:
+                steps.setdefault(cell, depth)
         for cell in (*cells, update):
             for ref in self.graph.reads.get(cell, ()):
                 if ref in rows[0]:
                     found.add(ref)
                     found.update(r for r in self.graph.reads.get(ref, ()) if r in forward)
         return found
+
+    def steps_from_parameter(self, update: Key, cell: Key) -> int:
+        """How many formulas lie between the update's parameter and ``cell`` on its path to the
+        outputs (``near`` counts them in a large example; 0 elsewhere, where all are searched)."""
+        return self._steps.get(update, {}).get(cell, 0 if update not in self._steps else PATH_DEPTH + 1)
 
     def quantities(self, update: Key, near: set[Key] | None = None) -> dict[str, list[float]]:
         """What each role computes in this update's example, at every point: of every cell, or of

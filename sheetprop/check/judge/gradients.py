@@ -253,8 +253,11 @@ class GradientJudge:
                 self._unexplained.add(form)
             if solutions:
                 # Blame goes down into helpers first; then the plainest quantity (δ before 2·δ).
+                # In a large example, quantities that happen to agree where units saturate give way
+                # to the one nearest the parameter on its path.
                 meant = max(solutions, key=lambda m: (sum(self._is_helper(r) for r in m),
-                                                      -sum("2·" in label for label in m.values())))
+                                                      -sum("2·" in label for label in m.values()),
+                                                      -sum(self._distance(update, label) for label in m.values())))
                 below = False
                 for ref, label in meant.items():
                     if self._is_helper(ref):
@@ -278,6 +281,12 @@ class GradientJudge:
                 return True
         self._find(cell, role, "wrong formula", f"does not compute {self._named(role)} from the cells it reads")
         return True
+
+    def _distance(self, update: Key, label: str) -> int:
+        match = _CELL_IN_LABEL.search(label)
+        if not match:
+            return 0
+        return self.derivatives.steps_from_parameter(update, (self.training.sheet, match.group(0)))
 
     def _is_copy(self, label: str) -> bool:
         """Whether the label's cell is a plain copy of another cell (=I799)."""
