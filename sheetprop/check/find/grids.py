@@ -4,8 +4,8 @@ few of a large such grid that are judged for all of it.
 A network of 784 inputs and 100 hidden units updates 78,400 weights with one formula copied over
 a grid. Its cells are grouped by their formula's relative form (``formulas.relative_form``) and
 by the relative forms of the cells each reads, so a cell that reads an odd cell (one formula
-typed over where the rest were copied) is a group of its own. A group of up to ``SAMPLE_FROM``
-cells is judged whole; a larger one by ``SAMPLES`` cells spread over it (the first, the middle,
+typed over where the rest were copied) is a group of its own. Past ``JUDGE_ALL`` updates, a
+group of up to ``SAMPLE_FROM`` cells is judged whole; a larger one by ``SAMPLES`` cells spread over it (the first, the middle,
 the last), which stand for the rest: a copied formula that reads the same formulas computes the
 same function of the cells at the same offsets.
 """
@@ -18,6 +18,7 @@ from sheetprop.check.find.cell_graph import CellGraph, Key
 from sheetprop.spreadsheet.formulas import relative_form
 from sheetprop.spreadsheet.references import column_number
 
+JUDGE_ALL = 2000  # updates: a training this small is judged cell by cell
 SAMPLE_FROM = 16
 SAMPLES = 3
 _ADDRESS = re.compile(r"([A-Z]+)(\d+)")
@@ -80,7 +81,10 @@ def spread(group: list[Key]) -> list[Key]:
 
 
 def stand_ins(forms: CopiedForms, keys) -> dict[Key, list[Key]]:
-    """Each cell to judge, with the cells it stands for (itself first)."""
+    """Each cell to judge, with the cells it stands for (itself first): every cell of up to
+    ``JUDGE_ALL``; of more, the few of each group (``spread``)."""
+    if len(keys) <= JUDGE_ALL:
+        return {key: [key] for key in keys}
     chosen: dict[Key, list[Key]] = {}
     for group in forms.groups(keys):
         picked = spread(group)

@@ -24,9 +24,14 @@ def copied(training: Training, findings: list[Finding], judged: set[Key]) -> lis
                 continue
             found.add(key)
             more.append(replace(finding, cell=key[1], formula=graph.texts[key], found=graph.saved.get(key),
-                                message=f"{key[1]}: {finding.cell}'s formula copied, the same slip "
-                                        f"({finding.message})"))
+                                message=f"{key[1]}: {finding.cell}'s formula copied{_direction(finding.cell, key[1])}, "
+                                        f"the same slip ({finding.message})"))
     return more
+
+
+def _direction(here: str, there: str) -> str:
+    (a_column, a_row), (b_column, b_row) = (re.fullmatch(r"([A-Z]+)(\d+)", cell).groups() for cell in (here, there))
+    return " down" if a_column == b_column else " along its row" if a_row == b_row else ""
 
 
 def typed_where_updates_belong(training: Training) -> list[Finding]:
