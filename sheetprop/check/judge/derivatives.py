@@ -16,7 +16,7 @@ import random
 
 from sheetprop import engine
 from sheetprop.engine.numeric import compile_function
-from sheetprop.check.find.training import Key, Training, name
+from sheetprop.check.find.training import Key, Training, key_of, name
 
 POINTS = 3            # random points besides the sheet's own values
 _SCALES = {1: "", -1: "−", 2: "2·", -2: "−2·"}
@@ -40,6 +40,7 @@ class Derivatives:
         self._local: dict[Key, tuple[list[Key], list[engine.Expr]]] = {}
         self._slopes: dict[Key, tuple | None] = {}
         self._functions: dict[tuple, tuple] = {}
+        self._wide: dict[tuple, list[float]] = {}    # (cell, point) -> a wide cell's local derivatives
         self._steps: dict[Key, dict[Key, int]] = {}  # update -> cell -> formulas from its parameter
         self.points = self._points()
 
@@ -147,6 +148,20 @@ class Derivatives:
             self._local[cell] = refs, engine.grad(self.graph.exprs[cell], [engine.var(name(r)) for r in refs])
         return self._local[cell]
 
+    def _wide_slopes(self, cell: Key, point: dict[Key, float]) -> list[float]:
+        """The local derivatives of a wide cell (a SUMPRODUCT over 784 inputs) at a point, kept:
+        of a sum of products each is the other factor's value; else a compiled function's."""
+        found = self._wide.get((cell, id(point)))
+        if found is None:
+            refs, derivatives = self._local_derivatives(cell)
+            if all(d.op in ("var", "const") for d in derivatives):
+                found = [self.value_at(point, key_of(d.payload)) if d.op == "var" else d.payload for d in derivatives]
+            else:
+                _, function = self._compiled(cell, "slopes", lambda c: self._local_derivatives(c)[1])
+                found = list(function(*(self.value_at(point, r) for r in refs)))
+            self._wide[(cell, id(point))] = found
+        return found
+
     def _adjoints(self, update: Key) -> tuple[tuple, list[dict[Key, float]]]:
         """∂E/∂ of every cell of the update's example at every point (reverse mode over the cells)."""
         pairs = self.training.outputs[update]
@@ -167,8 +182,7 @@ class Derivatives:
                     refs, derivatives = self._local_derivatives(cell)
                     try:
                         if len(refs) > WIDE:
-                            _, function = self._compiled(cell, "slopes", lambda c: self._local_derivatives(c)[1])
-                            locals_ = function(*(self.value_at(p, r) for r in refs))
+                            locals_ = self._wide_slopes(cell, p)
                         else:
                             env = {name(r): self.value_at(p, r) for r in self.graph.reads[cell]}
                             locals_ = engine.evaluate(derivatives, env)
