@@ -131,6 +131,8 @@ class TableCheck(FormulaVerdicts):
         # A sheet sheetprop built has its η cell: an update that types η's number is no reference to it.
         self.typed_eta_is_wrong = exercise and table.recorded
         self._given_labels = {q.label for q in self.network.given}
+        # The first row's givens, as the second row's updates read them: typed, so exact.
+        self._first_givens = frozenset(previous(label).payload for label in self._given_labels)
         self.trained = set(self.network.trained)
         # Whether each carried quantity is a parameter the optimizer steps, asked of every carried
         # cell of every row: worked out once, not by hashing the quantity's fields each time.
@@ -268,7 +270,8 @@ class TableCheck(FormulaVerdicts):
             local = self.local[q.label]
             want = expected[q.label] if expected is not None else None
             wrong = None if want is None else (
-                cell.number is None or self._disagree(q.label, local, values, cell.number, want, first_row))
+                cell.number is None or self._disagree(q.label, local, values, cell.number, want,
+                                                      self._given_labels if first_row else ()))
             if cell.is_typed and self.by_value:
                 if wrong is not None:
                     self.judged.append((q.label, cell))
@@ -374,7 +377,7 @@ class TableCheck(FormulaVerdicts):
             if cell.number is None and want is None and cell.is_typed:
                 continue
             wrong = None if want is None or cell.number is None else self._disagree(
-                q.label, update, env, cell.number, want)
+                q.label, update, env, cell.number, want, self._first_givens if k == 1 else ())
             if not cell.is_typed:
                 if not trained and wrong is None:
                     continue

@@ -269,16 +269,15 @@ class FormulaVerdicts:
             chain_rule=f"{role.name} = {as_read(right, False)}",
             reads=as_read(reading.expr, False) if reading is not None else None)
 
-    def _disagree(self, label: str, expr: Expr, env: dict, found: float, expected: float,
-                  first_row: bool = False) -> bool:
+    def _disagree(self, label: str, expr: Expr, env: dict, found: float, expected: float, exact=()) -> bool:
         """Beyond the tolerance and beyond what rounding to the digits the table keeps explains:
         half a unit of the found number's last digit, plus each input's, times how much it moves
-        the result (first order, from the engine's own derivatives), with a margin of 2. The first
-        row's givens are the exercise's typed starting values: exact."""
+        the result (first order, from the engine's own derivatives), with a margin of 2. ``exact``:
+        the inputs that are typed exactly, the first row's givens (the exercise's starting values),
+        read by that row's cells and, as "previous w1", by the second row's updates."""
         slack = 0.0
         if self.precision.rounded:
-            slack = 2 * (self.precision.uncertainty(label, found)
-                         + self._propagated(label, expr, env, self._given_labels if first_row else ()))
+            slack = 2 * (self.precision.uncertainty(label, found) + self._propagated(label, expr, env, exact))
         return not numbers_agree(found, expected, self.tolerance, slack=slack)
 
     def _propagated(self, key: str, expr: Expr, env: dict, exact=()) -> float:
