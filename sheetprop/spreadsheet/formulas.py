@@ -20,11 +20,9 @@ import functools
 import re
 from typing import Callable
 
-from xlsxwriter.utility import xl_cell_to_rowcol, xl_col_to_name
-
 from sheetprop import engine
 from sheetprop.engine import Expr, ops
-from sheetprop.spreadsheet.references import CELL, MAX_COLUMN, MAX_ROW, unquoted_sheet
+from sheetprop.spreadsheet.references import CELL, MAX_COLUMN, MAX_ROW, column_letters, column_number, unquoted_sheet
 from sheetprop.spreadsheet.tokens import Token, TokenError, tokens as formula_tokens
 
 MAX_RANGE_CELLS = 1024  # a 28×28 image's 784 pixels in one SUMPRODUCT
@@ -345,10 +343,10 @@ class _Parser:
             rows, cols = range(min(r0, r1), max(r0, r1) + 1), range(min(c0, c1), max(c0, c1) + 1)
             if len(rows) * len(cols) > MAX_RANGE_CELLS:
                 raise FormulaError(f"the range {text} has more than {MAX_RANGE_CELLS} cells")
-            return [self.resolve((sheet, xl_col_to_name(c), r + 1)) for r in rows for c in cols]
+            return [self.resolve((sheet, column_letters(c + 1), r + 1)) for r in rows for c in cols]
         if CELL.fullmatch(address):
             row, col = _row_col(address)
-            return [self.resolve((sheet, xl_col_to_name(col), row + 1))]
+            return [self.resolve((sheet, column_letters(col + 1), row + 1))]
         if sheet is None and _NAME.fullmatch(address):
             target = self.resolve_name(address)
             if target is None:
@@ -397,7 +395,7 @@ def _row_col(address: str) -> tuple[int, int]:
     match = CELL.fullmatch(address)
     digits = match[2].lstrip("0")  # 5,000 digits would pass Python's limit for int()
     row = int(digits) - 1 if 0 < len(digits) <= 7 else -1
-    col = xl_cell_to_rowcol(match[1].upper() + "1")[1]
+    col = column_number(match[1].upper()) - 1
     if not (0 <= row < MAX_ROW and 0 <= col < MAX_COLUMN):
         raise FormulaError(f"{address} is outside a sheet's {MAX_ROW:,} rows and {MAX_COLUMN:,} columns")
     return row, col

@@ -1,15 +1,15 @@
 """A1 references, the one home of their reading and writing: column letters and numbers (1-based,
 as a worksheet numbers them), a cell's address, a reference with its sheet (quoted where the
 name needs it), the references in a formula's text, and shared formulas, whose first cell's
-formula is written out again at each other cell of the range (``xlsx_cells``). Built on
-``xlsxwriter.utility`` where it does the job (the writer writes its references with it)."""
+formula is written out again at each other cell of the range (``xlsx_cells``). Written here, not
+taken from ``xlsxwriter.utility``: grading reads references in every worker of a class, and
+importing xlsxwriter would cost each of them its start-up (the letters are the same: a test
+compares them)."""
 
 from __future__ import annotations
 
 import functools
 import re
-
-from xlsxwriter.utility import xl_col_to_name
 
 COLUMN_NUMBERS: dict[str, int] = {}
 MAX_ROW, MAX_COLUMN = 1_048_576, 16_384
@@ -43,8 +43,12 @@ def column_number(letters: str) -> int:
 
 @functools.lru_cache(maxsize=1024)
 def column_letters(number: int) -> str:
-    """2 → B."""
-    return xl_col_to_name(number - 1) if number > 0 else ""
+    """2 → B, 27 → AA."""
+    letters = ""
+    while number > 0:
+        number, remainder = divmod(number - 1, 26)
+        letters = chr(65 + remainder) + letters
+    return letters
 
 
 def quoted_sheet(name: str) -> str:

@@ -83,16 +83,21 @@ def run(tasks: list, work: Callable, failed: Callable[[object, str], object], jo
 
     pending = deque(enumerate(tasks))
     workers = [start() for _ in range(max(1, min(jobs, len(tasks))))]
+
+    def assign() -> None:
+        for worker in workers:
+            if worker.task is None and pending:
+                worker.task = pending.popleft()
+                worker.deadline = time.monotonic() + time_limit + GRACE_S
+                worker.connection.send((worker.task[0], worker.task[1], time_limit))
+
     try:
         while pending or any(w.task for w in workers):
-            for worker in workers:
-                if worker.task is None and pending:
-                    worker.task = pending.popleft()
-                    worker.deadline = time.monotonic() + time_limit + GRACE_S
-                    worker.connection.send((worker.task[0], worker.task[1], time_limit))
+            assign()
             busy = [w for w in workers if w.task]
             timeout = min(60.0, max(0.0, min(w.deadline for w in busy) - time.monotonic()))
             wait([w.connection for w in busy] + [w.process.sentinel for w in busy], timeout)
+            finished = []
             for k, worker in enumerate(workers):
                 if worker.task is None:
                     continue
@@ -105,7 +110,7 @@ def run(tasks: list, work: Callable, failed: Callable[[object, str], object], jo
                 kind, value = outcome
                 if kind == "done":
                     worker.task = None
-                    yield index, value
+                    finished.append((index, value))
                     continue
                 reason = {"timeout": f"grading took longer than the time limit of {time_limit:g} s",
                           "killed": f"grading took longer than the time limit of {time_limit:g} s and "
@@ -116,7 +121,11 @@ def run(tasks: list, work: Callable, failed: Callable[[object, str], object], jo
                     _stop(worker)
                     workers[k] = worker = start()
                 worker.task = None
-                yield index, failed(task, reason)
+                finished.append((index, failed(task, reason)))
+            # The idle workers get their next task before the caller sees these results (and
+            # writes their feedback, say), so that no worker waits on the caller.
+            assign()
+            yield from finished
     finally:
         for worker in workers:
             _stop(worker)

@@ -48,7 +48,14 @@ class Report:
 
     @property
     def groups(self) -> list[list[Finding]]:
-        return group_findings(self.findings)
+        # Grouped once per list of findings, not each time it is asked (a class's CSV row, its
+        # line and its summary each ask); kept with the report, so a pool's worker groups them
+        # and the parent receives them grouped. A new list, or one grown, is grouped again.
+        findings = self.findings
+        kept = self.__dict__.get("_groups")
+        if kept is None or kept[0] is not findings or kept[1] != len(findings):
+            kept = self.__dict__["_groups"] = (findings, len(findings), group_findings(findings))
+        return kept[2]
 
     def summary(self) -> str:
         n_sheets, n_findings, n_cells = len(self.sheets), len(self.groups), len(self.findings)
