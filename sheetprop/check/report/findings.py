@@ -89,14 +89,11 @@ def score_table(table, table_check, findings: list[Finding]) -> SheetScore:
     """Per column, the cells the student works out (computed cells, each step's new weights) that
     are right: given a verdict and no finding. Cells of rows not started count, as not done."""
     wrong = {f.cell for f in findings} | table_check.drifted
-    judged: dict[str, list[str]] = {}
-    for label, cell in table_check.judged:
-        judged.setdefault(label, []).append(cell)
+    judged = table_check.judged.tally(wrong)  # label -> (cells judged, right), in the order first judged
     columns = []
     for label in sorted(set(judged) | set(table.unfinished_cells), key=lambda l: table.columns.get(l, 0)):
-        cells = judged.get(label, [])
-        columns.append((label, Score(sum(cell not in wrong for cell in cells),
-                                     len(cells) + table.unfinished_cells.get(label, 0))))
+        cells, right = judged.get(label, (0, 0))
+        columns.append((label, Score(right, cells + table.unfinished_cells.get(label, 0))))
     return SheetScore(sum(s.right for _, s in columns), sum(s.cells for _, s in columns),
                       table.sheet, tuple(columns))
 
