@@ -373,20 +373,27 @@ def relative_with_template(formula: str, row: int) -> tuple[str, tuple]:
     comparison, not by splitting its text again."""
     parts = _RELATIVE_ROW.split(formula)
     offsets = tuple(int(number) - row for number in parts[2::3])
+    if not offsets:
+        return formula, (formula, (), 0)
+    # One field per distinct offset, numbered: a formula that reads its own row only (or the
+    # row above only), as most of a table's do, is printed from one number.
+    distinct = tuple(dict.fromkeys(offsets))
     pieces = [part.replace("{", "{{").replace("}", "}}") for part in parts]
-    pieces[2::3] = ["{}"] * len(offsets)
+    pieces[2::3] = [f"{{{distinct.index(offset)}}}" for offset in offsets]
     parts[2::3] = [f"[{offset}]" for offset in offsets]
-    return "".join(parts), ("".join(pieces) if offsets else formula, offsets, min(offsets, default=0))
+    return "".join(parts), ("".join(pieces).format, distinct, min(offsets))
 
 
 def formula_at_row(template: tuple, row: int) -> str | None:
     """The formula ``template`` stands for, written at ``row``; None where a row would fall
     below 0. Where it equals a cell's formula, that formula's relative form is the template's:
     the same text pieces around whole runs of digits split the same way."""
-    text, offsets, lowest = template
+    fill, offsets, lowest = template  # the formula's text, where it has no relative row
     if row + lowest < 0:
         return None
-    return text.format(*[row + offset for offset in offsets]) if offsets else text
+    if len(offsets) == 1:
+        return fill(row + offsets[0])
+    return fill(*[row + offset for offset in offsets]) if offsets else fill
 
 
 @functools.lru_cache(maxsize=65_536)  # a column of formulas names the same few cells over and over
