@@ -159,6 +159,28 @@ def test_an_openpyxl_workbook_reads_as_openpyxl_reads_it(tmp_path):
     _same_as_openpyxl(path.read_bytes())
 
 
+def test_a_long_sheet_with_a_wide_character_in_its_header_reads_as_openpyxl_reads_it(tmp_path):
+    # "η" in the header: the reader scans such a sheet a piece of rows at a time (PIECE_CHARS),
+    # and every cell on either side of each piece's edge must read as openpyxl reads it.
+    import xlsxwriter
+
+    from sheetprop.check.read import xlsx_cells
+
+    path = tmp_path / "long.xlsx"
+    book = xlsxwriter.Workbook(str(path), {"constant_memory": True})  # its strings inline, as build writes
+    sheet = book.add_worksheet("lr=0.5")
+    sheet.write_row(0, 0, ["learning rate η", "w1", "∂E/∂w1 (σ′)"])
+    for row in range(1, 3000):
+        sheet.write_number(row, 0, row / 7)
+        sheet.write_formula(row, 1, f"=A{row + 1}*2-B{row}", None, row / 3.5)
+        sheet.write_string(row, 2, "é" if row % 500 == 0 else "x")
+    book.close()
+    with zipfile.ZipFile(path) as archive:
+        text = archive.read("xl/worksheets/sheet1.xml").decode()
+    assert len(text) > 3 * xlsx_cells.PIECE_CHARS and not text.isascii()
+    _same_as_openpyxl(path.read_bytes())
+
+
 def test_a_built_workbook_and_its_exercise_read_as_openpyxl_reads_them(tmp_path):
     key = tmp_path / "key.xlsx"
     subprocess.run([sys.executable, "-m", "sheetprop", "build", "--quiet", "--exercise", "--lrs", "0.5,1",
