@@ -191,11 +191,12 @@ class TableCheck(FormulaVerdicts):
         values, problems = {}, []
         for label, cell in row.items():
             number = cell.number
+            if number is not None:  # nearly every cell of a row: nothing more to ask of it
+                values[label] = number
+                continue
             # An error value that a formula computed (w − η·∂E/∂w after EXP overflowed) came from
             # upstream, where it is judged; here it is the spreadsheet's NaN, not a slip.
-            computed_error = is_error_value(cell.value) \
-                and cell.formula is not None and not cell.is_typed  # the cheap tests first: a row of every cell
-            if number is None and computed_error:
+            if is_error_value(cell.value) and cell.formula is not None and not cell.is_typed:
                 number = math.nan
             if number is None and self.network.by_label(label).role in GIVEN_ROLES:
                 if cell.is_blank:
