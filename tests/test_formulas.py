@@ -160,7 +160,7 @@ def test_a_defined_name_is_resolved_to_its_cell():
 @pytest.mark.parametrize("formula", [
     '="a"', '=EXP("1")', '=A1&B1', '=1&2',
     "=FOO(A1)", "=MAX(A1)", "=SUM()",
-    "=IF(A1,1,0)", "=IF(A1>0)", "=IF(A1=B1,1,0)", "=IF(A1>0,A1>1,0)",
+    "=IF(A1,1,0)", "=IF(A1>0)", "=IF(A1>0,A1>1,0)",
     "=A1>0", "=A1=B1", "=(A1>0)", "=1+(A1>0)", "=-(A1>0)", "=(A1>0)%",
     "=A1:B2*2", "=A1:B2", "=EXP(A1:B2)", "=MAX(0,A1:B2)",
     "=A:A", "=SUM(A:A)", "=SUM(1:1)",
@@ -213,3 +213,38 @@ def test_references_read_down_a_column_are_each_formulas_own():
         assert copied.at("w1", formula, row) == references(formula), formula
     assert copied.at("w1", "=A1-B0", 1) == [(None, "A", 1)]  # B0 is no cell
     assert copied.at("w1", "=A2-B1", 2) == [(None, "A", 2), (None, "B", 1)]  # and B1, a row down, is one
+
+
+def test_a_formula_copied_along_a_row_or_down_a_column_has_one_relative_form():
+    from sheetprop.spreadsheet.formulas import relative_form
+
+    # =I12+$D$4*DI$799*$D12 in DI12, copied one column right and one row down (as Excel copies it)
+    here = relative_form("=I12+$D$4*DI$799*$D12", 12, 113)
+    assert here == relative_form("=J13+$D$4*DJ$799*$D13", 13, 114)
+    assert here != relative_form("=J13+$D$4*DJ$799*$D12", 13, 114)  # $D12 left behind: another formula
+    assert relative_form("=学習!$C14*2", 14, 9) == "=学習!$CR[0]*2"
+    assert relative_form("=LOG10(A1)", 1, 1) == "=LOG10(C[0]R[0])"
+
+
+def test_sumproduct_is_the_sum_over_its_ranges_in_step():
+    seen = {}
+
+    def resolve(ref):
+        seen[ref] = var(f"{ref[1]}{ref[2]}")
+        return seen[ref]
+    expr = formulas.parse("=SUMPRODUCT($A1:$A3,B1:B3)", resolve)
+    env = {"A1": 1.0, "A2": 2.0, "A3": 3.0, "B1": 10.0, "B2": 100.0, "B3": 1000.0}
+    assert engine.evaluate([expr], env)[0] == 1 * 10 + 2 * 100 + 3 * 1000
+    with pytest.raises(formulas.FormulaError):
+        formulas.parse("=SUMPRODUCT(A1:A3,B1:B2)", resolve)
+
+
+def test_an_if_of_equality_is_the_exact_comparison_with_no_slope():
+    # a one-hot target, =IF(label=3, 0.99, 0.01): 0.99 for the class, 0.01 for the rest
+    label = var("label")
+    expr = formulas.parse("=IF(A1=3,0.99,0.01)", lambda ref: label)
+    assert engine.evaluate([expr], {"label": 3.0})[0] == pytest.approx(0.99)
+    assert engine.evaluate([expr], {"label": 4.0})[0] == pytest.approx(0.01)
+    assert engine.evaluate(engine.grad(expr, [label]), {"label": 3.5})[0] == 0.0
+    other = formulas.parse("=IF(A1<>3,1,0)", lambda ref: label)
+    assert engine.evaluate([other], {"label": 3.0})[0] == 0.0

@@ -63,7 +63,9 @@ class _Comparison:
             return engine.step(self.left - self.right)
         if self.op in ("<", "<="):
             return engine.step(self.right - self.left)
-        raise FormulaError(f"the comparison {self.op} is not supported")
+        # a = b and a <> b: constant but where a = b exactly (a label compared with a class
+        # number, =IF(C14=3, 0.99, 0.01)); the exact comparison, whose derivative is 0.
+        return engine.compare(self.left, self.op, self.right)
 
 
 def parse(formula: str, resolve: Resolver, resolve_name: NameResolver | None = None,
@@ -394,6 +396,39 @@ def formula_at_row(template: tuple, row: int) -> str | None:
     if len(offsets) == 1:
         return fill(row + offsets[0])
     return fill(*[row + offset for offset in offsets]) if offsets else fill
+
+
+# A cell reference in a formula's text: $ before the column?, its letters, $ before the row?, the row.
+REFERENCE = re.compile(r"(?<![A-Za-z_\d$.])(\$?)([A-Z]{1,3})(\$?)(\d+)(?![\w(])")
+
+
+def copied_to(formula: str, rows: int, columns: int) -> str:
+    """``formula`` as a spreadsheet writes it in the cell ``rows`` below and ``columns`` right
+    of its own: relative references move with it, absolute ones stay."""
+    def moved(match) -> str:
+        column_mark, letters, row_mark, digits = match.groups()
+        number = _column_number(letters) + (0 if column_mark else columns)
+        row = int(digits) + (0 if row_mark else rows)
+        if not (0 < number <= MAX_COLUMN and 0 < row <= MAX_ROW):
+            raise FormulaError(f"{match.group(0)} would move off the sheet")
+        return f"{column_mark}{xl_col_to_name(number - 1)}{row_mark}{row}"
+    return REFERENCE.sub(moved, formula)
+
+
+def relative_form(formula: str, row: int, column: int) -> str:
+    """``formula`` with each relative row and column written as its offset from the cell at
+    (``row``, ``column``), both from 1 (C5 in D7 is C[-1]R[-2]; $C$5 stays): the same text
+    wherever the formula was copied, down a column or along a row."""
+    def offset(match) -> str:
+        column_mark, letters, row_mark, digits = match.groups()
+        where = f"${letters}" if column_mark else f"C[{_column_number(letters) - column}]"
+        return where + (f"${digits}" if row_mark else f"R[{int(digits) - row}]")
+    return REFERENCE.sub(offset, formula)
+
+
+@functools.lru_cache(maxsize=4096)
+def _column_number(letters: str) -> int:
+    return xl_cell_to_rowcol(letters + "1")[1] + 1
 
 
 @functools.lru_cache(maxsize=65_536)  # a column of formulas names the same few cells over and over

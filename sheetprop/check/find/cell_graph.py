@@ -16,13 +16,13 @@ from sheetprop import engine
 from sheetprop.check.find import arrays
 from sheetprop.check.read.cells import as_number, present_rows
 from sheetprop.spreadsheet import formulas
-from sheetprop.spreadsheet.references import column_letters
+from sheetprop.spreadsheet.references import column_letters, column_number
 
 Key = tuple[str, str]  # (sheet, "A1")
 MAX_ROWS, MAX_COLUMNS = 5000, 1024
 # Past this many formulas the search is not attempted (a grid of 80,000 weights asks for
 # another reading): the route answers "not read" at once instead of taking minutes.
-MAX_FORMULAS = 30_000
+MAX_FORMULAS = 100_000
 MAX_ANCESTORS = 20_000  # cells visited to learn whether Δ depends on w
 
 
@@ -109,6 +109,75 @@ def _replacement(function: str, args: list[str]) -> str | None:
     return None
 
 
+# --- a formula read once for all its copies ---------------------------------------------------
+
+# A formula is read at an anchor far from every cell a sheet uses: its relative references there
+# say by their size that they are relative, and its copies share the text.
+ANCHOR_ROW, ANCHOR_COLUMN = 500_000, 8_000
+_SPECIAL = re.compile(r"\b(ROW|INDEX|AVERAGE)\(", re.IGNORECASE)
+
+
+class _CopiedFormulas:
+    """Formulas read as engine expressions, each formula copied down a column or along a row
+    read once: its copies are the expression read at the anchor with the cells moved (80,000
+    updates of a weight grid are one formula)."""
+
+    def __init__(self):
+        self._read: dict[tuple[str, str], tuple | None] = {}
+
+    def read(self, sheet: str, formula: str, row: int, column: int) -> tuple | None:
+        """(expression, the cells it reads) of ``formula`` in (``row``, ``column``); None where
+        the formula reader does not read it."""
+        text = formula.replace("\n", " ")
+        anchored = None if _SPECIAL.search(text) else _anchored(text, row, column)
+        if anchored is None:
+            return self._parse(sheet, expand(text, row))
+        template = self._read.get((sheet, anchored), False)
+        if template is False:
+            template = self._read[(sheet, anchored)] = self._template(sheet, anchored)
+        if template is None:
+            return None
+        expr, variables = template
+        moved = {}
+        for node, (where, letters, number, relative_column, relative_row) in variables.items():
+            if relative_column:
+                letters = column_letters(column_number(letters) - ANCHOR_COLUMN + column)
+            moved[node] = engine.var(name((where, f"{letters}{number - ANCHOR_ROW + row if relative_row else number}")))
+        return engine.substitute(expr, moved), [key_of(v.payload) for v in moved.values()]
+
+    @staticmethod
+    def _parse(sheet: str, text: str) -> tuple | None:
+        try:
+            expr = formulas.parse(text, lambda ref: engine.var(name((ref[0] or sheet, f"{ref[1]}{ref[2]}"))))
+        except (formulas.FormulaError, RecursionError, ValueError):
+            return None
+        return expr, [key_of(v.payload) for v in engine.topological_order([expr]) if v.op == "var"]
+
+    def _template(self, sheet: str, anchored: str) -> tuple | None:
+        read = self._parse(sheet, anchored)
+        if read is None:
+            return None
+        expr, cells = read
+        variables = {}
+        for where, address in cells:
+            letters, number = re.fullmatch(r"([A-Z]+)(\d+)", address).groups()
+            variables[engine.var(name((where, address)))] = (
+                where, letters, int(number), column_number(letters) > ANCHOR_COLUMN // 2, int(number) > ANCHOR_ROW // 2)
+        return expr, variables
+
+
+def _anchored(formula: str, row: int, column: int) -> str | None:
+    """``formula`` copied from (``row``, ``column``) to the anchor; None where an absolute
+    reference is so far out that it would read as moved."""
+    for column_mark, letters, row_mark, digits in formulas.REFERENCE.findall(formula):
+        if (column_mark and column_number(letters) > ANCHOR_COLUMN // 2) or (row_mark and int(digits) > ANCHOR_ROW // 2):
+            return None
+    try:
+        return formulas.copied_to(formula, ANCHOR_ROW - row, ANCHOR_COLUMN - column)
+    except formulas.FormulaError:
+        return None
+
+
 # --- the workbook as a graph of cells ----------------------------------------------------------
 
 class CellGraph:
@@ -123,8 +192,11 @@ class CellGraph:
         self.saved: dict[Key, float] = {}     # the values saved with the formulas
         self.words: dict[Key, str] = {}       # text cells, for the names of columns
         self.formula_count = 0
+        self._subtractions: dict[Key, list[tuple[Key, Key]]] = {}
         self._index: dict[Key, int] = {}                # each cell's bit, for _reach_by_bits
         self._ancestors: dict[Key, int | None] = {}     # each cell's ancestors' bits; None in a circle
+        self.reads: dict[Key, list[Key]] = {}           # the cells each formula reads, in order
+        copies = _CopiedFormulas()
         for sheet in formula_book.worksheets:
             values = value_book[sheet.title]
             contents: dict[tuple[int, int], object] = {}
@@ -142,12 +214,9 @@ class CellGraph:
                         return
                     text = arrays.get((r, c), (content, content))
                     self.texts[key] = text[0]
-                    try:
-                        self.exprs[key] = formulas.parse(
-                            expand(text[1].replace("\n", " "), r),
-                            lambda ref, s=sheet.title: engine.var(name((ref[0] or s, f"{ref[1]}{ref[2]}"))))
-                    except (formulas.FormulaError, RecursionError, ValueError):
-                        pass
+                    read = copies.read(sheet.title, text[1], r, c)
+                    if read is not None:
+                        self.exprs[key], self.reads[key] = read
                     saved = as_number(values.cell(r, c).value)
                     if saved is not None:
                         self.saved[key] = saved
@@ -155,9 +224,6 @@ class CellGraph:
                     self.numbers[key] = number
                 elif isinstance(content, str) and content.strip():
                     self.words[key] = content.strip()
-        self.reads: dict[Key, list[Key]] = {
-            key: [key_of(v.payload) for v in engine.topological_order([e]) if v.op == "var"]
-            for key, e in self.exprs.items()}
         self.readers: dict[Key, list[Key]] = {}
         for key, refs in self.reads.items():
             for ref in refs:
@@ -187,6 +253,17 @@ class CellGraph:
                 for j, element in enumerate(line):
                     if element is not None:
                         found[(r + i, c + j)] = (shown, element)
+        return found
+
+    def subtractions(self, key: Key) -> list[tuple[Key, Key]]:
+        """The (a, b) of every a − b of two cells in ``key``'s formula (t − y, as a loss or δ
+        has it), worked out once per cell."""
+        found = self._subtractions.get(key)
+        if found is None:
+            found = self._subtractions[key] = [
+                (key_of(node.args[0].payload), key_of(node.args[1].payload))
+                for node in engine.topological_order([self.exprs[key]])
+                if node.op == "sub" and all(a.op == "var" for a in node.args)]
         return found
 
     @property

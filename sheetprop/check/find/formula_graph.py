@@ -29,6 +29,9 @@ Key = tuple[str, str]  # (sheet, "A1")
 POINTS = 4
 # How far a sheet is read for a network: the exercise is a few dozen cells, a sheet per step.
 MAX_ROWS, MAX_COLUMNS = 2000, 200
+# A network laid out a neuron a row is the exercise's few dozen cells, or a sheet of them per
+# step; past this many formulas a workbook is a grid, for the training route (find.training).
+MAX_FORMULAS = 20_000
 _CELL = ADDRESS
 _UPDATE = re.compile(r"^=\s*\(?\s*" + SHEET + r"?\$?([A-Z]{1,3})\$?([0-9]+)\s*[-+]")
 
@@ -80,34 +83,39 @@ class Graph:
         self.exprs: dict[Key, engine.Expr] = {}
         self.texts: dict[Key, str] = {}
         self.numbers: dict[Key, float] = {}
+        self.too_large = False
+        cells = []  # (sheet, key, content) first: a grid of formulas is told before any is read
         for sheet in formula_book.worksheets:
-            values = value_book[sheet.title]
             for row in present_rows(sheet, 1, min(sheet.max_row, MAX_ROWS)):
                 for found in row:
                     r, c, content = found.row, found.column, found.value
                     if content is None or c > MAX_COLUMNS:
                         continue
-                    key = (sheet.title, f"{column_letters(c)}{r}")
-                    if hasattr(content, "text"):
-                        content = content.text
-                    if isinstance(content, str) and content.startswith("="):
-                        try:
-                            self.exprs[key] = formulas.parse(content, lambda ref, s=sheet.title: engine.var(
-                                name((ref[0] or s, f"{ref[1]}{ref[2]}"))))
-                            self.texts[key] = content
-                        except (formulas.FormulaError, RecursionError):
-                            pass
-                    else:
-                        number = as_number(content)
-                        if number is None and isinstance(content, str):
-                            try:  # a number typed as text ('0): every spreadsheet computes with it
-                                number = float(content)
-                            except ValueError:
-                                number = None
-                        if number is None:
-                            number = as_number(values.cell(r, c).value)
-                        if number is not None:
-                            self.numbers[key] = number
+                    cells.append((sheet.title, r, c, content.text if hasattr(content, "text") else content))
+        if sum(isinstance(content, str) and content.startswith("=") for *_, content in cells) > MAX_FORMULAS:
+            self.too_large = True
+            cells = []
+        value_sheets = {sheet.title: value_book[sheet.title] for sheet in formula_book.worksheets}
+        for title, r, c, content in cells:
+            key = (title, f"{column_letters(c)}{r}")
+            if isinstance(content, str) and content.startswith("="):
+                try:
+                    self.exprs[key] = formulas.parse(content, lambda ref, s=title: engine.var(
+                        name((ref[0] or s, f"{ref[1]}{ref[2]}"))))
+                    self.texts[key] = content
+                except (formulas.FormulaError, RecursionError):
+                    pass
+            else:
+                number = as_number(content)
+                if number is None and isinstance(content, str):
+                    try:  # a number typed as text ('0): every spreadsheet computes with it
+                        number = float(content)
+                    except ValueError:
+                        number = None
+                if number is None:
+                    number = as_number(value_sheets[title].cell(r, c).value)
+                if number is not None:
+                    self.numbers[key] = number
         self.reads = {key: [_key(v.payload) for v in engine.topological_order([e]) if v.op == "var"]
                       for key, e in self.exprs.items()}
         self.readers: dict[Key, list[Key]] = {}
@@ -185,6 +193,8 @@ def _activation_of(graph: Graph, key: Key) -> tuple[Key, str] | None:
 
 def find_networks(books) -> tuple[Graph, list[GraphNetwork]]:
     graph = Graph(books)
+    if graph.too_large:
+        return graph, []
     neurons: dict[Key, Neuron] = {}
     for key in graph.exprs:
         found = _activation_of(graph, key)

@@ -1,5 +1,5 @@
 """A slip the judge found, where it stands again unjudged: the same formula copied down a column
-past the last update, and a typed number pasted over an update."""
+or along a row, and a typed number pasted over an update."""
 
 from __future__ import annotations
 
@@ -11,26 +11,27 @@ from sheetprop.check.report.findings import Finding
 from sheetprop.spreadsheet.formulas import formula_at_row, relative_with_template
 
 
-def copied_down(training: Training, findings: list[Finding], judged: set[Key]) -> list[Finding]:
-    """The same formula copied down a column past the last update (the last example's δ, which
-    no update reads): the same slip, where it stands unjudged."""
-    graph, found = training.graph, {(f.sheet, f.cell) for f in findings}
+def copied(training: Training, findings: list[Finding], judged: set[Key]) -> list[Finding]:
+    """The same formula copied down a column or along a row where it stands unjudged (the last
+    example's δ, which no update reads; the rest of a grid judged by sample): the same slip."""
+    graph, forms, found = training.graph, training.forms, {(f.sheet, f.cell) for f in findings}
     more = []
     for finding in findings:
-        if finding.formula is None:
+        if finding.formula is None or finding.formula.startswith("{"):  # an array's cells are one formula
             continue
-        column, row = re.fullmatch(r"([A-Z]+)(\d+)", finding.cell).groups()
-        template = relative_with_template(finding.formula, int(row))[1]
-        for key in sorted(graph.texts):
-            other = re.fullmatch(r"([A-Z]+)(\d+)", key[1])
-            if key[0] != finding.sheet or other.group(1) != column or key in judged or key in found:
+        for key in forms.same_formula((finding.sheet, finding.cell)):
+            if key in judged or key in found:
                 continue
-            if formula_at_row(template, int(other.group(2))) == graph.texts[key]:
-                found.add(key)
-                more.append(replace(finding, cell=key[1], formula=graph.texts[key], found=graph.saved.get(key),
-                                    message=f"{key[1]}: {finding.cell}'s formula copied down, the same slip "
-                                            f"({finding.message})"))
+            found.add(key)
+            more.append(replace(finding, cell=key[1], formula=graph.texts[key], found=graph.saved.get(key),
+                                message=f"{key[1]}: {finding.cell}'s formula copied{_direction(finding.cell, key[1])}, "
+                                        f"the same slip ({finding.message})"))
     return more
+
+
+def _direction(here: str, there: str) -> str:
+    (a_column, a_row), (b_column, b_row) = (re.fullmatch(r"([A-Z]+)(\d+)", cell).groups() for cell in (here, there))
+    return " down" if a_column == b_column else " along its row" if a_row == b_row else ""
 
 
 def typed_where_updates_belong(training: Training) -> list[Finding]:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sheetprop.spreadsheet.formulas import relative_to_row
+from sheetprop.spreadsheet.references import column_number
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,40 @@ def group_findings(findings: list[Finding]) -> list[list[Finding]]:
     """Findings in order, a run of the same mistake in consecutive rows of a column made one group,
     and the runs of typed (pasted) weights that all miss their update over the same rows made one
     (rows that repeat the row above: no weight steps)."""
-    return _across_columns(_down_columns(findings))
+    return _across_columns(_along_rows(_down_columns(findings)))
+
+
+ALONG_FROM = 3  # cells: a shorter run along a row stays cell by cell
+_REFERENCE_IN_TEXT = re.compile(r"(?<![A-Za-z])[A-Z]{1,3}\d+")
+
+
+def _along_rows(groups: list[list[Finding]]) -> list[list[Finding]]:
+    """Lone findings in consecutive columns of one row whose formulas, or messages, differ only
+    in the cells they name (a hidden layer's error row, each unit's cell missing the same
+    factor): one group, where the run is ``ALONG_FROM`` cells or longer."""
+    runs: list[list[list[Finding]]] = []
+    for group in groups:
+        run = runs[-1] if runs else None
+        if len(group) == 1 and run is not None and len(run[-1]) == 1 and _next_along(run[-1][0], group[0]):
+            run.append(group)
+        else:
+            runs.append([group])
+    merged = []
+    for run in runs:
+        if len(run) >= ALONG_FROM:
+            merged.append([g[0] for g in run])
+        else:
+            merged.extend(run)
+    return merged
+
+
+def _next_along(left: Finding, right: Finding) -> bool:
+    (a_column, a_row), (b_column, b_row) = _CELL.fullmatch(left.cell).groups(), _CELL.fullmatch(right.cell).groups()
+    def same(a: str | None, b: str | None) -> bool:
+        return a is not None and b is not None and _REFERENCE_IN_TEXT.sub("#", a) == _REFERENCE_IN_TEXT.sub("#", b)
+    return (left.sheet == right.sheet and left.kind == right.kind and a_row == b_row
+            and column_number(b_column) == column_number(a_column) + 1
+            and (same(left.formula, right.formula) or same(left.message, right.message)))
 
 
 def _down_columns(findings: list[Finding]) -> list[list[Finding]]:
