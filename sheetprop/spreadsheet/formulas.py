@@ -407,11 +407,11 @@ def copied_to(formula: str, rows: int, columns: int) -> str:
     of its own: relative references move with it, absolute ones stay."""
     def moved(match) -> str:
         column_mark, letters, row_mark, digits = match.groups()
-        number = _column_number(letters) + (0 if column_mark else columns)
+        number = column_number(letters) + (0 if column_mark else columns)
         row = int(digits) + (0 if row_mark else rows)
         if not (0 < number <= MAX_COLUMN and 0 < row <= MAX_ROW):
             raise FormulaError(f"{match.group(0)} would move off the sheet")
-        return f"{column_mark}{xl_col_to_name(number - 1)}{row_mark}{row}"
+        return f"{column_mark}{column_letters(number)}{row_mark}{row}"
     return REFERENCE.sub(moved, formula)
 
 
@@ -421,14 +421,9 @@ def relative_form(formula: str, row: int, column: int) -> str:
     wherever the formula was copied, down a column or along a row."""
     def offset(match) -> str:
         column_mark, letters, row_mark, digits = match.groups()
-        where = f"${letters}" if column_mark else f"C[{_column_number(letters) - column}]"
+        where = f"${letters}" if column_mark else f"C[{column_number(letters) - column}]"
         return where + (f"${digits}" if row_mark else f"R[{int(digits) - row}]")
     return REFERENCE.sub(offset, formula)
-
-
-@functools.lru_cache(maxsize=4096)
-def _column_number(letters: str) -> int:
-    return xl_cell_to_rowcol(letters + "1")[1] + 1
 
 
 @functools.lru_cache(maxsize=65_536)  # a column of formulas names the same few cells over and over
