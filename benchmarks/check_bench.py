@@ -1,7 +1,7 @@
 """Wall time and peak memory of `sheetprop check`, against opening the same workbook alone.
 
     python benchmarks/check_bench.py [--steps 100,1000,3000] [--repeat 3]
-    python benchmarks/check_bench.py --class [--submissions 120] [--jobs 2] [--key-steps 3000]
+    python benchmarks/check_bench.py --class [--submissions 120] [--jobs 2] [--key-steps 3000] [--before DIR]
 
 For each step count it builds the default workbook (6 learning rates) and then runs, each in a
 fresh interpreter (times include interpreter start and imports, as a user sees them):
@@ -18,20 +18,24 @@ one slip, a few handed in untouched, and copies of the wild workbooks where pres
   grade  `python -m sheetprop check --jobs N --csv grades.csv FILE...`, the command a teacher
          runs, in a fresh interpreter (its start, imports and pool are counted)
   similarity  the same with --similarity pairs.csv (every pair of submissions ranked by what they share)
-and prints grade/open, measured in the same run (best of --repeat each), with the peak memory of
-any of the command's processes; then the time and peak memory of `check` on the key of
---key-steps steps × 6 learning rates (18,000 rows at 3000).
+and prints grade/open, measured in the same run (best of --repeat each), with the CPU seconds of
+all the command's processes (user + system) and the peak memory of any of them; then the time and
+peak memory of `check` on the key of --key-steps steps × 6 learning rates (18,000 rows at 3000).
+--before DIR also grades the class with another source tree of sheetprop (a version before a
+change), in turn with this one in each repeat, so both meet the same load on a shared machine.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import zipfile
 from pathlib import Path
 
@@ -106,6 +110,22 @@ def build_class(folder: Path, count: int) -> list[Path]:
     return files
 
 
+def run_in(tree: Path | None, command: list[str]) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds (user + system) and peak MiB of ``command`` run with the sheetprop
+    of ``tree`` (None: this checkout), its workers included: wait4 reports the children it reaped."""
+    env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE")
+    if tree is not None:
+        env["PYTHONPATH"] = str(tree)
+    start = time.perf_counter()
+    child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+                             cwd=tree or Path(__file__).resolve().parents[1])
+    _, status, usage = os.wait4(child.pid, 0)
+    seconds = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) not in (0, 1):  # 1: a class with findings
+        raise SystemExit(f"failed: {' '.join(command[:6])} …")
+    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+
+
 def run_class(args) -> int:
     with tempfile.TemporaryDirectory() as folder:
         files = build_class(Path(folder), args.submissions)
@@ -113,20 +133,29 @@ def run_class(args) -> int:
         opened = min(float(subprocess.run([sys.executable, "-c", OPEN_EACH, *names], check=True,
                                           capture_output=True, text=True).stdout)
                      for _ in range(args.repeat))
-        # The command a teacher runs; it exits 1 for a class with findings. Its peak memory is
-        # the largest of its processes (wait4 reports the workers it reaped too).
+        # The command a teacher runs, by each tree in turn in every repeat; the best time of each.
         grade = [sys.executable, "-m", "sheetprop", "check", "--jobs", str(args.jobs),
                  "--csv", str(Path(folder, "grades.csv")), *names]
-        seconds, memory = best_of(args.repeat, grade, allowed=(0, 1))
-        print(f"| measure ({len(files)} submissions) | s | vs open | peak MiB |")
-        print("|---|---:|---:|---:|")
-        print(f"| openpyxl opens each once, 1 process | {opened:.2f} | 1.00 | |")
-        print(f"| `check --jobs {args.jobs} --csv` grades all | {seconds:.2f} | {seconds / opened:.2f} | "
-              f"{memory:.0f} |", flush=True)
         similar = grade + ["--similarity", str(Path(folder, "pairs.csv"))]
-        seconds, memory = best_of(args.repeat, similar, allowed=(0, 1))
-        print(f"| `check --jobs {args.jobs} --csv --similarity` grades all and ranks the pairs | {seconds:.2f} | "
-              f"{seconds / opened:.2f} | {memory:.0f} |", flush=True)
+        trees = [("before", args.before.resolve())] if args.before else []
+        trees.append(("", None))
+        runs: dict[tuple, list] = {}
+        for _ in range(args.repeat):
+            for command in (grade, similar):
+                for name, tree in trees:
+                    runs.setdefault((name, command is similar), []).append(run_in(tree, command))
+        print(f"| measure ({len(files)} submissions) | s | vs open | CPU s | peak MiB |")
+        print("|---|---:|---:|---:|---:|")
+        print(f"| openpyxl opens each once, 1 process | {opened:.2f} | 1.00 | | |")
+        for ranked in (False, True):
+            for name, _ in trees:
+                measured = runs[(name, ranked)]
+                seconds, cpu, memory = (min(r[0] for r in measured), min(r[1] for r in measured),
+                                        max(r[2] for r in measured))
+                what = (f"`check --jobs {args.jobs} --csv --similarity` grades all and ranks the pairs" if ranked
+                        else f"`check --jobs {args.jobs} --csv` grades all")
+                print(f"| {what}{f' ({name})' if name else ''} | {seconds:.2f} | {seconds / opened:.2f} | "
+                      f"{cpu:.2f} | {memory:.0f} |", flush=True)
         if args.key_steps:
             key = Path(folder, "big.xlsx")
             subprocess.run([sys.executable, "-m", "sheetprop", "build", "--quiet", "--exercise",
@@ -147,6 +176,7 @@ def main() -> int:
     parser.add_argument("--submissions", type=int, default=120)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--key-steps", type=int, default=3000, help="0 skips the 18,000-row key")
+    parser.add_argument("--before", type=Path, help="with --class: another source tree of sheetprop, graded in turn")
     args = parser.parse_args()
     if args.class_:
         return run_class(args)

@@ -11,10 +11,9 @@ import errno
 import os
 import shutil
 import stat
+import sys
 import tempfile
 from pathlib import Path
-
-from xlsxwriter.exceptions import FileCreateError
 
 from sheetprop.errors import UserError
 
@@ -22,6 +21,13 @@ TEMP_PREFIX = ".sheetprop-tmp-"
 MAX_NAME_BYTES = 255  # the longest file name Linux, macOS and Windows file systems take
 # Linux's PATH_MAX is 4,096 bytes; the temp folder written beside the output needs some of them.
 MAX_PATH_BYTES = 4_000
+
+
+def _file_create_error() -> tuple:
+    """xlsxwriter's FileCreateError where xlsxwriter is loaded (nothing else raises it): `check`
+    writes its CSV through here without importing the writer's library."""
+    exceptions = sys.modules.get("xlsxwriter.exceptions")
+    return (exceptions.FileCreateError,) if exceptions is not None else ()
 
 
 def check_output_path(path: Path) -> Path:
@@ -99,7 +105,7 @@ def atomic_output(path: Path):
         os.chmod(tmp, 0o666 & ~umask)
         try:
             yield tmp
-        except FileCreateError as exc:  # xlsxwriter's wrapper of the OSError it met while saving
+        except _file_create_error() as exc:  # xlsxwriter's wrapper of the OSError it met while saving
             raise _write_error(path, exc.args[0] if exc.args else exc) from None
         except OSError as exc:
             if exc.errno not in (errno.ENOSPC, errno.EDQUOT):

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from xlsxwriter.utility import xl_rowcol_to_cell
-
 # Excel's own limits: past them a file opens damaged, or not at all.
 MAX_COLUMNS, MAX_ROWS, MAX_FORMULA_CHARACTERS = 16_384, 1_048_576, 8_192
 MAX_SHEET_NAME = 31
@@ -33,6 +31,10 @@ SUMMARY_SHEET = "summary"
 
 def cell_name(cell: tuple[int, int], absolute: bool = False) -> str:
     """(1, 0) -> "A2" ("$A$2" when absolute)."""
+    # Imported here: check reads this module's limits in every worker of a class, and never
+    # names a cell with it, so it does not pay for xlsxwriter's import.
+    from xlsxwriter.utility import xl_rowcol_to_cell
+
     return xl_rowcol_to_cell(cell[0], cell[1], row_abs=absolute, col_abs=absolute)
 
 

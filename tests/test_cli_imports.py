@@ -73,3 +73,21 @@ def test_check_reads_a_built_workbook_without_openpyxl(tmp_path, build):
                            "        main(['check', path])")
     assert {"sheetprop.check.judge.table", "sheetprop.check.find.formula_graph", "sheetprop.check.read.xlsx_reader"} <= loaded
     assert "openpyxl" not in loaded, sorted(m for m in loaded if m.startswith("openpyxl"))
+    # Nor the writer's, the plots' or the CNN's libraries: each worker of a class would pay for them.
+    assert not loaded & {"xlsxwriter", "matplotlib", "torch", "numpy"}, loaded & {"xlsxwriter", "matplotlib", "torch"}
+
+
+def test_a_class_worker_imports_nothing_it_does_not_grade_with(tmp_path, build):
+    # A worker grades and gathers each file's evidence (grade_with_evidence): what it imports to
+    # do so is its start-up, paid by every worker of every class.
+    key = build("--exercise", "--steps", "5", name="key.xlsx")
+    loaded = modules_after("from pathlib import Path\n"
+                           "from sheetprop.check.classroom.evidence import grade_with_evidence\n"
+                           "from sheetprop.check.classroom.grading import Settings\n"
+                           "from sheetprop.check.classroom.submissions import Submission\n"
+                           f"path = Path({str(key)!r})\n"
+                           "outcome = grade_with_evidence((Submission(path.name, [path]), Settings()))\n"
+                           "assert outcome.status == 'graded', outcome.message")
+    assert "sheetprop.check.judge.table" in loaded
+    assert not loaded & {"openpyxl", "xlsxwriter", "matplotlib", "torch", "numpy", "tqdm", "sheetprop.writer"}, \
+        loaded & {"openpyxl", "xlsxwriter", "matplotlib", "torch", "numpy", "tqdm", "sheetprop.writer"}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import io
+import random
 import subprocess
 import sys
 import warnings
@@ -158,6 +159,28 @@ def test_an_openpyxl_workbook_reads_as_openpyxl_reads_it(tmp_path):
     _same_as_openpyxl(path.read_bytes())
 
 
+def test_a_long_sheet_with_a_wide_character_in_its_header_reads_as_openpyxl_reads_it(tmp_path):
+    # "η" in the header: the reader scans such a sheet a piece of rows at a time (PIECE_CHARS),
+    # and every cell on either side of each piece's edge must read as openpyxl reads it.
+    import xlsxwriter
+
+    from sheetprop.check.read import xlsx_cells
+
+    path = tmp_path / "long.xlsx"
+    book = xlsxwriter.Workbook(str(path), {"constant_memory": True})  # its strings inline, as build writes
+    sheet = book.add_worksheet("lr=0.5")
+    sheet.write_row(0, 0, ["learning rate η", "w1", "∂E/∂w1 (σ′)"])
+    for row in range(1, 3000):
+        sheet.write_number(row, 0, row / 7)
+        sheet.write_formula(row, 1, f"=A{row + 1}*2-B{row}", None, row / 3.5)
+        sheet.write_string(row, 2, "é" if row % 500 == 0 else "x")
+    book.close()
+    with zipfile.ZipFile(path) as archive:
+        text = archive.read("xl/worksheets/sheet1.xml").decode()
+    assert len(text) > 3 * xlsx_cells.PIECE_CHARS and not text.isascii()
+    _same_as_openpyxl(path.read_bytes())
+
+
 def test_a_built_workbook_and_its_exercise_read_as_openpyxl_reads_them(tmp_path):
     key = tmp_path / "key.xlsx"
     subprocess.run([sys.executable, "-m", "sheetprop", "build", "--quiet", "--exercise", "--lrs", "0.5,1",
@@ -227,3 +250,24 @@ def test_plain_cells_are_read_in_one_pass_as_openpyxl_reads_them(tmp_path, monke
     assert values["Sheet"]["D4"].value == "a\r\nb"  # a character reference keeps its \r, as in any XML parser
     formulas, _ = read_xlsx(zipfile.ZipFile(io.BytesIO(data.getvalue())))
     assert formulas["Sheet"]["A4"].value == "=A3*2+$B$1"  # a shared formula, moved to its cell
+
+
+def test_a_shared_formula_is_written_at_each_cell_as_filling_it_would():
+    from sheetprop.spreadsheet.references import SharedFormula
+
+    first = SharedFormula('=B2*$C$1+SUM(D2:E2)+"{a}"&F$3', 2, 2)  # its first cell: B2
+    assert first.at(5, 2) == '=B5*$C$1+SUM(D5:E5)+"{a}"&F$3'  # filled down
+    assert first.at(5, 3) == '=C5*$C$1+SUM(E5:F5)+"{a}"&G$3'  # and across
+    assert first.at(1, 1) == '=A1*$C$1+SUM(C1:D1)+"{a}"&E$3'
+    assert SharedFormula("=A2+1", 2, 2).at(2, 1) == "=#REF!+1"  # a column left of A
+    assert SharedFormula("=A3+1", 4, 2).at(1, 2) == "=#REF!+1"  # a row above 1
+    assert SharedFormula("=SUM(2:$3)+A$0", 2, 1).at(4, 1) == "=SUM(4:$3)+#REF!"
+    # Its template (one str.format per cell) writes what the rule written piece by piece does.
+    rng = random.Random(5)
+    pieces = ["B2", "$C$1", "C$0", "AA17", "$XFD3", "D2:E2", "$A:B", "2:$3", "$1:1", "+", "*", '"{x}"&', "'a{b}'!A1"]
+    for _ in range(2000):
+        formula = SharedFormula("=" + "+".join(rng.choices(pieces, k=rng.randint(1, 5))), rng.randint(1, 9),
+                                rng.randint(1, 9))
+        for _ in range(10):
+            row, column = rng.randint(1, 20), rng.randint(1, 20)
+            assert formula.at(row, column) == formula.written_at(row, column)

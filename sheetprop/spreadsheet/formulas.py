@@ -20,11 +20,9 @@ import functools
 import re
 from typing import Callable
 
-from xlsxwriter.utility import xl_cell_to_rowcol, xl_col_to_name
-
 from sheetprop import engine
 from sheetprop.engine import Expr, ops
-from sheetprop.spreadsheet.references import CELL, MAX_COLUMN, MAX_ROW, unquoted_sheet
+from sheetprop.spreadsheet.references import CELL, MAX_COLUMN, MAX_ROW, column_letters, column_number, unquoted_sheet
 from sheetprop.spreadsheet.tokens import Token, TokenError, tokens as formula_tokens
 
 MAX_RANGE_CELLS = 1024  # a 28×28 image's 784 pixels in one SUMPRODUCT
@@ -347,10 +345,10 @@ class _Parser:
             rows, cols = range(min(r0, r1), max(r0, r1) + 1), range(min(c0, c1), max(c0, c1) + 1)
             if len(rows) * len(cols) > MAX_RANGE_CELLS:
                 raise FormulaError(f"the range {text} has more than {MAX_RANGE_CELLS} cells")
-            return [self.resolve((sheet, xl_col_to_name(c), r + 1)) for r in rows for c in cols]
+            return [self.resolve((sheet, column_letters(c + 1), r + 1)) for r in rows for c in cols]
         if CELL.fullmatch(address):
             row, col = _row_col(address)
-            return [self.resolve((sheet, xl_col_to_name(col), row + 1))]
+            return [self.resolve((sheet, column_letters(col + 1), row + 1))]
         if sheet is None and _NAME.fullmatch(address):
             target = self.resolve_name(address)
             if target is None:
@@ -377,20 +375,27 @@ def relative_with_template(formula: str, row: int) -> tuple[str, tuple]:
     comparison, not by splitting its text again."""
     parts = _RELATIVE_ROW.split(formula)
     offsets = tuple(int(number) - row for number in parts[2::3])
+    if not offsets:
+        return formula, (formula, (), 0)
+    # One field per distinct offset, numbered: a formula that reads its own row only (or the
+    # row above only), as most of a table's do, is printed from one number.
+    distinct = tuple(dict.fromkeys(offsets))
     pieces = [part.replace("{", "{{").replace("}", "}}") for part in parts]
-    pieces[2::3] = ["{}"] * len(offsets)
+    pieces[2::3] = [f"{{{distinct.index(offset)}}}" for offset in offsets]
     parts[2::3] = [f"[{offset}]" for offset in offsets]
-    return "".join(parts), ("".join(pieces) if offsets else formula, offsets, min(offsets, default=0))
+    return "".join(parts), ("".join(pieces).format, distinct, min(offsets))
 
 
 def formula_at_row(template: tuple, row: int) -> str | None:
     """The formula ``template`` stands for, written at ``row``; None where a row would fall
     below 0. Where it equals a cell's formula, that formula's relative form is the template's:
     the same text pieces around whole runs of digits split the same way."""
-    text, offsets, lowest = template
+    fill, offsets, lowest = template  # the formula's text, where it has no relative row
     if row + lowest < 0:
         return None
-    return text.format(*[row + offset for offset in offsets]) if offsets else text
+    if len(offsets) == 1:
+        return fill(row + offsets[0])
+    return fill(*[row + offset for offset in offsets]) if offsets else fill
 
 
 # A cell reference in a formula's text: $ before the column?, its letters, $ before the row?, the row.
@@ -402,11 +407,11 @@ def copied_to(formula: str, rows: int, columns: int) -> str:
     of its own: relative references move with it, absolute ones stay."""
     def moved(match) -> str:
         column_mark, letters, row_mark, digits = match.groups()
-        number = _column_number(letters) + (0 if column_mark else columns)
+        number = column_number(letters) + (0 if column_mark else columns)
         row = int(digits) + (0 if row_mark else rows)
         if not (0 < number <= MAX_COLUMN and 0 < row <= MAX_ROW):
             raise FormulaError(f"{match.group(0)} would move off the sheet")
-        return f"{column_mark}{xl_col_to_name(number - 1)}{row_mark}{row}"
+        return f"{column_mark}{column_letters(number)}{row_mark}{row}"
     return REFERENCE.sub(moved, formula)
 
 
@@ -416,14 +421,9 @@ def relative_form(formula: str, row: int, column: int) -> str:
     wherever the formula was copied, down a column or along a row."""
     def offset(match) -> str:
         column_mark, letters, row_mark, digits = match.groups()
-        where = f"${letters}" if column_mark else f"C[{_column_number(letters) - column}]"
+        where = f"${letters}" if column_mark else f"C[{column_number(letters) - column}]"
         return where + (f"${digits}" if row_mark else f"R[{int(digits) - row}]")
     return REFERENCE.sub(offset, formula)
-
-
-@functools.lru_cache(maxsize=4096)
-def _column_number(letters: str) -> int:
-    return xl_cell_to_rowcol(letters + "1")[1] + 1
 
 
 @functools.lru_cache(maxsize=65_536)  # a column of formulas names the same few cells over and over
@@ -432,7 +432,7 @@ def _row_col(address: str) -> tuple[int, int]:
     match = CELL.fullmatch(address)
     digits = match[2].lstrip("0")  # 5,000 digits would pass Python's limit for int()
     row = int(digits) - 1 if 0 < len(digits) <= 7 else -1
-    col = xl_cell_to_rowcol(match[1].upper() + "1")[1]
+    col = column_number(match[1].upper()) - 1
     if not (0 <= row < MAX_ROW and 0 <= col < MAX_COLUMN):
         raise FormulaError(f"{address} is outside a sheet's {MAX_ROW:,} rows and {MAX_COLUMN:,} columns")
     return row, col

@@ -1,15 +1,15 @@
 """A1 references, the one home of their reading and writing: column letters and numbers (1-based,
 as a worksheet numbers them), a cell's address, a reference with its sheet (quoted where the
 name needs it), the references in a formula's text, and shared formulas, whose first cell's
-formula is written out again at each other cell of the range (``xlsx_cells``). Built on
-``xlsxwriter.utility`` where it does the job (the writer writes its references with it)."""
+formula is written out again at each other cell of the range (``xlsx_cells``). Written here, not
+taken from ``xlsxwriter.utility``: grading reads references in every worker of a class, and
+importing xlsxwriter would cost each of them its start-up (the letters are the same: a test
+compares them)."""
 
 from __future__ import annotations
 
 import functools
 import re
-
-from xlsxwriter.utility import xl_col_to_name
 
 COLUMN_NUMBERS: dict[str, int] = {}
 MAX_ROW, MAX_COLUMN = 1_048_576, 16_384
@@ -43,8 +43,12 @@ def column_number(letters: str) -> int:
 
 @functools.lru_cache(maxsize=1024)
 def column_letters(number: int) -> str:
-    """2 → B."""
-    return xl_col_to_name(number - 1) if number > 0 else ""
+    """2 → B, 27 → AA."""
+    letters = ""
+    while number > 0:
+        number, remainder = divmod(number - 1, 26)
+        letters = chr(65 + remainder) + letters
+    return letters
 
 
 def quoted_sheet(name: str) -> str:
@@ -85,6 +89,7 @@ class SharedFormula:
 
     def __init__(self, text: str, row: int, column: int):
         self.row, self.column = row, column
+        self._templates: dict[int, tuple | None] = {}
         self.pieces: list = []
         position = 0
         for match in _PIECE.finditer(text):
@@ -103,6 +108,62 @@ class SharedFormula:
         self.pieces.append(text[position:])
 
     def at(self, row: int, column: int) -> str:
+        # A shared formula fills a column (or a row) of cells: per column offset, its text is one
+        # template whose only blanks are its relative row numbers, printed by one str.format.
+        down, across = row - self.row, column - self.column
+        if across not in self._templates:
+            self._templates[across] = self._template(across)
+        template = self._templates[across]
+        if template is None:
+            return self.written_at(row, column)
+        text, rows, lowest = template
+        if not rows:
+            return text
+        if lowest + down < 1:  # a row above row 1: #REF!, as written_at writes it
+            return self.written_at(row, column)
+        return text.format(*[base + down for base in rows])
+
+    def _template(self, across: int) -> tuple[str, list[int], int] | None:
+        """(text with a {} for each relative row, those rows' numbers in the first cell, the
+        least of them) at ``across`` columns from the first cell; None where a column or a fixed
+        row falls outside the sheet there (written_at writes #REF!)."""
+        text, rows = [], []
+        for piece in self.pieces:
+            if isinstance(piece, str):
+                text.append(piece.replace("{", "{{").replace("}", "}}"))
+                continue
+            kind, first_fixed, first, second_fixed, second = piece
+            if kind == "cell":
+                col = first if first_fixed else first + across
+                if col < 1 or (second_fixed and second < 1):
+                    return None
+                text.append(f"{first_fixed}{column_letters(col)}{second_fixed}")
+                if second_fixed:
+                    text.append(str(second))
+                else:
+                    text.append("{}")
+                    rows.append(second)
+            elif kind == "columns":
+                a = first if first_fixed else first + across
+                b = second if second_fixed else second + across
+                if min(a, b) < 1:
+                    return None
+                text.append(f"{first_fixed}{column_letters(a)}:{second_fixed}{column_letters(b)}")
+            else:
+                for fixed, number, separator in ((first_fixed, first, ""), (second_fixed, second, ":")):
+                    text.append(separator + fixed)
+                    if fixed:
+                        if number < 1:
+                            return None
+                        text.append(str(number))
+                    else:
+                        text.append("{}")
+                        rows.append(number)
+        text = "".join(text)
+        return (text if rows else text.format()), rows, min(rows, default=0)
+
+    def written_at(self, row: int, column: int) -> str:
+        """``at``, piece by piece: the rule itself, and what ``at`` falls back on."""
         down, across = row - self.row, column - self.column
         out = []
         for piece in self.pieces:

@@ -124,6 +124,7 @@ def grade(task: tuple[Submission, Settings]) -> Outcome:
             if others:
                 report.notes.append(f"graded {name}; the submission's other workbooks were not: {', '.join(others)}")
             outcome = Outcome(submission.id, "graded", name, path, report=report, others=others)
+            report.groups  # grouped here, in the worker: the class's parent only reads them (Report.groups)
             if settings.key_sha256 is not None and file_sha256(path) == settings.key_sha256:
                 outcome.message = f"{Path(name).name} is the answer key itself (the same bytes), not a student's work"
                 report.notes.insert(0, outcome.message)

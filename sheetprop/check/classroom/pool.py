@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import multiprocessing
 import signal
+import sys
+import threading
 import time
+import weakref
 from collections import deque
 from dataclasses import dataclass
 from multiprocessing.connection import wait
@@ -28,7 +31,9 @@ def _on_alarm(signum, frame):
     raise TimeLimitExceeded()
 
 
-def _worker(connection, work: Callable, setup: Callable | None, setup_args: tuple) -> None:
+def _worker(connection, work: Callable, setup: Callable | None, setup_args: tuple, inherited: list = ()) -> None:
+    for other in inherited:  # forked: the parent's ends of the pipes, which would hide its going (EOF)
+        other.close()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     timed = hasattr(signal, "SIGALRM")  # not on Windows: there the parent's deadline alone stops a task
     if timed:
@@ -68,31 +73,64 @@ class _Worker:
     deadline: float = 0.0
 
 
+def _context():
+    """Fork where it is safe: on Linux, from a parent that runs no other thread; a forked worker
+    starts with what the parent imported (the judge), where a spawned one imports it all again (a
+    third of a second a worker). Spawn otherwise: a thread (tqdm's monitor, a notebook's) may hold
+    a lock that a forked child would wait on forever."""
+    if sys.platform == "linux" and threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
+
+
 def run(tasks: list, work: Callable, failed: Callable[[object, str], object], jobs: int, time_limit: float,
         setup: Callable | None = None, setup_args: tuple = ()) -> Iterator[tuple[int, object]]:
-    """Yield (index, result) for every task as it finishes: ``work(task)`` in a worker, or
-    ``failed(task, reason)`` where the worker ran out of time or died."""
-    context = multiprocessing.get_context("spawn")  # no fork of a parent that runs threads (tqdm)
+    """(index, result) for every task as it finishes: ``work(task)`` in a worker, or
+    ``failed(task, reason)`` where the worker ran out of time or died. The workers start now,
+    before the caller iterates (and starts a progress bar's thread); they stop when the
+    iteration ends, or when the iterator is dropped unread."""
+
+    ends = []  # the parent's end of every worker's pipe: a forked worker closes its copies
 
     def start() -> _Worker:
+        context = _context()
         parent, child = context.Pipe()
-        process = context.Process(target=_worker, args=(child, work, setup, setup_args), daemon=True)
+        ends.append(parent)
+        inherited = list(ends) if context.get_start_method() == "fork" else []
+        process = context.Process(target=_worker, args=(child, work, setup, setup_args, inherited), daemon=True)
         process.start()
         child.close()
         return _Worker(process, parent)
 
-    pending = deque(enumerate(tasks))
     workers = [start() for _ in range(max(1, min(jobs, len(tasks))))]
+    results = _results(tasks, workers, start, failed, time_limit)
+    weakref.finalize(results, _stop_all, workers)
+    return results
+
+
+def _stop_all(workers: list[_Worker]) -> None:
+    for worker in workers:
+        _stop(worker)
+
+
+def _results(tasks: list, workers: list[_Worker], start: Callable[[], _Worker],
+             failed: Callable[[object, str], object], time_limit: float) -> Iterator[tuple[int, object]]:
+    pending = deque(enumerate(tasks))
+
+    def assign() -> None:
+        for worker in workers:
+            if worker.task is None and pending:
+                worker.task = pending.popleft()
+                worker.deadline = time.monotonic() + time_limit + GRACE_S
+                worker.connection.send((worker.task[0], worker.task[1], time_limit))
+
     try:
         while pending or any(w.task for w in workers):
-            for worker in workers:
-                if worker.task is None and pending:
-                    worker.task = pending.popleft()
-                    worker.deadline = time.monotonic() + time_limit + GRACE_S
-                    worker.connection.send((worker.task[0], worker.task[1], time_limit))
+            assign()
             busy = [w for w in workers if w.task]
             timeout = min(60.0, max(0.0, min(w.deadline for w in busy) - time.monotonic()))
             wait([w.connection for w in busy] + [w.process.sentinel for w in busy], timeout)
+            finished = []
             for k, worker in enumerate(workers):
                 if worker.task is None:
                     continue
@@ -105,7 +143,7 @@ def run(tasks: list, work: Callable, failed: Callable[[object, str], object], jo
                 kind, value = outcome
                 if kind == "done":
                     worker.task = None
-                    yield index, value
+                    finished.append((index, value))
                     continue
                 reason = {"timeout": f"grading took longer than the time limit of {time_limit:g} s",
                           "killed": f"grading took longer than the time limit of {time_limit:g} s and "
@@ -116,10 +154,13 @@ def run(tasks: list, work: Callable, failed: Callable[[object, str], object], jo
                     _stop(worker)
                     workers[k] = worker = start()
                 worker.task = None
-                yield index, failed(task, reason)
+                finished.append((index, failed(task, reason)))
+            # The idle workers get their next task before the caller sees these results (and
+            # writes their feedback, say), so that no worker waits on the caller.
+            assign()
+            yield from finished
     finally:
-        for worker in workers:
-            _stop(worker)
+        _stop_all(workers)
 
 
 def _collect(worker: _Worker):

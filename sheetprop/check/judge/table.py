@@ -25,6 +25,7 @@ from sheetprop.check.judge.formula import TableFormulas, piecewise, random_point
 from sheetprop.spreadsheet.references import location
 from sheetprop.check.find import infer
 from sheetprop.check.judge.helpers import HelperRoles
+from sheetprop.check.judge.rows import JudgedCells, RowValues
 from sheetprop.check.judge.verdict import (_CUTS, _NETWORK_SHAPES, _UNREAD, _VERDICTS, MAX_SHOWN_TEXT, FormulaVerdicts,
                                            _cut)
 from sheetprop.network import GIVEN_ROLES, LEARNING_RATE, previous
@@ -36,40 +37,6 @@ from sheetprop.spreadsheet.agree import ABSOLUTE_FLOOR, DEFAULT_TOLERANCE, agree
 
 MAX_CACHED_NETWORKS = 256
 _POINTS: dict[tuple, int] = {}  # the random points of each network shape seen, numbered
-
-
-class JudgedCells:
-    """(label, cell reference) of every cell given a verdict, in order, as a list of pairs would
-    hold them, kept as two lists: an 18,000-row table has half a million, and a pair each costs
-    64 bytes. A table's Cell is kept as it is and its reference made when read: the table holds
-    the cell anyway, and half a million reference strings would be 28 MiB."""
-
-    def __init__(self):
-        self.labels: list[str] = []
-        self.cells: list = []  # a Cell, or a reference ("AC5") for a cell outside the table's
-
-    def append(self, judged: tuple) -> None:
-        self.labels.append(judged[0])
-        self.cells.append(judged[1])
-
-    def last_is(self, label: str, cell) -> bool:
-        return bool(self.cells) and self.labels[-1] == label and self.cells[-1] is cell
-
-    def pop(self) -> tuple[str, str]:
-        return self.labels.pop(), _reference(self.cells.pop())
-
-    def __getitem__(self, k: int) -> tuple[str, str]:
-        return self.labels[k], _reference(self.cells[k])
-
-    def __len__(self) -> int:
-        return len(self.cells)
-
-    def __iter__(self):
-        return ((label, _reference(cell)) for label, cell in zip(self.labels, self.cells))
-
-
-def _reference(cell) -> str:
-    return cell if type(cell) is str else cell.ref
 
 
 class TableCheck(FormulaVerdicts):
@@ -168,7 +135,7 @@ class TableCheck(FormulaVerdicts):
 
     def findings(self) -> list[Finding]:
         found: list[Finding] = []
-        above = None  # the row above's values of every quantity, once it could be evaluated
+        above = None  # the row above's values, once it could be evaluated (RowValues)
         for k, row in enumerate(self.table.rows):
             if k > 0:
                 found.extend(self._check_givens(k, row, above))
@@ -176,14 +143,9 @@ class TableCheck(FormulaVerdicts):
             found.extend(problems)
             if self.table.stale_values:
                 values = None  # computed before a circle closed: the formulas alone are judged
-            above = None
-            expected = None
-            if values is not None:
-                expected = dict(zip(self.computed_labels, self.evaluate_local(
-                    *(values[v.payload] for v in self.inputs))))
-                above = {label: values.get(label, expected.get(label)) for label in self.labels}
+            above = RowValues(self, values) if values is not None else None
             # Without the row's values (a given left blank), formulas are still judged by what they compute.
-            found.extend(self._check_computed(row, values, expected, first_row=k == 0))
+            found.extend(self._check_computed(row, values, above, first_row=k == 0))
         return found
 
     def notes(self) -> list[str]:
@@ -231,11 +193,12 @@ class TableCheck(FormulaVerdicts):
         values, problems = {}, []
         for label, cell in row.items():
             number = cell.number
+            if number is not None:  # nearly every cell of a row: nothing more to ask of it
+                values[label] = number
+                continue
             # An error value that a formula computed (w − η·∂E/∂w after EXP overflowed) came from
             # upstream, where it is judged; here it is the spreadsheet's NaN, not a slip.
-            computed_error = is_error_value(cell.value) \
-                and cell.formula is not None and not cell.is_typed  # the cheap tests first: a row of every cell
-            if number is None and computed_error:
+            if is_error_value(cell.value) and cell.formula is not None and not cell.is_typed:
                 number = math.nan
             if number is None and self.network.by_label(label).role in GIVEN_ROLES:
                 if cell.is_blank:
@@ -246,17 +209,16 @@ class TableCheck(FormulaVerdicts):
             values[label] = math.nan if number is None else number
         return (None if problems else values), problems
 
-    def _check_computed(self, row, values, expected, first_row: bool) -> list[Finding]:
-        """Each computed cell of the row; ``values`` and ``expected`` are None when the row's
-        givens are not all numbers, and then only formulas can be judged."""
+    def _check_computed(self, row, values, worked_out, first_row: bool) -> list[Finding]:
+        """Each computed cell of the row; ``values`` and ``worked_out`` (RowValues) are None when
+        the row's givens are not all numbers, and then only formulas can be judged."""
         found = []
         for q in self.computed:  # the network's list, made once (Network.computed makes a new one)
             cell = row.get(q.label)
             if cell is None:
                 continue
-            chain_rule = self.derivations[q.label]
             if cell.is_blank:
-                found.append(self._blank(cell, q.label, "a formula belongs here", chain_rule))
+                found.append(self._blank(cell, q.label, "a formula belongs here", self.derivations[q.label]))
                 continue
             reading = None
             if cell.formula is not None:
@@ -267,8 +229,9 @@ class TableCheck(FormulaVerdicts):
                         and not piecewise(reading.expr)):  # a branch is tried at each row's own values
                     self.judged.append((q.label, cell))
                     continue
+            chain_rule = self.derivations[q.label]
             local = self.local[q.label]
-            want = expected[q.label] if expected is not None else None
+            want = worked_out.expected[q.label] if worked_out is not None else None
             wrong = None if want is None else (
                 cell.number is None or self._disagree(q.label, local, values, cell.number, want,
                                                       self._given_labels if first_row else ()))
@@ -311,18 +274,16 @@ class TableCheck(FormulaVerdicts):
         if drifted or (learning_rate is not None and not math.isfinite(learning_rate.value)):
             learning_rate = table_eta  # None when no update reads a number: they cannot be checked
         eta = learning_rate.value if learning_rate is not None else math.nan
-        state = [row[label].number if label in row and row[label].number is not None else math.nan
-                 for label in self.state_labels]
-        settings = [self.table.parameters[p.payload].value for p in self.hyperparameters]
-        wants = (self.evaluate_updates(*(above[label] for label in self.labels), *state, eta, *settings)
-                 if above is not None else [None] * len(self.carried))
-        env = None
-        if above is not None:
-            env = {name: above[label] for label, name in self._previous_names}
-            env.update(zip(self.state_labels, state))
-            env.update(zip((p.payload for p in self.hyperparameters), settings))
-            env[LEARNING_RATE.payload] = eta
-        for q, want, weight in zip(self.carried, wants, self._carried_weights):
+        wanted = None  # (each carried cell's update from the row above, their variables): once asked
+
+        def updates_from_above() -> tuple[list, dict | None]:
+            # Not for a row whose every update is its column's right formula again.
+            nonlocal wanted
+            if wanted is None:
+                wanted = self._updates_from(above.above if above is not None else None, row, eta)
+            return wanted
+
+        for i, (q, weight) in enumerate(zip(self.carried, self._carried_weights)):
             cell = row.get(q.label)
             if cell is None:
                 continue
@@ -337,6 +298,7 @@ class TableCheck(FormulaVerdicts):
                 self.drifted.add(cell.ref)
                 # One finding per weight, so each wrong cell is named; report groups them into one.
                 read = self.table.learning_rates[k]
+                want = updates_from_above()[0][i]
                 found.append(self._eta_drift(cell, q.label, want, read.where,
                                              describe_cell(self.table, read.where, read.value), table_eta))
                 continue
@@ -345,7 +307,7 @@ class TableCheck(FormulaVerdicts):
                 self.judged.append((q.label, cell))
                 eta_cell = f", not the η cell {table_eta.where}" if table_eta else ""
                 found.append(self._finding(
-                    cell, q.label, "wrong update", want,
+                    cell, q.label, "wrong update", updates_from_above()[0][i],
                     f"reads η from {inside[0]} ({inside[1]}), a cell of the table itself{eta_cell}",
                     chain_rule=self.update_rules[q.label]))
                 continue
@@ -360,6 +322,8 @@ class TableCheck(FormulaVerdicts):
                     if trained:  # a right update; a constant carried down is no part of the score
                         self.judged.append((q.label, cell))
                     continue
+            wants, env = updates_from_above()
+            want = wants[i]
             stray = (infer.stray_eta(self.table, cell, k, table_eta.where, self._parameter_cells)
                      if weight and table_eta and not cell.is_typed else None)
             if stray is not None:
@@ -400,6 +364,22 @@ class TableCheck(FormulaVerdicts):
                                        hint=self._hint(update, [env], [cell.number], q.label),
                                        chain_rule=self.update_rules[q.label]))
         return found
+
+    def _updates_from(self, above: dict | None, row, eta: float) -> tuple[list, dict | None]:
+        """Each carried cell's update from the row above's values (``above``), and the variables
+        it reads (the row above's, an optimizer's state, η, the hyper-parameters); Nones and None
+        without the row above's values."""
+        if above is None:
+            return [None] * len(self.carried), None
+        state = [row[label].number if label in row and row[label].number is not None else math.nan
+                 for label in self.state_labels]
+        settings = [self.table.parameters[p.payload].value for p in self.hyperparameters]
+        wants = self.evaluate_updates(*(above[label] for label in self.labels), *state, eta, *settings)
+        env = {name: above[label] for label, name in self._previous_names}
+        env.update(zip(self.state_labels, state))
+        env.update(zip((p.payload for p in self.hyperparameters), settings))
+        env[LEARNING_RATE.payload] = eta
+        return wants, env
 
     def _update_message(self, label: str, learning_rate) -> str:
         eta = f" (η = {learning_rate.value:g} from {learning_rate.where})" if learning_rate else ""

@@ -26,6 +26,7 @@ __all__ = ["CellValues", "NotStreamable", "SheetCells", "column_letters", "colum
            "elements", "read_cells"]
 
 CHUNK_BYTES = 1 << 20
+PIECE_CHARS = 1 << 16  # a chunk that is not ASCII is scanned in pieces of whole rows this long
 _DOCTYPE = re.compile(rb"<!DOCTYPE|<!ENTITY", re.IGNORECASE)
 _PREFIX = r"(?:[A-Za-z_][\w.-]*:)?"
 # A cell's start tag, its reference first (as every writer seen puts it), then its other
@@ -99,7 +100,7 @@ class SheetCells:
             for row, cells in rows.items():
                 last = max(cells)
                 if last <= 2 * len(cells) + 8:  # dense: a sparse row stays a dict (one cell in XFD)
-                    rows[row] = [cells.get(column) for column in range(1, last + 1)]
+                    rows[row] = list(map(cells.get, range(1, last + 1)))
         self._shared = {}
         return self
 
@@ -134,9 +135,6 @@ class SheetCells:
 
 def read_cells(archive: zipfile.ZipFile, member: str, values: CellValues) -> SheetCells:
     try:
-        head = _well_formed(archive, member)
-        if head.startswith((b"\xff\xfe", b"\xfe\xff")) or re.match(rb"<\?xml[^>]*encoding=[\"'](?!utf-?8)", head, re.I):
-            return _parsed(archive, member, values)  # not UTF-8: ElementTree decodes it
         return _scanned(archive, member, values)
     except _Unscannable:
         return _parsed(archive, member, values)
@@ -154,47 +152,79 @@ def _chunks(archive: zipfile.ZipFile, member: str):
             yield chunk
 
 
-def _well_formed(archive: zipfile.ZipFile, member: str) -> bytes:
-    """Parse the part with expat, nothing in Python but a DTD's refusal; its first bytes."""
-    parser = expat.ParserCreate()
+class _WellFormed:
+    """Expat over the part's bytes, chunk by chunk, with nothing in Python but a DTD's refusal:
+    a part that is not well-formed XML (or declares a DTD) is NotStreamable, whatever was
+    scanned of it."""
 
-    def refuse(*_):
-        raise NotStreamable(f"{member} declares a DTD")
+    def __init__(self, member: str):
+        self.member = member
+        self.parser = expat.ParserCreate()
+        self.parser.StartDoctypeDeclHandler = self.parser.EntityDeclHandler = self._refuse
 
-    parser.StartDoctypeDeclHandler = refuse
-    parser.EntityDeclHandler = refuse
-    head = b""
-    try:
-        for chunk in _chunks(archive, member):
-            head = head or chunk[:200]
-            parser.Parse(chunk, False)
-        parser.Parse(b"", True)
-    except expat.ExpatError as exc:
-        raise NotStreamable(f"{member}: {exc}") from None
-    return head
+    def _refuse(self, *_):
+        raise NotStreamable(f"{self.member} declares a DTD")
+
+    def parse(self, chunk: bytes, final: bool = False) -> None:
+        try:
+            self.parser.Parse(chunk, final)
+        except expat.ExpatError as exc:
+            raise NotStreamable(f"{self.member}: {exc}") from None
+
+    def finish(self, chunks) -> None:
+        for chunk in chunks:
+            self.parse(chunk)
+        self.parse(b"", True)
 
 
 def _scanned(archive: zipfile.ZipFile, member: str, values: CellValues) -> SheetCells:
+    """The part's cells read by the scanner, in the same pass over its bytes as expat's check
+    (the part is inflated once). A part the scanner cannot read is checked to its end all the
+    same before the element reader reads it (``_Unscannable``), as is one not in UTF-8; any other
+    failure is NotStreamable either way (``read_cells``)."""
+    well_formed = _WellFormed(member)
+    chunks = _chunks(archive, member)
+    decoder = codecs.getincrementaldecoder("utf-8")()
     cells = SheetCells()
     rest = ""
     attributes: dict[str, tuple[str, str | None]] = {}  # " s="3" t="s"" -> (type, style), once each
-    for chunk in _text_chunks(archive, member):
-        text = rest + chunk
-        end = _last_row_end(text)
-        if end is None:
-            rest = text
-            continue
-        rest = text[end:]
-        _scan(text[:end], cells, values, attributes)
-    _scan(rest, cells, values, attributes)
+    first = True
+    for chunk in chunks:
+        well_formed.parse(chunk)
+        try:
+            if first:
+                first = False
+                if chunk.startswith((b"\xff\xfe", b"\xfe\xff")) or re.match(
+                        rb"<\?xml[^>]*encoding=[\"'](?!utf-?8)", chunk[:200], re.I):
+                    raise _Unscannable  # not UTF-8: ElementTree decodes it
+            text = rest + decoder.decode(chunk)
+            end = _last_row_end(text)
+            if end is None:
+                rest = text
+                continue
+            rest = text[end:]
+            _scan_rows(text, end, cells, values, attributes)
+        except _Unscannable:
+            well_formed.finish(chunks)
+            raise
+    well_formed.parse(b"", True)
+    _scan(rest + decoder.decode(b"", final=True), cells, values, attributes)
     return cells.pack()
 
 
-def _text_chunks(archive, member):
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    for chunk in _chunks(archive, member):
-        yield decoder.decode(chunk)
-    yield decoder.decode(b"", final=True)
+def _scan_rows(text: str, end: int, cells: SheetCells, values: CellValues, attributes: dict) -> None:
+    """The whole rows of ``text[:end]``, a piece of rows at a time where the text is not ASCII:
+    one "η" in a header makes a chunk two bytes a character, which the patterns read a third
+    slower; a slice is as narrow as its own text allows, so only the header's piece stays wide."""
+    if text.isascii() or end <= PIECE_CHARS:
+        _scan(text[:end], cells, values, attributes)
+        return
+    start = 0
+    while start < end:
+        match = _ROW_END.search(text, start + PIECE_CHARS, end) if end - start > PIECE_CHARS else None
+        cut = match.end() if match else end
+        _scan(text[start:cut], cells, values, attributes)
+        start = cut
 
 
 def _last_row_end(text: str) -> int | None:

@@ -28,6 +28,8 @@ import copy
 import posixpath
 import re
 import zipfile
+from itertools import compress, count, repeat
+from operator import is_not
 from types import SimpleNamespace
 
 from sheetprop.check.read.xlsx_cells import (CellValues, NotStreamable, SheetCells, column_letters, column_number,
@@ -296,8 +298,8 @@ class SheetView:
         """The columns of ``row`` that hold a value (or, in the formulas view, a formula)."""
         columns: set[int] = set()
         for source in (self._values.get(row), self._formula_rows.get(row) if self._formulas else None):
-            if type(source) is list:
-                columns.update(k + 1 for k, value in enumerate(source) if value is not None)
+            if type(source) is list:  # the columns 1, 2, … whose entry is not None, counted in C
+                columns.update(compress(count(1), map(is_not, source, repeat(None))))
             elif source:
                 columns.update(source)
         return columns

@@ -49,7 +49,14 @@ class Report:
 
     @property
     def groups(self) -> list[list[Finding]]:
-        return group_findings(self.findings)
+        # Grouped once per list of findings, not each time it is asked (a class's CSV row, its
+        # line and its summary each ask); kept with the report, so a pool's worker groups them
+        # and the parent receives them grouped. A new list, or one grown, is grouped again.
+        findings = self.findings
+        kept = self.__dict__.get("_groups")
+        if kept is None or kept[0] is not findings or kept[1] != len(findings):
+            kept = self.__dict__["_groups"] = (findings, len(findings), group_findings(findings))
+        return kept[2]
 
     def summary(self) -> str:
         n_sheets, n_findings, n_cells = len(self.sheets), len(self.groups), len(self.findings)
@@ -83,14 +90,11 @@ def score_table(table, table_check, findings: list[Finding]) -> SheetScore:
     """Per column, the cells the student works out (computed cells, each step's new weights) that
     are right: given a verdict and no finding. Cells of rows not started count, as not done."""
     wrong = {f.cell for f in findings} | table_check.drifted
-    judged: dict[str, list[str]] = {}
-    for label, cell in table_check.judged:
-        judged.setdefault(label, []).append(cell)
+    judged = table_check.judged.tally(wrong)  # label -> (cells judged, right), in the order first judged
     columns = []
     for label in sorted(set(judged) | set(table.unfinished_cells), key=lambda l: table.columns.get(l, 0)):
-        cells = judged.get(label, [])
-        columns.append((label, Score(sum(cell not in wrong for cell in cells),
-                                     len(cells) + table.unfinished_cells.get(label, 0))))
+        cells, right = judged.get(label, (0, 0))
+        columns.append((label, Score(right, cells + table.unfinished_cells.get(label, 0))))
     return SheetScore(sum(s.right for _, s in columns), sum(s.cells for _, s in columns),
                       table.sheet, tuple(columns))
 
